@@ -1,0 +1,97 @@
+"""Bytes from a source to validated unified ratings: the check every ingest path runs.
+
+Nothing here stores anything; the ingest service decides what to keep from the outcomes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from connectors.base import Adapter
+from hub.calendar import WorkingDayCalendar
+from hub.errors import Problem, Refused
+from hub.rating import Rating, rating_id_for
+from hub.rules import RatingPolicy, check_timing
+from hub.validation import problems_from
+
+
+@dataclass(slots=True)
+class ItemOutcome:
+    index: int
+    outcome: Literal["accepted", "rejected"]
+    rating: Rating | None = None
+    problems: list[Problem] = field(default_factory=list)
+    source_rating_id: str | None = None
+
+    def as_dict(self, rating: dict[str, Any] | None = None) -> dict[str, Any]:
+        if self.outcome == "accepted":
+            return {"index": self.index, "outcome": "accepted", "rating": rating}
+        return {
+            "index": self.index,
+            "outcome": "rejected",
+            "errors": [p.as_dict() for p in self.problems],
+        }
+
+
+def normalize(
+    adapter: Adapter,
+    body: bytes,
+    content_type: str | None,
+    *,
+    connector_id: str,
+    received_at: datetime,
+    now: datetime,
+    calendar: WorkingDayCalendar,
+    policy: RatingPolicy | None = None,
+) -> list[ItemOutcome]:
+    """One outcome per record. A body that cannot be read at all raises `Refused`."""
+    records = adapter.split(body, content_type)
+    return [
+        normalize_record(
+            adapter, record, index,
+            connector_id=connector_id, received_at=received_at, now=now, calendar=calendar, policy=policy,
+        )
+        for index, record in enumerate(records)
+    ]  # fmt: skip
+
+
+def normalize_record(
+    adapter: Adapter,
+    record: Any,
+    index: int,
+    *,
+    connector_id: str,
+    received_at: datetime,
+    now: datetime,
+    calendar: WorkingDayCalendar,
+    policy: RatingPolicy | None = None,
+) -> ItemOutcome:
+    translation = adapter.translate(record)
+    if translation.problems:
+        return ItemOutcome(index, "rejected", problems=translation.problems)
+    source_rating_id = translation.source_rating_id or ""
+    unified = translation.unified
+    unified["rating_id"] = rating_id_for(connector_id, source_rating_id)
+    unified["source"] = {
+        "connector_id": connector_id,
+        "kind": adapter.kind,
+        "source_rating_id": source_rating_id,
+        "received_at": received_at,
+    }
+    try:
+        rating = Rating.model_validate(unified)
+    except ValidationError as exc:
+        return ItemOutcome(index, "rejected", problems=problems_from(exc, translation.source_path))
+    timing = check_timing(rating, now, calendar, policy)
+    if timing:
+        for i, p in enumerate(timing):
+            timing[i] = Problem(p.code, p.path, p.message, p.message_zh, p.rule, translation.source_path(p.path))
+        return ItemOutcome(index, "rejected", problems=timing, source_rating_id=source_rating_id)
+    return ItemOutcome(index, "accepted", rating=rating, source_rating_id=source_rating_id)
+
+
+__all__ = ["ItemOutcome", "Refused", "normalize", "normalize_record"]

@@ -1,0 +1,136 @@
+"""Identification codes whose check rules carry meaning: USCC, division codes, ID numbers, mobiles.
+
+Each check returns the normalized value or raises `CodeError(code, detail)`; the rating model turns
+those into field-level refusals.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+
+
+class CodeError(ValueError):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+# GB 32100-2015: 31 characters (no I, O, S, V, Z) and the weights of the 17 leading positions.
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUE = {ch: i for i, ch in enumerate(_USCC_ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def uscc_check_character(first17: str) -> str:
+    total = sum(_USCC_VALUE[ch] * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return _USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def check_uscc(value: str) -> str:
+    """A unified social credit code (统一社会信用代码), check character included."""
+    code = value.strip().upper()
+    if len(code) != 18 or any(ch not in _USCC_VALUE for ch in code):
+        raise CodeError("USCC_INVALID", "must be 18 characters of 0-9 and A-Y without I, O, S, V, Z")
+    expected = uscc_check_character(code[:17])
+    if code[17] != expected:
+        raise CodeError("USCC_CHECK_FAILED", f"check character is {code[17]}, expected {expected}")
+    return code
+
+
+# GB/T 2260 province-level prefixes.
+PROVINCES: dict[str, str] = {
+    "11": "北京市", "12": "天津市", "13": "河北省", "14": "山西省", "15": "内蒙古自治区",
+    "21": "辽宁省", "22": "吉林省", "23": "黑龙江省",
+    "31": "上海市", "32": "江苏省", "33": "浙江省", "34": "安徽省", "35": "福建省", "36": "江西省",
+    "37": "山东省",
+    "41": "河南省", "42": "湖北省", "43": "湖南省", "44": "广东省", "45": "广西壮族自治区", "46": "海南省",
+    "50": "重庆市", "51": "四川省", "52": "贵州省", "53": "云南省", "54": "西藏自治区",
+    "61": "陕西省", "62": "甘肃省", "63": "青海省", "64": "宁夏回族自治区", "65": "新疆维吾尔自治区",
+    "71": "台湾省", "81": "香港特别行政区", "82": "澳门特别行政区",
+}  # fmt: skip
+
+
+class Level(StrEnum):
+    """R3: the five levels of evaluation objects."""
+
+    PROVINCE = "province"
+    CITY = "city"
+    COUNTY = "county"
+    TOWNSHIP = "township"
+    VILLAGE = "village"
+
+
+_DIGITS12 = re.compile(r"^\d{12}$")
+
+
+def check_region_code(value: str) -> str:
+    """A 12-digit division code (2+2+2+3+3); a 6-digit county code is padded (sources send both)."""
+    code = value.strip()
+    if len(code) in (2, 4, 6, 9) and code.isdigit():
+        code = code.ljust(12, "0")
+    if not _DIGITS12.match(code):
+        raise CodeError("REGION_CODE_INVALID", "must be a 12-digit administrative division code")
+    if code[:2] not in PROVINCES:
+        raise CodeError("REGION_PROVINCE_UNKNOWN", f"{code[:2]} is not a province-level division prefix")
+    if code[2:4] == "00" and code[4:] != "00000000":
+        raise CodeError("REGION_CODE_INVALID", "a county or lower division needs its city digits")
+    return code
+
+
+def region_level(code: str) -> Level:
+    """R3: the level follows from which digit groups are non-zero."""
+    if code[2:] == "0000000000":
+        return Level.PROVINCE
+    if code[4:] == "00000000":
+        return Level.CITY
+    if code[6:] == "000000":
+        return Level.COUNTY
+    if code[9:] == "000":
+        return Level.TOWNSHIP
+    return Level.VILLAGE
+
+
+def county_of(code: str) -> str:
+    """The county a division belongs to (R18: townships and villages are managed by it)."""
+    return code[:6] + "000000"
+
+
+# Mainland mobile numbers: 11 digits starting 13-19; +86 / 86 prefixes and separators tolerated.
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def check_mobile(value: str) -> str:
+    digits = re.sub(r"[\s-]", "", value)
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not _MOBILE.match(digits):
+        raise CodeError("PHONE_INVALID", "must be a mainland mobile number of 11 digits starting 13-19")
+    return digits
+
+
+# GB 11643-1999: 17 digits and a check character.
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+
+
+def check_id_number(value: str) -> str:
+    """A resident ID number (居民身份证号码): province prefix, birth date and check digit."""
+    number = value.strip().upper()
+    if not _ID_SHAPE.match(number):
+        raise CodeError("ID_NUMBER_INVALID", "must be 18 characters: 17 digits and a digit or X")
+    if number[:2] not in PROVINCES:
+        raise CodeError("ID_NUMBER_INVALID", "the first two digits are not a province-level prefix")
+    try:
+        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise CodeError("ID_NUMBER_INVALID", "the birth date digits are not a real date") from None
+    expected = _ID_CHECK[sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True)) % 11]
+    if number[17] != expected:
+        raise CodeError("ID_NUMBER_CHECK_FAILED", f"check character is {number[17]}, expected {expected}")
+    return number

@@ -1,0 +1,79 @@
+"""Refusals: every one has a stable machine code, a field path, English and Chinese messages.
+
+`CATALOG` is the single list of codes the hub refuses with; docs and tests read it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# code -> (rule or None, English message, Chinese message). Messages may use {detail}.
+CATALOG: dict[str, tuple[str | None, str, str]] = {
+    "BODY_MALFORMED": (None, "the body cannot be parsed: {detail}", "报文无法解析：{detail}"),
+    "BODY_UNDECODABLE": (None, "the body is not valid {detail}", "报文不是有效的 {detail} 编码"),
+    "BODY_EMPTY": (None, "the body is empty", "报文为空"),
+    "CONTENT_TYPE_UNSUPPORTED": (None, "unsupported content type: {detail}", "不支持的内容类型：{detail}"),
+    "BATCH_TOO_LARGE": (None, "a batch holds at most {detail} items", "一批最多 {detail} 条"),
+    "FIELD_REQUIRED": (None, "this field is required", "缺少必填字段"),
+    "FIELD_INVALID": (None, "invalid value: {detail}", "字段值无效：{detail}"),
+    "FIELD_TOO_LONG": (None, "too long: {detail}", "内容过长：{detail}"),
+    "FIELD_UNKNOWN": (None, "unknown field", "未知字段"),
+    "VALUE_UNMAPPED": (None, "value not in this connector's table: {detail}", "取值不在该接入方码表中：{detail}"),
+    "TIME_INVALID": (None, "not a time in the expected format: {detail}", "时间格式不正确：{detail}"),
+    "TIME_NAIVE": (None, "a time needs its UTC offset", "时间必须带时区偏移"),
+    "USCC_INVALID": (None, "not a unified social credit code: {detail}", "不是有效的统一社会信用代码：{detail}"),
+    "USCC_CHECK_FAILED": (None, "unified social credit code check failed: {detail}",
+                          "统一社会信用代码校验位错误：{detail}"),
+    "REGION_CODE_INVALID": (None, "not an administrative division code: {detail}", "行政区划代码无效：{detail}"),
+    "REGION_PROVINCE_UNKNOWN": (None, "unknown province: {detail}", "省级区划代码不存在：{detail}"),
+    "LEVEL_MISMATCH": ("R3", "level does not match the division code: {detail}",
+                       "评价对象层级与行政区划代码不符：{detail}"),
+    "PHONE_INVALID": (None, "not a mobile number: {detail}", "手机号码无效：{detail}"),
+    "ID_NUMBER_INVALID": (None, "not a resident ID number: {detail}", "身份证号码无效：{detail}"),
+    "ID_NUMBER_CHECK_FAILED": (None, "resident ID number check failed: {detail}", "身份证号码校验位错误：{detail}"),
+    "GRADE_UNKNOWN": ("R1", "grade outside the five-grade scale: {detail}", "评价等级不在五级之内：{detail}"),
+    "TAG_UNKNOWN": (None, "not a tag of the dictionary: {detail}", "不是评价标签字典中的标签：{detail}"),
+    "CHANNEL_UNKNOWN": (None, "unknown channel: {detail}", "未知的评价渠道：{detail}"),
+    "BAD_RATING_WITHOUT_REASON": ("R2", "a bad rating needs at least one tag or a non-blank reason",
+                                  "差评须选择评价标签或填写不满意原因"),
+    "STAFF_RATING_NOT_ALLOWED": ("R4", "only window handling may rate the staff member ({detail})",
+                                 "仅窗口办理可评价工作人员（{detail}）"),
+    "RATED_BEFORE_HANDLED": (None, "rated before the service was handled", "评价时间早于办理时间"),
+    "RATED_IN_FUTURE": (None, "rated in the future beyond the allowed clock skew: {detail}",
+                        "评价时间超前于当前时间，超出允许的时钟偏差：{detail}"),
+    "RATING_WINDOW_CLOSED": ("R5", "the rating window closed at {detail}", "评价期限已于 {detail} 截止"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One field-level refusal. `source_path` names the field in the source's own payload."""
+
+    code: str
+    path: str
+    message: str
+    message_zh: str
+    rule: str | None = None
+    source_path: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if data["source_path"] is None:
+            del data["source_path"]
+        return data
+
+
+def problem(code: str, path: str, detail: str = "", source_path: str | None = None) -> Problem:
+    rule, en, zh = CATALOG[code]
+    return Problem(code, path, en.format(detail=detail), zh.format(detail=detail), rule, source_path)
+
+
+@dataclass
+class Refused(Exception):
+    """Input refused with one or more problems; nothing of it is stored."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{p.path}: {p.code}" for p in self.problems)
