@@ -42,6 +42,14 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "RATED_BEFORE_HANDLED": (None, "rated before the service was handled", "评价时间早于办理时间"),
     "RATED_IN_FUTURE": (None, "rated in the future beyond the allowed clock skew: {detail}",
                         "评价时间超前于当前时间，超出允许的时钟偏差：{detail}"),
+    "SIGNATURE_MISSING": (None, "the request is not signed: {detail}", "请求未签名：{detail}"),
+    "SIGNATURE_INVALID": (None, "the request signature does not match", "请求签名不正确"),
+    "TIMESTAMP_EXPIRED": (None, "the request timestamp is outside 5 minutes of the hub's clock: {detail}",
+                          "请求时间戳超出允许的 5 分钟范围：{detail}"),
+    "NONCE_REUSED": (None, "this nonce was used before (a replayed request)", "该随机数已使用过（重放请求）"),
+    "CONNECTOR_UNKNOWN": (None, "unknown connector: {detail}", "未知的接入方：{detail}"),
+    "CONNECTOR_DISABLED": (None, "the connector is disabled", "该接入方已停用"),
+    "BODY_TOO_LARGE": (None, "the body is larger than {detail}", "报文超过 {detail}"),
     "RATING_WINDOW_CLOSED": ("R5", "the rating window closed at {detail}", "评价期限已于 {detail} 截止"),
 }  # fmt: skip
 
