@@ -150,8 +150,7 @@ class NoticeHoliday(BaseModel):
     def _ordered_and_plausible(self) -> NoticeHoliday:
         if self.end < self.start:
             raise ValueError(
-                f"holiday {self.name_en!r} ({self.name_zh}) ends on {self.end}, before it starts on "
-                f"{self.start}"
+                f"holiday {self.name_en!r} ({self.name_zh}) ends on {self.end}, before it starts on {self.start}"
             )
         if self.length > MAX_HOLIDAY_DAYS:
             raise ValueError(
@@ -279,9 +278,7 @@ def local_date(moment: dt.datetime) -> dt.date:
 def _check_date(day: dt.date) -> None:
     # A datetime is a date too; taking its date part would skip the time-zone conversion.
     if isinstance(day, dt.datetime) or not isinstance(day, dt.date):
-        raise TypeError(
-            f"expected a date, got {type(day).__name__}; for a moment use local_date() or deadline()"
-        )
+        raise TypeError(f"expected a date, got {type(day).__name__}; for a moment use local_date() or deadline()")
 
 
 def _holiday_zh(name_en: str) -> str:
@@ -405,6 +402,8 @@ class WorkingDayCalendar:
             raise TypeError(f"n must be an int, got {type(n).__name__}")
         if n < 0:
             raise ValueError(f"n must be 0 or more working days, got {n}")
+        if n > (dt.date.max - start).days:  # each working day takes a calendar day: fail before walking
+            raise ValueError(f"{n} working days after {start} is past the last date")
         days: list[DayInfo] = []
         day = start
         counted = 0

@@ -174,6 +174,8 @@ def test_n_zero_is_the_same_day_and_negative_n_is_refused(cal: WorkingDayCalenda
 def test_past_the_last_date_is_a_value_error_not_a_crash(cal: WorkingDayCalendar) -> None:
     with pytest.raises(ValueError, match="past the last date"):
         cal.add_working_days(D(9999, 12, 30), 5)
+    with pytest.raises(ValueError, match="past the last date"):
+        cal.add_working_days(D(2026, 1, 1), 10**12)  # refused before walking, not after minutes
 
 
 def test_a_few_hundred_working_days_are_fast() -> None:
