@@ -141,10 +141,10 @@ class NoticeHoliday(BaseModel):
 
     model_config = _STRICT
 
-    name_en: _NonBlank
-    name_zh: _NonBlank
-    start: dt.date
-    end: dt.date
+    name_en: _NonBlank = Field(description="English name, e.g. National Day")
+    name_zh: _NonBlank = Field(description="Chinese name as in the notice, e.g. 国庆节")
+    start: dt.date = Field(description="first day off, YYYY-MM-DD")
+    end: dt.date = Field(description="last day off, YYYY-MM-DD (inclusive)")
 
     @model_validator(mode="after")
     def _ordered_and_plausible(self) -> NoticeHoliday:
@@ -172,8 +172,8 @@ class AdjustedWorkday(BaseModel):
 
     model_config = _STRICT
 
-    date: dt.date
-    holiday: _NonBlank | None = None
+    date: dt.date = Field(description="the Saturday or Sunday worked, YYYY-MM-DD")
+    holiday: _NonBlank | None = Field(default=None, description="name_en or name_zh of the holiday it serves")
 
 
 class YearNotice(BaseModel):
@@ -187,11 +187,13 @@ class YearNotice(BaseModel):
 
     model_config = _STRICT
 
-    year: int = Field(ge=2000, le=2999)
-    title: _NonBlank
-    source: _NonBlank | None = None
-    holidays: tuple[NoticeHoliday, ...]
-    adjusted_workdays: tuple[AdjustedWorkday, ...] = ()
+    year: int = Field(ge=2000, le=2999, description="the year the notice is for")
+    title: _NonBlank = Field(description="the notice's title, e.g. 国务院办公厅关于2027年部分节假日安排的通知")
+    source: _NonBlank | None = Field(default=None, description="document number (文号) or address")
+    holidays: tuple[NoticeHoliday, ...] = Field(
+        description="holiday periods (放假), at least one", json_schema_extra={"minItems": 1}
+    )
+    adjusted_workdays: tuple[AdjustedWorkday, ...] = Field(default=(), description="weekend days worked (调休上班)")
 
     @model_validator(mode="after")
     def _consistent(self) -> YearNotice:
