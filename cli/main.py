@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "cli.normalize_cmd",
     "cli.calendar_cmd",
     "cli.schema_cmd",
+    "cli.local_cmd",
+    "cli.clock_cmd",
 )
 
 

@@ -169,7 +169,7 @@ class RatingBody(_Model):
 
         The real and the default rating share the first slot, so exactly one of them wins (R6).
         """
-        round_ = "additional" if self.evaluation_type is EvaluationType.ADDITIONAL else "first"
+        round_ = "additional" if self.evaluation_type == EvaluationType.ADDITIONAL else "first"
         return f"{self.target.agency_code}/{self.case.case_no}/{self.case.step or '-'}/{round_}"
 
 

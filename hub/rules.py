@@ -35,7 +35,7 @@ def check_timing(
         ahead = body.rated_at - now
         problems.append(problem("RATED_IN_FUTURE", "rated_at", f"{ahead} ahead of the hub's clock"))
     handled_at = body.case.handled_at
-    if body.evaluation_type is EvaluationType.ACTIVE and handled_at is not None:
+    if body.evaluation_type == EvaluationType.ACTIVE and handled_at is not None:
         window = rating_window(handled_at, calendar, policy)
         if body.rated_at > window.at:
             problems.append(problem("RATING_WINDOW_CLOSED", "rated_at", window.at.isoformat()))

@@ -1,0 +1,55 @@
+"""The completed-case notice (办结事项): it opens the rating window and triggers the reminder (R5, R7)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from hub.rating import COMMENT_MAX, TEXT_MAX, Channel, EvaluationType, Grade, RaterType, Staff, _Model
+from hub.tags import TagCode
+from hub.types import AwareDatetime, CreditCode, IdNumber, Mobile, OptionalText, RegionCode
+
+
+class Service(_Model):
+    code: Annotated[str | None, Field(max_length=64, description="事项编码")] = None
+    name: Annotated[str, Field(min_length=1, max_length=TEXT_MAX)]
+
+
+class Agency(_Model):
+    code: CreditCode
+    name: Annotated[str | None, Field(max_length=TEXT_MAX)] = None
+
+
+class Applicant(_Model):
+    """Personal data (R20). The phone is where the reminder goes; without a valid one none is sent."""
+
+    type: RaterType = RaterType.PERSON
+    name: Annotated[str | None, Field(max_length=100)] = None
+    phone: Mobile | None = None
+    id_no: IdNumber | None = None
+
+
+class EmbeddedRating(_Model):
+    """A rating pushed together with the notice (第十五条): handled as that rating."""
+
+    grade: Grade
+    staff_grade: Grade | None = None
+    evaluation_type: EvaluationType = EvaluationType.ACTIVE
+    tags: list[TagCode] = Field(default_factory=list)
+    comment: Annotated[OptionalText, Field(max_length=COMMENT_MAX)] = None
+    rated_at: AwareDatetime
+    real_name: bool = False
+
+
+class CaseNotice(_Model):
+    case_no: Annotated[str, Field(min_length=1, max_length=64, description="办件编号")]
+    step: Annotated[str | None, Field(max_length=64)] = None
+    service: Service
+    agency: Agency
+    region_code: RegionCode
+    channel: Channel
+    handled_at: AwareDatetime
+    applicant: Applicant = Field(default_factory=Applicant)
+    staff: Staff | None = None
+    rating: EmbeddedRating | None = None
