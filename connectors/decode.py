@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import parse_qsl
-from xml.etree.ElementTree import Element
+from urllib.parse import unquote_to_bytes
+from xml.etree.ElementTree import Element, ParseError, XMLParser
 
-import defusedxml.ElementTree as SafeET
 import orjson
-from defusedxml import DefusedXmlException
 
 from hub.errors import Problem, Refused, problem
 
@@ -25,6 +23,8 @@ _MIME_FORMAT: Mapping[str, Format] = {
 }
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>")
 _XML_DECL_TEXT = re.compile(r"^\s*<\?xml[^>]*\?>")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_XML_DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 def parse_content_type(content_type: str | None) -> tuple[str | None, str | None]:
@@ -90,32 +90,47 @@ def _xml(body: bytes, charset: str) -> Element:
     declared = _XML_DECL.match(body)
     text = _decode(body, declared.group(1).decode("ascii").lower() if declared else charset)
     text = _XML_DECL_TEXT.sub("", text, count=1)  # decoded already; expat only knows single-byte charsets
+    if _XML_DTD.search(text):
+        # No source needs a DTD; without one there are no entities to expand (billion laughs, XXE).
+        raise _refuse("BODY_MALFORMED", "XML: DTDs and entity declarations are not accepted")
+    parser = XMLParser()
     try:
-        return SafeET.fromstring(text)
-    except DefusedXmlException as exc:
-        raise _refuse("BODY_MALFORMED", f"XML: forbidden construct ({type(exc).__name__})") from None
-    except SafeET.ParseError as exc:
+        parser.feed(text)
+        return parser.close()
+    except ParseError as exc:
         raise _refuse("BODY_MALFORMED", f"XML: {exc}") from None
 
 
 def _form(body: bytes, charset: str) -> dict[str, str]:
     try:
-        ascii_text = body.decode("ascii")
+        text = body.decode("ascii")
     except UnicodeDecodeError:
-        ascii_text = _decode(body, charset)  # a raw (unescaped) form in the declared charset
-        pairs = parse_qsl(ascii_text, keep_blank_values=True, strict_parsing=False)
-    else:
-        try:
-            pairs = parse_qsl(
-                ascii_text, keep_blank_values=True, strict_parsing=True, encoding=charset, errors="strict"
-            )
-        except UnicodeDecodeError as exc:
-            raise _refuse("BODY_UNDECODABLE", f"{charset} (byte {exc.start})") from None
-        except LookupError:
-            raise _refuse("CONTENT_TYPE_UNSUPPORTED", f"unknown charset {charset}") from None
-        except ValueError as exc:
-            raise _refuse("BODY_MALFORMED", f"form: {exc}") from None
-    return dict(pairs)
+        text = _decode(body, charset)  # a raw (unescaped) form in the declared charset
+    try:
+        "".encode(charset)
+    except LookupError:
+        raise _refuse("CONTENT_TYPE_UNSUPPORTED", f"unknown charset {charset}") from None
+    form: dict[str, str] = {}
+    for pair in text.strip().split("&"):
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise _refuse("BODY_MALFORMED", f"form: {pair[:40]!r} is not name=value")
+        form[_unquote(key, charset)] = _unquote(value, charset)
+    return form
+
+
+def _unquote(text: str, charset: str) -> str:
+    """application/x-www-form-urlencoded decoding, strict about the charset (parse_qsl is 3× slower)."""
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    if _BAD_ESCAPE.search(text):
+        raise _refuse("BODY_MALFORMED", f"form: a bad %-escape in {text[:40]!r}")
+    try:
+        return unquote_to_bytes(text).decode(charset)
+    except UnicodeDecodeError as exc:
+        raise _refuse("BODY_UNDECODABLE", f"{charset} (byte {exc.start})") from None
 
 
 def problems_of(exc: Refused) -> list[Problem]:

@@ -23,6 +23,7 @@ from hub.errors import Problem, Refused, problem
 from hub.tags import TagCode, match_label
 
 MAX_BATCH = 100
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _GRADE_FIELDS = frozenset({"grade", "staff_grade"})
 _TRUE = frozenset({"1", "true", "yes", "y", "是"})
@@ -77,6 +78,20 @@ def _xml_getter(path: str, namespaces: dict[str, str]) -> Getter:
     return get
 
 
+def _flat_children(element: Element) -> dict[str, Any]:
+    """An XML record's leaf children by tag, read once; nested elements stay for their paths."""
+    flat: dict[str, Any] = {}
+    for child in element:
+        if len(child):
+            continue
+        if child.tag in flat:
+            previous = flat[child.tag]
+            flat[child.tag] = [*previous, child.text] if isinstance(previous, list) else [previous, child.text]
+        else:
+            flat[child.tag] = child.text
+    return flat
+
+
 def _form_getter(path: str) -> Getter:
     return lambda form: form.get(path)
 
@@ -106,6 +121,7 @@ class _Field:
     rule: FieldRule
     convert: Callable[[Any], Any]
     source_path: str | None
+    is_tags: bool = False
 
 
 @dataclass(slots=True)
@@ -145,8 +161,13 @@ class _Reader:
                     rule=rule,
                     convert=_converter(unified, rule, zone),
                     source_path=(prefix + rule.path) if rule.path is not None else None,
+                    is_tags=unified == "tags",
                 )
             )
+        # A top-level key of a JSON object or a form is read with one dict.get: the common case, made cheap.
+        self.plan: list[tuple[_Field, str | None]] = [
+            (f, f.rule.path if f.rule.path and _IDENT.match(f.rule.path) else None) for f in self.fields
+        ]
         paths = {f.unified: f.source_path for f in self.fields if f.source_path}
         paths["source_rating_id"] = self.id_paths
         self.source_paths: dict[str, str | None] = paths
@@ -227,16 +248,17 @@ class SpecAdapter(Adapter):
         if reader.fmt == "json" and not isinstance(data, dict):
             problems.append(problem("BODY_MALFORMED", "", "a record must be a JSON object"))
             return Translation(unified, None, problems, reader.source_paths.get)
-        for f in reader.fields:
-            raw = None if f.get is None else f.get(data)
-            if raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []:
+        flat = _flat_children(data) if reader.fmt == "xml" else data
+        for f, key in reader.plan:
+            raw = flat[key] if key is not None and key in flat else None if f.get is None else f.get(data)
+            if raw is None or raw == "" or raw == [] or (raw.__class__ is str and not raw.strip()):
                 # const and default are written in the unified vocabulary already: no translation
                 value = f.rule.const if f.get is None else f.rule.default
                 if value is None:
                     continue
             else:
                 try:
-                    value = self._tags(raw, f.rule, unmatched) if f.unified == "tags" else f.convert(raw)
+                    value = self._tags(raw, f.rule, unmatched) if f.is_tags else f.convert(raw)
                 except _Unmapped as exc:
                     code = "GRADE_UNKNOWN" if f.unified in _GRADE_FIELDS else "VALUE_UNMAPPED"
                     problems.append(problem(code, f.unified, repr(exc.args[0])[:80], f.source_path))
@@ -245,10 +267,14 @@ class SpecAdapter(Adapter):
                     code = "TIME_INVALID" if f.rule.time or f.unified in TIME_FIELDS else "FIELD_INVALID"
                     problems.append(problem(code, f.unified, f"{str(raw)[:40]!r}: {exc}", f.source_path))
                     continue
+            parts = f.parts
+            if len(parts) == 1:
+                unified[parts[0]] = value
+                continue
             target = unified
-            for part in f.parts[:-1]:
-                target = target.setdefault(part, {})
-            target[f.parts[-1]] = value
+            for part in parts[:-1]:
+                target = target.get(part) or target.setdefault(part, {})
+            target[parts[-1]] = value
         if unmatched:
             note = "其他：" + "、".join(unmatched)
             comment = unified.get("comment")

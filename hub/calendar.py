@@ -342,6 +342,7 @@ class WorkingDayCalendar:
     def __init__(self, notices: Iterable[YearNotice] = (), *, force: bool = False) -> None:
         self._notices: dict[int, YearNotice] = {}
         self._notice_days: dict[int, dict[dt.date, DayInfo]] = {}
+        self._deadlines: dict[tuple[dt.date, int], Deadline] = {}  # every rating asks for its window
         for notice in notices:
             self.load(notice, force=force)
 
@@ -360,6 +361,7 @@ class WorkingDayCalendar:
             )
         self._notices[notice.year] = notice
         self._notice_days[notice.year] = _notice_days(notice)
+        self._deadlines.clear()
 
     def year_source(self, year: int) -> YearSource:
         """Where a year's days come from: a loaded notice, the official package, or neither."""
@@ -427,6 +429,10 @@ class WorkingDayCalendar:
 
         ``after`` must be aware; its Asia/Shanghai calendar date is the day counting starts from.
         """
-        due = self.add_working_days(local_date(after), n)
-        at = dt.datetime.combine(due.date, END_OF_DAY, tzinfo=SHANGHAI)
-        return Deadline(at, due.date, due.provisional)
+        start = local_date(after)
+        cached = self._deadlines.get((start, n))
+        if cached is None:
+            due = self.add_working_days(start, n)
+            at = dt.datetime.combine(due.date, END_OF_DAY, tzinfo=SHANGHAI)
+            cached = self._deadlines[(start, n)] = Deadline(at, due.date, due.provisional)
+        return cached

@@ -22,17 +22,20 @@ class CodeError(ValueError):
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {ch: i for i, ch in enumerate(_USCC_ALPHABET)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 
 
 def uscc_check_character(first17: str) -> str:
-    total = sum(_USCC_VALUE[ch] * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    total = 0
+    for ch, weight in zip(first17, _USCC_WEIGHTS, strict=True):
+        total += _USCC_VALUE[ch] * weight
     return _USCC_ALPHABET[(31 - total % 31) % 31]
 
 
 def check_uscc(value: str) -> str:
     """A unified social credit code (统一社会信用代码), check character included."""
     code = value.strip().upper()
-    if len(code) != 18 or any(ch not in _USCC_VALUE for ch in code):
+    if len(code) != 18 or not _USCC_SHAPE.match(code):
         raise CodeError("USCC_INVALID", "must be 18 characters of 0-9 and A-Y without I, O, S, V, Z")
     expected = uscc_check_character(code[:17])
     if code[17] != expected:
@@ -130,7 +133,10 @@ def check_id_number(value: str) -> str:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise CodeError("ID_NUMBER_INVALID", "the birth date digits are not a real date") from None
-    expected = _ID_CHECK[sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True)) % 11]
+    total = 0
+    for digit, weight in zip(number[:17], _ID_WEIGHTS, strict=True):
+        total += (ord(digit) - 48) * weight
+    expected = _ID_CHECK[total % 11]
     if number[17] != expected:
         raise CodeError("ID_NUMBER_CHECK_FAILED", f"check character is {number[17]}, expected {expected}")
     return number

@@ -5,7 +5,7 @@ Rules that need a clock or the calendar (R5, clock skew) live in `hub.rules`.
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -195,12 +195,10 @@ def check_rated_after_handled(body: RatingBody) -> None:
         raise PydanticCustomError("RATED_BEFORE_HANDLED", "rated before handled")
 
 
-_RATING_NS = uuid.UUID("6f1c5a80-4b7e-5d2a-9a51-2f0d9c3e7b11")
-
-
 def rating_id_for(connector_id: str, source_rating_id: str) -> str:
     """Deterministic: the same source rating from the same connector always gets the same id."""
-    return str(uuid.uuid5(_RATING_NS, f"{connector_id}\x1f{source_rating_id}"))
+    digest = hashlib.blake2b(f"{connector_id}\x1f{source_rating_id}".encode(), digest_size=16).hexdigest()
+    return f"r{digest}"
 
 
 RatingOutcome = Literal["accepted", "duplicate", "conflict", "rejected"]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
+import pydantic
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
@@ -20,12 +20,6 @@ def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
             raise PydanticCustomError(exc.code, exc.detail) from None
 
     return validate
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise PydanticCustomError("TIME_NAIVE", "a time needs its UTC offset")
-    return value
 
 
 def _blank_to_none(value: object) -> object:
@@ -63,5 +57,5 @@ IdNumber = Annotated[
         json_schema_extra={"pattern": r"^\d{17}[\dX]$"},
     ),
 ]
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = pydantic.AwareDatetime  # checked in pydantic-core; a naive time is TIME_NAIVE
 OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]

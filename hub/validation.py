@@ -33,6 +33,8 @@ def _path(loc: tuple[int | str, ...]) -> str:
 def _code_for(kind: str, path: str) -> str:
     if kind in CATALOG:
         return kind
+    if kind == "timezone_aware":
+        return "TIME_NAIVE"
     if kind == "missing":
         return "FIELD_REQUIRED"
     if kind == "extra_forbidden":

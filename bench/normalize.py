@@ -1,0 +1,88 @@
+"""Per-record cost of bytes -> normalized, validated rating, for each source family's sample.
+
+Printed as ratios against two baselines measured in the same run, on the same machine:
+  - `orjson.loads` of the same bytes (for non-JSON samples: of the normalized record's JSON), and
+  - `jsonschema` Draft 2020-12 validation of the unified record against schemas/rating.json.
+Targets (issue 2): <= 8x orjson.loads, and >= 10x faster than the jsonschema validation.
+
+    .venv/bin/python bench/normalize.py [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import timeit
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+from jsonschema import Draft202012Validator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cli.normalize_cmd import content_type_for  # noqa: E402
+from connectors.normalize import normalize_record  # noqa: E402
+from connectors.registry import adapter_for  # noqa: E402
+from hub.calendar import WorkingDayCalendar  # noqa: E402
+
+SAMPLES = ROOT.parent / "shared" / "samples"
+FILES = {
+    "vertical_system (JSON)": SAMPLES / "vertical_system" / "01-bad-realname.json",
+    "vertical_system (GBK XML)": SAMPLES / "vertical_system" / "02-good-township.gbk.xml",
+    "kiosk": SAMPLES / "kiosk" / "01-dissatisfied-labels.json",
+    "intermediary": SAMPLES / "intermediary" / "01-company-stars.json",
+    "window_device (GBK form)": SAMPLES / "window_device" / "01-very-bad-staff.gbk.form",
+}
+NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
+
+
+def per_call(fn: Callable[[], object], rounds: int) -> float:
+    """Seconds per call: the best of `rounds` timings, each long enough to be stable."""
+    timer = timeit.Timer(fn)
+    number, _ = timer.autorange()
+    return min(timer.repeat(repeat=rounds, number=number)) / number
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    calendar = WorkingDayCalendar()
+    validator = Draft202012Validator(json.loads((ROOT / "schemas" / "rating.json").read_text("utf-8")))
+    print(f"{'family':28} {'hub µs':>8} {'orjson µs':>10} {'×orjson':>8} {'jsonschema µs':>14} {'faster':>8}")
+    worst_orjson, worst_schema = 0.0, float("inf")
+    for label, path in FILES.items():
+        kind = path.parent.name
+        adapter = adapter_for(kind)
+        body = path.read_bytes()
+        content_type = content_type_for(path)
+
+        def hub(adapter=adapter, body=body, content_type=content_type) -> object:  # type: ignore[no-untyped-def]
+            records = adapter.split(body, content_type)
+            outcome = normalize_record(
+                adapter, records[0], 0, connector_id="bench", received_at=NOW, now=NOW, calendar=calendar
+            )
+            assert outcome.rating is not None
+            return outcome
+
+        rating_json = hub().rating.model_dump(mode="json")  # type: ignore[attr-defined]
+        raw_json = body if path.suffix == ".json" else orjson.dumps(rating_json)
+        t_hub = per_call(hub, args.rounds)
+        t_orjson = per_call(lambda: orjson.loads(raw_json), args.rounds)  # noqa: B023
+        t_schema = per_call(lambda: validator.validate(rating_json), args.rounds)  # noqa: B023
+        ratio_orjson, faster = t_hub / t_orjson, t_schema / t_hub
+        worst_orjson, worst_schema = max(worst_orjson, ratio_orjson), min(worst_schema, faster)
+        print(
+            f"{label:28} {t_hub * 1e6:8.1f} {t_orjson * 1e6:10.2f} {ratio_orjson:7.1f}× "
+            f"{t_schema * 1e6:14.1f} {faster:7.1f}×"
+        )
+    print(f"\nworst: {worst_orjson:.1f}× orjson.loads (target ≤ 8×); {worst_schema:.1f}× faster than jsonschema "
+          "(target ≥ 10×)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
