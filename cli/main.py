@@ -17,6 +17,9 @@ COMMAND_MODULES = (
     "cli.schema_cmd",
     "cli.local_cmd",
     "cli.clock_cmd",
+    "cli.send_cmd",
+    "cli.dlq_cmd",
+    "cli.province_cmd",
 )
 
 
