@@ -1,0 +1,611 @@
+"""The local cloud: a SAM template deployed into moto, with Lambda's part played in-process.
+
+    with LocalCloud("template.yaml") as cloud:
+        requests.post(cloud.api_url + "/v1/ratings", ...)   # an API Gateway proxy event, in-process
+        cloud.drain()                                       # every mapped queue consumed
+        cloud.move_clock(advance=timedelta(days=3))         # fires the schedule rules it passes
+
+One process runs every function, so their environments are merged (`lambdas.merge_environments`)
+into `os.environ`, together with the endpoint and fake credentials that send every boto3 client to
+moto; `stop()` restores what was there. Hence one *active* `LocalCloud` per process: starting a
+second one (a test module's own, while the session's runs) suspends the first — its API answers
+503, its pollers and schedules pause — until the second stops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+
+from infra.clock import LocalClock, current_clock, install_clock
+
+from .api import ApiServer, Reply, Route, json_reply, match, proxy_event, reply_from_proxy_result, routes_from_sam
+from .lambdas import FunctionSpec, LocalFunction, handler_exists, merge_environments
+from .motoserver import Mode, MotoServer
+from .schedules import Firing, Rule, RuleTarget, Schedule, Scheduler, parse_duration
+from .sqs import QueuePoller, SqsMapping
+from .translate import LeftOut, Template, Translation, substitute_refs, translate
+
+log = logging.getLogger("hcp.localcloud")
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+DEFAULT_SQS_CONCURRENCY = 2  # pollers per queue mapping without ScalingConfig.MaximumConcurrency
+
+Seed = Callable[["LocalCloud"], dict[str, Any]]
+
+_running: list[LocalCloud] = []  # the last one is active, the others are suspended
+_running_lock = threading.Lock()
+
+
+class LocalCloudError(RuntimeError):
+    """The template cannot be run locally, or the local cloud could not start."""
+
+
+class LocalCloud:
+    """Deploys `template` into a moto server and serves it; see the module docstring.
+
+    After `start()`: `api_url`, `aws_endpoint`, `resources` (logical id -> physical id), `outputs`,
+    `functions`, `routes`, `mappings`, `rules`, `left_out`, `notes`, `clock`.
+    """
+
+    def __init__(
+        self,
+        template: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        aws_endpoint: str | None = None,
+        aws_port: int = 0,
+        moto_mode: Mode = "process",
+        stack_name: str = "local",
+        region: str = "us-east-1",
+        parameters: dict[str, str] | None = None,
+        state_dir: str | Path | None = None,
+        seed: Seed | None = None,
+        clock: LocalClock | None = None,
+        sqs_visibility_timeout: int | None = None,
+    ) -> None:
+        self.template = Path(template).resolve()
+        self.host = host
+        self.port = port
+        self.stack_name = stack_name
+        self.region = region
+        self.parameters = dict(parameters or {})
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.seed_function = seed
+        self.clock = clock or LocalClock()
+        self.sqs_visibility_timeout = sqs_visibility_timeout
+        self._moto = None if aws_endpoint else MotoServer(aws_port, moto_mode, host)
+        self.aws_endpoint = aws_endpoint or ""
+        self.api_url = ""
+        self.translation: Translation | None = None
+        self.resources: dict[str, str] = {}
+        self.outputs: dict[str, str] = {}
+        self.functions: dict[str, LocalFunction] = {}
+        self.routes: list[Route] = []
+        self.mappings: list[SqsMapping] = []
+        self.rules: list[Rule] = []
+        self.left_out: list[LeftOut] = []
+        self.notes: list[str] = []
+        self.seeded: dict[str, Any] = {}
+        self.started_at: datetime | None = None
+        self.environment: dict[str, str] = {}
+        self._specs: list[FunctionSpec] = []
+        self._pollers: list[QueuePoller] = []
+        self._scheduler: Scheduler | None = None
+        self._server: ApiServer | None = None
+        self._server_thread: threading.Thread | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._saved_clock: Any = None
+        self._cleanups: list[Callable[[], object]] = []
+        self._started = False
+        self._suspended = threading.Event()
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalCloud:
+        with _running_lock:
+            if self in _running:
+                raise LocalCloudError("this local cloud is already running")
+            if _running:
+                _running[-1].suspend()
+            _running.append(self)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self._started = True
+        if self._moto is not None:
+            self.aws_endpoint = self._moto.start()
+            self._cleanups.append(self._moto.stop)
+        translation = translate(self.template, self.parameters, self.region)
+        self.translation = translation
+        self.left_out = list(translation.left_out)
+        created = self._create_self_created(translation.self_created)
+        self._deploy(substitute_refs(translation.cloudformation, created["Ref"], created["GetAtt"]))
+        self.resources.update(created["Ref"])
+        self._apply_settings_moto_ignores(translation.cloudformation)
+        self._read_functions(translation)
+        self._export_environment()
+        self._saved_clock = current_clock()
+        install_clock(self.clock)
+        self.routes = routes_from_sam(translation.sam, self._parameter_values(translation.sam))
+        self._start_api()
+        self._start_pollers()
+        self._start_scheduler()
+        self.started_at = datetime.now(UTC)
+        if self.seed_function is not None:
+            self.seeded = dict(self.seed_function(self) or {})
+        self._write_state()
+
+    def stop(self) -> None:
+        """Stop serving and polling, restore the environment and clock; idempotent."""
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers.clear()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        while self._cleanups:
+            try:
+                self._cleanups.pop()()
+            except Exception:
+                log.exception("a local cloud cleanup failed")
+        with _running_lock:
+            position = _running.index(self) if self in _running else None
+            above = _running[position + 1] if position is not None and position + 1 < len(_running) else None
+            if above is not None:
+                # Stopped out of order: the cloud started after this one saved *our* values; hand it
+                # the originals to restore, and leave its variables and clock in place meanwhile.
+                for name, value in list(self._saved_env.items()):
+                    if name in above._saved_env:
+                        above._saved_env[name] = value
+                        del self._saved_env[name]
+                above._saved_clock, self._saved_clock = self._saved_clock, None
+            self._restore()
+            if position is not None:
+                del _running[position]
+                if above is None and _running:
+                    _running[-1].resume()
+
+    def _restore(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        if self._saved_clock is not None:
+            install_clock(self._saved_clock)
+            self._saved_clock = None
+
+    def suspend(self) -> None:
+        """Pause serving, polling and firing while another local cloud owns the process."""
+        self._suspended.set()
+        for poller in self._pollers:
+            poller.pause()
+        if self._scheduler is not None:
+            self._scheduler.pause()
+
+    def resume(self) -> None:
+        for poller in self._pollers:
+            poller.resume()
+        if self._scheduler is not None:
+            self._scheduler.resume()
+        self._suspended.clear()
+
+    def add_cleanup(self, cleanup: Callable[[], object]) -> None:
+        """Run `cleanup` at `stop()`, before the moto server stops (last added, first run)."""
+        self._cleanups.append(cleanup)
+
+    # --- AWS side ---------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the local moto server (independent of os.environ)."""
+        return boto3.session.Session().client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.aws_endpoint,
+            region_name=self.region,
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def _create_self_created(self, resources: dict[str, Template]) -> dict[str, dict[str, Any]]:
+        """Create through moto's own API what moto's CloudFormation skips; returns what to put in
+        place of their `Ref` and `Fn::GetAtt` before deploying."""
+        refs: dict[str, str] = {}
+        attributes: dict[str, dict[str, str]] = {}
+        for logical_id, resource in resources.items():
+            if resource["Type"] != "AWS::SecretsManager::Secret":
+                raise LocalCloudError(f"{logical_id}: no way to create {resource['Type']} locally")
+            arn = self._create_secret(logical_id, resource.get("Properties", {}))
+            refs[logical_id] = arn
+            attributes[logical_id] = {"Id": arn}
+            self.notes.append(f"{logical_id}: created through moto's Secrets Manager API")
+        return {"Ref": refs, "GetAtt": attributes}
+
+    def _create_secret(self, logical_id: str, props: dict[str, Any]) -> str:
+        client = self.client("secretsmanager")
+        name = props.get("Name") if isinstance(props.get("Name"), str) else f"{self.stack_name}-{logical_id}"
+        if isinstance(props.get("SecretString"), str):
+            value = props["SecretString"]
+        else:
+            spec = props.get("GenerateSecretString", {})
+            options = {
+                key: spec[key]
+                for key in ("PasswordLength", "ExcludeCharacters", "ExcludeNumbers", "ExcludePunctuation",
+                            "ExcludeUppercase", "ExcludeLowercase", "IncludeSpace", "RequireEachIncludedType")
+                if key in spec
+            }
+            password = client.get_random_password(**options)["RandomPassword"]
+            if "SecretStringTemplate" in spec:
+                document = json.loads(spec["SecretStringTemplate"])
+                document[spec.get("GenerateStringKey", "password")] = password
+                value = json.dumps(document)
+            else:
+                value = password
+        description = props.get("Description") if isinstance(props.get("Description"), str) else ""
+        arn: str = client.create_secret(Name=name, SecretString=value, Description=description)["ARN"]
+        return arn
+
+    def _parameter_values(self, template: Template) -> dict[str, str]:
+        declared = template.get("Parameters", {})
+        values = {name: str(p["Default"]) for name, p in declared.items() if "Default" in p}
+        values.update({k: v for k, v in self.parameters.items() if k in declared})
+        return values
+
+    def _deploy(self, cfn: Template) -> None:
+        client = self.client("cloudformation")
+        parameters = [
+            {"ParameterKey": key, "ParameterValue": value}
+            for key, value in self.parameters.items()
+            if key in cfn.get("Parameters", {})
+        ]
+        unknown = sorted(set(self.parameters) - set(cfn.get("Parameters", {})))
+        if unknown:
+            raise LocalCloudError(f"the template has no parameters {', '.join(unknown)}")
+        client.create_stack(
+            StackName=self.stack_name,
+            TemplateBody=json.dumps(cfn),
+            Parameters=parameters,
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            stack = client.describe_stacks(StackName=self.stack_name)["Stacks"][0]
+            status = stack["StackStatus"]
+            if not status.endswith("_IN_PROGRESS"):
+                break
+            if time.monotonic() > deadline:
+                raise LocalCloudError(f"stack {self.stack_name} still {status} after 120 s")
+            time.sleep(0.1)
+        if status != "CREATE_COMPLETE":
+            events = client.describe_stack_events(StackName=self.stack_name)["StackEvents"]
+            reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events
+                       if e.get("ResourceStatusReason")]
+            raise LocalCloudError(f"moto could not deploy the stack ({status}): " + "; ".join(reasons[:5]))
+        self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        for resource in client.describe_stack_resources(StackName=self.stack_name)["StackResources"]:
+            if resource.get("PhysicalResourceId"):
+                self.resources[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+
+    def _apply_settings_moto_ignores(self, cfn: Template) -> None:
+        """Settings moto's CloudFormation drops (checked with moto 5.2.5), applied through each
+        service's API so that the local resources behave as the template says."""
+        dynamodb, s3 = self.client("dynamodb"), self.client("s3")
+        for logical_id, resource in cfn["Resources"].items():
+            props, physical = resource.get("Properties", {}), self.resources.get(logical_id)
+            if physical is None:
+                continue
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                ttl = props.get("TimeToLiveSpecification")
+                if ttl and ttl.get("Enabled") is True:
+                    dynamodb.update_time_to_live(TableName=physical, TimeToLiveSpecification={
+                        "AttributeName": ttl["AttributeName"], "Enabled": True})
+                pitr = props.get("PointInTimeRecoverySpecification", {})
+                if pitr.get("PointInTimeRecoveryEnabled") is True:
+                    dynamodb.update_continuous_backups(TableName=physical, PointInTimeRecoverySpecification={
+                        "PointInTimeRecoveryEnabled": True})
+            elif resource["Type"] == "AWS::S3::Bucket":
+                if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+                    s3.put_bucket_versioning(Bucket=physical, VersioningConfiguration={"Status": "Enabled"})
+                block = props.get("PublicAccessBlockConfiguration")
+                if block and all(isinstance(v, bool) for v in block.values()):
+                    s3.put_public_access_block(Bucket=physical, PublicAccessBlockConfiguration=block)
+
+    def _read_functions(self, translation: Translation) -> None:
+        """Handler, environment, timeout and memory as deployed; the mappings and rules that call them."""
+        lambda_client = self.client("lambda")
+        by_arn: dict[str, str] = {}
+        specs = []
+        for logical_id, resource in translation.cloudformation["Resources"].items():
+            if resource["Type"] != "AWS::Lambda::Function":
+                continue
+            config = lambda_client.get_function_configuration(FunctionName=self.resources[logical_id])
+            code_dir = translation.code_dirs.get(logical_id, self.template.parent)
+            spec = FunctionSpec(
+                logical_id=logical_id,
+                name=config["FunctionName"],
+                arn=config["FunctionArn"],
+                handler=config["Handler"],
+                code_dir=code_dir,
+                environment=dict(config.get("Environment", {}).get("Variables", {})),
+                timeout=int(config.get("Timeout", 3)),
+                memory=int(config.get("MemorySize", 128)),
+            )
+            specs.append(spec)
+            by_arn[spec.arn] = logical_id
+            self.functions[logical_id] = LocalFunction(spec)
+            if not handler_exists(spec.handler, code_dir):
+                self.notes.append(f"{logical_id}: handler {spec.handler} not found (yet) under {code_dir}")
+        self._specs = specs
+        self._read_mappings(lambda_client, by_arn)
+        self._read_rules(translation.cloudformation, by_arn)
+
+    def _read_mappings(self, lambda_client: Any, by_arn: dict[str, str]) -> None:
+        sqs = self.client("sqs")
+        for esm in lambda_client.list_event_source_mappings()["EventSourceMappings"]:
+            function = by_arn.get(esm["FunctionArn"])
+            if function is None:
+                continue  # another stack's, in a shared moto server
+            source = esm.get("EventSourceArn", "")
+            if not source.startswith("arn:aws:sqs:"):
+                self.notes.append(f"{function}: event source {source} is not played locally (SQS only)")
+                continue
+            queue_url = sqs.get_queue_url(QueueName=source.rsplit(":", 1)[1])["QueueUrl"]
+            concurrency = esm.get("ScalingConfig", {}).get("MaximumConcurrency", DEFAULT_SQS_CONCURRENCY)
+            # moto would itself hand each message sent to a mapped queue to the function through
+            # Docker (failing, and counting a receive): turn its copy off, the pollers play it.
+            lambda_client.update_event_source_mapping(UUID=esm["UUID"], Enabled=False)
+            self.mappings.append(SqsMapping(
+                function=function,
+                queue_url=queue_url,
+                queue_arn=source,
+                batch_size=int(esm.get("BatchSize", 10)),
+                batching_window=float(esm.get("MaximumBatchingWindowInSeconds", 0)),
+                report_batch_item_failures="ReportBatchItemFailures" in esm.get("FunctionResponseTypes", []),
+                concurrency=int(concurrency),
+                enabled=esm.get("State", "Enabled") == "Enabled",
+            ))
+
+    def _read_rules(self, cfn: Template, by_arn: dict[str, str]) -> None:
+        events = self.client("events")
+        for logical_id, resource in cfn["Resources"].items():
+            if resource["Type"] != "AWS::Events::Rule":
+                continue
+            name = self.resources[logical_id]
+            rule = events.describe_rule(Name=name)
+            expression = rule.get("ScheduleExpression")
+            if not expression:
+                self.notes.append(f"{logical_id}: event-pattern rules are not played locally")
+                continue
+            targets = []
+            for target in events.list_targets_by_rule(Rule=name)["Targets"]:
+                function = by_arn.get(target["Arn"])
+                if function is None:
+                    self.notes.append(f"{logical_id}: target {target['Arn']} is not a function of this stack")
+                    continue
+                targets.append(RuleTarget(function, json.loads(target["Input"]) if "Input" in target else None))
+            self.rules.append(Rule(logical_id, name, rule["Arn"], Schedule(expression), targets,
+                                   enabled=rule.get("State") == "ENABLED"))
+
+    # --- Lambda side ------------------------------------------------------------------------
+
+    def _export_environment(self) -> None:
+        merged, notes = merge_environments(self._specs)
+        self.notes.extend(notes)
+        merged.update(FAKE_CREDENTIALS)
+        merged.update({"AWS_ENDPOINT_URL": self.aws_endpoint, "AWS_DEFAULT_REGION": self.region,
+                       "AWS_REGION": self.region})
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):  # a profile would override the fake keys
+            self._saved_env.setdefault(name, os.environ.pop(name, None))
+        for name, value in merged.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        self.environment = merged
+
+    def invoke(self, function: str, event: Any) -> Any:
+        """Call a function's handler in-process with `event` and a fresh Lambda context."""
+        try:
+            target = self.functions[function]
+        except KeyError:
+            raise KeyError(f"no function {function!r}; the template has {sorted(self.functions)}") from None
+        return target.invoke(event)
+
+    def _start_pollers(self) -> None:
+        sqs = self.client("sqs")
+        for mapping in self.mappings:
+            poller = QueuePoller(mapping, self.functions[mapping.function], sqs, self.region,
+                                 self.sqs_visibility_timeout)
+            poller.start()
+            self._pollers.append(poller)
+
+    def queue_depths(self) -> dict[str, int]:
+        """Messages on each mapped queue, visible, in flight or delayed."""
+        sqs = self.client("sqs")
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                 "ApproximateNumberOfMessagesDelayed"]
+        depths = {}
+        for mapping in self.mappings:
+            attributes = sqs.get_queue_attributes(QueueUrl=mapping.queue_url, AttributeNames=names)["Attributes"]
+            depths[mapping.queue_arn.rsplit(":", 1)[1]] = sum(int(attributes.get(n, 0)) for n in names)
+        return depths
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until every mapped queue is empty and no batch is in flight (twice in a row, since a
+        handler may queue more). Failed messages count until they succeed or are dead-lettered."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while True:
+            idle = all(p.busy == 0 for p in self._pollers) and not any(self.queue_depths().values())
+            quiet = quiet + 1 if idle else 0
+            if quiet >= 2:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"queues not drained after {timeout} s: {self.queue_depths()}")
+            time.sleep(0.05)
+
+    def _start_scheduler(self) -> None:
+        self._scheduler = Scheduler(self.rules, self.clock, self.invoke, self.region, ACCOUNT_ID)
+        self._scheduler.start()
+
+    def move_clock(self, *, set_to: datetime | None = None, advance: timedelta | None = None) -> list[Firing]:
+        """Set or advance the clock and fire, at once, the schedule rules it passes."""
+        if set_to is not None:
+            self.clock.set(set_to)
+        if advance is not None:
+            self.clock.advance(advance)
+        return self._scheduler.moved() if self._scheduler is not None else []
+
+    # --- HTTP side --------------------------------------------------------------------------
+
+    def _start_api(self) -> None:
+        self._server = ApiServer(self.host, self.port, self._dispatch)
+        self.port = self._server.server_address[1]
+        self.api_url = f"http://{self.host}:{self.port}"
+        self._server_thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
+        self._server_thread.start()
+
+    def _dispatch(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes,
+                  client_ip: str, host: str) -> Reply:
+        path = urlsplit(raw_path).path
+        if self._suspended.is_set():
+            return json_reply(503, {"message": "this local cloud is suspended while another one runs in its process"})
+        if path.startswith("/_local/"):
+            return self._admin(method, path, body)
+        found = match(self.routes, method, path)
+        if found is None:  # the same path with its stage prefix, as in the AWS URL
+            for stage in {r.stage for r in self.routes}:
+                if path.startswith(f"/{stage}/"):
+                    found = match(self.routes, method, path[len(stage) + 1 :])
+                    raw_path = raw_path[len(stage) + 1 :]
+                    break
+        if found is None:
+            return json_reply(404, {"message": f"no route for {method} {path}",
+                                    "routes": [f"{r.method} {r.resource}" for r in self.routes]})
+        route, params = found
+        event = proxy_event(route, method, raw_path, headers, body, params, client_ip, self.clock.now(), host)
+        try:
+            result = self.invoke(route.function, event)
+        except Exception:
+            log.exception("%s failed serving %s %s", route.function, method, path)
+            return json_reply(502, {"message": "Internal server error"})
+        return reply_from_proxy_result(result)
+
+    def _admin(self, method: str, path: str, body: bytes) -> Reply:
+        if path == "/_local/status" and method == "GET":
+            return json_reply(200, self.status())
+        if path == "/_local/clock" and method == "GET":
+            return json_reply(200, self._clock_json([]))
+        if path == "/_local/clock" and method == "POST":
+            try:
+                request = json.loads(body or b"{}")
+                set_to = datetime.fromisoformat(request["set"]) if "set" in request else None
+                advance = parse_duration(str(request["advance"])) if "advance" in request else None
+                if set_to is None and advance is None:
+                    raise ValueError('send {"set": ISO-8601 with offset} or {"advance": "3d"}')
+                if set_to is not None and set_to.tzinfo is None:
+                    raise ValueError(f"{request['set']!r} has no UTC offset, e.g. 2026-11-28T12:00:00+08:00")
+            except (ValueError, KeyError, TypeError) as exc:
+                return json_reply(400, {"message": str(exc)})
+            return json_reply(200, self._clock_json(self.move_clock(set_to=set_to, advance=advance)))
+        return json_reply(404, {"message": f"no local route {method} {path}",
+                                "routes": ["GET /_local/status", "GET /_local/clock", "POST /_local/clock"]})
+
+    def _clock_json(self, fired: list[Firing]) -> dict[str, Any]:
+        return {
+            "now": self.clock.now().isoformat(),
+            "fired": [f.as_json() for f in fired],
+            "rules": [{"rule": r.logical_id, "schedule": r.schedule.expression,
+                       "next_due": r.next_due.isoformat() if r.next_due else None} for r in self.rules],
+        }
+
+    # --- reporting --------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "api_url": self.api_url,
+            "aws_endpoint": self.aws_endpoint,
+            "region": self.region,
+            "stack_name": self.stack_name,
+            "clock": self.clock.now().isoformat(),
+            "resources": self.resources,
+            "functions": {k: {"handler": f.spec.handler, "invocations": f.invocations, "errors": f.errors}
+                          for k, f in self.functions.items()},
+            "routes": [f"{r.method} {r.resource} -> {r.function}" for r in self.routes],
+            "queues": self.queue_depths(),
+            "rules": self._clock_json([])["rules"],
+            "left_out": [{"logical_id": i.logical_id, "type": i.type, "reason": i.reason} for i in self.left_out],
+            "notes": self.notes,
+        }
+
+    def summary(self) -> str:
+        """What `hcp local up` prints: what was deployed, what was left out and why, where to go."""
+        lines = [f"Deployed {self.template.name} as stack {self.stack_name} into moto at {self.aws_endpoint}:"]
+        deployed = self.translation.cloudformation["Resources"] if self.translation else {}
+        types = {logical_id: resource["Type"] for logical_id, resource in deployed.items()}
+        rows = [(k, types.get(k, "(created by the local cloud)"), v) for k, v in self.resources.items()]
+        rows.sort(key=lambda row: (row[1], row[0]))
+        left = [(i.logical_id, i.type, i.reason) for i in self.left_out]
+        width = max((len(row[0]) for row in rows + left), default=0)
+        type_width = max((len(row[1]) for row in rows + left), default=0)
+        lines.extend(f"  {a:<{width}}  {b:<{type_width}}  {c}" for a, b, c in rows)
+        lines.append("Left out (moto cannot deploy them, or they only matter in AWS):")
+        lines.extend(f"  {a:<{width}}  {b:<{type_width}}  {c}" for a, b, c in left)
+        lines.append(f"API (served in-process, as API Gateway proxy events) at {self.api_url}:")
+        lines.extend(f"  {r.method:<6} {r.resource:<44} -> {r.function}" for r in self.routes)
+        for m in self.mappings:
+            lines.append(f"Queue {m.queue_arn.rsplit(':', 1)[1]} -> {m.function} (batch {m.batch_size}, "
+                         f"window {m.batching_window:g} s, {m.concurrency} pollers"
+                         f"{', partial batch failures' if m.report_batch_item_failures else ''})")
+        for rule in self.rules:
+            lines.append(f"Schedule {rule.logical_id} {rule.schedule.expression} -> "
+                         f"{', '.join(t.function for t in rule.targets)} (next {rule.next_due:%Y-%m-%d %H:%M:%S} UTC)")
+        lines.append(f"Clock: {self.clock.now().isoformat()} (GET/POST {self.api_url}/_local/clock)")
+        lines.extend(f"Note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+    def _write_state(self) -> None:
+        if self.state_dir is None:
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        state = {
+            "api_url": self.api_url,
+            "aws_endpoint": self.aws_endpoint,
+            "region": self.region,
+            "stack_name": self.stack_name,
+            "pid": os.getpid(),
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "resources": self.resources,
+            **self.seeded,
+        }
+        path = self.state_dir / "local.json"
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(state, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+        temporary.replace(path)

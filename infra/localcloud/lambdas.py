@@ -1,0 +1,168 @@
+"""Lambda's part, played in-process: the deployed functions, their handlers, context and environment."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("hcp.localcloud")
+
+Handler = Callable[[Any, Any], Any]
+
+# Variables whose value may differ between functions without breaking anything shared: they label
+# logs and metrics. The union exports the value most functions use (ties: first logical id).
+PER_FUNCTION_TOLERATED = frozenset(
+    {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL", "POWERTOOLS_LOG_LEVEL"}
+)
+
+
+class EnvironmentConflict(RuntimeError):
+    """Two functions need one variable to hold different values, which one process cannot give them."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function as deployed (physical name, resolved environment) plus where its code lives."""
+
+    logical_id: str
+    name: str
+    arn: str
+    handler: str
+    code_dir: Path
+    environment: dict[str, str]
+    timeout: int
+    memory: int
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalFunction:
+    """Imports the handler on first use (as a cold start would) and calls it with a fresh context.
+
+    Invocations may run concurrently in threads, as Lambda runs concurrent instances; the handler
+    module is shared between them, so module state must be thread-safe.
+    """
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.spec = spec
+        self._handler: Handler | None = None
+        self._lock = threading.Lock()
+        self.invocations = 0
+        self.errors = 0
+
+    def handler(self) -> Handler:
+        with self._lock:
+            if self._handler is None:
+                self._handler = resolve_handler(self.spec.handler, self.spec.code_dir)
+            return self._handler
+
+    def invoke(self, event: Any) -> Any:
+        handler = self.handler()
+        context = LambdaContext(
+            function_name=self.spec.name,
+            invoked_function_arn=self.spec.arn,
+            memory_limit_in_mb=self.spec.memory,
+            timeout_seconds=self.spec.timeout,
+        )
+        self.invocations += 1
+        started = time.monotonic()
+        try:
+            return handler(event, context)
+        except Exception:
+            self.errors += 1
+            raise
+        finally:
+            elapsed = time.monotonic() - started
+            if elapsed > self.spec.timeout:
+                log.warning("%s ran %.1f s, longer than its timeout of %d s (Lambda would have stopped it)",
+                            self.spec.logical_id, elapsed, self.spec.timeout)
+
+
+def resolve_handler(dotted: str, code_dir: Path) -> Handler:
+    """`package.module.function` imported from `code_dir`, the way Lambda imports it from the package root."""
+    module_name, _, attribute = dotted.rpartition(".")
+    if not module_name:
+        raise ValueError(f"handler {dotted!r} is not of the form module.function")
+    root = str(code_dir)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    handler = getattr(importlib.import_module(module_name), attribute, None)
+    if not callable(handler):
+        raise AttributeError(f"handler {dotted!r}: {module_name} has no callable {attribute!r}")
+    return handler  # type: ignore[no-any-return]
+
+
+def handler_exists(dotted: str, code_dir: Path) -> bool:
+    """Whether the handler's module can be found, without running it."""
+    module_name = dotted.rpartition(".")[0]
+    root = str(code_dir)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def merge_environments(specs: Iterable[FunctionSpec]) -> tuple[dict[str, str], list[str]]:
+    """The union of the functions' environments, for the one process that runs them all.
+
+    Raises `EnvironmentConflict` when two functions set a variable to different values, unless it
+    is in `PER_FUNCTION_TOLERATED`; returns the merged variables and notes on tolerated differences.
+    """
+    values: dict[str, dict[str, list[str]]] = {}
+    for spec in sorted(specs, key=lambda s: s.logical_id):
+        for name, value in spec.environment.items():
+            values.setdefault(name, {}).setdefault(value, []).append(spec.logical_id)
+    merged: dict[str, str] = {}
+    notes: list[str] = []
+    conflicts: list[str] = []
+    for name, by_value in values.items():
+        if len(by_value) == 1:
+            merged[name] = next(iter(by_value))
+            continue
+        described = "; ".join(f"{value!r} in {', '.join(ids)}" for value, ids in by_value.items())
+        if name not in PER_FUNCTION_TOLERATED:
+            conflicts.append(f"{name}: {described}")
+            continue
+        counts = Counter({value: len(ids) for value, ids in by_value.items()})
+        merged[name] = counts.most_common(1)[0][0]
+        notes.append(f"{name} differs between functions ({described}); all use {merged[name]!r} locally")
+    if conflicts:
+        raise EnvironmentConflict(
+            "functions set the same environment variable to different values, which one process "
+            "cannot honour: " + " | ".join(conflicts)
+        )
+    return merged, notes

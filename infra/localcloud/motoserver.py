@@ -1,0 +1,97 @@
+"""A moto server on loopback, in a child process (default) or a thread of this one.
+
+Why a child process by default: moto's backends are process-global, and any `mock_aws` started in
+the same process (other tests use it) resets them — it wiped a `ThreadedMotoServer`'s stacks when
+probed with moto 5.2.5. A child process is immune to that, and does not compete with the
+in-process handlers for the GIL. `mode="thread"` (moto's `ThreadedMotoServer`) remains for callers
+that want no child process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from typing import Literal
+
+from moto.server import ThreadedMotoServer
+
+Mode = Literal["process", "thread"]
+
+
+class MotoServer:
+    def __init__(self, port: int = 0, mode: Mode = "process", host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = port
+        self.mode = mode
+        self._process: subprocess.Popen[str] | None = None
+        self._thread: ThreadedMotoServer | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> str:
+        if self.mode == "thread":
+            self._thread = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+            self._thread.start()
+            self.port = self._thread.get_host_and_port()[1]
+            return self.endpoint
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__, self.host, str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline().strip()
+        if not line.isdigit():
+            self._process.kill()
+            self._process.wait()
+            raise RuntimeError(f"the moto server did not start on {self.host}:{self.port} (is the port in use?)")
+        self.port = int(line)
+        return self.endpoint
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None
+        if self._process is not None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()  # the child exits when its stdin closes
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def __enter__(self) -> MotoServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _child(host: str, port: int) -> None:
+    """Serve until the parent closes our stdin (or dies: its end of the pipe closes too)."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"error: {exc}", flush=True)
+        raise SystemExit(1) from exc
+    print(server.get_host_and_port()[1], flush=True)
+    done = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    done.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,206 @@
+"""SQS event source mappings, played in-process: poll, batch, invoke, delete what succeeded.
+
+As Lambda's poller does: up to `BatchSize` records, gathered for up to
+`MaximumBatchingWindowInSeconds`; `ScalingConfig.MaximumConcurrency` pollers per mapping; with
+`ReportBatchItemFailures` only the reported records stay on the queue, an exception (or an invalid
+report) leaves the whole batch. Messages become visible again after the visibility timeout, and
+moto moves them to the dead-letter queue once `maxReceiveCount` receives have passed (checked:
+moto 5.2.5 does this on receive, as SQS does).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .lambdas import LocalFunction
+
+log = logging.getLogger("hcp.localcloud")
+
+
+@dataclass(frozen=True)
+class SqsMapping:
+    function: str  # logical id
+    queue_url: str  # as the local endpoint serves it
+    queue_arn: str
+    batch_size: int
+    batching_window: float
+    report_batch_item_failures: bool
+    concurrency: int
+    enabled: bool = True
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    records = []
+    for message in messages:
+        attributes = dict(message.get("Attributes", {}))
+        records.append({
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": attributes,
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "binaryValue": value.get("BinaryValue"),
+                    "stringListValues": value.get("StringListValues", []),
+                    "binaryListValues": value.get("BinaryListValues", []),
+                    "dataType": value["DataType"],
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn,
+            "awsRegion": region,
+        })
+    return {"Records": records}
+
+
+def failed_message_ids(result: Any, message_ids: list[str]) -> set[str]:
+    """Which records stay on the queue after a successful invocation with ReportBatchItemFailures.
+    As Lambda does, a malformed report (or an unknown, empty identifier) fails the whole batch."""
+    if result is None:
+        return set()
+    if not isinstance(result, dict):
+        return set(message_ids)
+    failures = result.get("batchItemFailures")
+    if failures is None:
+        return set()
+    if not isinstance(failures, list):
+        return set(message_ids)
+    failed = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not identifier or identifier not in message_ids:
+            log.warning("invalid batchItemFailures entry %r: the whole batch is retried", failure)
+            return set(message_ids)
+        failed.add(identifier)
+    return failed
+
+
+class QueuePoller:
+    """The pollers of one mapping. `busy` counts batches in flight, for `drain`."""
+
+    def __init__(self, mapping: SqsMapping, function: LocalFunction, client: Any, region: str,
+                 visibility_timeout: int | None = None) -> None:
+        self.mapping = mapping
+        self.function = function
+        self.client = client
+        self.region = region
+        self.visibility_timeout = visibility_timeout
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._polling = 0
+        self._lock = threading.Lock()
+        self.batches = 0
+
+    @property
+    def busy(self) -> int:
+        with self._lock:
+            return self._busy
+
+    def start(self) -> None:
+        if not self.mapping.enabled:
+            return
+        for n in range(self.mapping.concurrency):
+            thread = threading.Thread(target=self._run, name=f"sqs-{self.mapping.function}-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+
+    def pause(self, timeout: float = 30.0) -> None:
+        """Stop taking batches, and wait for the ones in flight."""
+        self._running.clear()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._polling:
+                    return
+            time.sleep(0.02)
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                running = self._running.is_set()
+                self._polling += running
+            if not running:
+                self._running.wait(0.2)
+                continue
+            try:
+                self.poll_once()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("polling %s failed; retrying", self.mapping.queue_arn)
+                self._stop.wait(1.0)
+            finally:
+                with self._lock:
+                    self._polling -= 1
+
+    def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "QueueUrl": self.mapping.queue_url,
+            "MaxNumberOfMessages": min(10, count),
+            "WaitTimeSeconds": wait,
+            "MessageSystemAttributeNames": ["All"],
+            "MessageAttributeNames": ["All"],
+        }
+        if self.visibility_timeout is not None:
+            kwargs["VisibilityTimeout"] = self.visibility_timeout
+        messages: list[dict[str, Any]] = self.client.receive_message(**kwargs).get("Messages", [])
+        return messages
+
+    def poll_once(self) -> int:
+        """Receive one batch (waiting up to a second for the first message) and process it."""
+        batch = self._receive(self.mapping.batch_size, wait=1)
+        if not batch:
+            return 0
+        with self._lock:
+            self._busy += 1
+        try:
+            window_ends = time.monotonic() + self.mapping.batching_window
+            while len(batch) < self.mapping.batch_size and time.monotonic() < window_ends:
+                more = self._receive(self.mapping.batch_size - len(batch), wait=0)
+                if not more:
+                    time.sleep(min(0.05, max(0.0, window_ends - time.monotonic())))
+                batch.extend(more)
+            self._process(batch)
+            return len(batch)
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    def _process(self, batch: list[dict[str, Any]]) -> None:
+        self.batches += 1
+        ids = [m["MessageId"] for m in batch]
+        try:
+            result = self.function.invoke(sqs_event(batch, self.mapping.queue_arn, self.region))
+        except Exception:
+            log.exception("%s failed on a batch of %d; the batch stays on the queue", self.mapping.function, len(batch))
+            return
+        failed = failed_message_ids(result, ids) if self.mapping.report_batch_item_failures else set()
+        done = [m for m in batch if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            response = self.client.delete_message_batch(
+                QueueUrl=self.mapping.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+            for failure in response.get("Failed", []):
+                log.warning("could not delete a processed message: %s", failure)
