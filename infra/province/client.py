@@ -1,0 +1,278 @@
+"""The provincial HTTP client: one rating in, a receipt or a classified failure out.
+
+The forward function decides what to do with a failure by its class alone:
+  - `ProvinceRejected` (a 4xx, or a 2xx whose business code is a refusal): the province judged this rating
+    and refused it; sending the same bytes again cannot help, so the rating is parked with `reason`.
+  - `ProvinceUnavailable` (5xx, timeouts, refused or reset connections, 408/425/429, unreadable answers):
+    may succeed later; retried with backoff, then dead-lettered.
+  - `ProvinceAuthFailed` (401/403), a `ProvinceUnavailable`: the province never looked at the rating — our
+    credentials or clock are wrong, for every rating at once. Parking would record a refusal the province
+    never made, for each rating; retrying and dead-lettering keeps them all for one `hcp dlq redrive` once
+    the secret is fixed, and the dead-letter alarm tells the operator. Before giving up, a client built by
+    `from_env` re-reads the secret once (it may just have been rotated).
+
+Every retry carries the same `evalId` (the rating_id), so a retry after a lost answer is a duplicate at the
+province, never a second rating. The client logs rating ids, statuses and timings — never the payload,
+never the province's reason text (it may echo what we sent).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import urllib3
+from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+from hub.rating import Rating
+from infra.clock import current_clock
+from infra.province.mapping import DEFAULT, ProvincialMapping, to_record, wrap
+from infra.province.signing import sign
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_4XX = frozenset({408, 425, 429})
+AUTH_STATUSES = frozenset({401, 403})
+DEFAULT_TIMEOUT = (2.0, 5.0)
+_REASON_MAX = 500
+_BASE_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
+
+
+class ProvinceError(Exception):
+    """Anything that kept a rating from being received by the province."""
+
+
+class ProvinceRejected(ProvinceError):
+    """The province refused the rating (4xx): park it with `reason`; do not retry."""
+
+    def __init__(self, status: int, reason: str, code: str | None = None) -> None:
+        super().__init__(f"province rejected ({status}{f' {code}' if code else ''}): {reason}")
+        self.status = status
+        self.reason = reason
+        self.code = code
+
+
+class ProvinceUnavailable(ProvinceError):
+    """The rating did not get through this time (5xx, timeout, connection): retry with backoff."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(f"province unavailable{f' ({status})' if status else ''}: {reason}")
+        self.reason = reason
+        self.status = status
+
+
+class ProvinceAuthFailed(ProvinceUnavailable):
+    """401/403: our credentials or clock, not the rating. Retried and dead-lettered, never parked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The province's acknowledgement. `duplicate`: it already had this idempotency key."""
+
+    receipt_id: str | None
+    idempotency_key: str
+    duplicate: bool
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    app_id: str
+    secret: str = field(repr=False)
+
+
+_credentials_cache: dict[str, Credentials] = {}
+_credentials_lock = threading.Lock()
+
+
+def load_credentials(secret_arn: str, client: Any = None, *, refresh: bool = False) -> Credentials:
+    """App id and secret from Secrets Manager (JSON `{"app_id": ..., "secret": ...}`), cached per container.
+
+    boto3 is imported here only, so the mapping and client import without it (and start faster).
+    """
+    with _credentials_lock:
+        if not refresh and secret_arn in _credentials_cache:
+            return _credentials_cache[secret_arn]
+    if client is None:
+        import boto3
+
+        client = boto3.client("secretsmanager")
+    data = json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])
+    try:
+        credentials = Credentials(app_id=str(data["app_id"]), secret=str(data["secret"]))
+    except KeyError as exc:
+        raise ValueError(f"the province secret lacks {exc.args[0]!r}") from None
+    with _credentials_lock:
+        _credentials_cache[secret_arn] = credentials
+    return credentials
+
+
+def _path(data: Any, dotted: str | None) -> Any:
+    if not dotted:
+        return None
+    for part in dotted.split("."):
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(part)
+    return data
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _REASON_MAX else text[: _REASON_MAX - 1] + "…"
+
+
+class ProvincialClient:
+    """Sends ratings to one provincial endpoint. Build it once per container; the connection pool is reused.
+
+    `url` is the push endpoint, posted to as given. `timeout` is (connect, read) in seconds.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        app_id: str,
+        secret: str,
+        mapping: ProvincialMapping = DEFAULT,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        *,
+        refresh_credentials: Callable[[], Credentials] | None = None,
+    ) -> None:
+        self.url = url
+        self.mapping = mapping
+        self._credentials = Credentials(app_id, secret)
+        self._refresh_credentials = refresh_credentials
+        # Only connection set-up is retried here (nothing was sent); everything else is the forwarder's
+        # retry with backoff, and redirects are a misconfigured URL to be seen, not followed.
+        retries = urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0, raise_on_status=False)
+        self._pool = urllib3.PoolManager(
+            num_pools=4,
+            maxsize=10,
+            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+            retries=retries,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, secrets_client: Any = None) -> ProvincialClient:
+        """`PROVINCE_URL`, credentials from `PROVINCE_SECRET_ARN`, mapping from `PROVINCE_MAPPING[_FILE]`.
+
+        `PROVINCE_CONNECT_TIMEOUT` / `PROVINCE_READ_TIMEOUT` (seconds) override the default timeouts.
+        """
+        env = os.environ if environ is None else environ
+        arn = env["PROVINCE_SECRET_ARN"]
+        credentials = load_credentials(arn, secrets_client)
+        timeout = (
+            float(env.get("PROVINCE_CONNECT_TIMEOUT", DEFAULT_TIMEOUT[0])),
+            float(env.get("PROVINCE_READ_TIMEOUT", DEFAULT_TIMEOUT[1])),
+        )
+        return cls(
+            env["PROVINCE_URL"],
+            credentials.app_id,
+            credentials.secret,
+            ProvincialMapping.from_env(env),
+            timeout,
+            refresh_credentials=lambda: load_credentials(arn, secrets_client, refresh=True),
+        )
+
+    @property
+    def app_id(self) -> str:
+        return self._credentials.app_id
+
+    def send(self, rating: Rating) -> Receipt:
+        """Deliver one rating; the same rating always goes out under the same idempotency key (evalId)."""
+        record = to_record(rating, self.mapping)
+        body = json.dumps(wrap(record, self.mapping), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        try:
+            return self._post(rating.rating_id, record, body)
+        except ProvinceAuthFailed:
+            if self._refresh_credentials is None:
+                raise
+            fresh = self._refresh_credentials()
+            if fresh == self._credentials:
+                raise
+            logger.info("province credentials re-read after an auth failure", extra={"rating_id": rating.rating_id})
+            self._credentials = fresh
+            return self._post(rating.rating_id, record, body)
+
+    def _post(self, key: str, record: dict[str, str], body: bytes) -> Receipt:
+        creds = self._credentials
+        headers = {
+            **_BASE_HEADERS,
+            **sign(self.mapping.signature, app_id=creds.app_id, secret=creds.secret, body=body, params=record),
+        }
+        started = time.perf_counter()
+        try:
+            response = self._pool.request("POST", self.url, body=body, headers=headers)
+        except HTTPError as exc:
+            reason = _transport_reason(exc)
+            logger.warning("province unreachable", extra={"rating_id": key, "reason": reason})
+            raise ProvinceUnavailable(reason) from exc
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        status = response.status
+        text = response.data.decode("utf-8", errors="replace")
+        logger.info("province answered", extra={"rating_id": key, "status": status, "elapsed_ms": elapsed_ms})
+        return self._read_answer(key, status, text)
+
+    def _read_answer(self, key: str, status: int, text: str) -> Receipt:
+        conf = self.mapping.response
+        try:
+            answer: Any = json.loads(text) if text.strip() else None
+        except ValueError:
+            answer = None
+        code = _path(answer, conf.code_field)
+        code = None if code is None else str(code)
+        message = _path(answer, conf.message_field)
+        reason = _short(str(message) if message not in (None, "") else text.strip() or f"HTTP {status}")
+        if status in AUTH_STATUSES:
+            raise ProvinceAuthFailed(reason, status)
+        if 400 <= status < 500 and status not in RETRYABLE_4XX:
+            raise ProvinceRejected(status, reason, code)
+        if not 200 <= status < 300:
+            raise ProvinceUnavailable(reason, status)
+        if conf.code_field is not None:
+            if answer is None:
+                raise ProvinceUnavailable("the answer is not JSON", status)
+            if code in conf.duplicate_codes:
+                return self._receipt(key, answer, duplicate=True)
+            if code not in conf.ok_codes:
+                raise ProvinceRejected(status, reason, code)
+        return self._receipt(key, answer, duplicate=bool(_path(answer, conf.duplicate_field)))
+
+    def _receipt(self, key: str, answer: Any, *, duplicate: bool) -> Receipt:
+        conf = self.mapping.response
+        receipt_id = _path(answer, conf.receipt_field)
+        received_at = _path(answer, conf.received_at_field)
+        when = None
+        if isinstance(received_at, str):
+            try:
+                when = datetime.fromisoformat(received_at)
+            except ValueError:
+                when = None
+        if when is None or when.tzinfo is None:
+            when = current_clock().now()
+        return Receipt(None if receipt_id is None else str(receipt_id), key, duplicate, when)
+
+    def close(self) -> None:
+        self._pool.clear()
+
+    def __enter__(self) -> ProvincialClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _transport_reason(exc: HTTPError) -> str:
+    cause: BaseException = exc.reason if isinstance(exc, MaxRetryError) and exc.reason else exc
+    if isinstance(cause, Urllib3Timeout):
+        return f"timeout: {type(cause).__name__}"
+    if isinstance(cause, ProtocolError):
+        return f"connection broken: {cause.args[0] if cause.args else type(cause).__name__}"
+    return f"connection failed: {type(cause).__name__}"

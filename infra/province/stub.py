@@ -1,0 +1,435 @@
+"""A stand-in for the provincial 好差评 system: a real HTTP server on loopback, with knobs for faults.
+
+It checks what the real one would: the signature (401), the record against the published schema of
+`ProvincialRating` (400, with a reason that names fields and rules, never the values sent), and it
+de-duplicates by `evalId`, answering a re-sent rating with its original receipt and `duplicate: true`.
+
+Faults, for the forwarder's retry paths:
+  - `error_rate`: answer 503 before looking at the request (nothing is stored);
+  - `timeout_rate`: store the rating, then answer only after `timeout_sleep` seconds — longer than the
+    client's read timeout, so the answer is lost and the retry arrives as a duplicate (the hard case);
+  - `down`: reset every rating connection without answering. The admin routes stay up, so the stub can
+    be broken and repaired over HTTP (`POST /_faults`).
+
+Routes: `POST /ratings` (or `/`) takes a rating; `GET /_received` lists accepted records (national field
+names) in order; `GET /_stats`; `GET|POST /_faults`; `POST /_reset` forgets everything.
+Run by hand: `python -m infra.province.stub --port 8788`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import random
+import socket
+import struct
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from datetime import datetime
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from infra.province.mapping import DEFAULT, MappingError, ProvincialMapping, to_national, unwrap
+from infra.province.payload import ProvincialRating
+from infra.province.signing import SignatureError, verify
+
+logger = logging.getLogger(__name__)
+
+STUB_APP_ID = "hcp-hub"
+STUB_SECRET = "province-stub-secret"
+MAX_BODY = 1 << 20
+_NONCES_KEPT = 100_000
+_BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+@cache
+def provincial_validator() -> Draft202012Validator:
+    """The published schema (`schemas/provincial.json` is generated from the same model)."""
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **ProvincialRating.model_json_schema(mode="serialization"),
+    }
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def schema_reason(errors: list[ValidationError], shown: int = 3) -> str:
+    """The problems, by field and rule. Values are left out: they may be personal data (R20)."""
+    texts = []
+    for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), str(e.validator))):
+        where = "/".join(str(part) for part in error.absolute_path) or "(record)"
+        if error.validator in ("required", "additionalProperties"):
+            texts.append(error.message)  # names fields, never values
+        else:
+            texts.append(f"{where}: fails {error.validator} {json.dumps(error.validator_value, ensure_ascii=False)}")
+    more = len(texts) - shown
+    return "; ".join(texts[:shown]) + (f" (and {more} more)" if more > 0 else "")
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    stub: ProvinceStub
+
+
+class ProvinceStub:
+    """The provincial stub. `start()` serves in a background thread; `.url` is its base URL."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        app_id: str = STUB_APP_ID,
+        secret: str = STUB_SECRET,
+        mapping: ProvincialMapping = DEFAULT,
+        *,
+        timeout_sleep: float = 2.0,
+    ) -> None:
+        self.host, self.port = host, port
+        self.app_id, self._secret = app_id, secret
+        self.mapping = mapping
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self._faults: dict[str, Any] = {}
+        self._rng = random.Random()
+        self.set_faults(timeout_sleep=timeout_sleep)
+        self.reset()
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> ProvinceStub:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = _Server((self.host, self.port), _Handler)
+        server.stub = self
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="province-stub", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop open connections; a sleeping (timeout fault) answer is abandoned."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ProvinceStub:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def ratings_url(self) -> str:
+        return f"{self.url}/ratings"
+
+    # --- what it saw -----------------------------------------------------------------------------
+    def received(self) -> list[dict[str, Any]]:
+        """Accepted records (national field names), in the order they arrived; duplicates not repeated."""
+        with self._lock:
+            return [dict(record) for record in self._records]
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._stats)
+
+    def faults(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._faults)
+
+    def set_faults(
+        self,
+        error_rate: float = 0.0,
+        timeout_rate: float = 0.0,
+        down: bool = False,
+        seed: int | None = None,
+        timeout_sleep: float | None = None,
+    ) -> None:
+        """Set every knob at once (unnamed ones back to no fault); `seed` makes the dice repeatable."""
+        for name, rate in (("error_rate", error_rate), ("timeout_rate", timeout_rate)):
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be within 0..1")
+        with self._lock:
+            sleep = self._faults.get("timeout_sleep", 2.0) if timeout_sleep is None else float(timeout_sleep)
+            self._faults = {
+                "error_rate": float(error_rate),
+                "timeout_rate": float(timeout_rate),
+                "down": bool(down),
+                "seed": seed,
+                "timeout_sleep": sleep,
+            }
+            self._rng = random.Random(seed)
+
+    def reset(self) -> None:
+        """Forget every rating, receipt, nonce and count (faults stay)."""
+        with self._lock:
+            self._records: list[dict[str, Any]] = []
+            self._receipts: dict[str, dict[str, Any]] = {}
+            self._nonces: set[str] = set()
+            self._nonce_order: deque[str] = deque()
+            self._stats = {"requests": 0, "accepted": 0, "duplicates": 0, "rejected": 0, "faults_injected": 0}
+
+    # --- the rating route ------------------------------------------------------------------------
+    def _dice(self) -> tuple[bool, bool, bool, float]:
+        with self._lock:
+            self._stats["requests"] += 1
+            f = self._faults
+            error = self._rng.random() < f["error_rate"]
+            slow = self._rng.random() < f["timeout_rate"]
+            if f["down"] or error or slow:
+                self._stats["faults_injected"] += 1
+            return f["down"], error, slow, f["timeout_sleep"]
+
+    def _take(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        """Check one signed body and record it; returns the receipt. Raises `_Refusal`."""
+        conf = self.mapping.signature
+        if conf.canonical == "body":
+            self._verify(headers, body, None)
+        try:
+            records = unwrap(json.loads(body), self.mapping)
+        except ValueError as exc:  # JSONDecodeError and MappingError alike
+            code = "ENVELOPE_INVALID" if isinstance(exc, MappingError) else "BODY_MALFORMED"
+            raise _Refusal(400, code, str(exc) if isinstance(exc, MappingError) else "not JSON") from None
+        if len(records) != 1:
+            raise _Refusal(400, "ENVELOPE_INVALID", "one rating record per request")
+        if conf.canonical != "body":
+            self._verify(headers, body, records[0])
+        try:
+            national = to_national(records[0], self.mapping)
+        except MappingError as exc:
+            raise _Refusal(400, "SCHEMA_INVALID", str(exc)) from None
+        errors = list(provincial_validator().iter_errors(national))
+        if errors:
+            raise _Refusal(400, "SCHEMA_INVALID", schema_reason(errors))
+        key = national["evalId"]
+        with self._lock:
+            original = self._receipts.get(key)
+            if original is not None:
+                self._stats["duplicates"] += 1
+                return {**original, "duplicate": True}
+            receipt = {
+                "receiptId": uuid.uuid4().hex,
+                "evalId": key,
+                "duplicate": False,
+                "receivedAt": datetime.now(_BEIJING).isoformat(timespec="milliseconds"),
+            }
+            self._receipts[key] = receipt
+            self._records.append(national)
+            self._stats["accepted"] += 1
+            return receipt
+
+    def _verify(self, headers: dict[str, str], body: bytes, params: dict[str, Any] | None) -> None:
+        conf = self.mapping.signature
+        try:
+            verify(conf, headers, body=body, secrets={self.app_id: self._secret}, params=params)
+        except SignatureError as exc:
+            raise _Refusal(401, exc.code, exc.message) from None
+        nonce = {k.lower(): v for k, v in headers.items()}[conf.nonce_header.lower()]
+        with self._lock:
+            if nonce in self._nonces:
+                raise _Refusal(401, "NONCE_REUSED", "this nonce was used before (a replayed request)")
+            self._nonces.add(nonce)
+            self._nonce_order.append(nonce)
+            if len(self._nonce_order) > _NONCES_KEPT:
+                self._nonces.discard(self._nonce_order.popleft())
+
+    def _count_rejected(self) -> None:
+        with self._lock:
+            self._stats["rejected"] += 1
+
+    def _track(self, conn: socket.socket, add: bool) -> None:
+        with self._lock:
+            (self._connections.add if add else self._connections.discard)(conn)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the client's pool expects
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
+    timeout = 30  # an idle keep-alive connection is closed after this
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.stub._track(self.connection, True)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+        self.server.stub._track(self.connection, False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("province stub: " + format, *args)
+
+    # --- plumbing ---------------------------------------------------------------------------------
+    def _send_json(self, status: int, data: Any) -> None:
+        payload = json.dumps(data, ensure_ascii=False).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client gave up (timeout fault) or reset
+            self.close_connection = True
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        self._send_json(status, {"code": str(status), "msg": f"{code}: {message}"})
+
+    def _body(self) -> bytes | None:
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self._refuse(411, "LENGTH_REQUIRED", "Content-Length is required")
+            return None
+        if int(length) > MAX_BODY:
+            self.close_connection = True
+            self._refuse(413, "BODY_TOO_LARGE", f"more than {MAX_BODY} bytes")
+            return None
+        return self.rfile.read(int(length))
+
+    def _reset_connection(self) -> None:
+        """Answer nothing and reset (RST) the connection, as a dead gateway does."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+    # --- routes -----------------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        stub = self.server.stub
+        path = urlsplit(self.path).path
+        if path == "/_received":
+            self._send_json(200, stub.received())
+        elif path == "/_stats":
+            self._send_json(200, stub.stats())
+        elif path == "/_faults":
+            self._send_json(200, stub.faults())
+        else:
+            self._refuse(404, "NOT_FOUND", path)
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        if path in ("/", "/ratings"):
+            self._rating()
+        elif path == "/_faults":
+            self._admin_faults()
+        elif path == "/_reset":
+            self._body()
+            self.server.stub.reset()
+            self._send_json(200, {"reset": True})
+        else:
+            self._body()
+            self._refuse(404, "NOT_FOUND", path)
+
+    def _admin_faults(self) -> None:
+        body = self._body()
+        if body is None:
+            return
+        stub = self.server.stub
+        try:
+            knobs = json.loads(body or b"{}")
+            if not isinstance(knobs, dict):
+                raise TypeError("a JSON object of knobs")
+            stub.set_faults(**knobs)
+        except (ValueError, TypeError) as exc:
+            self._refuse(400, "FAULTS_INVALID", str(exc))
+            return
+        self._send_json(200, stub.faults())
+
+    def _rating(self) -> None:
+        stub = self.server.stub
+        down, error, slow, sleep = stub._dice()
+        if down:
+            self._reset_connection()
+            return
+        body = self._body()
+        if body is None:
+            stub._count_rejected()
+            return
+        if error:
+            self._refuse(503, "UNAVAILABLE", "injected fault")
+            return
+        headers = dict(self.headers.items())
+        try:
+            receipt = stub._take(headers, body)
+            status, answer = 200, {"code": "200", "msg": "成功", "data": receipt}
+        except _Refusal as refusal:
+            stub._count_rejected()
+            status, answer = refusal.status, {"code": str(refusal.status), "msg": f"{refusal.code}: {refusal.message}"}
+        if slow and stub._stopping.wait(sleep):
+            self.close_connection = True
+            return
+        self._send_json(status, answer)
+
+
+def _iter_lines(stub: ProvinceStub) -> Iterator[str]:
+    yield f"province stub on {stub.url} (app id {stub.app_id})"
+    yield f"  POST {stub.ratings_url}   signed ratings ({stub.mapping.signature.algorithm})"
+    yield f'  GET  {stub.url}/_received | /_stats | /_faults;  POST {stub.url}/_faults {{"down": true}}'
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.province.stub", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8788)
+    parser.add_argument("--app-id", default=STUB_APP_ID)
+    parser.add_argument("--secret", default=STUB_SECRET)
+    parser.add_argument("--mapping", help="a ProvincialMapping JSON file (default: the national format)")
+    parser.add_argument("--error-rate", type=float, default=0.0)
+    parser.add_argument("--timeout-rate", type=float, default=0.0)
+    parser.add_argument("--timeout-sleep", type=float, default=2.0)
+    parser.add_argument("--seed", type=int)
+    args = parser.parse_args(argv)
+    mapping = ProvincialMapping.from_file(args.mapping) if args.mapping else DEFAULT
+    stub = ProvinceStub(args.host, args.port, args.app_id, args.secret, mapping, timeout_sleep=args.timeout_sleep)
+    stub.set_faults(error_rate=args.error_rate, timeout_rate=args.timeout_rate, seed=args.seed)
+    stub.start()
+    for line in _iter_lines(stub):
+        print(line, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stub.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
