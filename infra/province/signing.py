@@ -17,12 +17,14 @@ import hmac
 import secrets as _secrets
 import time
 from collections.abc import Mapping
+from string import Formatter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Algorithm = Literal["hmac-sha256", "hmac-sm3", "md5", "sha256", "sm3"]
-Canonical = Literal["body", "sorted_params"]
+PRESETS = {"body": "{app_id}\n{timestamp}\n{nonce}\n{body}", "sorted_params": "{sorted_params}"}
+PLACEHOLDERS = frozenset({"app_id", "timestamp", "nonce", "body", "sorted_params"})
 
 _DIGESTS: dict[str, str] = {"hmac-sha256": "sha256", "hmac-sm3": "sm3", "md5": "md5", "sha256": "sha256", "sm3": "sm3"}
 
@@ -42,17 +44,18 @@ class SignatureError(Exception):
 class SignatureConfig(BaseModel):
     """How one province's gateway wants requests signed. The default is HMAC-SHA256 over id, time, nonce, body.
 
-    canonical:
-      - `body`: `app_id \\n timestamp \\n nonce \\n <body bytes>` — covers exactly what is sent.
-      - `sorted_params`: the record's fields plus appId, timestamp and nonce, sorted by name, empty values
-        left out, as `k=v` joined by `&` — the convention of many MD5 gateways.
+    canonical: a preset, or a template of {app_id}, {timestamp}, {nonce}, {body}, {sorted_params}:
+      - `body` = `{app_id}\\n{timestamp}\\n{nonce}\\n{body}` — covers exactly what is sent;
+      - `sorted_params` = the record's fields plus appId, timestamp and nonce, sorted by name, empty values
+        left out, as `k=v` joined by `&` — the convention of many MD5 gateways;
+      - e.g. `{timestamp}{app_id}` for a gateway that signs time and app id only.
     secret_format: how a plain digest (md5, sha256, sm3) takes the secret; HMAC uses the secret as its key.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     algorithm: Algorithm = "hmac-sha256"
-    canonical: Canonical = "body"
+    canonical: str = "body"
     secret_format: str = Field("{canonical}&key={secret}", description="must hold {canonical} and {secret}")
     encoding: Literal["hex", "HEX", "base64"] = "hex"
     timestamp_unit: Literal["ms", "s"] = "ms"
@@ -66,9 +69,17 @@ class SignatureConfig(BaseModel):
     def _usable(self) -> SignatureConfig:
         if "{canonical}" not in self.secret_format or "{secret}" not in self.secret_format:
             raise ValueError("secret_format must contain {canonical} and {secret}")
+        fields = {name for _, name, _, _ in Formatter().parse(PRESETS.get(self.canonical, self.canonical)) if name}
+        if not fields or not fields <= PLACEHOLDERS:
+            raise ValueError(f"canonical must be body, sorted_params or a template of {sorted(PLACEHOLDERS)}")
         if _DIGESTS[self.algorithm] not in hashlib.algorithms_available:
             raise ValueError(f"{self.algorithm} needs {_DIGESTS[self.algorithm]} in hashlib (OpenSSL), missing here")
         return self
+
+    @property
+    def needs_params(self) -> bool:
+        """Whether the record's fields are signed (so a verifier must parse the body first)."""
+        return "{sorted_params}" in PRESETS.get(self.canonical, self.canonical)
 
 
 def canonical_bytes(
@@ -81,8 +92,18 @@ def canonical_bytes(
     params: Mapping[str, object] | None = None,
 ) -> bytes:
     """The exact bytes that are signed."""
-    if config.canonical == "body":
-        return f"{app_id}\n{timestamp}\n{nonce}\n".encode() + body
+    values = {"app_id": app_id.encode(), "timestamp": timestamp.encode(), "nonce": nonce.encode(), "body": body}
+    out = bytearray()
+    for literal, name, _, _ in Formatter().parse(PRESETS.get(config.canonical, config.canonical)):
+        out += literal.encode()
+        if name == "sorted_params":
+            out += _sorted_params(params, app_id, timestamp, nonce)
+        elif name:
+            out += values[name]
+    return bytes(out)
+
+
+def _sorted_params(params: Mapping[str, object] | None, app_id: str, timestamp: str, nonce: str) -> bytes:
     if params is None:
         raise ValueError("sorted_params signing needs the record's parameters")
     merged = {**params, APP_ID_PARAM: app_id, TIMESTAMP_PARAM: timestamp, NONCE_PARAM: nonce}

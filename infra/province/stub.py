@@ -221,7 +221,7 @@ class ProvinceStub:
     def _take(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
         """Check one signed body and record it; returns the receipt. Raises `_Refusal`."""
         conf = self.mapping.signature
-        if conf.canonical == "body":
+        if not conf.needs_params:
             self._verify(headers, body, None)
         try:
             records = unwrap(json.loads(body), self.mapping)
@@ -230,7 +230,7 @@ class ProvinceStub:
             raise _Refusal(400, code, str(exc) if isinstance(exc, MappingError) else "not JSON") from None
         if len(records) != 1:
             raise _Refusal(400, "ENVELOPE_INVALID", "one rating record per request")
-        if conf.canonical != "body":
+        if conf.needs_params:
             self._verify(headers, body, records[0])
         try:
             national = to_national(records[0], self.mapping)

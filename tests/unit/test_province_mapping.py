@@ -350,6 +350,15 @@ def test_md5_over_sorted_params_and_key() -> None:
     assert signature(config, "K", canonical) == hashlib.md5(canonical + b"&key=K").hexdigest().upper()
 
 
+def test_a_canonical_template_for_gateways_that_sign_time_and_app_id() -> None:
+    config = SignatureConfig(canonical="{timestamp}{app_id}")
+    assert not config.needs_params
+    assert canonical_bytes(config, app_id="app", timestamp="1000", nonce="n", body=b"ignored") == b"1000app"
+    for wrong in ("{secret}", "plain text", "{body"):
+        with pytest.raises(ValidationError, match="canonical"):
+            SignatureConfig(canonical=wrong)
+
+
 def test_sm3_matches_the_standards_vector() -> None:
     """GB/T 32905-2016 appendix A: SM3("abc")."""
     config = SignatureConfig(algorithm="sm3", secret_format="{canonical}{secret}")
@@ -359,7 +368,7 @@ def test_sm3_matches_the_standards_vector() -> None:
 
 
 @pytest.mark.parametrize("algorithm", ["hmac-sha256", "hmac-sm3", "md5", "sha256", "sm3"])
-@pytest.mark.parametrize("canonical", ["body", "sorted_params"])
+@pytest.mark.parametrize("canonical", ["body", "sorted_params", "{timestamp}|{body}|{sorted_params}"])
 def test_sign_then_verify(algorithm: str, canonical: str) -> None:
     config = SignatureConfig.model_validate({"algorithm": algorithm, "canonical": canonical})
     params = {"evalId": "r1", "pf": "5"}
@@ -368,7 +377,7 @@ def test_sign_then_verify(algorithm: str, canonical: str) -> None:
     with pytest.raises(SignatureError) as wrong:
         verify(config, headers, body=b"{}", params=params, secrets={"app": "t"})
     assert wrong.value.code == "SIGNATURE_INVALID"
-    tampered = b"{ }" if canonical == "body" else b"{}"
+    tampered = b"{}" if canonical == "sorted_params" else b"{ }"
     with pytest.raises(SignatureError):
         verify(config, headers, body=tampered, params={**params, "pf": "4"}, secrets={"app": "s"})
 
