@@ -166,6 +166,9 @@ class ProvincialClient:
         `PROVINCE_CONNECT_TIMEOUT` / `PROVINCE_READ_TIMEOUT` (seconds) override the default timeouts.
         """
         env = os.environ if environ is None else environ
+        missing = [name for name in ("PROVINCE_URL", "PROVINCE_SECRET_ARN") if not env.get(name)]
+        if missing:
+            raise RuntimeError(f"the provincial client needs {' and '.join(missing)} in the environment")
         arn = env["PROVINCE_SECRET_ARN"]
         credentials = load_credentials(arn, secrets_client)
         timeout = (

@@ -6,8 +6,9 @@ de-duplicates by `evalId`, answering a re-sent rating with its original receipt 
 
 Faults, for the forwarder's retry paths:
   - `error_rate`: answer 503 before looking at the request (nothing is stored);
-  - `timeout_rate`: store the rating, then answer only after `timeout_sleep` seconds — longer than the
-    client's read timeout, so the answer is lost and the retry arrives as a duplicate (the hard case);
+  - `timeout_rate`: store the rating, then answer only after `timeout_sleep` seconds (default: the client's
+    default read timeout + 1 s; keep it longer than the read timeout in use), so the answer is lost and the
+    retry arrives as a duplicate (the hard case);
   - `down`: reset every rating connection without answering. The admin routes stay up, so the stub can
     be broken and repaired over HTTP (`POST /_faults`).
 
@@ -39,6 +40,7 @@ from zoneinfo import ZoneInfo
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from infra.province.client import DEFAULT_TIMEOUT
 from infra.province.mapping import DEFAULT, MappingError, ProvincialMapping, to_national, unwrap
 from infra.province.payload import ProvincialRating
 from infra.province.signing import SignatureError, verify
@@ -50,6 +52,8 @@ STUB_SECRET = "province-stub-secret"
 MAX_BODY = 1 << 20
 _NONCES_KEPT = 100_000
 _BEIJING = ZoneInfo("Asia/Shanghai")
+# A timeout fault must outlast the client's read timeout, or it is merely a slow answer.
+TIMEOUT_SLEEP = DEFAULT_TIMEOUT[1] + 1.0
 
 
 @cache
@@ -100,7 +104,7 @@ class ProvinceStub:
         secret: str = STUB_SECRET,
         mapping: ProvincialMapping = DEFAULT,
         *,
-        timeout_sleep: float = 2.0,
+        timeout_sleep: float = TIMEOUT_SLEEP,
     ) -> None:
         self.host, self.port = host, port
         self.app_id, self._secret = app_id, secret
@@ -188,7 +192,7 @@ class ProvinceStub:
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be within 0..1")
         with self._lock:
-            sleep = self._faults.get("timeout_sleep", 2.0) if timeout_sleep is None else float(timeout_sleep)
+            sleep = self._faults.get("timeout_sleep", TIMEOUT_SLEEP) if timeout_sleep is None else float(timeout_sleep)
             self._faults = {
                 "error_rate": float(error_rate),
                 "timeout_rate": float(timeout_rate),
@@ -413,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mapping", help="a ProvincialMapping JSON file (default: the national format)")
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--timeout-rate", type=float, default=0.0)
-    parser.add_argument("--timeout-sleep", type=float, default=2.0)
+    parser.add_argument("--timeout-sleep", type=float, default=TIMEOUT_SLEEP, help="longer than the read timeout")
     parser.add_argument("--seed", type=int)
     args = parser.parse_args(argv)
     mapping = ProvincialMapping.from_file(args.mapping) if args.mapping else DEFAULT
