@@ -1,12 +1,280 @@
-"""Ports: what the domain needs from the outside world, as small abstract classes."""
+"""Ports: what the domain needs from the outside world, as small abstract classes.
+
+Adapters live in `infra/` and are named for their technology (`DynamoRatingStore`, `SqsForwardQueue`);
+`infra/memory.py` holds an `InMemory*` fake of every port, and one contract test per port runs over both.
+Rating types are imported for annotations only, so the clock (read by every edge) stays cheap to import.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import secrets
 from abc import ABC, abstractmethod
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from hub.errors import Problem
+    from hub.rating import Rating
 
 
 class Clock(ABC):
     @abstractmethod
     def now(self) -> datetime:
         """An aware datetime."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Connectors: who may send ratings, and the secret their requests are signed with
+
+
+ConnectorStatus = Literal["active", "disabled"]
+CONNECTOR_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+_KIND = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Connector:
+    """A registered source. `settings` are overrides of its family's spec (code tables, time formats)."""
+
+    connector_id: str
+    kind: str
+    name: str
+    department: str
+    status: ConnectorStatus
+    secret: str = field(repr=False)
+    created_at: datetime
+    settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+class UnknownConnector(LookupError):
+    pass
+
+
+class ConnectorStore(ABC):
+    """Connectors by id. `create` owns the id and the secret, so every adapter makes them the same way."""
+
+    def create(
+        self,
+        kind: str,
+        name: str,
+        department: str,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        now: datetime,
+    ) -> tuple[Connector, str]:
+        """A new active connector and its secret (returned here once, to be handed to the source)."""
+        if not _KIND.match(kind):
+            raise ValueError(f"not a source family name: {kind!r}")
+        if not name.strip() or not department.strip():
+            raise ValueError("a connector needs a name and an owning department")
+        secret = secrets.token_urlsafe(32)
+        connector = Connector(
+            connector_id=f"{kind.replace('_', '-')}-{secrets.token_hex(6)}",
+            kind=kind,
+            name=name.strip(),
+            department=department.strip(),
+            status="active",
+            secret=secret,
+            created_at=now,
+            settings=dict(settings or {}),
+        )
+        self._insert(connector)
+        return connector, secret
+
+    @abstractmethod
+    def _insert(self, connector: Connector) -> None:
+        """Store a new connector; its id is fresh (an existing one is never overwritten)."""
+
+    @abstractmethod
+    def get(self, connector_id: str) -> Connector | None: ...
+
+    @abstractmethod
+    def list(self) -> Sequence[Connector]:
+        """Every connector, by id."""
+
+    def set_status(self, connector_id: str, status: ConnectorStatus) -> Connector:
+        """Disable (or re-enable) a connector; raises `UnknownConnector`."""
+        current = self.get(connector_id)
+        if current is None:
+            raise UnknownConnector(connector_id)
+        updated = replace(current, status=status)
+        self._replace(updated)
+        return updated
+
+    @abstractmethod
+    def _replace(self, connector: Connector) -> None: ...
+
+
+class NonceStore(ABC):
+    """Nonces of signed requests, remembered long enough that a replay inside the time window is seen."""
+
+    @abstractmethod
+    def remember(self, connector_id: str, nonce: str, *, now: datetime, ttl: timedelta) -> bool:
+        """True the first time this connector uses `nonce`; False if it is remembered (a replay).
+
+        Atomic: of two concurrent calls with the same nonce, exactly one gets True.
+        """
+
+
+# --------------------------------------------------------------------------------------------------
+# Ratings
+
+
+PutOutcome = Literal["accepted", "duplicate", "conflict"]
+ConflictKind = Literal["source_id", "case"]
+ForwardState = Literal["pending", "forwarded", "parked"]
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """`conflict` says what was taken: the source id (other content) or the case's slot (R8, R6)."""
+
+    outcome: PutOutcome
+    conflict: ConflictKind | None = None
+
+
+ACCEPTED = PutResult("accepted")
+DUPLICATE = PutResult("duplicate")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRating:
+    rating: Rating
+    raw_ref: str
+    content_hash: str
+    stored_at: datetime
+    forward_state: ForwardState
+    receipt: str | None = None
+    parked_reason: str | None = None
+
+
+class UnknownRating(LookupError):
+    pass
+
+
+class RatingStore(ABC):
+    """Ratings, written once. A rating is keyed by its id and by its duplicate key (R8: one per case,
+    step and round; R6: the real and the default rating share it), and both are claimed together.
+    """
+
+    @abstractmethod
+    def put_new(self, rating: Rating, raw_ref: str) -> PutResult:
+        """Store `rating` unless its id or its duplicate key is taken; pending forwarding when stored.
+
+        The same id with the same content is a `duplicate`; anything else already there is a
+        `conflict`, and what is there stays. `stored_at` is the rating's `source.received_at`.
+        """
+
+    @abstractmethod
+    def get(self, rating_id: str) -> StoredRating | None: ...
+
+    @abstractmethod
+    def mark_forwarded(self, rating_id: str, receipt: str, *, at: datetime) -> None:
+        """The province took it; it leaves the backlog. Raises `UnknownRating`."""
+
+    @abstractmethod
+    def mark_parked(self, rating_id: str, reason: str, *, at: datetime) -> None:
+        """The province refused it (a 4xx); it leaves the backlog for an operator. Raises `UnknownRating`."""
+
+    @abstractmethod
+    def pending_older_than(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        """Ids of ratings stored before `cutoff` and not forwarded, oldest first (for the sweep)."""
+
+    @staticmethod
+    def content_hash(rating: Rating) -> str:
+        """What makes two posts of one source rating the same: everything but when it was received."""
+        data = rating.model_dump(mode="json", exclude={"source": {"received_at"}})
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+class PersonalDataSealer(ABC):
+    """R20: the rater's personal data is sealed before it is stored. The seam for the KMS envelope."""
+
+    @abstractmethod
+    def seal(self, plaintext: bytes) -> bytes: ...
+
+    @abstractmethod
+    def unseal(self, sealed: bytes) -> bytes: ...
+
+
+class RawArchive(ABC):
+    """The bytes a source sent, exactly, kept before anything is read from them."""
+
+    @abstractmethod
+    def put(
+        self, connector_id: str, request_id: str, body: bytes, content_type: str | None, received_at: datetime
+    ) -> str:
+        """Archive `body`; returns its key (`raw/{connector_id}/{yyyy}/{mm}/{dd}/{request_id}`)."""
+
+    @abstractmethod
+    def get(self, key: str) -> tuple[bytes, str | None]:
+        """The archived bytes and content type. Raises `KeyError`."""
+
+
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def archive_key(connector_id: str, request_id: str, received_at: datetime) -> str:
+    """Dated by the local day in China (DESIGN §1), so an operator finds a day's payloads under one prefix."""
+    day = received_at.astimezone(_SHANGHAI)
+    safe_id = re.sub(r"[^A-Za-z0-9._-]", "_", request_id)[:128] or "_"
+    return f"raw/{connector_id}/{day:%Y}/{day:%m}/{day:%d}/{safe_id}"
+
+
+class ForwardQueue(ABC):
+    """Ratings waiting to be forwarded to the province (R9)."""
+
+    @abstractmethod
+    def enqueue(self, rating_ids: Sequence[str]) -> Sequence[str]:
+        """Queue each id once; returns the ids that could not be queued. Never raises for a queue fault:
+        the ratings are stored as pending, and the sweep queues what is left behind.
+        """
+
+
+# --------------------------------------------------------------------------------------------------
+# Normalization, as the ingest service sees it (the adapters live in connectors/)
+
+
+class NormalizedItem(Protocol):
+    """One record of a body: a valid rating, or the problems that refused it."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def outcome(self) -> str: ...
+
+    @property
+    def rating(self) -> Rating | None: ...
+
+    @property
+    def problems(self) -> Sequence[Problem]: ...
+
+    @property
+    def source_rating_id(self) -> str | None: ...
+
+
+class Normalizer(Protocol):
+    """Bytes from a source to normalized items; raises `hub.errors.Refused` for a body it cannot read."""
+
+    def __call__(
+        self,
+        adapter: Any,
+        body: bytes,
+        content_type: str | None,
+        *,
+        connector_id: str,
+        received_at: datetime,
+        now: datetime,
+    ) -> Sequence[NormalizedItem]: ...
