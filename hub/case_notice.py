@@ -8,7 +8,7 @@ from pydantic import Field
 
 from hub.rating import COMMENT_MAX, TEXT_MAX, Channel, EvaluationType, Grade, RaterType, Staff, _Model
 from hub.tags import TagCode
-from hub.types import AwareDatetime, CreditCode, IdNumber, Mobile, OptionalText, RegionCode
+from hub.types import AwareDatetime, CreditCode, IdNumber, Mobile, RegionCode, optional_text
 
 
 class Service(_Model):
@@ -37,7 +37,7 @@ class EmbeddedRating(_Model):
     staff_grade: Grade | None = None
     evaluation_type: EvaluationType = EvaluationType.ACTIVE
     tags: list[TagCode] = Field(default_factory=list)
-    comment: Annotated[OptionalText, Field(max_length=COMMENT_MAX)] = None
+    comment: optional_text(COMMENT_MAX) = None
     rated_at: AwareDatetime
     real_name: bool = False
 

@@ -14,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from hub.codes import Level, region_level
 from hub.tags import TagCode
-from hub.types import AwareDatetime, CreditCode, IdNumber, Mobile, OptionalText, RegionCode
+from hub.types import AwareDatetime, CreditCode, IdNumber, Mobile, RegionCode, optional_text
 
 COMMENT_MAX = 2000
 TEXT_MAX = 200
@@ -147,7 +147,7 @@ class RatingBody(_Model):
     grade: Grade
     staff_grade: Grade | None = None
     tags: list[TagCode] = Field(default_factory=list)
-    comment: Annotated[OptionalText, Field(max_length=COMMENT_MAX)] = None
+    comment: optional_text(COMMENT_MAX) = None
     rater: Rater = Field(default_factory=Rater)
     rated_at: AwareDatetime
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import pydantic
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -58,4 +58,8 @@ IdNumber = Annotated[
     ),
 ]
 AwareDatetime = pydantic.AwareDatetime  # checked in pydantic-core; a naive time is TIME_NAIVE
-OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+
+
+def optional_text(max_length: int) -> Any:
+    """Text that may be absent: blank counts as absent, and the limit applies to the text only."""
+    return Annotated[Annotated[str, Field(max_length=max_length)] | None, BeforeValidator(_blank_to_none)]

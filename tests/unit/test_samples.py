@@ -12,6 +12,7 @@ from cli.normalize_cmd import content_type_for
 from connectors.normalize import normalize
 from connectors.registry import adapter_for
 from hub.calendar import WorkingDayCalendar
+from hub.rating import Rating
 from tests.conftest import expected_for, sample_files
 
 NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
@@ -102,3 +103,9 @@ def test_rating_id_is_deterministic_per_connector_and_source_id() -> None:
         connector_id="another", received_at=NOW, now=NOW, calendar=WorkingDayCalendar(),
     )[0]  # fmt: skip
     assert other.rating.rating_id != first.rating.rating_id
+
+
+@pytest.mark.parametrize("sample", [p for p in RATING_SAMPLES if "no-reason" not in p.name], ids=lambda p: p.name)
+def test_a_stored_rating_reads_back_equal_from_its_json(sample: Path) -> None:
+    [outcome] = normalize_sample(sample)
+    assert Rating.model_validate_json(outcome.rating.model_dump_json()) == outcome.rating
