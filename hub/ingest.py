@@ -1,0 +1,128 @@
+"""The ingest use case: a source's body in, one result per rating out, nothing accepted ever lost.
+
+Order matters: archive the raw bytes (so whatever is accepted can be read again) → normalize → store
+each valid rating with a conditional write → queue what was stored → report. A crash after storing and
+before queueing leaves the rating pending, and the sweep queues it; so store comes first.
+
+Normalization is injected (`hub.ports.Normalizer`): reading a source's format is `connectors/`' job,
+while the order of the side effects and what each outcome means is this service's.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hub.errors import CATALOG, Problem, problem
+from hub.ports import Connector, ForwardQueue, Normalizer, PutResult, RatingStore, RawArchive
+from hub.rating import RatingOutcome, rating_id_for
+
+# Refusals of this use case. They belong in hub.errors.CATALOG; merged here (without overriding a
+# wording already there) until they are added to it.
+_CODES: dict[str, tuple[str | None, str, str]] = {
+    "RATING_CONFLICT": (
+        None,
+        "a rating with this source id and different content was accepted before; it stays as it was",
+        "该来源评价编号已有内容不同的评价，以原评价为准",
+    ),
+    "ALREADY_RATED": (
+        "R8",
+        "this case (step, visit) has its rating already: one rating each; a default rating counts (R6)",
+        "该办件（环节、服务）已有评价：一事一评、一次一评，系统默认评价同样计入",
+    ),
+    "INTERNAL_ERROR": (
+        None,
+        "the hub could not finish this request; nothing accepted is lost, send it again later ({detail})",
+        "系统暂时无法完成该请求，已接收的评价不会丢失，请稍后重新发送（{detail}）",
+    ),
+}
+for _code, _entry in _CODES.items():
+    CATALOG.setdefault(_code, _entry)
+
+_CONFLICT_PROBLEM = {
+    "source_id": lambda: problem("RATING_CONFLICT", "source_rating_id"),
+    "case": lambda: problem("ALREADY_RATED", "case.case_no"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    index: int
+    outcome: RatingOutcome
+    rating_id: str | None = None
+    source_rating_id: str | None = None
+    errors: tuple[Problem, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"index": self.index, "outcome": self.outcome}
+        if self.rating_id is not None:
+            data["rating_id"] = self.rating_id
+        if self.source_rating_id is not None:
+            data["source_rating_id"] = self.source_rating_id
+        if self.errors:
+            data["errors"] = [p.as_dict() for p in self.errors]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """One result per record of the body, by index; `not_queued` were stored but wait for the sweep."""
+
+    raw_ref: str
+    results: tuple[ItemResult, ...]
+    not_queued: tuple[str, ...] = field(default=())
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(r.outcome for r in self.results))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"results": [r.as_dict() for r in self.results]}
+
+
+class IngestService:
+    def __init__(self, ratings: RatingStore, archive: RawArchive, queue: ForwardQueue, normalize: Normalizer) -> None:
+        self.ratings = ratings
+        self.archive = archive
+        self.queue = queue
+        self.normalize = normalize
+
+    def ingest(
+        self,
+        connector: Connector,
+        adapter: Any,
+        body: bytes,
+        content_type: str | None,
+        request_id: str,
+        now: datetime,
+    ) -> IngestReport:
+        """Raises `hub.errors.Refused` for a body that cannot be read at all (it is archived first)."""
+        raw_ref = self.archive.put(connector.connector_id, request_id, body, content_type, now)
+        items = self.normalize(
+            adapter, body, content_type, connector_id=connector.connector_id, received_at=now, now=now
+        )
+        results: list[ItemResult] = []
+        stored: list[str] = []
+        for item in items:
+            rating = item.rating
+            if item.outcome != "accepted" or rating is None:
+                results.append(_rejected(connector.connector_id, item.index, item.source_rating_id, item.problems))
+                continue
+            put = self.ratings.put_new(rating, raw_ref)
+            results.append(_stored(item.index, rating.rating_id, rating.source.source_rating_id, put))
+            if put.outcome == "accepted":
+                stored.append(rating.rating_id)
+        not_queued = tuple(self.queue.enqueue(stored)) if stored else ()
+        return IngestReport(raw_ref, tuple(results), not_queued)
+
+
+def _rejected(connector_id: str, index: int, source_rating_id: str | None, problems: Sequence[Problem]) -> ItemResult:
+    rating_id = rating_id_for(connector_id, source_rating_id) if source_rating_id else None
+    return ItemResult(index, "rejected", rating_id, source_rating_id, tuple(problems))
+
+
+def _stored(index: int, rating_id: str, source_rating_id: str, put: PutResult) -> ItemResult:
+    errors = (_CONFLICT_PROBLEM[put.conflict](),) if put.outcome == "conflict" and put.conflict else ()
+    return ItemResult(index, put.outcome, rating_id, source_rating_id, errors)

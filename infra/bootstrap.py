@@ -1,0 +1,95 @@
+"""The composition root: the one place that turns settings into services.
+
+Functions call `ingest_from_env()` once per container (on the first invocation); tests call
+`build_ingest()` with fakes, or `ingest_from_env()` inside moto. Nothing else constructs adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from hub.ingest import IngestService
+from hub.ports import ConnectorStore, ForwardQueue, NonceStore, Normalizer, RatingStore, RawArchive
+from infra.settings import IngestSettings
+
+
+@dataclass(frozen=True, slots=True)
+class IngestServices:
+    """What the ingest function needs: the use case, and the two stores request signing reads."""
+
+    service: IngestService
+    connectors: ConnectorStore
+    nonces: NonceStore
+
+
+def normalizer(calendar: Any = None, policy: Any = None) -> Normalizer:
+    """`connectors.normalize.normalize` with the working-day calendar and the rating policy bound."""
+    from connectors.normalize import normalize
+    from hub.calendar import WorkingDayCalendar
+
+    return partial(normalize, calendar=calendar or WorkingDayCalendar(), policy=policy)
+
+
+def build_ingest(
+    *,
+    ratings: RatingStore,
+    archive: RawArchive,
+    queue: ForwardQueue,
+    connectors: ConnectorStore,
+    nonces: NonceStore,
+    normalize: Normalizer | None = None,
+) -> IngestServices:
+    return IngestServices(IngestService(ratings, archive, queue, normalize or normalizer()), connectors, nonces)
+
+
+def aws_clients(session: Any = None) -> dict[str, Any]:
+    """DynamoDB, S3 and SQS clients from one session, with timeouts well inside the function's 15 s."""
+    import boto3
+    from botocore.config import Config
+
+    session = session or boto3.session.Session()
+    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return {name: session.client(name, config=config) for name in ("dynamodb", "s3", "sqs")}
+
+
+def ingest_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> IngestServices:
+    """Raises `infra.settings.MissingSettings`, naming every variable that is missing."""
+    from infra.archive import S3RawArchive
+    from infra.connector_store import DynamoConnectorStore
+    from infra.forward_queue import SqsForwardQueue
+    from infra.rating_store import DynamoRatingStore
+    from infra.signing import DynamoNonceStore
+
+    settings = IngestSettings.from_env(environ)
+    clients = aws_clients(session)
+    dynamodb = clients["dynamodb"]
+    return build_ingest(
+        ratings=DynamoRatingStore(dynamodb, settings.ratings_table),
+        archive=S3RawArchive(clients["s3"], settings.raw_bucket),
+        queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
+        connectors=DynamoConnectorStore(dynamodb, settings.connectors_table),
+        nonces=DynamoNonceStore(dynamodb, settings.nonces_table),
+    )
+
+
+def in_memory_ingest(normalize: Normalizer | None = None) -> tuple[IngestServices, dict[str, Any]]:
+    """The ingest services over fresh `InMemory*` fakes, and the fakes by name (for tests and demos)."""
+    from infra.memory import (
+        InMemoryConnectorStore,
+        InMemoryForwardQueue,
+        InMemoryNonceStore,
+        InMemoryRatingStore,
+        InMemoryRawArchive,
+    )
+
+    fakes: dict[str, Any] = {
+        "ratings": InMemoryRatingStore(),
+        "archive": InMemoryRawArchive(),
+        "queue": InMemoryForwardQueue(),
+        "connectors": InMemoryConnectorStore(),
+        "nonces": InMemoryNonceStore(),
+    }
+    return build_ingest(**fakes, normalize=normalize), fakes

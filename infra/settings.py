@@ -1,0 +1,55 @@
+"""Settings: frozen, read from the environment the template gives each function, on first use.
+
+Read on a function's first invocation, not at import, so a missing variable is named in that
+invocation's error instead of failing the import with a KeyError.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Self
+
+
+class MissingSettings(RuntimeError):
+    def __init__(self, settings: str, names: list[str]) -> None:
+        super().__init__(f"{settings} needs the environment variable(s) {', '.join(names)}; template.yaml sets them")
+        self.names = names
+
+
+def _env(name: str) -> Any:
+    return field(metadata={"env": name})
+
+
+class _FromEnv:
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """All of them or `MissingSettings` naming every one that is missing or blank."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, str] = {}
+        missing: list[str] = []
+        for f in fields(cls):  # type: ignore[arg-type]
+            value = environ.get(f.metadata["env"], "").strip()
+            if value:
+                values[f.name] = value
+            else:
+                missing.append(f.metadata["env"])
+        if missing:
+            raise MissingSettings(cls.__name__, missing)
+        return cls(**values)
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        return [f.metadata["env"] for f in fields(cls)]  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings(_FromEnv):
+    """What the ingest function needs; the names are template.yaml's Globals."""
+
+    ratings_table: str = _env("RATINGS_TABLE")
+    connectors_table: str = _env("CONNECTORS_TABLE")
+    nonces_table: str = _env("NONCES_TABLE")
+    raw_bucket: str = _env("RAW_PAYLOAD_BUCKET")
+    forward_queue_url: str = _env("FORWARD_QUEUE_URL")
