@@ -33,6 +33,7 @@ _CODES: dict[str, tuple[str | None, str, str]] = {
         "this case (step, visit) has its rating already: one rating each; a default rating counts (R6)",
         "该办件（环节、服务）已有评价：一事一评、一次一评，系统默认评价同样计入",
     ),
+    "ROUTE_UNKNOWN": (None, "no such route: {detail}", "接口不存在：{detail}"),
     "INTERNAL_ERROR": (
         None,
         "the hub could not finish this request; nothing accepted is lost, send it again later ({detail})",

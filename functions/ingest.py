@@ -1,0 +1,481 @@
+"""The ingest function: signed ratings in over the REST API, one result per item out.
+
+    POST /v1/connectors/{connector_id}/ratings   the connector's own format, bytes exactly as sent
+    POST /v1/ratings                             the unified JSON: one rating or a list of them
+    GET  /openapi.json, GET /docs                the OpenAPI description and Swagger UI
+
+Thin on purpose: authenticate (infra.signing), pick the adapter, call the ingest service, shape the
+reply. Services are built on the first invocation (so a missing variable is named then, not at
+import), time comes from `infra.clock.current_clock()`, and the OpenAPI document is built only when
+asked for: it needs Powertools' OpenAPI models, ~70 ms of import that a cold start should not pay.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.errors import Problem, Refused, problem
+from infra import bootstrap
+from infra.bootstrap import IngestServices
+from infra.clock import current_clock
+from infra.settings import MissingSettings
+from infra.signing import HEADERS, AuthRefused, verify
+
+MAX_BODY_BYTES = 1 << 20  # 1 MiB
+MAX_ITEMS = 100
+JSON = "application/json; charset=utf-8"
+_STATUS_OF_CODE = {"BATCH_TOO_LARGE": 413, "BODY_TOO_LARGE": 413, "CONTENT_TYPE_UNSUPPORTED": 415}
+
+# Never log events or bodies: they carry raters' names, phones and ID numbers (R20). Log counts,
+# connector ids, rating ids and codes.
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
+_OUTCOME_METRICS = {
+    "accepted": "RatingsAccepted",
+    "duplicate": "RatingsDuplicate",
+    "conflict": "RatingsConflict",
+    "rejected": "RatingsRejected",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# The HTTP contract, as models for the OpenAPI document (the replies are built by hub.ingest; the
+# function tests check every reply against these models)
+
+
+# Built when the OpenAPI document is (or a test validates a reply), not at import.
+_DOCUMENTATION = ConfigDict(defer_build=True)
+
+
+class Error(BaseModel):
+    """One refusal: a stable code, the field, messages in English and Chinese."""
+
+    model_config = _DOCUMENTATION
+
+    code: str = Field(description="stable machine code", examples=["BAD_RATING_WITHOUT_REASON"])
+    path: str = Field(description="the unified field path; empty for the whole body or request")
+    message: str
+    message_zh: str
+    rule: str | None = Field(default=None, description="the rule of the regulation (R1-R20), when one applies")
+    source_path: str | None = Field(default=None, description="the field in the source's own payload")
+
+
+class ItemResult(BaseModel):
+    model_config = _DOCUMENTATION
+
+    index: int = Field(description="the item's position in the body, from 0")
+    outcome: Literal["accepted", "duplicate", "conflict", "rejected"] = Field(
+        description="accepted: stored and queued for the province; duplicate: this very rating was accepted "
+        "before; conflict: its source id or its case is taken by another rating, which stays; rejected: see errors"
+    )
+    rating_id: str | None = Field(default=None, description="the hub's id, deterministic from connector and source id")
+    source_rating_id: str | None = None
+    errors: list[Error] = Field(default_factory=list)
+
+
+class IngestAnswer(BaseModel):
+    model_config = _DOCUMENTATION
+
+    results: list[ItemResult]
+
+
+class RefusalAnswer(BaseModel):
+    model_config = _DOCUMENTATION
+
+    errors: list[Error]
+
+
+def _refusal(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"model": RefusalAnswer}}}
+
+
+RESPONSES: dict[int, Any] = {
+    202: {
+        "description": "One result per item, by index (at least one not rejected)",
+        "content": {"application/json": {"model": IngestAnswer}},
+    },
+    422: {
+        "description": "Every item was rejected: the same per-item results, each with its errors",
+        "content": {"application/json": {"model": IngestAnswer}},
+    },
+    400: _refusal("The body cannot be read at all (malformed, empty, wrong charset); nothing is stored"),
+    401: _refusal("SIGNATURE_MISSING, SIGNATURE_INVALID, TIMESTAMP_EXPIRED, NONCE_REUSED, CONNECTOR_UNKNOWN"),
+    403: _refusal("CONNECTOR_DISABLED"),
+    413: _refusal(f"BODY_TOO_LARGE (over {MAX_BODY_BYTES} bytes) or BATCH_TOO_LARGE (over {MAX_ITEMS} items)"),
+    415: _refusal("CONTENT_TYPE_UNSUPPORTED: not a format this connector reads"),
+    500: _refusal("INTERNAL_ERROR: send again later; what was accepted is kept, a re-post is a duplicate"),
+}
+SIGNED = [{name: [] for name in ("HcpConnector", "HcpTimestamp", "HcpNonce", "HcpSignature")}]
+
+SOURCE_EXAMPLES = {
+    "application/json": {
+        "schema": {"description": "the source family's own JSON (see connectors/specs/{kind}.json)"},
+        "examples": {
+            "vertical_system": {
+                "summary": "a vertical system, national field names",
+                "value": {"params": {"projectNo": "GX2026112700045", "deptCode": "11360704MB1C000102",
+                                     "areaCode": "360704", "pf": "1", "satisfaction": "2",
+                                     "evalDetail": "ITEM_MATERIALS", "assessTime": "2026-11-28 10:21:33",
+                                     "handleTime": "2026-11-27 16:02:11", "assessNumber": "1"}},
+            }
+        },
+    },
+    "application/xml": {
+        "schema": {"type": "string", "description": "XML, in the charset its declaration or Content-Type names"},
+        "example": '<?xml version="1.0" encoding="GBK"?><evaluation><projectNo>GX2026112700046</projectNo>'
+        "<satisfaction>5</satisfaction>...</evaluation>",
+    },
+    "application/x-www-form-urlencoded": {
+        "schema": {"type": "string", "description": "a form, e.g. a window device's, percent-encoded GBK"},
+        "example": "biz=GX2026112800051&dept=11360704MB1C000102&area=360704000000&key=5&reason=03%2C07"
+        "&t=20261128102233&served=20261128100510",
+    },
+}  # fmt: skip
+UNIFIED_EXAMPLE: dict[str, Any] = {
+    "source_rating_id": "WEB-2026-0001",
+    "case": {"case_no": "GX2026112700045", "service_code": "11360704MB1C000102-4000111000",
+             "handled_at": "2026-11-27T16:02:11+08:00"},
+    "target": {"agency_code": "11360704MB1C000102", "region_code": "360704000000"},
+    "channel": "web", "grade": "dissatisfied", "tags": ["ITEM_MATERIALS"], "comment": "材料要求重复提交",
+    "rater": {"type": "person", "phone": "13907970001", "real_name": True},
+    "rated_at": "2026-11-28T10:21:33+08:00",
+}  # fmt: skip
+UNIFIED_BODY = {
+    "required": True,
+    "description": f"One rating, or a list of up to {MAX_ITEMS}; times are ISO 8601 with their offset",
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/UnifiedRating"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/UnifiedRating"}, "maxItems": MAX_ITEMS},
+                ]
+            },
+            "examples": {
+                "one": {"summary": "one rating", "value": UNIFIED_EXAMPLE},
+                "batch": {"summary": "a batch", "value": [UNIFIED_EXAMPLE, {**UNIFIED_EXAMPLE, "source_rating_id":
+                          "WEB-2026-0002", "grade": "satisfied", "tags": [], "comment": None}]},
+            },
+        }
+    },
+}  # fmt: skip
+DESCRIPTION = (
+    "Ratings from every source into the hub. Every request is signed by its connector: "
+    "`X-Hcp-Signature` = lowercase hex HMAC-SHA256(secret, `{timestamp}\\n{nonce}\\n` + body), with "
+    "`X-Hcp-Connector`, `X-Hcp-Timestamp` (unix seconds, within 5 minutes of the hub's clock) and "
+    "`X-Hcp-Nonce` (16-128 characters of A-Z a-z 0-9 _ -, used once). See docs/signing.md. "
+    f"Bodies up to {MAX_BODY_BYTES} bytes and {MAX_ITEMS} ratings. The answer has one result per item, by "
+    "index: 202, or 422 when every item was rejected."
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# The routes. One resolver per thread: Powertools keeps the current event on the resolver, and the
+# local cloud runs invocations in threads (Lambda runs one at a time per container).
+
+
+def _build_app() -> APIGatewayRestResolver:
+    # debug stays off whatever POWERTOOLS_DEV says: debug mode prints whole events, personal data included
+    app = APIGatewayRestResolver(debug=False)
+
+    @app.post(
+        "/v1/connectors/<connector_id>/ratings",
+        summary="Post ratings in the connector's own format",
+        description="The body exactly as the source produces it (JSON, XML or form; the charset from "
+        "Content-Type or the XML declaration, else the family's default). X-Hcp-Connector must be the "
+        "connector of the path.",
+        tags=["ratings"],
+        operation_id="postSourceRatings",
+        security=SIGNED,
+        responses=RESPONSES,
+        openapi_extensions={"requestBody": {"required": True, "content": SOURCE_EXAMPLES}},
+    )
+    def post_source_ratings(connector_id: str) -> Response[IngestAnswer]:
+        return _ingest(app, path_connector_id=connector_id)
+
+    @app.post(
+        "/v1/ratings",
+        summary="Post ratings in the unified JSON",
+        description="Any connector may post the unified format; X-Hcp-Connector names it.",
+        tags=["ratings"],
+        operation_id="postUnifiedRatings",
+        security=SIGNED,
+        responses=RESPONSES,
+        openapi_extensions={"requestBody": UNIFIED_BODY},
+    )
+    def post_unified_ratings() -> Response[IngestAnswer]:
+        return _ingest(app, path_connector_id=None)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_json() -> Response[str]:
+        metrics.add_metric(name="DocsRequests", unit=MetricUnit.Count, value=1)
+        return Response(200, "application/json", openapi_document(app, _base_path(app)))
+
+    @app.get("/docs", include_in_schema=False, compress=True)
+    def swagger_ui() -> Response[str]:
+        metrics.add_metric(name="DocsRequests", unit=MetricUnit.Count, value=1)
+        return Response(200, "text/html; charset=utf-8", _swagger_html(openapi_document(app, _base_path(app))))
+
+    @app.not_found
+    def not_found(exc: Exception) -> Response[RefusalAnswer]:
+        event = app.current_event
+        return _refused(404, [problem("ROUTE_UNKNOWN", "", f"{event.http_method} {event.path}")], None)
+
+    @app.exception_handler(Exception)
+    def unexpected(exc: Exception) -> Response[RefusalAnswer]:
+        request_id = _request_id(app)
+        # the type and the frames, not the message: a message may quote a value from the body
+        logger.error(
+            "unexpected error",
+            extra={"error": type(exc).__name__, "where": traceback.format_tb(exc.__traceback__)[-4:],
+                   "detail": str(exc) if isinstance(exc, MissingSettings) else None},
+        )  # fmt: skip
+        metrics.add_metric(name="IngestErrors", unit=MetricUnit.Count, value=1)
+        return _reply(500, {"errors": [problem("INTERNAL_ERROR", "", f"request {request_id}").as_dict()]})
+
+    return app
+
+
+def _ingest(app: APIGatewayRestResolver, *, path_connector_id: str | None) -> Response[IngestAnswer]:
+    event = app.current_event
+    services: IngestServices = app.context["services"]()
+    try:
+        body = _body(event.raw_event)
+    except _BadBody as exc:
+        return _refused(exc.status, [exc.problem], path_connector_id)
+    headers = {name.lower(): value for name, value in (event.raw_event.get("headers") or {}).items()}
+    now = current_clock().now()
+    try:
+        connector = verify(
+            headers, body,
+            connectors=services.connectors, nonces=services.nonces, now=now, path_connector_id=path_connector_id,
+        )  # fmt: skip
+    except AuthRefused as exc:
+        metrics.add_metric(name="RequestsUnauthorized", unit=MetricUnit.Count, value=1)
+        return _refused(exc.status, exc.problems, path_connector_id)
+    adapter = _adapter("unified" if path_connector_id is None else connector.kind, connector.settings)
+    try:
+        report = services.service.ingest(connector, adapter, body, headers.get("content-type"), _request_id(app), now)
+    except Refused as exc:
+        status = max((_STATUS_OF_CODE.get(p.code, 400) for p in exc.problems), default=400)
+        return _refused(status, exc.problems, connector.connector_id)
+    counts = report.counts()
+    for outcome, name in _OUTCOME_METRICS.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts.get(outcome, 0))
+    if report.not_queued:
+        metrics.add_metric(name="RatingsLeftForSweep", unit=MetricUnit.Count, value=len(report.not_queued))
+    logger.info(
+        "ingested",
+        extra={
+            "connector_id": connector.connector_id,
+            "raw_ref": report.raw_ref,
+            "counts": counts,
+            "items": [[r.index, r.outcome, r.rating_id, [p.code for p in r.errors]] for r in report.results],
+            "not_queued": list(report.not_queued),
+        },
+    )
+    # every item refused: a 4xx, so a single bad rating reads as an error; the body is the same shape
+    status = 422 if counts and set(counts) == {"rejected"} else 202
+    return _reply(status, report.as_dict())
+
+
+class _BadBody(Exception):
+    def __init__(self, status: int, problem_: Problem) -> None:
+        self.status = status
+        self.problem = problem_
+
+
+def _body(event: dict[str, Any]) -> bytes:
+    """The bytes the source sent. The template makes every media type binary, so API Gateway passes
+    the body base64-encoded and byte-exact; a body it did pass as text is UTF-8 by then.
+    """
+    raw = event.get("body") or ""
+    if len(raw) > 2 * MAX_BODY_BYTES:  # checked before decoding anything huge
+        raise _BadBody(413, problem("BODY_TOO_LARGE", "", f"{MAX_BODY_BYTES} bytes"))
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise _BadBody(400, problem("BODY_MALFORMED", "", "isBase64Encoded, but not base64")) from None
+    else:
+        body = raw.encode("utf-8")
+    if len(body) > MAX_BODY_BYTES:
+        raise _BadBody(413, problem("BODY_TOO_LARGE", "", f"{MAX_BODY_BYTES} bytes"))
+    return body
+
+
+@lru_cache(maxsize=128)
+def _cached_adapter(kind: str, settings_json: str) -> Any:
+    from connectors.registry import adapter_for
+
+    return adapter_for(kind, json.loads(settings_json) or None)
+
+
+def _adapter(kind: str, settings: Any) -> Any:
+    """Compiling a spec with settings takes milliseconds; connectors' settings rarely change."""
+    return _cached_adapter(kind, json.dumps(settings or {}, sort_keys=True) if kind != "unified" else "{}")
+
+
+def _request_id(app: APIGatewayRestResolver) -> str:
+    request_id = (app.current_event.raw_event.get("requestContext") or {}).get("requestId")
+    if not request_id and app.lambda_context is not None:
+        request_id = getattr(app.lambda_context, "aws_request_id", None)
+    return str(request_id or uuid.uuid4())
+
+
+def _refused(status: int, problems: list[Problem], connector_id: str | None) -> Response:
+    logger.info(
+        "refused",
+        extra={"status": status, "connector_id": connector_id, "codes": [p.code for p in problems]},
+    )
+    metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
+    return _reply(status, {"errors": [p.as_dict() for p in problems]})
+
+
+def _reply(status: int, data: dict[str, Any]) -> Response:
+    return Response(status, JSON, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+
+# --------------------------------------------------------------------------------------------------
+# The OpenAPI document: Powertools describes the routes; the unified rating's schema comes from the
+# hub's model. Built on first request and kept.
+
+_documents: dict[str, str] = {}
+
+
+def _base_path(app: APIGatewayRestResolver) -> str:
+    """As Powertools' Swagger route works it out: the stage, when the path carries it."""
+    context = app.current_event.request_context
+    stage = context.stage
+    return f"/{stage}" if stage and stage != "$default" and context.path.startswith(f"/{stage}") else ""
+
+
+def openapi_document(app: APIGatewayRestResolver, base_path: str = "") -> str:
+    document = _documents.get(base_path)
+    if document is None:
+        document = _documents[base_path] = _openapi(app, base_path)
+    return document
+
+
+def _openapi(app: APIGatewayRestResolver, base_path: str) -> str:
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
+
+    from hub.rating import RatingBody
+
+    def header(name: str, description: str) -> APIKey:
+        return APIKey.model_validate(
+            {"type": "apiKey", "in": APIKeyIn.header, "name": name, "description": description}
+        )
+
+    schemes = dict(zip(("HcpConnector", "HcpTimestamp", "HcpNonce", "HcpSignature"), (
+        header(HEADERS[0], "the connector's id"),
+        header(HEADERS[1], "unix seconds; within 5 minutes of the hub's clock"),
+        header(HEADERS[2], "16-128 characters of A-Z a-z 0-9 _ -, never used twice"),
+        header(HEADERS[3], "lowercase hex HMAC-SHA256(secret, timestamp + '\\n' + nonce + '\\n' + body)"),
+    ), strict=True))  # fmt: skip
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title="hcp-hub ingest API",
+            version="1",
+            description=DESCRIPTION,
+            servers=[Server(url=base_path or "/")],
+            security_schemes=schemes,  # type: ignore[arg-type]
+        )
+    )
+    unified = RatingBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(unified.pop("$defs", {}))
+    unified["title"] = "UnifiedRating"
+    unified["description"] = (
+        "A rating in the hub's own field names, with the source's id for it. target.level is derived from "
+        "region_code (R3); rating_id and source are assigned by the hub."
+    )
+    unified["properties"] = {
+        "source_rating_id": {"type": "string", "minLength": 1, "description": "the rating's id at the source"},
+        **unified["properties"],
+    }
+    unified["required"] = ["source_rating_id", *unified.get("required", [])]
+    schemas["UnifiedRating"] = unified
+    return json.dumps(document, ensure_ascii=False, indent=2)
+
+
+def _swagger_html(document: str) -> str:
+    from pathlib import Path
+
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+    folder = Path(swagger_ui.__file__).parent
+    js = (folder / "swagger-ui-bundle.min.js").read_text("utf-8")
+    css = (folder / "swagger-ui.min.css").read_text("utf-8")
+    return swagger_ui.generate_swagger_html(document.replace("</", "<\\/"), js, css, "", None)
+
+
+# --------------------------------------------------------------------------------------------------
+# The handler
+
+
+class _Once:
+    """Builds the services on first use, once, whichever thread asks first."""
+
+    def __init__(self, build: Callable[[], IngestServices]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: IngestServices | None = None
+
+    def __call__(self) -> IngestServices:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+        return self._value
+
+
+def _tracing_on() -> bool:
+    """Where Powertools' Tracer would record: in Lambda, not disabled. Elsewhere it is not even built,
+    since importing the X-Ray SDK costs ~250 ms (it creates an X-Ray client at import).
+    """
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true", "yes", "on")
+    local = os.environ.get("AWS_SAM_LOCAL") or os.environ.get("AWS_CHALICE_CLI_MODE")
+    return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not disabled and not local
+
+
+def make_handler(build: Callable[[], IngestServices]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A Lambda handler over the services `build` makes on first use (tests pass fakes or moto)."""
+    services = _Once(build)
+    local = threading.local()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        app = getattr(local, "app", None)
+        if app is None:
+            app = local.app = _build_app()
+        app.append_context(services=services)
+        return app.resolve(event, context)
+
+    handler = metrics.log_metrics(capture_cold_start_metric=True)(handler)
+    handler = logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True
+    )(handler)
+    if _tracing_on():
+        from aws_lambda_powertools import Tracer
+
+        # the response holds error messages that may quote values: not recorded
+        handler = Tracer().capture_lambda_handler(capture_response=False)(handler)
+    return handler
+
+
+handler = make_handler(bootstrap.ingest_from_env)
