@@ -97,3 +97,30 @@ def in_memory_ingest(normalize: Normalizer | None = None) -> tuple[IngestService
         "nonces": InMemoryNonceStore(),
     }
     return build_ingest(**fakes, normalize=normalize), fakes
+
+
+@dataclass
+class ForwardServices:
+    forward: Any  # hub.forwarding.ForwardService
+    settings: Any  # infra.settings.ForwardSettings
+    sqs: Any
+
+
+def forward_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> ForwardServices:
+    """The forwarding service over DynamoDB, SQS and the provincial client; names missing variables."""
+    from hub.forwarding import ForwardService
+    from infra.forward_queue import SqsForwardQueue
+    from infra.province.client import ProvincialClient
+    from infra.province.sink import ClientSink
+    from infra.rating_store import DynamoRatingStore
+    from infra.settings import ForwardSettings
+
+    settings = ForwardSettings.from_env(environ)
+    clients = aws_clients(session)
+    client = ProvincialClient.from_env(environ, secrets_client=clients.get("secretsmanager"))
+    service = ForwardService(
+        ratings=DynamoRatingStore(clients["dynamodb"], settings.ratings_table),
+        province=ClientSink(client),
+        queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
+    )
+    return ForwardServices(service, settings, clients["sqs"])

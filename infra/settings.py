@@ -53,3 +53,14 @@ class IngestSettings(_FromEnv):
     nonces_table: str = _env("NONCES_TABLE")
     raw_bucket: str = _env("RAW_PAYLOAD_BUCKET")
     forward_queue_url: str = _env("FORWARD_QUEUE_URL")
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardSettings(_FromEnv):
+    """What the forward and sweep functions need."""
+
+    ratings_table: str = _env("RATINGS_TABLE")
+    forward_queue_url: str = _env("FORWARD_QUEUE_URL")
+    idempotency_table: str = _env("IDEMPOTENCY_TABLE")
+    province_url: str = _env("PROVINCE_URL")
+    province_secret_arn: str = _env("PROVINCE_SECRET_ARN")

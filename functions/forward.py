@@ -1,0 +1,88 @@
+"""The forward function: queued rating ids to the provincial system, partial batch failures reported.
+
+Per record: send the stored rating under its one idempotency key and record the receipt (R9). The
+province refusing a rating parks it with the reason; the province unreachable fails the record, which
+comes back after a backoff that grows with each receive, and after the queue's maxReceiveCount lands in
+the dead-letter queue (`hcp dlq redrive` returns it). Powertools Idempotency guards each rating id, so
+a message delivered twice at once is sent once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from hub.forwarding import ProvinceUnreachable
+from infra import bootstrap
+from infra.clock import current_clock
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
+processor = BatchProcessor(event_type=EventType.SQS)
+_lock = threading.Lock()
+MAX_BACKOFF_SECONDS = 900  # SQS's limit is 12 h; a province down for long drains through the DLQ instead
+
+
+@lru_cache(maxsize=1)
+def _services() -> tuple[bootstrap.ForwardServices, Any, Any]:
+    """Built on the first invocation: a missing variable is named then, not at import."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    services = bootstrap.forward_from_env()
+    config = IdempotencyConfig(expires_after_seconds=3600)
+    persistence = DynamoDBPersistenceLayer(table_name=services.settings.idempotency_table)
+
+    @idempotent_function(data_keyword_argument="rating_id", persistence_store=persistence, config=config)
+    def forward_once(rating_id: str) -> dict[str, str]:
+        return {"outcome": services.forward.forward(rating_id, current_clock().now())}
+
+    return services, forward_once, config
+
+
+def backoff_seconds(receive_count: int) -> int:
+    base = float(os.environ.get("FORWARD_RETRY_BASE_SECONDS", "10"))
+    delay = base * 2 ** max(receive_count - 1, 0)
+    return int(min(MAX_BACKOFF_SECONDS, delay * random.uniform(0.8, 1.2)))  # jitter, not crypto
+
+
+def record_handler(record: SQSRecord) -> str:
+    services, forward_once, _ = _services()
+    rating_id = json.loads(record.body)["rating_id"]
+    try:
+        outcome = forward_once(rating_id=rating_id)["outcome"]
+    except ProvinceUnreachable as exc:
+        attempt = int(record.attributes.approximate_receive_count or 1)
+        delay = backoff_seconds(attempt)
+        services.sqs.change_message_visibility(
+            QueueUrl=services.settings.forward_queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
+        )
+        logger.warning("province unreachable", rating_id=rating_id, attempt=attempt, retry_in=delay, reason=str(exc))
+        metrics.add_metric(name="ForwardRetries", unit=MetricUnit.Count, value=1)
+        raise
+    logger.info("forwarded", rating_id=rating_id, outcome=outcome)
+    metrics.add_metric(name=f"Forward_{outcome}", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _, _, config = _services()
+    config.register_lambda_context(context)
+    with _lock:  # one BatchProcessor per container; the local cloud may call in from several threads
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )

@@ -1,0 +1,75 @@
+"""Forwarding to the provincial system (R9): every stored rating reaches it, once, whatever the retries.
+
+The province is a port: it answers with a receipt, refuses for good (the rating is parked with the
+province's reason, for an operator), or is unreachable for now (the caller retries with backoff and,
+past its patience, dead-letters the message; `hcp dlq redrive` puts it back).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from hub.ports import ForwardQueue, RatingStore
+from hub.rating import Rating
+
+
+class ProvinceRefusedRating(Exception):
+    """The province judged the rating and said no (a 4xx with a reason): retrying cannot help."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ProvinceUnreachable(Exception):
+    """5xx, timeout, connection refused, or our credentials refused: it may work later."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProvinceReceipt:
+    receipt_id: str
+    duplicate: bool
+
+
+class ProvincialSink(ABC):
+    @abstractmethod
+    def send(self, rating: Rating) -> ProvinceReceipt:
+        """Deliver under the rating's one idempotency key. Raises ProvinceRefusedRating or ProvinceUnreachable."""
+
+
+ForwardOutcome = Literal["forwarded", "already_forwarded", "parked", "unknown"]
+
+SWEEP_AGE = timedelta(minutes=3)  # older than any ingest in flight: what is pending this long was dropped
+
+
+@dataclass
+class ForwardService:
+    ratings: RatingStore
+    province: ProvincialSink
+    queue: ForwardQueue
+
+    def forward(self, rating_id: str, now: datetime) -> ForwardOutcome:
+        """Send one stored rating. `ProvinceUnreachable` propagates: the message is retried."""
+        stored = self.ratings.get(rating_id)
+        if stored is None:
+            return "unknown"
+        if stored.forward_state != "pending":
+            return "already_forwarded"
+        try:
+            receipt = self.province.send(stored.rating)
+        except ProvinceRefusedRating as refused:
+            self.ratings.mark_parked(rating_id, refused.reason, at=now)
+            return "parked"
+        self.ratings.mark_forwarded(rating_id, receipt.receipt_id, at=now)
+        return "forwarded"
+
+    def sweep(self, now: datetime, *, older_than: timedelta = SWEEP_AGE, limit: int = 1000) -> Sequence[str]:
+        """Queue again whatever was stored but not forwarded: a crash between store and queue loses nothing."""
+        pending = self.ratings.pending_older_than(now - older_than, limit)
+        if pending:
+            self.queue.enqueue(pending)
+        return pending

@@ -1,0 +1,101 @@
+"""Forwarding (R9): every stored rating reaches the province once; refusals park, outages retry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from cli.normalize_cmd import content_type_for
+from connectors.normalize import normalize
+from connectors.registry import adapter_for
+from hub.calendar import WorkingDayCalendar
+from hub.forwarding import (
+    ForwardService,
+    ProvinceReceipt,
+    ProvinceRefusedRating,
+    ProvinceUnreachable,
+    ProvincialSink,
+)
+from hub.rating import Rating
+from infra.memory import InMemoryForwardQueue, InMemoryRatingStore
+from tests.conftest import SAMPLES
+
+NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
+
+
+class ScriptedProvince(ProvincialSink):
+    """A province that answers from a script: 'ok', 'refuse' or 'down', one answer per call."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.keys: list[str] = []
+
+    def send(self, rating: Rating) -> ProvinceReceipt:
+        answer = self.answers.pop(0) if self.answers else "ok"
+        if answer == "down":
+            raise ProvinceUnreachable("503")
+        if answer == "refuse":
+            raise ProvinceRefusedRating("400 areaCode unknown")
+        self.keys.append(rating.rating_id)
+        return ProvinceReceipt(f"receipt-{len(self.keys)}", duplicate=self.keys.count(rating.rating_id) > 1)
+
+
+def kiosk_rating() -> Rating:
+    sample = SAMPLES / "kiosk" / "01-dissatisfied-labels.json"
+    [outcome] = normalize(
+        adapter_for("kiosk"), sample.read_bytes(), content_type_for(sample),
+        connector_id="kiosk-demo", received_at=NOW, now=NOW, calendar=WorkingDayCalendar(),
+    )  # fmt: skip
+    return outcome.rating
+
+
+def service(*answers: str) -> tuple[ForwardService, InMemoryRatingStore, ScriptedProvince, InMemoryForwardQueue]:
+    ratings, queue, province = InMemoryRatingStore(), InMemoryForwardQueue(), ScriptedProvince(*answers)
+    return ForwardService(ratings, province, queue), ratings, province, queue
+
+
+def test_a_stored_rating_is_forwarded_and_leaves_the_backlog_R9() -> None:
+    forward, ratings, province, _ = service()
+    rating = kiosk_rating()
+    ratings.put_new(rating, "raw/x")
+    assert forward.forward(rating.rating_id, NOW) == "forwarded"
+    assert ratings.get(rating.rating_id).forward_state == "forwarded"
+    assert ratings.pending_older_than(NOW + timedelta(days=1), 10) == []
+    assert forward.forward(rating.rating_id, NOW) == "already_forwarded"
+    assert province.keys == [rating.rating_id]
+
+
+def test_an_outage_propagates_for_a_retry_and_the_retry_delivers_under_the_same_key() -> None:
+    forward, ratings, province, _ = service("down", "down", "ok")
+    rating = kiosk_rating()
+    ratings.put_new(rating, "raw/x")
+    for _ in range(2):
+        with pytest.raises(ProvinceUnreachable):
+            forward.forward(rating.rating_id, NOW)
+        assert ratings.get(rating.rating_id).forward_state == "pending"
+    assert forward.forward(rating.rating_id, NOW) == "forwarded"
+    assert province.keys == [rating.rating_id]
+
+
+def test_a_refusal_parks_the_rating_with_the_provinces_reason() -> None:
+    forward, ratings, _, _ = service("refuse")
+    rating = kiosk_rating()
+    ratings.put_new(rating, "raw/x")
+    assert forward.forward(rating.rating_id, NOW) == "parked"
+    stored = ratings.get(rating.rating_id)
+    assert stored.forward_state == "parked" and "areaCode" in stored.parked_reason
+
+
+def test_the_sweep_requeues_what_was_stored_but_never_queued() -> None:
+    forward, ratings, _, queue = service()
+    rating = kiosk_rating()
+    ratings.put_new(rating, "raw/x")  # a crash here: stored at NOW, never queued
+    assert list(forward.sweep(NOW + timedelta(minutes=1))) == []  # an ingest may still be queueing it
+    assert list(forward.sweep(NOW + timedelta(minutes=4))) == [rating.rating_id]
+    assert queue.rating_ids() == [rating.rating_id]
+
+
+def test_an_unknown_id_is_dropped_not_retried() -> None:
+    forward, _, _, _ = service()
+    assert forward.forward("r-nope", NOW) == "unknown"
