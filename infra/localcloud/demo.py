@@ -1,9 +1,40 @@
-"""Demo data for the local cloud (stub: the provincial stub and demo connectors come later)."""
+"""Demo data for the local cloud: the provincial stub, and one demo connector per built-in family.
+
+The stub listens where the template's `ProvinceEndpoint` points (chosen before deploying) and signs
+with the credentials the local cloud generated into the province secret, so the forward function
+talks to it exactly as it would to a real province.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+DEMO_CONNECTORS = {
+    "vertical_system": ("赣县区市场监管业务系统 (demo)", "赣州市赣县区市场监督管理局"),
+    "kiosk": ("赣县区政务服务中心自助终端 (demo)", "赣州市赣县区行政服务中心"),
+    "intermediary": ("网上中介服务超市 (demo)", "赣州市赣县区行政服务中心"),
+    "window_device": ("赣县区政务服务中心窗口评价器 (demo)", "赣州市赣县区行政服务中心"),
+    "unified": ("统一格式接入 (demo)", "赣州市赣县区行政服务中心"),
+}
 
 
 def seed(cloud: Any) -> dict[str, Any]:
-    return {}
+    from infra.connector_store import DynamoConnectorStore
+    from infra.province.stub import ProvinceStub
+
+    secret_arn = cloud.resources["ProvinceCredentialsSecret"]
+    credentials = json.loads(cloud.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    stub = ProvinceStub(
+        port=getattr(cloud, "province_port", 0), app_id=credentials["app_id"], secret=credentials["secret"]
+    )
+    stub.start()
+    cloud.add_cleanup(stub.stop)
+    cloud.province = stub
+
+    store = DynamoConnectorStore(cloud.client("dynamodb"), cloud.resources["ConnectorsTable"])
+    connectors: dict[str, dict[str, str]] = {}
+    for kind, (name, department) in DEMO_CONNECTORS.items():
+        connector, secret = store.create(kind, name, department, now=cloud.clock.now())
+        connectors[kind] = {"connector_id": connector.connector_id, "secret": secret, "name": name}
+    return {"province_url": stub.url, "connectors": connectors}
