@@ -144,6 +144,7 @@ def test_the_api_routes_are_served_from_the_function_events(deployed: LocalCloud
     assert routes == {
         ("POST", "/v1/connectors/{connector_id}/ratings"): "IngestFunction",
         ("POST", "/v1/ratings"): "IngestFunction",
+        ("POST", "/v1/cases"): "IngestFunction",
         ("GET", "/openapi.json"): "IngestFunction",
         ("GET", "/docs"): "IngestFunction",
     }
