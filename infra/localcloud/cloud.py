@@ -177,6 +177,7 @@ class LocalCloud:
                 self._cleanups.pop()()
             except Exception:
                 log.exception("a local cloud cleanup failed")
+        self._mark_stopped()
         with _running_lock:
             position = _running.index(self) if self in _running else None
             above = _running[position + 1] if position is not None and position + 1 < len(_running) else None
@@ -591,6 +592,17 @@ class LocalCloud:
         lines.extend(f"Note: {note}" for note in self.notes)
         return "\n".join(lines)
 
+    def _mark_stopped(self) -> None:
+        """Keep the state file (it names what ran) but say the cloud stopped, for the CLI's errors."""
+        path = self.state_dir / "local.json" if self.state_dir is not None else None
+        if path is None or self.started_at is None or not path.exists():
+            return
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if state.get("pid") == os.getpid() and state.get("api_url") == self.api_url:
+            state["stopped_at"] = datetime.now(UTC).isoformat()
+            self._write_json(path, state)
+        self.started_at = None
+
     def _write_state(self) -> None:
         if self.state_dir is None:
             return
@@ -605,7 +617,10 @@ class LocalCloud:
             "resources": self.resources,
             **self.seeded,
         }
-        path = self.state_dir / "local.json"
+        self._write_json(self.state_dir / "local.json", state)
+
+    @staticmethod
+    def _write_json(path: Path, document: dict[str, Any]) -> None:
         temporary = path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(state, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+        temporary.write_text(json.dumps(document, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
         temporary.replace(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -35,6 +36,7 @@ class MotoServer:
 
     def start(self) -> str:
         if self.mode == "thread":
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
             self._thread = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
             self._thread.start()
             self.port = self._thread.get_host_and_port()[1]
@@ -78,7 +80,9 @@ class MotoServer:
 
 
 def _child(host: str, port: int) -> None:
-    """Serve until the parent closes our stdin (or dies: its end of the pipe closes too)."""
+    """Serve until the parent closes our stdin (or dies: its end of the pipe closes too). Ctrl-C in
+    a terminal reaches the whole process group; the parent decides when we stop, after its cleanups."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     try:
