@@ -45,8 +45,8 @@ def build_ingest(
     return IngestServices(IngestService(ratings, archive, queue, normalize or normalizer()), connectors, nonces)
 
 
-def aws_clients(session: Any = None) -> dict[str, Any]:
-    """DynamoDB, S3 and SQS clients from one botocore session, timeouts well inside the function's 15 s.
+def aws_clients(session: Any = None, services: tuple[str, ...] = ("dynamodb", "s3", "sqs")) -> dict[str, Any]:
+    """Clients (by default DynamoDB, S3, SQS) from one botocore session, timeouts well inside 15 s.
 
     botocore, not boto3: boto3 adds nothing these low-level clients use, and its import (s3transfer,
     resources) is ~50 ms of a cold start. Pass a session to share loaded service models (tests do).
@@ -56,7 +56,7 @@ def aws_clients(session: Any = None) -> dict[str, Any]:
 
     session = session or botocore.session.get_session()
     config = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
-    return {name: session.create_client(name, config=config) for name in ("dynamodb", "s3", "sqs")}
+    return {name: session.create_client(name, config=config) for name in services}
 
 
 def ingest_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> IngestServices:
