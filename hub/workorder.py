@@ -988,8 +988,10 @@ class WorkOrder(_Frozen):
         }
         if self.status in needs and needs[self.status] is None:
             out.append(f"status {self.status} without its record")
-        if (self.status is Status.NOT_ADOPTED) == self.rating_adopted:
-            out.append(f"status {self.status} but rating_adopted is {self.rating_adopted}")
+        if self.status is Status.NOT_ADOPTED and self.rating_adopted:
+            out.append("status not_adopted but the rating is adopted")
+        if not self.rating_adopted and self.status not in (Status.NOT_ADOPTED, Status.CLOSED):
+            out.append(f"the rating is not adopted but the order is {self.status}")
         if (self.closed_at is not None) != (self.status is Status.CLOSED):
             out.append("closed_at and status disagree")
         if self.resolution is not None and self.contact is None:
