@@ -37,7 +37,9 @@ __all__ = [
     "APPEAL_WORKING_DAYS",
     "COMMAND_ADAPTER",
     "CONTACT_WORKING_DAYS",
+    "HANDLING",
     "MAX_APPROVED_EXTENSIONS",
+    "OPEN",
     "REFUSALS",
     "REPLY_WORKING_DAYS",
     "RESOLVE_WORKING_DAYS",
@@ -45,33 +47,60 @@ __all__ = [
     "TRANSITIONS",
     "WORK_ORDER_SCHEMAS",
     "Actor",
+    "ActorRef",
     "Appeal",
+    "AppealFiled",
+    "AppealRejected",
+    "AppealUpheld",
     "ApproveExtension",
     "Audience",
     "Classify",
     "Close",
     "Command",
+    "Contact",
+    "DeadlineChange",
+    "DeadlineEscalated",
     "DeadlineKind",
     "Deadlines",
+    "DeadlinesRecomputed",
     "Escalate",
+    "Escalation",
+    "Event",
     "Extension",
+    "ExtensionApproved",
+    "ExtensionRefused",
+    "ExtensionRequested",
     "FileAppeal",
+    "FollowUpVisit",
+    "FollowUpVisited",
     "HandlingUnit",
     "InMemoryWorkOrderStore",
     "Kind",
     "ManagingDepartment",
     "MarkNotAdopted",
+    "NotAdoption",
+    "OrderClassified",
+    "OrderClosed",
+    "OrderResolved",
     "OverdueCheck",
+    "ProvincialAction",
+    "RaterContacted",
+    "RatingNotAdopted",
     "RecomputeDeadlines",
     "RecordContact",
     "RecordFollowUpVisit",
     "RefuseExtension",
     "RejectAppeal",
+    "Reply",
+    "ReplySent",
     "RequestExtension",
+    "Resolution",
     "Resolve",
     "Role",
+    "SatisfactionSurveyed",
     "SendReply",
     "Status",
+    "Survey",
     "SurveySatisfaction",
     "TimeLimit",
     "Transition",
@@ -79,6 +108,7 @@ __all__ = [
     "UpholdAppeal",
     "VersionConflict",
     "WorkOrder",
+    "WorkOrderDispatched",
     "WorkOrderError",
     "WorkOrderEvent",
     "WorkOrderStore",
@@ -447,7 +477,10 @@ class Audience(StrEnum):
 ProvincialAction = Literal["reply", "rectification", "not_adopted", "satisfaction"]
 
 
-class _Event(_Frozen):
+class Event(_Frozen):
+    """One entry of an order's history. `forward_to_province` and `notify` are the outbound intents the
+    pipeline acts on; no field carries the rater's personal data (R20) — the rater is the rating_id."""
+
     order_id: str
     rating_id: str
     version: int
@@ -458,7 +491,7 @@ class _Event(_Frozen):
     notify: ClassVar[frozenset[Audience]] = frozenset()
 
 
-class WorkOrderDispatched(_Event):
+class WorkOrderDispatched(Event):
     type: Literal["WorkOrderDispatched"] = "WorkOrderDispatched"
     unit: HandlingUnit
     managing_department: ManagingDepartment
@@ -467,32 +500,32 @@ class WorkOrderDispatched(_Event):
     notify: ClassVar[frozenset[Audience]] = frozenset({Audience.UNIT})
 
 
-class OrderClassified(_Event):
+class OrderClassified(Event):
     type: Literal["OrderClassified"] = "OrderClassified"
     kind: Kind
 
 
-class ReplySent(_Event):
+class ReplySent(Event):
     type: Literal["ReplySent"] = "ReplySent"
     summary: Text
     on_time: bool
     forward_to_province: ClassVar[ProvincialAction | None] = "reply"
 
 
-class RaterContacted(_Event):
+class RaterContacted(Event):
     type: Literal["RaterContacted"] = "RaterContacted"
     note: Text
     on_time: bool
 
 
-class OrderResolved(_Event):
+class OrderResolved(Event):
     type: Literal["OrderResolved"] = "OrderResolved"
     rectification: Text
     on_time: bool
     forward_to_province: ClassVar[ProvincialAction | None] = "rectification"
 
 
-class RatingNotAdopted(_Event):
+class RatingNotAdopted(Event):
     type: Literal["RatingNotAdopted"] = "RatingNotAdopted"
     grounds: Grounds
     verification: Text
@@ -500,7 +533,7 @@ class RatingNotAdopted(_Event):
     notify: ClassVar[frozenset[Audience]] = frozenset({Audience.MANAGING_DEPARTMENT})  # 报备, 第十七条(四)
 
 
-class ExtensionRequested(_Event):
+class ExtensionRequested(Event):
     type: Literal["ExtensionRequested"] = "ExtensionRequested"
     deadline: DeadlineKind
     current: TimeLimit
@@ -509,7 +542,7 @@ class ExtensionRequested(_Event):
     notify: ClassVar[frozenset[Audience]] = frozenset({Audience.MANAGING_DEPARTMENT})
 
 
-class ExtensionApproved(_Event):
+class ExtensionApproved(Event):
     type: Literal["ExtensionApproved"] = "ExtensionApproved"
     deadline: DeadlineKind
     new_time_limit: TimeLimit
@@ -517,13 +550,13 @@ class ExtensionApproved(_Event):
     notify: ClassVar[frozenset[Audience]] = frozenset({Audience.UNIT, Audience.RATER})  # 告知评价人
 
 
-class ExtensionRefused(_Event):
+class ExtensionRefused(Event):
     type: Literal["ExtensionRefused"] = "ExtensionRefused"
     reason: Text
     notify: ClassVar[frozenset[Audience]] = frozenset({Audience.UNIT})
 
 
-class AppealFiled(_Event):
+class AppealFiled(Event):
     type: Literal["AppealFiled"] = "AppealFiled"
     grounds: Grounds
     reason: Text
@@ -531,7 +564,7 @@ class AppealFiled(_Event):
     notify: ClassVar[frozenset[Audience]] = frozenset({Audience.MANAGING_DEPARTMENT})
 
 
-class AppealUpheld(_Event):
+class AppealUpheld(Event):
     """The rating is not adopted: excluded from results, and the province is told (R17)."""
 
     type: Literal["AppealUpheld"] = "AppealUpheld"
@@ -540,31 +573,31 @@ class AppealUpheld(_Event):
     notify: ClassVar[frozenset[Audience]] = frozenset({Audience.UNIT})
 
 
-class AppealRejected(_Event):
+class AppealRejected(Event):
     type: Literal["AppealRejected"] = "AppealRejected"
     reason: Text
     notify: ClassVar[frozenset[Audience]] = frozenset({Audience.UNIT})
 
 
-class FollowUpVisited(_Event):
+class FollowUpVisited(Event):
     type: Literal["FollowUpVisited"] = "FollowUpVisited"
     method: ContactMethod
 
 
-class SatisfactionSurveyed(_Event):
+class SatisfactionSurveyed(Event):
     type: Literal["SatisfactionSurveyed"] = "SatisfactionSurveyed"
     method: ContactMethod
     satisfaction: Grade | None
     forward_to_province: ClassVar[ProvincialAction | None] = "satisfaction"
 
 
-class OrderClosed(_Event):
+class OrderClosed(Event):
     type: Literal["OrderClosed"] = "OrderClosed"
     rating_adopted: bool
     notify: ClassVar[frozenset[Audience]] = frozenset({Audience.UNIT})
 
 
-class DeadlineEscalated(_Event):
+class DeadlineEscalated(Event):
     type: Literal["DeadlineEscalated"] = "DeadlineEscalated"
     deadline: DeadlineKind
     due: TimeLimit
@@ -578,7 +611,7 @@ class DeadlineChange(_Frozen):
     after: TimeLimit
 
 
-class DeadlinesRecomputed(_Event):
+class DeadlinesRecomputed(Event):
     type: Literal["DeadlinesRecomputed"] = "DeadlinesRecomputed"
     changes: tuple[DeadlineChange, ...]
 
@@ -744,7 +777,7 @@ class TransitionRule:
     """
 
     command: type[BaseModel]
-    event: type[_Event]
+    event: type[Event]
     roles: frozenset[Role]
     sources: frozenset[Status]
     targets: frozenset[Status]
@@ -765,7 +798,7 @@ _CLOSABLE = frozenset({S.REPLIED, S.RESOLVED, S.NOT_ADOPTED, S.FOLLOW_UP_VISITED
 
 def _rule(
     command: type[BaseModel],
-    event: type[_Event],
+    event: type[Event],
     roles: frozenset[Role],
     sources: frozenset[Status],
     targets: frozenset[Status] | None,
@@ -806,7 +839,7 @@ del S
 
 class Transition(NamedTuple):
     order: WorkOrder
-    event: _Event
+    event: Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -944,7 +977,8 @@ class WorkOrder(_Frozen):
         pending = [
             due.at
             for kind, due in self.open_deadlines().items()
-            if not any(e.deadline is kind and e.due_at == due.at for e in self.escalations)
+            if self.escalation_target(kind) is not None
+            and not any(e.deadline is kind and e.due_at == due.at for e in self.escalations)
         ]
         return min(pending, default=None)
 
@@ -1147,8 +1181,6 @@ class WorkOrder(_Frozen):
     def _survey_satisfaction(self, cmd: SurveySatisfaction, step: _Step) -> _Outcome:
         if self.real_name and self.follow_up is None:
             raise WorkOrderError("FOLLOW_UP_REQUIRED")
-        if not self.rating_adopted:
-            raise WorkOrderError("WORK_ORDER_STATE", "a rating not adopted has no handling to survey")
         survey = Survey(at=step.at, method=cmd.method, satisfaction=cmd.satisfaction, note=cmd.note)
         event = step.event(SatisfactionSurveyed, method=cmd.method, satisfaction=cmd.satisfaction)
         return event, {"survey": survey, "status": Status.SURVEYED}
@@ -1199,7 +1231,7 @@ class WorkOrder(_Frozen):
         return step.event(DeadlinesRecomputed, changes=tuple(changes)), update
 
 
-_Outcome = tuple[_Event, dict[str, Any]]
+_Outcome = tuple[Event, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1209,7 +1241,7 @@ class _Step:
     at: datetime
     calendar: WorkingDayCalendar
 
-    def event(self, cls: type[_Event], **fields: Any) -> Any:
+    def event(self, cls: type[Event], **fields: Any) -> Any:
         return cls(
             order_id=self.order.id,
             rating_id=self.order.rating_id,

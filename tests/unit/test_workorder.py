@@ -462,6 +462,7 @@ def test_a_province_level_appeal_review_has_nowhere_above_to_go_R17() -> None:
     order = act(order, APPEAL, province_unit, at("2026-10-08"))
     (check,) = [c for c in order.overdue_checks(at("2026-10-13")) if c.deadline is DeadlineKind.APPEAL_REVIEW]
     assert check.escalate_to is None and not check.escalation_due
+    assert order.next_check_at == order.deadlines.reply.at  # the review never wakes the scheduler again
     error = refused(order, Escalate(deadline=DeadlineKind.APPEAL_REVIEW), SYSTEM, at("2026-10-13"))
     assert error.code == "ESCALATION_NOT_DUE"
 
