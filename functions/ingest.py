@@ -20,6 +20,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -261,9 +262,11 @@ def _ingest(app: APIGatewayRestResolver, *, path_connector_id: str | None) -> Re
     headers = {name.lower(): value for name, value in (event.raw_event.get("headers") or {}).items()}
     now = current_clock().now()
     try:
+        # Freshness and replay are about transport, so they use the wall clock even where the local
+        # cloud has moved the business clock (`hcp clock set`); in production the two are the same.
         connector = verify(
-            headers, body,
-            connectors=services.connectors, nonces=services.nonces, now=now, path_connector_id=path_connector_id,
+            headers, body, connectors=services.connectors, nonces=services.nonces,
+            now=datetime.now(UTC), path_connector_id=path_connector_id,
         )  # fmt: skip
     except AuthRefused as exc:
         metrics.add_metric(name="RequestsUnauthorized", unit=MetricUnit.Count, value=1)

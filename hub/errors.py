@@ -50,6 +50,13 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "CONNECTOR_UNKNOWN": (None, "unknown connector: {detail}", "未知的接入方：{detail}"),
     "CONNECTOR_DISABLED": (None, "the connector is disabled", "该接入方已停用"),
     "BODY_TOO_LARGE": (None, "the body is larger than {detail}", "报文超过 {detail}"),
+    "RATING_CONFLICT": (None, "a rating with this source id and different content was accepted before; it stays",
+                        "该来源评价编号已有内容不同的评价，以原评价为准"),
+    "ALREADY_RATED": ("R8", "this case (step, visit) has its rating already; a default rating counts (R6)",
+                      "该办件（环节、服务）已有评价：一事一评、一次一评，系统默认评价同样计入"),
+    "ROUTE_UNKNOWN": (None, "no such route: {detail}", "接口不存在：{detail}"),
+    "INTERNAL_ERROR": (None, "the hub could not finish this request; nothing accepted is lost, send it again later "
+                       "({detail})", "系统暂时无法完成该请求，已接收的评价不会丢失，请稍后重新发送（{detail}）"),
     "RATING_WINDOW_CLOSED": ("R5", "the rating window closed at {detail}", "评价期限已于 {detail} 截止"),
 }  # fmt: skip
 

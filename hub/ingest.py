@@ -16,32 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.errors import CATALOG, Problem, problem
+from hub.errors import Problem, problem
 from hub.ports import Connector, ForwardQueue, Normalizer, PutResult, RatingStore, RawArchive
 from hub.rating import RatingOutcome, rating_id_for
-
-# Refusals of this use case. They belong in hub.errors.CATALOG; merged here (without overriding a
-# wording already there) until they are added to it.
-_CODES: dict[str, tuple[str | None, str, str]] = {
-    "RATING_CONFLICT": (
-        None,
-        "a rating with this source id and different content was accepted before; it stays as it was",
-        "该来源评价编号已有内容不同的评价，以原评价为准",
-    ),
-    "ALREADY_RATED": (
-        "R8",
-        "this case (step, visit) has its rating already: one rating each; a default rating counts (R6)",
-        "该办件（环节、服务）已有评价：一事一评、一次一评，系统默认评价同样计入",
-    ),
-    "ROUTE_UNKNOWN": (None, "no such route: {detail}", "接口不存在：{detail}"),
-    "INTERNAL_ERROR": (
-        None,
-        "the hub could not finish this request; nothing accepted is lost, send it again later ({detail})",
-        "系统暂时无法完成该请求，已接收的评价不会丢失，请稍后重新发送（{detail}）",
-    ),
-}
-for _code, _entry in _CODES.items():
-    CATALOG.setdefault(_code, _entry)
 
 _CONFLICT_PROBLEM = {
     "source_id": lambda: problem("RATING_CONFLICT", "source_rating_id"),

@@ -116,8 +116,8 @@ def forward_from_env(environ: Mapping[str, str] | None = None, *, session: Any =
     from infra.settings import ForwardSettings
 
     settings = ForwardSettings.from_env(environ)
-    clients = aws_clients(session)
-    client = ProvincialClient.from_env(environ, secrets_client=clients.get("secretsmanager"))
+    clients = aws_clients(session, services=("dynamodb", "sqs", "secretsmanager"))
+    client = ProvincialClient.from_env(environ, secrets_client=clients["secretsmanager"])
     service = ForwardService(
         ratings=DynamoRatingStore(clients["dynamodb"], settings.ratings_table),
         province=ClientSink(client),
