@@ -302,3 +302,28 @@ def test_durations() -> None:
     assert parse_duration("1w2d3h4m5s") == timedelta(weeks=1, days=2, hours=3, minutes=4, seconds=5)
     with pytest.raises(ValueError, match="duration"):
         parse_duration("three days")
+
+
+# --- hcp clock, against this cloud ------------------------------------------------------------------
+
+
+def test_hcp_clock_advance_fires_the_schedule_through_the_running_cloud(
+        cloud: LocalCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.main import main
+
+    code = main(["clock", "--state-dir", str(cloud.state_dir), "advance", "90m"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "fired TickFunctionHourly -> TickFunction" in out
+    assert out.startswith("now   ")
+
+
+def test_hcp_clock_says_clearly_when_no_local_cloud_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.main import main
+
+    (tmp_path / "local.json").write_text(json.dumps({"api_url": "http://127.0.0.1:9"}))
+
+    assert main(["clock", "--state-dir", str(tmp_path), "show"]) == 1
+    assert "does not answer" in capsys.readouterr().err
+    assert main(["clock", "--state-dir", str(tmp_path / "nowhere"), "show"]) == 1
