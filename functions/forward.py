@@ -13,7 +13,6 @@ import json
 import os
 import random
 import threading
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -24,6 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from hub.forwarding import ProvinceUnreachable
 from infra import bootstrap
 from infra.clock import current_clock
+from infra.settings import ForwardSettings
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
@@ -32,8 +32,7 @@ _lock = threading.Lock()
 MAX_BACKOFF_SECONDS = 900  # SQS's limit is 12 h; a province down for long drains through the DLQ instead
 
 
-@lru_cache(maxsize=1)
-def _services() -> tuple[bootstrap.ForwardServices, Any, Any]:
+def _build() -> tuple[bootstrap.ForwardServices, Any, Any]:
     """Built on the first invocation: a missing variable is named then, not at import."""
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
@@ -50,6 +49,11 @@ def _services() -> tuple[bootstrap.ForwardServices, Any, Any]:
         return {"outcome": services.forward.forward(rating_id, current_clock().now())}
 
     return services, forward_once, config
+
+
+_services = bootstrap.BuiltOnce(
+    _build, [*ForwardSettings.variables(), "PROVINCE_READ_TIMEOUT", "PROVINCE_CONNECT_TIMEOUT"]
+)
 
 
 def backoff_seconds(receive_count: int) -> int:

@@ -34,7 +34,7 @@ from hub.errors import Problem, Refused, problem
 from infra import bootstrap
 from infra.bootstrap import IngestServices
 from infra.clock import current_clock
-from infra.settings import MissingSettings
+from infra.settings import IngestSettings, MissingSettings
 from infra.signing import HEADERS, AuthRefused, verify
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
@@ -432,22 +432,6 @@ def _swagger_html(document: str) -> str:
 # The handler
 
 
-class _Once:
-    """Builds the services on first use, once, whichever thread asks first."""
-
-    def __init__(self, build: Callable[[], IngestServices]) -> None:
-        self._build = build
-        self._lock = threading.Lock()
-        self._value: IngestServices | None = None
-
-    def __call__(self) -> IngestServices:
-        if self._value is None:
-            with self._lock:
-                if self._value is None:
-                    self._value = self._build()
-        return self._value
-
-
 def _tracing_on() -> bool:
     """Where Powertools' Tracer would record: in Lambda, not disabled. Elsewhere it is not even built,
     since importing the X-Ray SDK costs ~250 ms (it creates an X-Ray client at import).
@@ -459,7 +443,7 @@ def _tracing_on() -> bool:
 
 def make_handler(build: Callable[[], IngestServices]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """A Lambda handler over the services `build` makes on first use (tests pass fakes or moto)."""
-    services = _Once(build)
+    services = bootstrap.BuiltOnce(build, [*IngestSettings.variables(), "POWERTOOLS_TRACE_DISABLED"])
     local = threading.local()
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -11,14 +10,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from infra import bootstrap
 from infra.clock import current_clock
+from infra.settings import ForwardSettings
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
 
 
-@lru_cache(maxsize=1)
-def _services() -> bootstrap.ForwardServices:
-    return bootstrap.forward_from_env()
+_services = bootstrap.BuiltOnce(bootstrap.forward_from_env, ForwardSettings.variables())
 
 
 @metrics.log_metrics

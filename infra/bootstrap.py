@@ -6,7 +6,9 @@ Functions call `ingest_from_env()` once per container (on the first invocation);
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -124,3 +126,28 @@ def forward_from_env(environ: Mapping[str, str] | None = None, *, session: Any =
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
     )
     return ForwardServices(service, settings, clients["sqs"])
+
+
+class BuiltOnce:
+    """Services built on first use, once per environment, whichever thread asks first.
+
+    In Lambda the environment never changes within a container, so this builds exactly once. A
+    process that hosts several local clouds in turn (a test session) gets services for the one whose
+    environment is current, instead of clients pointing at a stopped moto server.
+    """
+
+    def __init__(self, build: Any, variables: Sequence[str]) -> None:
+        self._build = build
+        self._variables = (*variables, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")
+        self._lock = threading.Lock()
+        self._built: tuple[tuple[str | None, ...], Any] | None = None
+
+    def __call__(self) -> Any:
+        key = tuple(os.environ.get(name) for name in self._variables)
+        built = self._built
+        if built is None or built[0] != key:
+            with self._lock:
+                built = self._built
+                if built is None or built[0] != key:
+                    built = self._built = (key, self._build())
+        return built[1]
