@@ -37,6 +37,7 @@ class MotoServer:
     def start(self) -> str:
         if self.mode == "thread":
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+            serialize_dynamodb_writes()
             self._thread = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
             self._thread.start()
             self.port = self._thread.get_host_and_port()[1]
@@ -79,11 +80,35 @@ class MotoServer:
         self.stop()
 
 
+def serialize_dynamodb_writes() -> None:
+    """Make moto's DynamoDB writes atomic with respect to each other, as DynamoDB's are.
+
+    moto applies a transaction item by item and undoes a cancelled one from a snapshot; two threads
+    racing on one key (a real and a default rating at the close of a window, R6) could both win.
+    One lock around every write restores what the hub relies on: conditional writes decide.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_hcp_serialized", False):
+            continue
+
+        def serialized(self: object, *args: object, _original: object = original, **kwargs: object) -> object:
+            with lock:
+                return _original(self, *args, **kwargs)  # type: ignore[operator]
+
+        serialized._hcp_serialized = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialized)
+
+
 def _child(host: str, port: int) -> None:
     """Serve until the parent closes our stdin (or dies: its end of the pipe closes too). Ctrl-C in
     a terminal reaches the whole process group; the parent decides when we stop, after its cleanups."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    serialize_dynamodb_writes()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     try:
         server.start()
