@@ -19,7 +19,6 @@ COMMAND_MODULES = (
     "cli.clock_cmd",
     "cli.send_cmd",
     "cli.dlq_cmd",
-    "cli.province_cmd",
 )
 
 

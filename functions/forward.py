@@ -3,8 +3,12 @@
 Per record: send the stored rating under its one idempotency key and record the receipt (R9). The
 province refusing a rating parks it with the reason; the province unreachable fails the record, which
 comes back after a backoff that grows with each receive, and after the queue's maxReceiveCount lands in
-the dead-letter queue (`hcp dlq redrive` returns it). Powertools Idempotency guards each rating id, so
-a message delivered twice at once is sent once.
+the dead-letter queue (`hcp dlq redrive` returns it).
+
+Idempotency is the province's contract, not a second table: every send carries the rating's one key
+(`evalId` = rating_id), the province answers a repeat with the original receipt, and a rating already
+marked forwarded is not sent again. Powertools Idempotency here would add two DynamoDB writes per
+rating to guard a case (one message delivered twice at the same moment) the key already makes harmless.
 """
 
 from __future__ import annotations
@@ -27,28 +31,13 @@ from infra.settings import ForwardSettings
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
-processor = BatchProcessor(event_type=EventType.SQS)
-_lock = threading.Lock()
+_local = threading.local()  # one BatchProcessor per thread: it keeps the batch's state while it runs
 MAX_BACKOFF_SECONDS = 900  # SQS's limit is 12 h; a province down for long drains through the DLQ instead
 
 
-def _build() -> tuple[bootstrap.ForwardServices, Any, Any]:
+def _build() -> bootstrap.ForwardServices:
     """Built on the first invocation: a missing variable is named then, not at import."""
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
-
-    services = bootstrap.forward_from_env()
-    config = IdempotencyConfig(expires_after_seconds=3600)
-    persistence = DynamoDBPersistenceLayer(table_name=services.settings.idempotency_table)
-
-    @idempotent_function(data_keyword_argument="rating_id", persistence_store=persistence, config=config)
-    def forward_once(rating_id: str) -> dict[str, str]:
-        return {"outcome": services.forward.forward(rating_id, current_clock().now())}
-
-    return services, forward_once, config
+    return bootstrap.forward_from_env()
 
 
 _services = bootstrap.BuiltOnce(
@@ -63,10 +52,10 @@ def backoff_seconds(receive_count: int) -> int:
 
 
 def record_handler(record: SQSRecord) -> str:
-    services, forward_once, _ = _services()
+    services = _services()
     rating_id = json.loads(record.body)["rating_id"]
     try:
-        outcome = forward_once(rating_id=rating_id)["outcome"]
+        outcome = services.forward.forward(rating_id, current_clock().now())
     except ProvinceUnreachable as exc:
         attempt = int(record.attributes.approximate_receive_count or 1)
         delay = backoff_seconds(attempt)
@@ -84,9 +73,7 @@ def record_handler(record: SQSRecord) -> str:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    _, _, config = _services()
-    config.register_lambda_context(context)
-    with _lock:  # one BatchProcessor per container; the local cloud may call in from several threads
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+    processor = getattr(_local, "processor", None)
+    if processor is None:  # Lambda runs one batch at a time per container; the local cloud, one per poller
+        processor = _local.processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -61,6 +61,5 @@ class ForwardSettings(_FromEnv):
 
     ratings_table: str = _env("RATINGS_TABLE")
     forward_queue_url: str = _env("FORWARD_QUEUE_URL")
-    idempotency_table: str = _env("IDEMPOTENCY_TABLE")
     province_url: str = _env("PROVINCE_URL")
     province_secret_arn: str = _env("PROVINCE_SECRET_ARN")

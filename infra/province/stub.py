@@ -27,6 +27,7 @@ import random
 import socket
 import struct
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -171,6 +172,11 @@ class ProvinceStub:
         with self._lock:
             return [dict(record) for record in self._records]
 
+    def arrivals(self) -> dict[str, float]:
+        """When each idempotency key was first accepted (`time.monotonic()`): latency benchmarks read it."""
+        with self._lock:
+            return dict(self._arrivals)
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             return dict(self._stats)
@@ -206,6 +212,7 @@ class ProvinceStub:
         """Forget every rating, receipt, nonce and count (faults stay)."""
         with self._lock:
             self._records: list[dict[str, Any]] = []
+            self._arrivals: dict[str, float] = {}
             self._receipts: dict[str, dict[str, Any]] = {}
             self._nonces: set[str] = set()
             self._nonce_order: deque[str] = deque()
@@ -257,6 +264,7 @@ class ProvinceStub:
             }
             self._receipts[key] = receipt
             self._records.append(national)
+            self._arrivals[key] = time.monotonic()
             self._stats["accepted"] += 1
             return receipt
 

@@ -69,7 +69,7 @@ def test_the_secret_is_only_ever_referenced_by_ref() -> None:
 def test_every_table_has_point_in_time_recovery_and_encryption() -> None:
     tables = {k: v["Properties"] for k, v in SAM["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"}
 
-    assert set(tables) == {"RatingsTable", "ConnectorsTable", "IdempotencyTable", "NoncesTable"}
+    assert set(tables) == {"RatingsTable", "ConnectorsTable", "NoncesTable"}
     for props in tables.values():
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -101,8 +101,7 @@ def test_the_ratings_table_has_the_sweeps_index(deployed: LocalCloud) -> None:
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
 
 
-@pytest.mark.parametrize(("logical_id", "attribute"),
-                         [("IdempotencyTable", "expiration"), ("NoncesTable", "expires_at")])
+@pytest.mark.parametrize(("logical_id", "attribute"), [("NoncesTable", "expires_at")])
 def test_short_lived_tables_expire_by_ttl(deployed: LocalCloud, logical_id: str, attribute: str) -> None:
     ttl = deployed.client("dynamodb").describe_time_to_live(TableName=deployed.resources[logical_id])
 

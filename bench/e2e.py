@@ -1,0 +1,131 @@
+"""End to end on the local cloud: ratings posted in batches, latency from POST to the stub's receipt.
+
+Prints p50/p99 latency and throughput, none lost, and the ratio of the hub's p50 to a baseline
+measured in the same run: the provincial client sending the same kind of rating straight to the stub
+(the least any path to the province can cost here). Target (issue 3): p99 <= 1 s, none lost.
+
+    .venv/bin/python bench/e2e.py [--ratings 10000] [--batch 100] [--clients 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from connectors.normalize import normalize  # noqa: E402
+from connectors.registry import adapter_for  # noqa: E402
+from hub.calendar import WorkingDayCalendar  # noqa: E402
+from infra.localcloud.hubcloud import HubLocalCloud  # noqa: E402
+from infra.province.client import ProvincialClient  # noqa: E402
+from infra.signing import sign  # noqa: E402
+
+KIOSK = json.loads((ROOT.parent / "shared" / "samples" / "kiosk" / "01-dissatisfied-labels.json").read_text("utf-8"))
+NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ratings", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=2, help="concurrent posting clients")
+    parser.add_argument("--baseline", type=int, default=300, help="direct sends for the baseline")
+    args = parser.parse_args()
+
+    import logging
+
+    logging.disable(logging.INFO)  # the functions' INFO lines would dominate the measurement
+    with HubLocalCloud(state_dir=tempfile.mkdtemp(prefix="hcp-bench-")) as cloud:
+        cloud.move_clock(set_to=NOW)
+        demo = cloud.seeded["connectors"]["kiosk"]
+        url = f"{cloud.api_url}/v1/connectors/{demo['connector_id']}/ratings"
+        posted_at: dict[str, float] = {}
+        lock = threading.Lock()
+        batches = [
+            list(range(start, min(start + args.batch, args.ratings))) for start in range(0, args.ratings, args.batch)
+        ]
+        failures: list[str] = []
+
+        def client(my_batches: list[list[int]]) -> None:
+            for numbers in my_batches:
+                body = json.dumps([{**KIOSK, "orderId": f"BENCH{n:07d}"} for n in numbers], ensure_ascii=False).encode()
+                headers = sign(
+                    demo["secret"], body, int(time.time()), secrets.token_hex(16), connector_id=demo["connector_id"]
+                )
+                request = urllib.request.Request(
+                    url, body, {**headers, "Content-Type": "application/json"}, method="POST"
+                )
+                started = time.monotonic()
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    results = json.loads(response.read())["results"]
+                with lock:
+                    for r in results:
+                        if r["outcome"] == "accepted":
+                            posted_at[r["rating_id"]] = started
+                        else:
+                            failures.append(r["outcome"])
+
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=client, args=(batches[i :: args.clients],)) for i in range(args.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        posting = time.monotonic() - t0
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            arrivals = cloud.province.arrivals()
+            if set(posted_at) <= set(arrivals):
+                break
+            time.sleep(0.2)
+        arrivals = cloud.province.arrivals()
+        delivered = [k for k in posted_at if k in arrivals]
+        latencies = [arrivals[k] - posted_at[k] for k in delivered]
+        elapsed = max(arrivals[k] for k in delivered) - t0
+
+        # Baseline: the same client straight to the stub, one rating at a time.
+        credentials = json.loads(cloud.client("secretsmanager").get_secret_value(
+            SecretId=cloud.resources["ProvinceCredentialsSecret"])["SecretString"])  # fmt: skip
+        direct = ProvincialClient(cloud.province.url, credentials["app_id"], credentials["secret"])
+        adapter = adapter_for("kiosk")
+        base: list[float] = []
+        for n in range(args.baseline):
+            body = json.dumps({**KIOSK, "orderId": f"BASE{n:07d}"}).encode()
+            [item] = normalize(adapter, body, "application/json", connector_id="baseline", received_at=NOW, now=NOW,
+                               calendar=WorkingDayCalendar())  # fmt: skip
+            started = time.monotonic()
+            direct.send(item.rating)
+            base.append(time.monotonic() - started)
+
+    lost = len(posted_at) - len(delivered)
+    p50, p99 = statistics.median(latencies), quantile(latencies, 0.99)
+    print(f"ratings posted {len(posted_at)} (refused {len(failures)}), delivered {len(delivered)}, lost {lost}")
+    print(f"posting took {posting:.1f} s with {args.clients} clients, batches of {args.batch}")
+    print(
+        f"latency POST -> stub receipt: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+        f"max {max(latencies) * 1000:.0f} ms"
+    )
+    print(f"throughput {len(delivered) / elapsed:.0f} ratings/s end to end")
+    b50 = statistics.median(base)
+    print(f"baseline (client straight to the stub, one rating): p50 {b50 * 1000:.1f} ms")
+    print(f"ratio hub p50 / direct p50: {p50 / b50:.0f}x   (target: p99 <= 1 s, none lost)")
+
+
+if __name__ == "__main__":
+    main()
