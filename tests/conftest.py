@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+pytest_plugins = ["infra.localcloud.pytest_plugin"]  # the `local_cloud` fixture integrators use too
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(os.environ.get("HCP_SAMPLES", ROOT.parent / "shared" / "samples"))
 

@@ -64,15 +64,18 @@ class Hub:
 
 
 @pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    # Fast retries and short province timeouts, so minutes of backoff take seconds in a test.
+def hub(local_cloud: HubLocalCloud) -> Iterator[Hub]:
+    """The integrators' fixture (infra.localcloud.pytest_plugin), with the business clock on the samples' day.
+
+    Fast retries and short province timeouts, so minutes of backoff take seconds in a test; the
+    forward function reads them on its next call.
+    """
     knobs = {"FORWARD_RETRY_BASE_SECONDS": "1", "PROVINCE_READ_TIMEOUT": "0.5", "PROVINCE_CONNECT_TIMEOUT": "0.5"}
     saved = {name: os.environ.get(name) for name in knobs}
     os.environ.update(knobs)
     try:
-        with HubLocalCloud(state_dir=tmp_path_factory.mktemp("hcp-e2e")) as cloud:
-            cloud.move_clock(set_to=BUSINESS_NOW)
-            yield Hub(cloud)
+        local_cloud.move_clock(set_to=BUSINESS_NOW)
+        yield Hub(local_cloud)
     finally:
         for name, value in saved.items():
             if value is None:
