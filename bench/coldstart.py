@@ -33,6 +33,7 @@ HUB_CHILD = """
 import json, sys
 event = json.loads(sys.argv[1])
 import functions.ingest
+from datetime import datetime
 from infra.clock import LocalClock, install_clock
 class Context:
     function_name, memory_limit_in_mb, aws_request_id = "IngestFunction", 1024, "cold"
