@@ -135,3 +135,7 @@ def test_faults_at_the_province_lose_nothing_and_each_rating_keeps_one_key_R9(hu
     received = [i for i in hub.received_ids() if i in set(ids)]
     assert sorted(received) == sorted(ids)
     assert stats["faults_injected"] > 0
+    # What is still queued are retries of ratings the province has (their backoff can run minutes):
+    # cleared so later tests can wait for an empty queue.
+    for queue in ("ForwardQueue", "ForwardDeadLetterQueue"):
+        sqs.purge_queue(QueueUrl=resources[queue])

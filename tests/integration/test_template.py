@@ -108,14 +108,14 @@ def test_short_lived_tables_expire_by_ttl(deployed: LocalCloud, logical_id: str,
     assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": attribute}
 
 
-def test_the_forward_queue_dead_letters_after_five_receives(deployed: LocalCloud) -> None:
+def test_the_forward_queue_dead_letters_after_ten_receives(deployed: LocalCloud) -> None:
     sqs = deployed.client("sqs")
     url = sqs.get_queue_url(QueueName=deployed.resources["ForwardQueue"].rsplit("/", 1)[1])["QueueUrl"]
 
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 
     redrive = json.loads(attributes["RedrivePolicy"])
-    assert redrive["maxReceiveCount"] == 5
+    assert redrive["maxReceiveCount"] == 10
     assert redrive["deadLetterTargetArn"].endswith(deployed.resources["ForwardDeadLetterQueue"].rsplit("/", 1)[1])
 
 
