@@ -8,7 +8,7 @@ from pydantic import Field
 
 from hub.rating import COMMENT_MAX, TEXT_MAX, Channel, EvaluationType, Grade, RaterType, Staff, _Model
 from hub.tags import TagCode
-from hub.types import AwareDatetime, CreditCode, IdNumber, Mobile, RegionCode, optional_text
+from hub.types import AwareDatetime, CreditCode, IdNumber, RegionCode, optional_text
 
 
 class Service(_Model):
@@ -21,12 +21,20 @@ class Agency(_Model):
     name: Annotated[str | None, Field(max_length=TEXT_MAX)] = None
 
 
+PHONE_MAX = 32
+
+
 class Applicant(_Model):
-    """Personal data (R20). The phone is where the reminder goes; without a valid one none is sent."""
+    """Personal data (R20). The phone is where the reminder goes (R7).
+
+    The phone is plain text here, checked only when reminding: a notice with a landline or a typo is
+    still a completed case whose window opens and whose default rating is due (R5, R6); only its SMS
+    is skipped, and the skip is recorded with its reason.
+    """
 
     type: RaterType = RaterType.PERSON
     name: Annotated[str | None, Field(max_length=100)] = None
-    phone: Mobile | None = None
+    phone: optional_text(PHONE_MAX) = None
     id_no: IdNumber | None = None
 
 

@@ -58,6 +58,20 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "INTERNAL_ERROR": (None, "the hub could not finish this request; nothing accepted is lost, send it again later "
                        "({detail})", "系统暂时无法完成该请求，已接收的评价不会丢失，请稍后重新发送（{detail}）"),
     "RATING_WINDOW_CLOSED": ("R5", "the rating window closed at {detail}", "评价期限已于 {detail} 截止"),
+    "HANDLED_IN_FUTURE": (None, "handled in the future beyond the allowed clock skew: {detail}",
+                          "办结时间超前于当前时间，超出允许的时钟偏差：{detail}"),
+    "CASE_ALREADY_RATED": ("R8", "this case (step) is rated already ({detail}); no window is opened, no reminder sent",
+                           "该办件（环节）已有评价（{detail}），不再开启评价期限或发送提醒"),
+    "CASE_CONFLICT": (None, "a notice for this case (step) with different content was accepted before; it stays",
+                      "该办件（环节）已有内容不同的办结信息，以原信息为准"),
+    "PHONE_NOT_MOBILE": ("R7", "the applicant's phone is not a mainland mobile number: the notice is accepted, "
+                         "no SMS reminder will be sent",
+                         "申请人电话不是有效手机号码：办结信息已接收，但不发送短信提醒"),
+    "NO_PHONE": ("R7", "no applicant phone: the notice is accepted, no SMS reminder will be sent",
+                 "未提供申请人电话：办结信息已接收，但不发送短信提醒"),
+    "OPERATOR_ONLY": (None, "only an operator credential may {detail}", "仅运维管理凭据可{detail}"),
+    "NOTICE_INVALID": (None, "not a valid holiday notice: {detail}", "节假日安排通知文件无效：{detail}"),
+    "NOTICE_REFUSED": (None, "{detail}", "官方日历已包含该年度，如需覆盖请指定 force（{detail}）"),
 }  # fmt: skip
 
 

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
+    from hub.calendar import YearNotice
+    from hub.case_notice import CaseNotice
+    from hub.cases import Timer
     from hub.errors import Problem
     from hub.rating import Rating
 
@@ -190,6 +193,13 @@ class RatingStore(ABC):
     def pending_older_than(self, cutoff: datetime, limit: int) -> Sequence[str]:
         """Ids of ratings stored before `cutoff` and not forwarded, oldest first (for the sweep)."""
 
+    @abstractmethod
+    def slot_holder(self, duplicate_key: str) -> str | None:
+        """The id of the rating holding this case slot (R8; a default one counts, R6), if any.
+
+        What closes a case for its reminders: a rating stored for it, whenever and however it came.
+        """
+
     @staticmethod
     def content_hash(rating: Rating) -> str:
         """What makes two posts of one source rating the same: everything but when it was received."""
@@ -278,3 +288,159 @@ class Normalizer(Protocol):
         received_at: datetime,
         now: datetime,
     ) -> Sequence[NormalizedItem]: ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Completed cases (R5-R7): the stored notice and its window, the timers, SMS, the calendar's notices
+
+CasePutOutcome = Literal["accepted", "duplicate", "conflict"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCase:
+    """A completed-case notice without a rating, and the rating window it opened (R5).
+
+    `provisional_year` is the first year the window was counted through without a calendar for it;
+    the store indexes it (sparse), so loading that year's notice finds every window to recompute.
+    """
+
+    notice: CaseNotice
+    connector_id: str
+    raw_ref: str
+    received_at: datetime
+    closes_at: datetime
+    provisional: bool
+    provisional_year: int | None = None
+
+    @property
+    def case_key(self) -> str:
+        from hub.cases import case_key
+
+        return case_key(self.notice)
+
+    @property
+    def content_hash(self) -> str:
+        """What makes two posts of one notice the same: the notice itself, not when it came."""
+        data = self.notice.model_dump(mode="json")
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+class CaseStore(ABC):
+    """Cases by key (`hub.cases.case_key`), written once, with their timers in the same write."""
+
+    @abstractmethod
+    def put_new(self, case: StoredCase, timers: Sequence[Timer]) -> CasePutOutcome:
+        """Store the case and its timers unless the case is there: the same notice again is a
+        `duplicate`, another notice for the case a `conflict`; what is there stays."""
+
+    @abstractmethod
+    def get(self, case_key: str) -> StoredCase | None: ...
+
+    @abstractmethod
+    def provisional_in(self, year: int, limit: int) -> Sequence[str]:
+        """Keys of cases whose window was counted through `year` without a calendar for it (an index
+        on `provisional_year`, never a scan)."""
+
+    @abstractmethod
+    def update_window(
+        self, case_key: str, closes_at: datetime, provisional: bool, provisional_year: int | None
+    ) -> None:
+        """The window recomputed with a calendar that knows more (a notice was loaded)."""
+
+
+class TimerStore(ABC):
+    """Timers by due time. Pending timers are in an index on their due time, so the scheduler reads
+    only what is due; a fired timer leaves the index.
+
+    Firing is claim → act → `finish` (or `defer`). A claim is a lease: the timer stays pending, due
+    at the lease's end, so a run that dies mid-way is retried after it, while a second run that read
+    the same timer is refused the claim.
+    """
+
+    @abstractmethod
+    def due(self, now: datetime, limit: int) -> Sequence[Timer]:
+        """Up to `limit` pending timers with `due_at <= now`, earliest first."""
+
+    @abstractmethod
+    def claim(self, timer: Timer, lease_until: datetime) -> int | None:
+        """Take `timer` (as `due` returned it) for this run: the attempt number (1 for the first claim)
+        for exactly one of several overlapping callers, None for the others and for a timer fired or
+        moved since it was read."""
+
+    @abstractmethod
+    def finish(self, timer: Timer, outcome: str, *, at: datetime) -> None:
+        """Fired: out of the index for good, its outcome kept."""
+
+    @abstractmethod
+    def defer(self, timer: Timer, due_at: datetime) -> None:
+        """Still pending, due at `due_at` (quiet hours, a window that moved, an SMS to try again)."""
+
+    @abstractmethod
+    def reschedule(self, timer: Timer) -> bool:
+        """A pending timer of the same case and kind moves to `timer.due_at`; False if it has fired."""
+
+
+class SmsFailed(Exception):
+    """The SMS service did not take the message; `reason` carries no phone number or text."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SmsSender(ABC):
+    """Sends one SMS (R7). Adapters: Amazon SNS, a provincial SMS gateway over HTTP."""
+
+    channel: str = "sms"
+
+    @abstractmethod
+    def send(self, phone: str, text: str) -> str:
+        """The service's message id. `phone` is a checked mainland mobile (11 digits). Raises SmsFailed."""
+
+
+NotificationOutcome = Literal["sent", "skipped", "deferred", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One reminder sent, skipped, deferred or failed. `phone` is masked before it gets here (R20)."""
+
+    at: datetime
+    case_key: str
+    case_no: str
+    kind: str
+    outcome: NotificationOutcome
+    reason: str | None = None
+    phone: str | None = None
+    channel: str | None = None
+    message_id: str | None = None
+    attempt: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["at"] = self.at.isoformat()
+        return data
+
+
+class NotificationLog(ABC):
+    """What happened to every reminder, with the phone masked: the answer to "was I told?"."""
+
+    @abstractmethod
+    def record(self, notification: Notification) -> None: ...
+
+    @abstractmethod
+    def between(self, start: datetime, end: datetime) -> Sequence[Notification]:
+        """Notifications with `start <= at < end`, oldest first."""
+
+
+class CalendarStore(ABC):
+    """The State Council notices an operator loaded for years the official calendar does not cover."""
+
+    @abstractmethod
+    def put(self, notice: YearNotice, *, at: datetime, forced: bool) -> None:
+        """Keep `notice` for its year, replacing one loaded before."""
+
+    @abstractmethod
+    def notices(self) -> Sequence[YearNotice]:
+        """Every loaded notice, by year."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -33,6 +33,16 @@ def normalizer(calendar: Any = None, policy: Any = None) -> Normalizer:
     from hub.calendar import WorkingDayCalendar
 
     return partial(normalize, calendar=calendar or WorkingDayCalendar(), policy=policy)
+
+
+def calendar_normalizer(calendars: Callable[[], Any], policy: Any = None) -> Normalizer:
+    """`connectors.normalize.normalize` counting with the calendar as `calendars()` gives it at each call."""
+    from connectors.normalize import normalize
+
+    def run(adapter: Any, body: bytes, content_type: str | None, **kwargs: Any) -> Any:
+        return normalize(adapter, body, content_type, calendar=calendars(), policy=policy, **kwargs)
+
+    return run
 
 
 def build_ingest(
@@ -72,12 +82,15 @@ def ingest_from_env(environ: Mapping[str, str] | None = None, *, session: Any = 
     settings = IngestSettings.from_env(environ)
     clients = aws_clients(session)
     dynamodb = clients["dynamodb"]
+    # With the calendar table, the rating window (R5) counts with the notices an operator loaded
+    calendar_table = (os.environ if environ is None else environ).get("CALENDAR_TABLE", "").strip()
     return build_ingest(
         ratings=DynamoRatingStore(dynamodb, settings.ratings_table),
         archive=S3RawArchive(clients["s3"], settings.raw_bucket),
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
         connectors=DynamoConnectorStore(dynamodb, settings.connectors_table),
         nonces=DynamoNonceStore(dynamodb, settings.nonces_table),
+        normalize=calendar_normalizer(_calendars(dynamodb, calendar_table, environ)) if calendar_table else None,
     )
 
 
@@ -151,3 +164,151 @@ class BuiltOnce:
                 if built is None or built[0] != key:
                     built = self._built = (key, self._build())
         return built[1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Completed cases (R5-R7): the notices route, the operator's calendar route, the scheduler
+
+
+@dataclass(frozen=True, slots=True)
+class CaseServices:
+    """What the case and calendar routes of the ingest function need."""
+
+    intake: Any  # hub.case_intake.CaseIntake
+    calendar: Any  # hub.calendar_admin.CalendarAdmin
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerServices:
+    scheduler: Any  # hub.scheduler.CaseScheduler
+    calendar: Any  # hub.calendar_admin.CalendarAdmin
+
+
+def build_cases(
+    *,
+    ratings: RatingStore,
+    cases: Any,
+    timers: Any,
+    archive: RawArchive,
+    queue: ForwardQueue,
+    calendar_store: Any,
+    calendars: Any = None,
+) -> CaseServices:
+    from hub.calendar_admin import CalendarAdmin
+    from hub.case_intake import CaseIntake
+    from infra.calendar_store import StoredCalendars
+
+    calendars = calendars or StoredCalendars(calendar_store)
+    return CaseServices(
+        intake=CaseIntake(ratings, cases, archive, queue, calendars),
+        calendar=CalendarAdmin(calendar_store, cases, timers, on_change=calendars.invalidate),
+    )
+
+
+def build_scheduler(
+    *,
+    ratings: RatingStore,
+    cases: Any,
+    timers: Any,
+    queue: ForwardQueue,
+    sms: Any,
+    log: Any,
+    calendar_store: Any,
+    rating_link: str,
+) -> SchedulerServices:
+    """The calendar is read afresh on every run (one small query a minute): no stale deadline ever fires."""
+    from hub.calendar_admin import CalendarAdmin
+    from hub.scheduler import CaseScheduler
+    from infra.calendar_store import StoredCalendars
+
+    calendars = StoredCalendars(calendar_store, ttl=0)
+    scheduler = CaseScheduler(
+        cases=cases, timers=timers, ratings=ratings, queue=queue, sms=sms, log=log,
+        calendars=calendars, rating_link=rating_link,
+    )  # fmt: skip
+    return SchedulerServices(scheduler, CalendarAdmin(calendar_store, cases, timers))
+
+
+def _calendars(dynamodb: Any, table: str, environ: Mapping[str, str] | None) -> Any:
+    from infra.calendar_store import DEFAULT_CACHE_SECONDS, shared_calendars
+
+    ttl = (os.environ if environ is None else environ).get("CALENDAR_CACHE_SECONDS", "").strip()
+    return shared_calendars(dynamodb, table, float(ttl) if ttl else DEFAULT_CACHE_SECONDS)
+
+
+def cases_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> CaseServices:
+    """Raises `infra.settings.MissingSettings`, naming every variable that is missing."""
+    from infra.archive import S3RawArchive
+    from infra.calendar_store import DynamoCalendarStore
+    from infra.case_store import DynamoCaseStore, DynamoTimerStore
+    from infra.forward_queue import SqsForwardQueue
+    from infra.rating_store import DynamoRatingStore
+    from infra.settings import CaseSettings
+
+    settings = CaseSettings.from_env(environ)
+    clients = aws_clients(session)
+    dynamodb = clients["dynamodb"]
+    return build_cases(
+        ratings=DynamoRatingStore(dynamodb, settings.ratings_table),
+        cases=DynamoCaseStore(dynamodb, settings.cases_table),
+        timers=DynamoTimerStore(dynamodb, settings.cases_table),
+        archive=S3RawArchive(clients["s3"], settings.raw_bucket),
+        queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
+        calendar_store=DynamoCalendarStore(dynamodb, settings.calendar_table),
+        calendars=_calendars(dynamodb, settings.calendar_table, environ),
+    )
+
+
+def scheduler_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> SchedulerServices:
+    """Raises `infra.settings.MissingSettings`, naming every variable that is missing."""
+    from infra.calendar_store import DynamoCalendarStore
+    from infra.case_store import DynamoCaseStore, DynamoNotificationLog, DynamoTimerStore
+    from infra.forward_queue import SqsForwardQueue
+    from infra.rating_store import DynamoRatingStore
+    from infra.settings import SchedulerSettings
+    from infra.sms import sms_sender_from_env
+
+    settings = SchedulerSettings.from_env(environ)
+    clients = aws_clients(session, services=("dynamodb", "sqs", "sns"))
+    dynamodb = clients["dynamodb"]
+    return build_scheduler(
+        ratings=DynamoRatingStore(dynamodb, settings.ratings_table),
+        cases=DynamoCaseStore(dynamodb, settings.cases_table),
+        timers=DynamoTimerStore(dynamodb, settings.cases_table),
+        queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
+        sms=sms_sender_from_env(clients["sns"], environ),
+        log=DynamoNotificationLog(dynamodb, settings.cases_table),
+        calendar_store=DynamoCalendarStore(dynamodb, settings.calendar_table),
+        rating_link=settings.rating_link,
+    )
+
+
+def in_memory_cases(
+    rating_link: str = "https://hcp.example/rate",
+) -> tuple[CaseServices, SchedulerServices, dict[str, Any]]:
+    """The case services and the scheduler over one set of fresh `InMemory*` fakes, and the fakes by name."""
+    from infra.memory import (
+        InMemoryCalendarStore,
+        InMemoryCaseStore,
+        InMemoryForwardQueue,
+        InMemoryNotificationLog,
+        InMemoryRatingStore,
+        InMemoryRawArchive,
+        InMemorySmsSender,
+    )
+
+    cases = InMemoryCaseStore()
+    fakes: dict[str, Any] = {
+        "ratings": InMemoryRatingStore(),
+        "cases": cases,
+        "timers": cases.timers,
+        "archive": InMemoryRawArchive(),
+        "queue": InMemoryForwardQueue(),
+        "sms": InMemorySmsSender(),
+        "log": InMemoryNotificationLog(),
+        "calendar_store": InMemoryCalendarStore(),
+    }
+    shared = {k: fakes[k] for k in ("ratings", "cases", "timers", "queue", "calendar_store")}
+    intake = build_cases(**shared, archive=fakes["archive"])
+    scheduler = build_scheduler(**shared, sms=fakes["sms"], log=fakes["log"], rating_link=rating_link)
+    return intake, scheduler, fakes

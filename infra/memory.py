@@ -7,20 +7,31 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from hub.calendar import YearNotice
+from hub.cases import Timer
 from hub.ports import (
     ACCEPTED,
     DUPLICATE,
+    CalendarStore,
+    CasePutOutcome,
+    CaseStore,
     Connector,
     ConnectorStore,
     ForwardQueue,
     NonceStore,
+    Notification,
+    NotificationLog,
     PutResult,
     RatingStore,
     RawArchive,
+    SmsFailed,
+    SmsSender,
+    StoredCase,
     StoredRating,
+    TimerStore,
     UnknownConnector,
     UnknownRating,
     archive_key,
@@ -93,6 +104,9 @@ class InMemoryRatingStore(RatingStore):
     def get(self, rating_id: str) -> StoredRating | None:
         return self._ratings.get(rating_id)
 
+    def slot_holder(self, duplicate_key: str) -> str | None:
+        return self._slots.get(duplicate_key)
+
     def _update(self, rating_id: str, **changes: object) -> None:
         with self._lock:
             stored = self._ratings.get(rating_id)
@@ -150,3 +164,138 @@ class InMemoryForwardQueue(ForwardQueue):
 
     def rating_ids(self) -> list[str]:
         return [m["rating_id"] for m in self.messages]
+
+
+class InMemoryCaseStore(CaseStore):
+    """Cases and, since they are written together, a `InMemoryTimerStore` of their timers."""
+
+    def __init__(self, timers: InMemoryTimerStore | None = None) -> None:
+        self._lock = threading.Lock()
+        self._cases: dict[str, StoredCase] = {}
+        self._hashes: dict[str, str] = {}
+        self.timers = timers or InMemoryTimerStore()
+
+    def put_new(self, case: StoredCase, timers: Sequence[Timer]) -> CasePutOutcome:
+        content_hash = case.content_hash
+        with self._lock:
+            if case.case_key in self._cases:
+                return "duplicate" if self._hashes[case.case_key] == content_hash else "conflict"
+            self._cases[case.case_key] = case
+            self._hashes[case.case_key] = content_hash
+            self.timers.add(timers)
+            return "accepted"
+
+    def get(self, case_key: str) -> StoredCase | None:
+        return self._cases.get(case_key)
+
+    def provisional_in(self, year: int, limit: int) -> Sequence[str]:
+        return [k for k, c in list(self._cases.items()) if c.provisional_year == year][:limit]
+
+    def update_window(
+        self, case_key: str, closes_at: datetime, provisional: bool, provisional_year: int | None
+    ) -> None:
+        with self._lock:
+            case = self._cases[case_key]
+            self._cases[case_key] = replace(
+                case, closes_at=closes_at, provisional=provisional, provisional_year=provisional_year
+            )
+
+
+@dataclass
+class _TimerState:
+    timer: Timer
+    pending: bool = True
+    attempts: int = 0
+    outcome: str | None = None
+
+
+class InMemoryTimerStore(TimerStore):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._timers: dict[str, _TimerState] = {}
+
+    def add(self, timers: Sequence[Timer]) -> None:
+        with self._lock:
+            for timer in timers:
+                self._timers.setdefault(timer.timer_id, _TimerState(timer))
+
+    def due(self, now: datetime, limit: int) -> Sequence[Timer]:
+        with self._lock:
+            pending = [s.timer for s in self._timers.values() if s.pending and s.timer.due_at <= now]
+        return sorted(pending, key=lambda t: t.due_at)[:limit]
+
+    def claim(self, timer: Timer, lease_until: datetime) -> int | None:
+        with self._lock:
+            state = self._timers.get(timer.timer_id)
+            if state is None or not state.pending or state.timer.due_at != timer.due_at:
+                return None
+            state.timer = replace(state.timer, due_at=lease_until)
+            state.attempts += 1
+            return state.attempts
+
+    def finish(self, timer: Timer, outcome: str, *, at: datetime) -> None:
+        with self._lock:
+            state = self._timers.get(timer.timer_id)
+            if state is not None:
+                state.pending, state.outcome = False, outcome
+
+    def defer(self, timer: Timer, due_at: datetime) -> None:
+        self._set_due(timer, due_at)
+
+    def reschedule(self, timer: Timer) -> bool:
+        return self._set_due(timer, timer.due_at)
+
+    def _set_due(self, timer: Timer, due_at: datetime) -> bool:
+        with self._lock:
+            state = self._timers.get(timer.timer_id)
+            if state is None or not state.pending:
+                return False
+            state.timer = replace(state.timer, due_at=due_at)
+            return True
+
+    def get(self, timer_id: str) -> tuple[Timer, bool, str | None] | None:
+        """(timer, pending, outcome), for tests."""
+        state = self._timers.get(timer_id)
+        return (state.timer, state.pending, state.outcome) if state else None
+
+
+class InMemoryNotificationLog(NotificationLog):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.entries: list[Notification] = []
+
+    def record(self, notification: Notification) -> None:
+        with self._lock:
+            self.entries.append(notification)
+
+    def between(self, start: datetime, end: datetime) -> Sequence[Notification]:
+        return sorted((n for n in list(self.entries) if start <= n.at < end), key=lambda n: n.at)
+
+
+class InMemoryCalendarStore(CalendarStore):
+    def __init__(self) -> None:
+        self._notices: dict[int, YearNotice] = {}
+
+    def put(self, notice: YearNotice, *, at: datetime, forced: bool) -> None:
+        self._notices[notice.year] = notice
+
+    def notices(self) -> Sequence[YearNotice]:
+        return [self._notices[year] for year in sorted(self._notices)]
+
+
+class InMemorySmsSender(SmsSender):
+    """Keeps what it sends; `failing` makes every send fail, as a gateway outage would."""
+
+    channel = "memory"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sent: list[tuple[str, str]] = []
+        self.failing = False
+
+    def send(self, phone: str, text: str) -> str:
+        if self.failing:
+            raise SmsFailed("memory: failing")
+        with self._lock:
+            self.sent.append((phone, text))
+            return f"m{len(self.sent)}"

@@ -142,6 +142,16 @@ class DynamoRatingStore(RatingStore):
             parked_reason=item.get("parked_reason", {}).get("S"),
         )
 
+    def slot_holder(self, duplicate_key: str) -> str | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"DUP#{duplicate_key}"}, "sk": {"S": "DUP"}},
+            ProjectionExpression="rating_id",
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return item["rating_id"]["S"] if item else None
+
     # -- the forwarding backlog --
 
     def _update(self, rating_id: str, expression: str, values: dict[str, Any]) -> None:

@@ -63,3 +63,25 @@ class ForwardSettings(_FromEnv):
     forward_queue_url: str = _env("FORWARD_QUEUE_URL")
     province_url: str = _env("PROVINCE_URL")
     province_secret_arn: str = _env("PROVINCE_SECRET_ARN")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSettings(_FromEnv):
+    """What the case routes of the ingest function need (notices in, the operator's calendar loads)."""
+
+    ratings_table: str = _env("RATINGS_TABLE")
+    cases_table: str = _env("CASES_TABLE")
+    calendar_table: str = _env("CALENDAR_TABLE")
+    raw_bucket: str = _env("RAW_PAYLOAD_BUCKET")
+    forward_queue_url: str = _env("FORWARD_QUEUE_URL")
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings(_FromEnv):
+    """What the scheduler function needs. `SMS_GATEWAY_URL` (optional) picks the HTTP gateway over SNS."""
+
+    ratings_table: str = _env("RATINGS_TABLE")
+    cases_table: str = _env("CASES_TABLE")
+    calendar_table: str = _env("CALENDAR_TABLE")
+    forward_queue_url: str = _env("FORWARD_QUEUE_URL")
+    rating_link: str = _env("RATING_LINK")

@@ -5,12 +5,22 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.calendar import SHANGHAI, WorkingDayCalendar
-from hub.case_notice import CaseNotice
-from hub.cases import TimerKind, default_rating, open_rating_window, outside_quiet_hours, reminder_text
+from hub.case_notice import Applicant, CaseNotice
+from hub.cases import (
+    TimerKind,
+    default_rating,
+    open_rating_window,
+    outside_quiet_hours,
+    reminder_phone,
+    reminder_text,
+    second_reminder_due,
+    slot_key,
+)
 from hub.rating import EvaluationType, Grade
 from tests.conftest import SAMPLES
 
@@ -77,3 +87,30 @@ def test_reminder_text_carries_the_case_number_and_link_but_not_the_name_R20() -
     text = reminder_text(TimerKind.SECOND_REMINDER, NOTICE, window.closes_at, "https://rate.example/c")
     assert NOTICE.case_no in text and "https://rate.example/c" in text and "2026年12月04日" in text
     assert NOTICE.applicant.name not in text and NOTICE.applicant.phone not in text
+
+
+def test_the_case_slot_is_the_default_ratings_duplicate_key_R6_R8() -> None:
+    window = open_rating_window(NOTICE, CALENDAR)
+    assert slot_key(NOTICE) == default_rating(NOTICE, "c", window.closes_at, window.closes_at).duplicate_key
+
+
+def test_a_window_into_an_unknown_year_names_that_year_for_its_recompute() -> None:
+    crossing = NOTICE.model_copy(update={"handled_at": datetime(2026, 12, 28, 10, 0, tzinfo=SHANGHAI)})
+    inside = NOTICE.model_copy(update={"handled_at": datetime(2026, 12, 21, 10, 0, tzinfo=SHANGHAI)})
+
+    assert open_rating_window(crossing, CALENDAR).provisional_year == 2027
+    assert open_rating_window(inside, CALENDAR).provisional_year is None
+
+
+@pytest.mark.parametrize(("phone", "expected"), [
+    ("13907970004", ("13907970004", None)), ("+86 139-0797-0004", ("13907970004", None)),
+    ("0797-8123456", (None, "PHONE_NOT_MOBILE")), (None, (None, "NO_PHONE")),
+])  # fmt: skip
+def test_only_a_mainland_mobile_is_reminded_R7(phone: str | None, expected: tuple[str | None, str | None]) -> None:
+    assert reminder_phone(Applicant(phone=phone)) == expected
+
+
+def test_the_second_reminder_is_the_morning_before_the_close_R7() -> None:
+    assert second_reminder_due(datetime.fromisoformat("2026-12-04T23:59:59+08:00")).isoformat() == (
+        "2026-12-03T10:00:00+08:00"
+    )
