@@ -39,15 +39,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument("--state-dir", default=None, help="where local.json goes (default .hcp, or $HCP_STATE_DIR)")
     up.add_argument("--verbose", "-v", action="store_true", help="log every request and invocation")
     up.set_defaults(func=run_up)
-    try:  # `hcp local province` lives with the provincial stub's commands, when they exist
-        province_cmd = importlib.import_module("cli.province_cmd")
-    except ModuleNotFoundError as exc:
-        if exc.name != "cli.province_cmd":
-            raise
-    else:
-        register_local = getattr(province_cmd, "register_local", None)
-        if register_local is not None:
-            register_local(sub)
+    # `hcp local province` lives with the provincial stub's commands, `hcp local sms` with the reminders'
+    for name in ("cli.province_cmd", "cli.sms_cmd"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+        else:
+            register_local = getattr(module, "register_local", None)
+            if register_local is not None:
+                register_local(sub)
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -112,6 +114,7 @@ def what_to_try_next(api_url: str, aws_endpoint: str, resources: dict[str, str],
         f"  hcp send --kind {kind} ../shared/samples/{kind}/01-dissatisfied-labels.json",
         "  hcp local province                            # what the provincial stub received",
         "  hcp clock advance 3d                          # fire the schedules the clock passes",
+        "  hcp local sms                                 # the SMS reminders sent (numbers masked)",
     ]
     if "RatingsTable" in resources:
         lines.append(f"  aws --endpoint-url {aws_endpoint} --region us-east-1 dynamodb scan "

@@ -2,6 +2,8 @@
 
     POST /v1/connectors/{connector_id}/ratings   the connector's own format, bytes exactly as sent
     POST /v1/ratings                             the unified JSON: one rating or a list of them
+    POST /v1/cases                               completed-case notices (hub.case_intake), signed the same way
+    POST /v1/calendar/notices                    a year's holiday notice, signed by an operator credential
     GET  /openapi.json, GET /docs                the OpenAPI description and Swagger UI
 
 Thin on purpose: authenticate (infra.signing), pick the adapter, call the ingest service, shape the
@@ -32,12 +34,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.errors import Problem, Refused, problem
 from infra import bootstrap
-from infra.bootstrap import IngestServices
+from infra.bootstrap import CaseServices, IngestServices
 from infra.clock import current_clock
-from infra.settings import IngestSettings, MissingSettings
+from infra.settings import CaseSettings, IngestSettings, MissingSettings
 from infra.signing import HEADERS, AuthRefused, verify
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
+OPERATOR_KIND = "operator"  # connectors of this kind hold the operator credential (docs/cases.md)
 MAX_ITEMS = 100
 JSON = "application/json; charset=utf-8"
 _STATUS_OF_CODE = {"BATCH_TOO_LARGE": 413, "BODY_TOO_LARGE": 413, "CONTENT_TYPE_UNSUPPORTED": 415}
@@ -87,6 +90,49 @@ class ItemResult(BaseModel):
     rating_id: str | None = Field(default=None, description="the hub's id, deterministic from connector and source id")
     source_rating_id: str | None = None
     errors: list[Error] = Field(default_factory=list)
+
+
+class CaseItemResult(BaseModel):
+    model_config = _DOCUMENTATION
+
+    index: int = Field(description="the notice's position in the body, from 0")
+    outcome: Literal["accepted", "duplicate", "rejected"] = Field(
+        description="accepted: the window is open and its reminders scheduled (or, for a notice carrying its "
+        "rating, the rating is stored and queued); duplicate: this very notice was accepted before; rejected: "
+        "see errors (CASE_ALREADY_RATED: the case holds a rating, a default one included)"
+    )
+    case_key: str | None = Field(default=None, description="agency code / case number / step")
+    rating_id: str | None = Field(default=None, description="the embedded rating's id, when the notice carried one")
+    closes_at: str | None = Field(default=None, description="when the rating window closes (R5), with its offset")
+    provisional: bool | None = Field(
+        default=None,
+        description="closes_at was counted through a year without a published calendar (Monday-Friday assumed); "
+        "it is recomputed when an operator loads that year's notice",
+    )
+    reminder: Literal["scheduled", "skipped"] | None = Field(
+        default=None, description="skipped: no mobile number to remind (see warnings)"
+    )
+    errors: list[Error] = Field(default_factory=list)
+    warnings: list[Error] = Field(
+        default_factory=list, description="accepted, with something to fix (PHONE_NOT_MOBILE, NO_PHONE)"
+    )
+
+
+class CaseAnswer(BaseModel):
+    model_config = _DOCUMENTATION
+
+    results: list[CaseItemResult]
+
+
+class CalendarAnswer(BaseModel):
+    model_config = _DOCUMENTATION
+
+    year: int
+    title: str
+    forced: bool
+    recomputed: int = Field(description="rating windows recounted with the notice, now")
+    remaining: bool = Field(description="more windows wait; the scheduler recounts them within minutes")
+    windows: list[dict[str, Any]] = Field(description="the first 100 recounted: case_key, closes_at, provisional")
 
 
 class IngestAnswer(BaseModel):
@@ -222,6 +268,41 @@ def _build_app() -> APIGatewayRestResolver:
     def post_unified_ratings() -> Response[IngestAnswer]:
         return _ingest(app, path_connector_id=None)
 
+    @app.post(
+        "/v1/cases",
+        summary="Post completed-case notices (办结信息)",
+        description="One notice or a list of up to 100 (schemas/case.json). A notice carrying its rating is handled "
+        "as that rating; one without opens the rating window (R5) and schedules the SMS reminders (R7) and the "
+        "default rating (R6). Signed like ratings.",
+        tags=["cases"],
+        operation_id="postCaseNotices",
+        security=SIGNED,
+        responses={**RESPONSES, 202: {"description": "One result per notice, by index (at least one not rejected)",
+                                      "content": {"application/json": {"model": CaseAnswer}}},
+                   422: {"description": "Every notice was rejected",
+                         "content": {"application/json": {"model": CaseAnswer}}}},
+    )  # fmt: skip
+    def post_cases() -> Response[CaseAnswer]:
+        return _cases(app)
+
+    @app.post(
+        "/v1/calendar/notices",
+        summary="Load a year's holiday notice (operators)",
+        description="The State Council's notice for a year the official calendar does not cover, as "
+        "schemas/calendar-notice.json. Every rating window counted without it is recomputed. A year the official "
+        "calendar covers is refused (NOTICE_REFUSED) unless `?force=true`. Signed by an operator connector.",
+        tags=["operators"],
+        operation_id="postCalendarNotice",
+        security=SIGNED,
+        responses={200: {"description": "Loaded; what was recomputed",
+                         "content": {"application/json": {"model": CalendarAnswer}}},
+                   **{status: RESPONSES[status] for status in (400, 401, 413, 500)},
+                   403: _refusal("CONNECTOR_DISABLED, or OPERATOR_ONLY: not an operator credential"),
+                   422: _refusal("NOTICE_INVALID (one error per problem of the file) or NOTICE_REFUSED")},
+    )  # fmt: skip
+    def post_calendar_notice() -> Response[CalendarAnswer]:
+        return _calendar_notice(app)
+
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_json() -> Response[str]:
         metrics.add_metric(name="DocsRequests", unit=MetricUnit.Count, value=1)
@@ -295,6 +376,76 @@ def _ingest(app: APIGatewayRestResolver, *, path_connector_id: str | None) -> Re
     # every item refused: a 4xx, so a single bad rating reads as an error; the body is the same shape
     status = 422 if counts and set(counts) == {"rejected"} else 202
     return _reply(status, report.as_dict())
+
+
+def _signed(app: APIGatewayRestResolver) -> tuple[Any, bytes] | Response:
+    """The connector that signed the request and the body, or the refusal to answer with."""
+    event = app.current_event
+    services: IngestServices = app.context["services"]()
+    try:
+        body = _body(event.raw_event)
+    except _BadBody as exc:
+        return _refused(exc.status, [exc.problem], None)
+    headers = {name.lower(): value for name, value in (event.raw_event.get("headers") or {}).items()}
+    try:
+        connector = verify(headers, body, connectors=services.connectors, nonces=services.nonces, now=datetime.now(UTC))
+    except AuthRefused as exc:
+        metrics.add_metric(name="RequestsUnauthorized", unit=MetricUnit.Count, value=1)
+        return _refused(exc.status, exc.problems, None)
+    return connector, body
+
+
+def _cases(app: APIGatewayRestResolver) -> Response[CaseAnswer]:
+    signed = _signed(app)
+    if isinstance(signed, Response):
+        return signed
+    connector, body = signed
+    cases: CaseServices = app.context["cases"]()
+    content_type = {k.lower(): v for k, v in (app.current_event.raw_event.get("headers") or {}).items()}.get(
+        "content-type"
+    )
+    try:
+        report = cases.intake.receive(connector, body, content_type, _request_id(app), current_clock().now())
+    except Refused as exc:
+        status = max((_STATUS_OF_CODE.get(p.code, 400) for p in exc.problems), default=400)
+        return _refused(status, exc.problems, connector.connector_id)
+    counts, warnings = report.counts(), report.warnings()
+    for outcome in ("accepted", "duplicate", "rejected"):
+        metrics.add_metric(name=f"CaseNotices_{outcome}", unit=MetricUnit.Count, value=counts.get(outcome, 0))
+    for code, count in warnings.items():
+        metrics.add_metric(name=f"CaseNoticeWarnings_{code}", unit=MetricUnit.Count, value=count)
+    logger.info(
+        "case notices",
+        extra={
+            "connector_id": connector.connector_id, "raw_ref": report.raw_ref, "counts": counts,
+            "warnings": warnings, "not_queued": list(report.not_queued),
+            "items": [[r.index, r.outcome, [p.code for p in r.errors]] for r in report.results],
+        },
+    )  # fmt: skip
+    status = 422 if counts and set(counts) == {"rejected"} else 202
+    return _reply(status, report.as_dict())
+
+
+def _calendar_notice(app: APIGatewayRestResolver) -> Response[CalendarAnswer]:
+    signed = _signed(app)
+    if isinstance(signed, Response):
+        return signed
+    connector, body = signed
+    if connector.kind != OPERATOR_KIND:
+        return _refused(403, [problem("OPERATOR_ONLY", "", "load a calendar notice")], connector.connector_id)
+    force = app.current_event.get_query_string_value("force", "").lower() in ("1", "true", "yes")
+    cases: CaseServices = app.context["cases"]()
+    try:
+        report = cases.calendar.load(body, force=force, now=current_clock().now(), origin="the notice")
+    except Refused as exc:
+        return _refused(422, exc.problems, connector.connector_id)
+    metrics.add_metric(name="CalendarNoticesLoaded", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "calendar notice loaded",
+        extra={"connector_id": connector.connector_id, "year": report.notice.year, "forced": force,
+               "recomputed": len(report.recomputed), "remaining": report.remaining},
+    )  # fmt: skip
+    return _reply(200, report.as_dict())
 
 
 class _BadBody(Exception):
@@ -441,16 +592,20 @@ def _tracing_on() -> bool:
     return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not disabled and not local
 
 
-def make_handler(build: Callable[[], IngestServices]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """A Lambda handler over the services `build` makes on first use (tests pass fakes or moto)."""
-    services = bootstrap.BuiltOnce(build, [*IngestSettings.variables(), "POWERTOOLS_TRACE_DISABLED"])
+def make_handler(
+    build: Callable[[], IngestServices], build_cases: Callable[[], CaseServices] | None = None
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A Lambda handler over the services `build` (and `build_cases`, for the case and calendar routes) make
+    on first use (tests pass fakes or moto)."""
+    services = bootstrap.BuiltOnce(build, [*IngestSettings.variables(), "CALENDAR_TABLE", "POWERTOOLS_TRACE_DISABLED"])
+    cases = bootstrap.BuiltOnce(build_cases or bootstrap.cases_from_env, CaseSettings.variables())
     local = threading.local()
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         app = getattr(local, "app", None)
         if app is None:
             app = local.app = _build_app()
-        app.append_context(services=services)
+        app.append_context(services=services, cases=cases)
         return app.resolve(event, context)
 
     handler = metrics.log_metrics(capture_cold_start_metric=True)(handler)

@@ -1,4 +1,5 @@
-"""Demo data for the local cloud: the provincial stub, and one demo connector per built-in family.
+"""Demo data for the local cloud: the provincial stub, one demo connector per built-in family, the demo
+business system that pushes completed cases, and an operator credential.
 
 The stub listens where the template's `ProvinceEndpoint` points (chosen before deploying) and signs
 with the credentials the local cloud generated into the province secret, so the forward function
@@ -17,6 +18,12 @@ DEMO_CONNECTORS = {
     "window_device": ("赣县区政务服务中心窗口评价器 (demo)", "赣州市赣县区行政服务中心"),
     "unified": ("统一格式接入 (demo)", "赣州市赣县区行政服务中心"),
 }
+# Seeded under a name that is not their kind: the business system that pushes completed cases
+# (`hcp send --kind cases`), and the operator credential of `hcp calendar load` (docs/cases.md).
+DEMO_ROLES = {
+    "cases": ("vertical_system", "赣县区市场监管业务系统 办结推送 (demo)", "赣州市赣县区市场监督管理局"),
+    "operator": ("operator", "运维管理 (demo)", "赣州市赣县区行政服务中心"),
+}
 
 
 def seed(cloud: Any) -> dict[str, Any]:
@@ -34,7 +41,8 @@ def seed(cloud: Any) -> dict[str, Any]:
 
     store = DynamoConnectorStore(cloud.client("dynamodb"), cloud.resources["ConnectorsTable"])
     connectors: dict[str, dict[str, str]] = {}
-    for kind, (name, department) in DEMO_CONNECTORS.items():
+    roles = {kind: (kind, name, department) for kind, (name, department) in DEMO_CONNECTORS.items()} | DEMO_ROLES
+    for role, (kind, name, department) in roles.items():
         connector, secret = store.create(kind, name, department, now=cloud.clock.now())
-        connectors[kind] = {"connector_id": connector.connector_id, "secret": secret, "name": name}
+        connectors[role] = {"connector_id": connector.connector_id, "secret": secret, "name": name}
     return {"province_url": stub.url, "connectors": connectors}

@@ -69,7 +69,7 @@ def test_the_secret_is_only_ever_referenced_by_ref() -> None:
 def test_every_table_has_point_in_time_recovery_and_encryption() -> None:
     tables = {k: v["Properties"] for k, v in SAM["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"}
 
-    assert set(tables) == {"RatingsTable", "ConnectorsTable", "NoncesTable"}
+    assert set(tables) == {"RatingsTable", "ConnectorsTable", "NoncesTable", "CasesTable", "CalendarTable"}
     for props in tables.values():
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -130,11 +130,25 @@ def test_the_raw_payload_bucket_is_versioned_encrypted_and_private(deployed: Loc
 
 def test_the_forward_mapping_and_the_sweep_schedule_are_deployed(deployed: LocalCloud) -> None:
     (mapping,) = deployed.mappings
-    (rule,) = deployed.rules
+    rules = {rule.logical_id: rule for rule in deployed.rules}
+    rule = next(r for r in rules.values() if [t.function for t in r.targets] == ["SweepFunction"])
 
     assert (mapping.function, mapping.batch_size, mapping.report_batch_item_failures) == ("ForwardFunction", 10, True)
     assert mapping.queue_arn.endswith(deployed.resources["ForwardQueue"].rsplit("/", 1)[1])
     assert (rule.schedule.expression, [t.function for t in rule.targets]) == ("rate(5 minutes)", ["SweepFunction"])
+
+
+def test_the_scheduler_runs_every_minute_and_the_cases_table_has_its_sparse_indexes(deployed: LocalCloud) -> None:
+    [rule] = [r for r in deployed.rules if [t.function for t in r.targets] == ["SchedulerFunction"]]
+    table = _describe_table(deployed, "CasesTable")
+
+    assert rule.schedule.expression == "rate(1 minute)"
+    indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]}
+    assert indexes == {"by_due": ["due_shard", "due_at"], "by_provisional_year": ["provisional_year"]}
+    env = deployed.functions["SchedulerFunction"].spec.environment
+    assert env["CASES_TABLE"] == deployed.resources["CasesTable"]
+    assert env["CALENDAR_TABLE"] == deployed.resources["CalendarTable"]
+    assert env["RATING_LINK"].startswith("https://")
 
 
 def test_the_api_routes_are_served_from_the_function_events(deployed: LocalCloud) -> None:
@@ -144,6 +158,7 @@ def test_the_api_routes_are_served_from_the_function_events(deployed: LocalCloud
         ("POST", "/v1/connectors/{connector_id}/ratings"): "IngestFunction",
         ("POST", "/v1/ratings"): "IngestFunction",
         ("POST", "/v1/cases"): "IngestFunction",
+        ("POST", "/v1/calendar/notices"): "IngestFunction",
         ("GET", "/openapi.json"): "IngestFunction",
         ("GET", "/docs"): "IngestFunction",
     }
