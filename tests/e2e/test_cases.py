@@ -21,6 +21,7 @@ from cli.main import main
 from hub.calendar import WorkingDayCalendar
 from hub.case_notice import CaseNotice
 from hub.cases import Timer, TimerKind, open_rating_window, slot_key
+from hub.rating import rating_id_for
 from infra import bootstrap
 from infra.rating_store import DynamoRatingStore
 from tests.conftest import ROOT, SAMPLES
@@ -156,10 +157,11 @@ def test_the_real_rating_and_the_default_racing_at_the_close_exactly_one_wins_10
         for thread in threads:
             thread.join()
         # THEN exactly one of them holds the case's slot, and each was told which
-        holder = ratings.slot_holder(slot_key(notice))
         real_won = outcomes["real"]["outcome"] == "accepted"
-        assert holder == (outcomes["real"]["rating_id"] if real_won else holder) and holder is not None
-        assert real_won != (outcomes["default"] == "default_rated"), outcomes
+        default_id = rating_id_for(hub.connector("cases")["connector_id"], f"{notice.case_no}#-#default")
+        assert ratings.slot_holder(slot_key(notice)) == (outcomes["real"]["rating_id"] if real_won else default_id)
+        if outcomes["default"] != "taken":  # "taken": the schedule's own run got there first, and raced instead
+            assert real_won != (outcomes["default"] == "default_rated"), outcomes
         assert real_won or outcomes["real"]["errors"][0]["code"] == "ALREADY_RATED"
         wins["real" if real_won else "default"] += 1
     # and the province gets one rating per case, whichever won
