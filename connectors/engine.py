@@ -17,7 +17,7 @@ import jmespath
 
 from connectors.base import Adapter, Translation
 from connectors.decode import decode_document, format_of, parse_content_type
-from connectors.spec import TIME_FIELDS, ConnectorSpec, FieldRule, Format
+from connectors.spec import TIME_FIELDS, ConnectorSpec, FieldRule, Format, closest, split_xml_path
 from connectors.timeformats import compile_time_format
 from hub.errors import Problem, Refused, problem
 from hub.tags import TagCode, match_label
@@ -53,29 +53,55 @@ def _json_getter(path: str) -> Getter:
     return expression.search
 
 
-def _xml_getter(path: str, namespaces: dict[str, str]) -> Getter:
+def _xml_name(name: str, namespaces: dict[str, str]) -> str:
+    """`prefix:local` as ElementTree spells it, `{uri}local` (the spec's load checks declared the prefix)."""
+    if ":" not in name:
+        return name
+    prefix, _, local = name.partition(":")
+    return f"{{{namespaces[prefix]}}}{local}"
+
+
+def _xml_getter(path: str, namespaces: dict[str, str], *, many: bool = False) -> Getter:
+    """An element's text, an attribute's value, or a list of texts for a repeated element.
+
+    `many` (tags): every element the path selects counts, so `tags/tag` and `tags/tag/@code` give lists.
+    """
     if path in ("@", "."):
         return lambda element: element
-    element_path, _, attribute = path.partition("@")
-    element_path = element_path.rstrip("/")
-    if _DOTTED.match(element_path):
-        element_path = element_path.replace(".", "/")  # one path serves a JSON and an XML body
-    if attribute and ":" in attribute:
-        prefix, _, local = attribute.partition(":")
-        attribute = f"{{{namespaces[prefix]}}}{local}"
+    element_path, attribute = split_xml_path(path)
+    if attribute is not None:
+        attribute = _xml_name(attribute, namespaces)
 
-    def get(element: Element) -> Any:
-        node = element.find(element_path, namespaces) if element_path else element
-        if node is None:
-            return None
-        if attribute:
+    def value_of(node: Element) -> Any:
+        if attribute is not None:
             return node.get(attribute)
         children = list(node)
         if children and all(child.tag == children[0].tag for child in children) and not (node.text or "").strip():
             return [child.text or "" for child in children]  # a repeated element is a list
         return node.text
 
+    if many and element_path:
+
+        def get_all(element: Element) -> Any:
+            nodes = element.findall(element_path, namespaces)
+            if len(nodes) == 1:
+                return value_of(nodes[0])
+            values = [value_of(node) for node in nodes]
+            return [v for v in values if v is not None] or None
+
+        return get_all
+
+    def get(element: Element) -> Any:
+        node = element.find(element_path, namespaces) if element_path else element
+        return None if node is None else value_of(node)
+
     return get
+
+
+def _xml_records(path: str, namespaces: dict[str, str]) -> Getter:
+    """Every element the records path selects is one record (one element: a batch of one)."""
+    element_path, _ = split_xml_path(path)
+    return lambda root: root.findall(element_path, namespaces) or None
 
 
 def _flat_children(element: Element) -> dict[str, Any]:
@@ -139,10 +165,13 @@ class _Reader:
         self.fmt = fmt
         self.charset = spec.charset_for(fmt)
         records = spec.records_for(fmt)
-        self._namespaces = spec.namespaces
+        self.namespaces = self._namespaces = spec.namespaces
         separator = "/" if fmt == "xml" else "."
         prefix = f"{records}{separator}" if records and fmt != "form" else ""
-        self.records = self._getter(records) if records else None
+        if records and fmt == "xml":
+            self.records: Getter | None = _xml_records(records, self._namespaces)
+        else:
+            self.records = self._getter(records) if records else None
         self.records_path = records
         self.id_getters: list[Callable[[Any, dict[str, Any]], Any]] = [
             _unified_getter(path[1:]) if path.startswith("$") else _ignore_unified(self._getter(path))
@@ -157,7 +186,7 @@ class _Reader:
                 _Field(
                     unified=unified,
                     parts=tuple(unified.split(".")),
-                    get=self._getter(rule.path) if rule.path is not None else None,
+                    get=self._getter(rule.path, many=unified == "tags") if rule.path is not None else None,
                     rule=rule,
                     convert=_converter(unified, rule, zone),
                     source_path=(prefix + rule.path) if rule.path is not None else None,
@@ -172,11 +201,11 @@ class _Reader:
         paths["source_rating_id"] = self.id_paths
         self.source_paths: dict[str, str | None] = paths
 
-    def _getter(self, path: str) -> Getter:
+    def _getter(self, path: str, *, many: bool = False) -> Getter:
         if self.fmt == "json":
             return _json_getter(path)
         if self.fmt == "xml":
-            return _xml_getter(path, self._namespaces)
+            return _xml_getter(path, self._namespaces, many=many)
         return _form_getter(path)
 
 
@@ -284,6 +313,36 @@ class SpecAdapter(Adapter):
             problems.append(problem("FIELD_REQUIRED", "source_rating_id", source_path=reader.id_paths))
         return Translation(unified, "-".join(id_parts) or None, problems, reader.source_paths.get)
 
+    # -- checking a spec against a sample (load time, not the hot path) --
+
+    def unmatched_paths(self, body: bytes, content_type: str | None) -> list[Unmatched]:
+        """Every path of the spec that finds nothing in any record of `body`.
+
+        A present but empty value counts as found: the path is right, this sample just leaves it blank.
+        Raises `Refused` for a body that cannot be read at all (as `split` does).
+        """
+        reader, charset = self._reader_for(content_type)
+        document = decode_document(body, reader.fmt, charset or reader.charset)
+        if reader.records is not None:
+            found = reader.records(document)
+            if found is None:
+                path = reader.records_path or ""
+                return [Unmatched("records", None, path, reader.fmt, _hint(reader, document, path))]
+            records = found if isinstance(found, list) else [found]
+        else:
+            records = [document]
+        probes: list[tuple[str, int | None, str]] = [
+            (f.unified, None, f.rule.path) for f in reader.fields if f.rule.path is not None
+        ]
+        ids = self.spec.source_rating_id
+        probes += [("source_rating_id", i, p) for i, p in enumerate(ids) if not p.startswith("$")]
+        out = []
+        for what, index, path in probes:
+            probe = _probe(reader, path)
+            if not any(probe(record) for record in records):
+                out.append(Unmatched(what, index, path, reader.fmt, _hint(reader, records[0], path)))
+        return out
+
     def _tags(self, raw: Any, rule: FieldRule, unmatched: list[str]) -> list[str]:
         items = raw if isinstance(raw, list) else str(raw).split(rule.split) if rule.split else [raw]
         table = rule.table or {}
@@ -308,6 +367,134 @@ class SpecAdapter(Adapter):
 
 class _Unmapped(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """A spec path that found nothing in a sample: `what` is a unified field, `records` or `source_rating_id`."""
+
+    what: str
+    index: int | None
+    path: str
+    fmt: Format
+    hint: tuple[str, str] | None = None  # (English, Chinese)
+
+
+def _probe(reader: _Reader, path: str) -> Callable[[Any], bool]:
+    """Whether `path` selects something in a record (present, even if blank)."""
+    if path in ("@", "."):
+        return lambda _record: True
+    if reader.fmt == "json":
+        if _DOTTED.match(path):
+            keys = path.split(".")
+
+            def present(record: Any) -> bool:
+                for key in keys:
+                    if not isinstance(record, dict) or key not in record:
+                        return False
+                    record = record[key]
+                return True
+
+            return present
+        expression = jmespath.compile(path)
+        return lambda record: expression.search(record) is not None
+    if reader.fmt == "xml":
+        element_path, attribute = split_xml_path(path)
+        name = _xml_name(attribute, reader.namespaces) if attribute else None
+
+        def selected(record: Any) -> bool:
+            if not isinstance(record, Element):
+                return False
+            nodes = record.findall(element_path, reader.namespaces) if element_path else [record]
+            return any(node.get(name) is not None for node in nodes) if name else bool(nodes)
+
+        return selected
+    return lambda record: isinstance(record, dict) and path in record
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _hint(reader: _Reader, record: Any, path: str | None) -> tuple[str, str] | None:
+    """The likely slip behind an unmatched path, as (English, Chinese): a path that repeats the record's
+    own element, fields under an envelope key, or the step that fails and what is there instead."""
+    if not path:
+        return None
+    if reader.fmt == "xml" and isinstance(record, Element):
+        return _xml_hint(reader.namespaces, record, path)
+    if reader.fmt == "json" and isinstance(record, dict):
+        return _json_hint(record, path)
+    if reader.fmt == "form" and isinstance(record, dict):
+        near = closest(path, list(record))
+        if near:
+            return f"the form has no {path}; did you mean {near}?", f"表单中没有 {path}，是否应为 {near}？"
+    return None
+
+
+_SIMPLE_XML_STEP = re.compile(r"^(?:[^\W\d][\w-]*:)?[^\W\d][\w-]*$")
+
+
+def _xml_hint(namespaces: dict[str, str], record: Element, path: str) -> tuple[str, str] | None:
+    prefixes = {uri: prefix for prefix, uri in namespaces.items() if prefix}
+
+    def qname(tag: str) -> str:
+        uri, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+        return f"{prefixes[uri]}:{local}" if uri in prefixes else local if not uri else tag
+
+    element_path, attribute = split_xml_path(path)
+    steps = element_path.split("/") if element_path else []
+    if steps and steps[0].rpartition(":")[2] == _local(record.tag):
+        tag = qname(record.tag)
+        return (f"paths start below <{tag}> itself: drop the leading {steps[0]}/",
+                f"路径从 <{tag}> 之下开始，不含其自身：去掉开头的 {steps[0]}/")  # fmt: skip
+    if not all(_SIMPLE_XML_STEP.match(step) for step in steps):
+        return None
+    node = record
+    for step in steps:
+        found = node.find(step, namespaces)
+        if found is None:
+            held = ", ".join(sorted({qname(child.tag) for child in node})) or "no elements"
+            return (f"<{qname(node.tag)}> has no {step}; it holds {held}",
+                    f"<{qname(node.tag)}> 下没有 {step}；其下有：{held}")  # fmt: skip
+        node = found
+    if attribute is not None and node.get(_xml_name(attribute, namespaces)) is None:
+        attributes = ", ".join(qname(a) for a in node.attrib) or "none"
+        en = f"<{qname(node.tag)}> has no attribute {attribute}; its attributes: {attributes}"
+        zh = f"<{qname(node.tag)}> 没有属性 {attribute}；其属性有：{attributes}"
+        child = next((qname(c.tag) for c in node if _local(c.tag) == _local(attribute)), None)
+        if child is not None:
+            better = f"{element_path}/{child}" if element_path else child
+            en, zh = f"{en}; the child element is {better}", f"{zh}；对应的子元素为 {better}"
+        return en, zh
+    return None
+
+
+def _json_hint(record: dict[str, Any], path: str) -> tuple[str, str] | None:
+    first = path.split(".")[0]
+    if len(record) == 1:
+        [(key, inner)] = record.items()
+        items = inner if isinstance(inner, list) else [inner]
+        if first != key and any(isinstance(item, dict) and first in item for item in items):
+            return (f"the payload's fields sit under {key!r}: set records: {key}",
+                    f"报文字段位于 {key!r} 之下：请设置 records: {key}")  # fmt: skip
+    if not _DOTTED.match(path):
+        return None
+    node: Any = record
+    keys = path.split(".")
+    for depth, key in enumerate(keys):
+        where = ".".join(keys[:depth]) or "the record"
+        where_zh = ".".join(keys[:depth]) or "记录"
+        if not isinstance(node, dict):
+            return f"{where} is not an object", f"{where_zh} 不是对象"
+        if key not in node:
+            near = closest(key, list(node))
+            held = ", ".join(node) or "nothing"
+            if near:
+                return f"{where} has no {key}; did you mean {near}?", f"{where_zh} 下没有 {key}，是否应为 {near}？"
+            return f"{where} has no {key}; it holds {held}", f"{where_zh} 下没有 {key}；其下有：{held}"
+        node = node[key]
+    return None
 
 
 def _text(value: Any) -> Any:
