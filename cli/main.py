@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "cli.clock_cmd",
     "cli.send_cmd",
     "cli.dlq_cmd",
+    "cli.connectors_cmd",
 )
 
 

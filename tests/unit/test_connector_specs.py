@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -15,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from cli.normalize_cmd import content_type_for
 from connectors.engine import SpecAdapter
+from connectors.normalize import ItemOutcome, normalize
 from connectors.registry import builtin_kinds, builtin_spec
 from connectors.spec import UNIFIED_FIELDS, ConnectorSpec
 from connectors.spec_loader import (
@@ -27,6 +33,7 @@ from connectors.spec_loader import (
     load_spec,
     parse_spec,
 )
+from hub.calendar import WorkingDayCalendar
 
 JSON_SPEC = """\
 {
@@ -428,11 +435,6 @@ def test_a_spec_without_its_file_is_checked_without_lines() -> None:
 
 
 def test_xml_with_namespaces_and_attributes_normalizes() -> None:
-    from datetime import datetime
-
-    from connectors.normalize import normalize
-    from hub.calendar import WorkingDayCalendar
-
     now = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
     [outcome] = normalize(
         SpecAdapter(parse_spec(YAML_SPEC).spec), XML_SAMPLE, "application/xml",
@@ -539,3 +541,63 @@ def test_any_text_loads_or_is_refused_with_lines_inside_it(text: str) -> None:
             for p in exc.problems:
                 assert p.line is not None and 1 <= p.line <= len(lines), p
                 assert p.column is not None and 1 <= p.column <= len(lines[p.line - 1]) + 1, p
+
+
+# -- the guide's examples (docs/examples): new formats, none of them in ../shared/samples --
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+EXAMPLE_NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
+
+
+def example(name: str, spec: str, payload: str) -> list[ItemOutcome]:
+    loaded = load_spec(EXAMPLES / name / spec)
+    path = EXAMPLES / name / payload
+    assert check_against_sample(loaded, path.read_bytes(), content_type_for(path)) == []
+    return normalize(
+        SpecAdapter(loaded.spec), path.read_bytes(), content_type_for(path),
+        connector_id="guide", received_at=EXAMPLE_NOW, now=EXAMPLE_NOW, calendar=WorkingDayCalendar(),
+    )  # fmt: skip
+
+
+def test_township_xml_namespaces_attributes_and_a_batch() -> None:
+    first, second, third = example("township", "spec.yaml", "batch.gb18030.xml")
+    assert (first.outcome, second.outcome, third.outcome) == ("accepted", "accepted", "rejected")
+    bad = first.rating
+    assert (bad.grade, bad.staff_grade, bad.channel) == ("dissatisfied", "very_dissatisfied", "window")  # 1 = best
+    assert bad.tags == ["STAFF_ATTITUDE", "ITEM_EFFICIENCY"]  # R03, R01: every <pj:reason> counts
+    assert (bad.target.staff.name, bad.target.level, bad.rater.real_name) == ("刘芳", "township", True)
+    assert bad.case.handled_at.isoformat() == "2026-11-28T09:40:00+08:00"  # yyyy/MM/dd HH:mm, Beijing time
+    assert first.source_rating_id == "ML-20261128-0007"  # @id of the record element
+    village = second.rating
+    assert (village.target.level, village.channel, village.rater.type) == ("village", "kiosk", "company")
+    [error] = third.problems
+    assert (error.code, error.rule, error.source_path) == (
+        "BAD_RATING_WITHOUT_REASON",
+        "R2",
+        "pj:evaluation/pj:reasons/pj:reason/@code",
+    )
+
+
+def test_hotline_json_letter_grades_utc_label_tables_and_an_envelope() -> None:
+    first, second = example("hotline", "spec.json", "ratings.json")
+    bad = first.rating
+    assert bad.grade == "dissatisfied" and second.rating.grade == "very_satisfied"  # D, A
+    assert bad.rated_at.isoformat() == "2026-11-28T01:15:00+00:00"  # the source is in UTC
+    assert bad.rated_at.astimezone(ZoneInfo("Asia/Shanghai")).hour == 9
+    # "态度不好" by the spec's table, "办事流程繁琐" by the dictionary's label, "回复不及时" kept as OTHER
+    assert bad.tags == ["STAFF_ATTITUDE", "ITEM_PROCESS", "OTHER"]
+    assert bad.comment == "打了三次电话才有人回复；其他：回复不及时"
+    assert bad.rater.phone == "13807970004"  # the JMESPath filter picks the mobile among the contacts
+    assert (bad.channel, second.rating.channel, second.rating.rater.type) == ("phone", "sms", "company")
+    assert first.source_rating_id == "GZ12345-20261127-0173-1"
+    assert second.rating.target.region_code == "360700000000"  # a 6-digit area, padded
+
+
+def test_queue_machine_form_in_gb18030() -> None:
+    body = (EXAMPLES / "queue-form" / "ticket.gb18030.form").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        urllib.parse.unquote_to_bytes(body.decode("ascii")).decode("gbk")  # GB18030 is needed, not GBK
+    [outcome] = example("queue-form", "spec.yaml", "ticket.gb18030.form")
+    rating = outcome.rating
+    assert (rating.grade, rating.staff_grade, rating.channel) == ("satisfied", "very_satisfied", "window")
+    assert rating.target.staff.name == "刘䶮"
