@@ -454,6 +454,23 @@ def _xml_hint(namespaces: dict[str, str], record: Element, path: str) -> tuple[s
     for step in steps:
         found = node.find(step, namespaces)
         if found is None:
+            local = step.rpartition(":")[2]
+            twin = next((child for child in node if _local(child.tag) == local), None)
+            if twin is not None:  # the right name in another namespace: the usual default-namespace slip
+                uri = twin.tag[1:].partition("}")[0] if twin.tag.startswith("{") else ""
+                if uri and ":" not in step and namespaces.get("") != uri:
+                    fix = f'map it as the default namespace, namespaces: {{"": "{uri}"}}, or write a prefix'
+                    fix_zh = f'请将其声明为默认命名空间 namespaces: {{"": "{uri}"}}，或加上前缀'
+                elif uri in prefixes:
+                    fix, fix_zh = f"write {qname(twin.tag)}", f"应写作 {qname(twin.tag)}"
+                elif uri:
+                    fix = f'declare its namespace, e.g. namespaces: {{x: "{uri}"}}, and write x:{local}'
+                    fix_zh = f'请声明其命名空间，如 namespaces: {{x: "{uri}"}}，并写作 x:{local}'
+                else:
+                    fix, fix_zh = f"write {local}, without a prefix", f"应写作 {local}，不带前缀"
+                where, where_zh = (f"namespace {uri}", f"命名空间 {uri} 中") if uri else ("no namespace", "无命名空间")
+                return (f"<{qname(node.tag)}> has no {step}, but has {local} in {where}: {fix}",
+                        f"<{qname(node.tag)}> 下没有 {step}，但有{where_zh}的 {local}：{fix_zh}")  # fmt: skip
             held = ", ".join(sorted({qname(child.tag) for child in node})) or "no elements"
             return (f"<{qname(node.tag)}> has no {step}; it holds {held}",
                     f"<{qname(node.tag)}> 下没有 {step}；其下有：{held}")  # fmt: skip

@@ -50,7 +50,9 @@ UnifiedField = Literal[
     "rated_at",
 ]  # fmt: skip
 TIME_FIELDS = frozenset({"case.handled_at", "rated_at"})
-REQUIRED_FIELDS = ("case.case_no", "grade", "rated_at")  # without them no spec can make a rating
+# Without these every rating would be refused, so a spec must say where each comes from (a path, a
+# const or a default). The rest are optional in the rating: staff and provider, say, only some sources have.
+REQUIRED_FIELDS = ("case.case_no", "target.agency_code", "target.region_code", "channel", "grade", "rated_at")
 Format = Literal["json", "xml", "form"]
 
 # Unified values a table, a const or a default may produce, per field (the rating schema's enums).

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from connectors.engine import SpecAdapter
-from connectors.spec import UNIFIED_FIELDS, ConnectorSpec, FieldRule, closest, spec_issues
+from connectors.spec import REQUIRED_FIELDS, UNIFIED_FIELDS, ConnectorSpec, FieldRule, closest, spec_issues
 from hub.errors import Refused
 
 Loc = tuple[str | int, ...]
@@ -42,9 +42,7 @@ SPEC_CODES: dict[str, tuple[str, str]] = {
 }  # fmt: skip
 
 # Fields without which a rating is refused: a sample in which their path finds nothing is an error.
-SAMPLE_REQUIRED = frozenset(
-    {"case.case_no", "grade", "rated_at", "channel", "target.agency_code", "target.region_code"}
-)
+SAMPLE_REQUIRED = frozenset(REQUIRED_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

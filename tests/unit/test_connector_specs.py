@@ -23,7 +23,7 @@ from cli.normalize_cmd import content_type_for
 from connectors.engine import SpecAdapter
 from connectors.normalize import ItemOutcome, normalize
 from connectors.registry import builtin_kinds, builtin_spec
-from connectors.spec import UNIFIED_FIELDS, ConnectorSpec
+from connectors.spec import REQUIRED_FIELDS, UNIFIED_FIELDS, ConnectorSpec
 from connectors.spec_loader import (
     SPEC_CODES,
     LoadedSpec,
@@ -176,10 +176,15 @@ def test_an_unknown_field_rule_key_suggests_the_known_one() -> None:
     assert p.line == line_of(text, "tiem:") and "did you mean time?" in p.message
 
 
-def test_a_required_unified_field_that_is_not_mapped() -> None:
-    text = YAML_SPEC.replace("  rated_at: {path", "  case.handled_at: {path")
+@pytest.mark.parametrize("field", REQUIRED_FIELDS)
+def test_a_required_unified_field_that_is_not_mapped(field: str) -> None:
+    """Without it every rating would be refused: better said once, at load time."""
+    lines = YAML_SPEC.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"  {field}:"))
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ")), len(lines))
+    text = "\n".join(lines[:start] + lines[end:]) + "\n"
     p = one(refused(text), "SPEC_INVALID", "fields")
-    assert p.line == line_of(text, "fields:") and "rated_at" in p.message
+    assert p.line == line_of(text, "fields:") and field in p.message and field in p.message_zh
 
 
 def test_a_missing_top_level_key_points_at_the_top() -> None:
@@ -401,6 +406,16 @@ def test_a_json_path_with_a_typo_names_the_key_it_meant() -> None:
     text = JSON_SPEC.replace('"dept.area"', '"dept.areaCode"')
     [p] = check_against_sample(parse_spec(text, syntax="json"), JSON_SAMPLE, "application/json")
     assert p.line == line_of(text, "dept.areaCode") and "did you mean area?" in p.message
+
+
+def test_unprefixed_paths_in_a_default_namespace_suggest_mapping_it() -> None:
+    body = b'<Push xmlns="urn:mp"><Item><No>1</No></Item></Push>'
+    text = YAML_SPEC.replace("records: pj:evaluation", "records: Item")
+    [records] = check_against_sample(parse_spec(text), body, "application/xml")
+    assert 'namespaces: {"": "urn:mp"}' in records.message and records.path == "records"
+    mapped = text.replace("  pj: urn:example:pj", '  pj: urn:example:pj\n  "": urn:mp')
+    problems = check_against_sample(parse_spec(mapped), body, "application/xml")
+    assert "records" not in {p.path for p in problems}  # found now; the pj: paths are what is left
 
 
 def test_fields_under_an_envelope_key_suggest_records() -> None:
