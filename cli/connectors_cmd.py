@@ -119,7 +119,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "connectors",
         help="try a declarative connector spec offline (test a payload, check the spec)",
-        description="Connector specs: docs/connectors.md. Registering a connector is done through the registry API.",
+        description="Connector specs: docs/connectors.md. Registering, rotating and disabling connectors belong to "
+        "the registry API (/v1/connectors), not to this command.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
