@@ -45,12 +45,12 @@ def parse_now(text: str | None) -> datetime:
 def _adapter(args: argparse.Namespace) -> Any:
     from connectors.engine import SpecAdapter
     from connectors.registry import adapter_for, builtin_kinds, builtin_spec
-    from connectors.spec import ConnectorSpec
+    from connectors.spec_loader import SpecInvalid, load_spec
 
     if args.spec:
         try:
-            spec = ConnectorSpec.model_validate(_load_structured(Path(args.spec)))
-        except ValueError as exc:
+            spec = load_spec(Path(args.spec)).spec  # table keys as written ("01" stays "01"), problems by line
+        except SpecInvalid as exc:
             raise UsageError(f"the spec {args.spec} is not valid:\n{exc}") from None
         return SpecAdapter(spec)
     if not args.kind:
