@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.main import UsageError
-from cli.normalize_cmd import content_type_for, parse_now
+from cli.normalize_cmd import content_type_for, parse_now, report
 
 
 def _load(spec_file: str) -> tuple[Any, list[dict[str, Any]]]:
@@ -40,11 +40,7 @@ def _read(path: Path) -> bytes:
 
 def run_test(args: argparse.Namespace) -> int:
     from connectors.engine import SpecAdapter
-    from connectors.normalize import normalize
     from connectors.spec_loader import check_against_sample
-    from hub.calendar import WorkingDayCalendar
-    from hub.errors import Refused
-    from hub.masking import masked_rating
 
     payload = Path(args.payload)
     body = _read(payload)
@@ -59,30 +55,7 @@ def run_test(args: argparse.Namespace) -> int:
         if p.code == "SPEC_PATH_UNMATCHED":
             print(f"hcp: {p.severity}: {args.spec}:{p.line}: {p.path}: {p.message}", file=sys.stderr)
     adapter = SpecAdapter(loaded.spec)
-    try:
-        outcomes = normalize(
-            adapter, body, content_type,
-            connector_id=args.connector_id, received_at=now, now=now, calendar=WorkingDayCalendar(),
-        )  # fmt: skip
-    except Refused as exc:
-        _print({"outcome": "rejected", "errors": [p.as_dict() for p in exc.problems]})
-        return 1
-
-    def shown(outcome: Any) -> dict[str, Any]:
-        if outcome.rating is None:
-            return outcome.as_dict()
-        rating = outcome.rating.model_dump(mode="json")
-        return outcome.as_dict(rating if args.show_personal else masked_rating(rating))
-
-    items = [shown(o) for o in outcomes]
-    if len(items) == 1:
-        items[0].pop("index")
-        _print(items[0])
-    else:
-        rejected = sum(1 for item in items if item["outcome"] == "rejected")
-        overall = "accepted" if rejected == 0 else "rejected" if rejected == len(items) else "partial"
-        _print({"outcome": overall, "results": items})
-    return 0 if all(item["outcome"] == "accepted" for item in items) else 1
+    return report(adapter, body, content_type, now, args.connector_id, show_personal=args.show_personal)
 
 
 def run_check(args: argparse.Namespace) -> int:

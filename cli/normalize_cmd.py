@@ -82,11 +82,6 @@ def _load_structured(path: Path) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from connectors.normalize import normalize
-    from hub.calendar import WorkingDayCalendar
-    from hub.errors import Refused
-    from hub.masking import masked_rating
-
     path = Path(args.file)
     try:
         body = path.read_bytes()
@@ -95,10 +90,22 @@ def run(args: argparse.Namespace) -> int:
     content_type = args.content_type or content_type_for(path)
     now = parse_now(args.now)
     adapter = _adapter(args)
+    return report(adapter, body, content_type, now, args.connector_id, show_personal=args.show_personal)
+
+
+def report(
+    adapter: Any, body: bytes, content_type: str, now: datetime, connector_id: str, *, show_personal: bool
+) -> int:
+    """Normalize and print the one JSON object both `hcp normalize` and `hcp connectors test` answer with."""
+    from connectors.normalize import normalize
+    from hub.calendar import WorkingDayCalendar
+    from hub.errors import Refused
+    from hub.masking import masked_rating
+
     try:
         outcomes = normalize(
             adapter, body, content_type,
-            connector_id=args.connector_id, received_at=now, now=now, calendar=WorkingDayCalendar(),
+            connector_id=connector_id, received_at=now, now=now, calendar=WorkingDayCalendar(),
         )  # fmt: skip
     except Refused as exc:
         _print({"outcome": "rejected", "errors": [p.as_dict() for p in exc.problems]})
@@ -108,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         if outcome.rating is None:
             return outcome.as_dict()
         rating = outcome.rating.model_dump(mode="json")
-        return outcome.as_dict(rating if args.show_personal else masked_rating(rating))
+        return outcome.as_dict(rating if show_personal else masked_rating(rating))
 
     items = [shown(o) for o in outcomes]
     if len(items) == 1:
