@@ -9,13 +9,12 @@ Registering, rotating and disabling a connector go through the registry API, not
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from cli.main import UsageError
-from cli.normalize_cmd import content_type_for, parse_now, report
+from cli.normalize_cmd import content_type_for, parse_now, print_json, report
 
 
 def _load(spec_file: str) -> tuple[Any, list[dict[str, Any]]]:
@@ -48,7 +47,7 @@ def run_test(args: argparse.Namespace) -> int:
     now = parse_now(args.now)
     loaded, problems = _load(args.spec)
     if loaded is None:
-        _print({"outcome": "spec_invalid", "spec": args.spec, "errors": problems})
+        print_json({"outcome": "spec_invalid", "spec": args.spec, "errors": problems})
         return 2
     # Paths that find nothing in this payload explain most rejections; stdout stays `hcp normalize`'s shape.
     for p in check_against_sample(loaded, body, content_type):
@@ -66,13 +65,13 @@ def run_check(args: argparse.Namespace) -> int:
     content_type = (args.content_type or content_type_for(sample)) if sample else None
     loaded, problems = _load(args.spec)
     if loaded is None:
-        _print({"outcome": "invalid", "spec": args.spec, "errors": problems, "warnings": []})
+        print_json({"outcome": "invalid", "spec": args.spec, "errors": problems, "warnings": []})
         return 1
     found = check_against_sample(loaded, body, content_type) if sample else []
     errors = [p.as_dict() for p in found if p.severity == "error"]
     warnings = [p.as_dict() for p in found if p.severity == "warning"]
     spec = loaded.spec
-    _print({
+    print_json({
         "outcome": "invalid" if errors else "valid",
         "spec": args.spec,
         "kind": spec.kind,
@@ -82,10 +81,6 @@ def run_check(args: argparse.Namespace) -> int:
         "warnings": warnings,
     })  # fmt: skip
     return 1 if errors else 0
-
-
-def _print(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

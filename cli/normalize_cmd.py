@@ -108,7 +108,7 @@ def report(
             connector_id=connector_id, received_at=now, now=now, calendar=WorkingDayCalendar(),
         )  # fmt: skip
     except Refused as exc:
-        _print({"outcome": "rejected", "errors": [p.as_dict() for p in exc.problems]})
+        print_json({"outcome": "rejected", "errors": [p.as_dict() for p in exc.problems]})
         return 1
 
     def shown(outcome: Any) -> dict[str, Any]:
@@ -120,15 +120,16 @@ def report(
     items = [shown(o) for o in outcomes]
     if len(items) == 1:
         items[0].pop("index")
-        _print(items[0])
+        print_json(items[0])
     else:
         rejected = sum(1 for item in items if item["outcome"] == "rejected")
         overall = "accepted" if rejected == 0 else "rejected" if rejected == len(items) else "partial"
-        _print({"outcome": overall, "results": items})
+        print_json({"outcome": overall, "results": items})
     return 0 if all(item["outcome"] == "accepted" for item in items) else 1
 
 
-def _print(data: dict[str, Any]) -> None:
+def print_json(data: dict[str, Any]) -> None:
+    """One JSON object on stdout, Chinese kept readable: every `hcp` command that answers in JSON."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
