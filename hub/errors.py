@@ -72,6 +72,15 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "OPERATOR_ONLY": (None, "only an operator credential may {detail}", "仅运维管理凭据可{detail}"),
     "NOTICE_INVALID": (None, "not a valid holiday notice: {detail}", "节假日安排通知文件无效：{detail}"),
     "NOTICE_REFUSED": (None, "{detail}", "官方日历已包含该年度，如需覆盖请指定 force（{detail}）"),
+    # -- people signing in (hub/access.py)
+    "TOKEN_MISSING": (None, "not signed in: {detail}", "未登录：{detail}"),
+    "TOKEN_INVALID": (None, "the token is not valid: {detail}", "令牌无效：{detail}"),
+    "TOKEN_EXPIRED": (None, "the token has expired; sign in again", "令牌已过期，请重新登录"),
+    "ACCOUNT_UNSCOPED": (None, "the account cannot be used: {detail}", "该账号不可用：{detail}"),
+    "FORBIDDEN": ("R20", "not yours to {detail}", "无权{detail}"),
+    # -- the connector registry (hub/registry.py)
+    # -- personal data (R20)
+    # -- work orders (hub/workorder.py keeps its own REFUSALS)
 }  # fmt: skip
 
 

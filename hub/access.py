@@ -1,0 +1,172 @@
+"""Who a signed-in person is, and what they may see (R20, and the roles of the connectors issue).
+
+A person signs in through the identity provider (a Cognito user pool; a province may federate its
+own SSO into it). Its token carries the person's group — one of four roles — and the agency codes or
+the region they answer for. This module turns those claims into a `Principal` and answers the only
+questions the routes ask: may this person see that agency's, that region's, that connector's data,
+and may they read raters' personal data in clear.
+
+    operator    the hub's operators: every connector, rating and order
+    department  a department (承办单位): the connectors it owns and the ratings of its own agencies
+    management  a 政务服务管理部门: everything rated in its region (a county sees its townships, R18)
+    auditor     reads personal data unmasked, every read audited; sees its region, or all without one
+
+Pure: claims in, decisions out. The token itself is checked before this (API Gateway's Cognito
+authorizer in AWS, the local cloud's emulation of it on a laptop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from hub.codes import CodeError, Level, check_region_code, check_uscc, region_level
+
+__all__ = [
+    "AGENCY_CLAIM",
+    "REGION_CLAIM",
+    "AccessDenied",
+    "Principal",
+    "PrincipalRole",
+    "principal_from_claims",
+    "region_prefix",
+]
+
+AGENCY_CLAIM = "custom:agency_code"  # one credit code, or several separated by commas
+REGION_CLAIM = "custom:region_code"  # a 12-digit division code (6-digit county codes are padded)
+GROUPS_CLAIM = "cognito:groups"
+
+
+class PrincipalRole(StrEnum):
+    OPERATOR = "operator"
+    DEPARTMENT = "department"
+    MANAGEMENT = "management"
+    AUDITOR = "auditor"
+
+
+# When a person is in several groups, the narrowest reading wins: an auditor who is also a department
+# reads as a department (the unmasking role must be held on its own, and is then audited).
+_PRECEDENCE = (PrincipalRole.DEPARTMENT, PrincipalRole.MANAGEMENT, PrincipalRole.AUDITOR, PrincipalRole.OPERATOR)
+
+_PREFIX_DIGITS = {Level.PROVINCE: 2, Level.CITY: 4, Level.COUNTY: 6, Level.TOWNSHIP: 9, Level.VILLAGE: 12}
+
+
+def region_prefix(region_code: str) -> str:
+    """The digits a division's own code shares with everything inside it: 360704000000 → "360704"."""
+    return region_code[: _PREFIX_DIGITS[region_level(region_code)]]
+
+
+class AccessDenied(Exception):
+    """401 (no usable identity) or 403 (signed in, not allowed); `code` is a CATALOG code."""
+
+    def __init__(self, code: str, detail: str = "", status: int = 403) -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A signed-in person: an account id (never a name or phone: it goes into histories and audit logs)."""
+
+    subject: str
+    role: PrincipalRole
+    username: str = ""
+    agency_codes: frozenset[str] = frozenset()
+    region_code: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role is PrincipalRole.DEPARTMENT and not self.agency_codes:
+            raise AccessDenied("ACCOUNT_UNSCOPED", "a department account needs its agency code (custom:agency_code)")
+        if self.role is PrincipalRole.MANAGEMENT and not self.region_code:
+            raise AccessDenied("ACCOUNT_UNSCOPED", "a management account needs its region (custom:region_code)")
+
+    # ---- what may be seen
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role is PrincipalRole.OPERATOR or (self.role is PrincipalRole.AUDITOR and not self.region_code)
+
+    @property
+    def sees_personal_data(self) -> bool:
+        """R20: only the auditor reads raters' names, phones and ID numbers in clear (and is audited)."""
+        return self.role is PrincipalRole.AUDITOR
+
+    def in_region(self, region_code: str) -> bool:
+        return self.region_code is not None and region_code.startswith(region_prefix(self.region_code))
+
+    def may_see(self, *, agency_code: str, region_code: str) -> bool:
+        """A rating, case or work order of that agency in that region."""
+        if self.sees_everything:
+            return True
+        if self.role is PrincipalRole.DEPARTMENT:
+            return agency_code in self.agency_codes
+        return self.in_region(region_code)
+
+    def may_see_connector(self, *, owner_agency: str, regions: Iterable[str] = ()) -> bool:
+        """A department its own connectors; management those whose scope lies in its region."""
+        if self.sees_everything:
+            return True
+        if self.role is PrincipalRole.DEPARTMENT:
+            return owner_agency in self.agency_codes
+        regions = list(regions)
+        return bool(regions) and all(self.in_region(r.ljust(12, "0")) for r in regions)
+
+    def may_manage_connector(self, *, owner_agency: str) -> bool:
+        """Register, change, rotate and disable: the owning department, or an operator."""
+        return self.role is PrincipalRole.OPERATOR or (
+            self.role is PrincipalRole.DEPARTMENT and owner_agency in self.agency_codes
+        )
+
+    def require(self, allowed: bool, what: str) -> None:
+        if not allowed:
+            raise AccessDenied("FORBIDDEN", what)
+
+    def as_log(self) -> dict[str, Any]:
+        """What a log line or an audit record may say about the person: ids and scope, nothing personal."""
+        return {"subject": self.subject, "role": self.role.value, "region_code": self.region_code,
+                "agency_codes": sorted(self.agency_codes)}  # fmt: skip
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):  # API Gateway passes list claims as "[a b]"
+        text = text[1:-1].replace(" ", ",")
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
+    """The person the verified token's claims describe, or `AccessDenied` (401 without claims)."""
+    if not claims or not claims.get("sub"):
+        raise AccessDenied("TOKEN_MISSING", "sign in and send `Authorization: Bearer <id token>`", status=401)
+    groups = set(_split(claims.get(GROUPS_CLAIM)))
+    role = next((r for r in _PRECEDENCE if r.value in groups), None)
+    if role is None:
+        raise AccessDenied("ACCOUNT_UNSCOPED", "the account is in none of the groups " + ", ".join(_PRECEDENCE))
+    agencies: set[str] = set()
+    for code in _split(claims.get(AGENCY_CLAIM)):
+        try:
+            agencies.add(check_uscc(code))
+        except CodeError:
+            raise AccessDenied("ACCOUNT_UNSCOPED", f"{AGENCY_CLAIM} is not a credit code") from None
+    region: str | None = None
+    raw_region = str(claims.get(REGION_CLAIM) or "").strip()
+    if raw_region:
+        try:
+            region = check_region_code(raw_region)
+        except CodeError:
+            raise AccessDenied("ACCOUNT_UNSCOPED", f"{REGION_CLAIM} is not a division code") from None
+    return Principal(
+        subject=str(claims["sub"]),
+        role=role,
+        username=str(claims.get("cognito:username") or claims.get("username") or ""),
+        agency_codes=frozenset(agencies),
+        region_code=region,
+    )
