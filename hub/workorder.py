@@ -82,6 +82,7 @@ __all__ = [
     "OrderClassified",
     "OrderClosed",
     "OrderResolved",
+    "OutboxEntry",
     "OverdueCheck",
     "ProvincialAction",
     "RaterContacted",
@@ -114,6 +115,7 @@ __all__ = [
     "WorkOrderStore",
     "managing_department_for",
     "open_work_order",
+    "owed",
     "work_order_id_for",
 ]
 
@@ -1316,8 +1318,33 @@ def open_work_order(rating: Rating, now: datetime, calendar: WorkingDayCalendar)
 # The store port
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An event the pipeline still owes someone: the province (`forward_to_province`) or an SNS
+    audience (`notify`). Written in the same atomic write as the order version that produced it, so
+    no outcome is lost between saving an order and telling the province (the transactional outbox)."""
+
+    order_id: str
+    version: int
+    event: WorkOrderEvent
+
+    @property
+    def key(self) -> str:
+        return f"{self.order_id}#{self.version}"
+
+
+def owed(event: Event) -> bool:
+    """Whether an event goes into the outbox."""
+    return event.forward_to_province is not None or bool(event.notify)
+
+
 class WorkOrderStore(ABC):
-    """Work orders by id, with optimistic locking: a save names the version it read."""
+    """Work orders by id, with optimistic locking: a save names the version it read.
+
+    Every `put_new` and `save` also records, in the same atomic write, an `OutboxEntry` for each new
+    event that is `owed` (see `outbox`). The store indexes `order.next_check_at`, so the scheduler
+    reads only the orders whose check is due (`due`).
+    """
 
     @abstractmethod
     def get(self, order_id: str) -> WorkOrder | None: ...
@@ -1330,6 +1357,18 @@ class WorkOrderStore(ABC):
     @abstractmethod
     def save(self, order: WorkOrder, expected_version: int) -> None:
         """Replace the stored order if its version is still `expected_version`; else `VersionConflict`."""
+
+    @abstractmethod
+    def due(self, now: datetime, limit: int = 100) -> list[WorkOrder]:
+        """Orders whose `next_check_at` is at or before `now`, earliest first, at most `limit`."""
+
+    @abstractmethod
+    def outbox(self, limit: int = 100) -> list[OutboxEntry]:
+        """Entries not yet marked done, oldest first."""
+
+    @abstractmethod
+    def outbox_done(self, entry: OutboxEntry) -> None:
+        """The entry was delivered; it is not returned by `outbox` again."""
 
     def apply(
         self, order_id: str, command: Command, *, by: Actor, at: datetime, calendar: WorkingDayCalendar
@@ -1348,16 +1387,24 @@ class InMemoryWorkOrderStore(WorkOrderStore):
 
     def __init__(self) -> None:
         self._orders: dict[str, WorkOrder] = {}
+        self._outbox: dict[str, OutboxEntry] = {}
         self._lock = threading.Lock()
 
     def get(self, order_id: str) -> WorkOrder | None:
         return self._orders.get(order_id)
+
+    def _owe(self, order: WorkOrder, after_version: int) -> None:
+        for event in order.history[after_version:]:
+            if owed(event):
+                entry = OutboxEntry(order.id, event.version, event)
+                self._outbox[entry.key] = entry
 
     def put_new(self, order: WorkOrder) -> bool:
         with self._lock:
             if order.id in self._orders:
                 return False
             self._orders[order.id] = order
+            self._owe(order, 0)
             return True
 
     def save(self, order: WorkOrder, expected_version: int) -> None:
@@ -1366,6 +1413,19 @@ class InMemoryWorkOrderStore(WorkOrderStore):
             if current is None or current.version != expected_version:
                 raise VersionConflict(order.id, expected_version, current.version if current else None)
             self._orders[order.id] = order
+            self._owe(order, expected_version)
+
+    def due(self, now: datetime, limit: int = 100) -> list[WorkOrder]:
+        found = [(o.next_check_at, o.id) for o in list(self._orders.values()) if o.next_check_at is not None]
+        return [self._orders[i] for at, i in sorted(found) if at is not None and at <= now][:limit]
+
+    def outbox(self, limit: int = 100) -> list[OutboxEntry]:
+        entries = sorted(self._outbox.values(), key=lambda e: (e.event.at, e.order_id, e.version))
+        return entries[:limit]
+
+    def outbox_done(self, entry: OutboxEntry) -> None:
+        with self._lock:
+            self._outbox.pop(entry.key, None)
 
 
 WORK_ORDER_SCHEMAS: dict[str, type[BaseModel]] = {"work-order.json": WorkOrder}
