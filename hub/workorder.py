@@ -41,6 +41,7 @@ __all__ = [
     "MAX_APPROVED_EXTENSIONS",
     "OPEN",
     "REFUSALS",
+    "REMINDER_TIME",
     "REPLY_WORKING_DAYS",
     "RESOLVE_WORKING_DAYS",
     "SYSTEM",
@@ -61,6 +62,7 @@ __all__ = [
     "DeadlineChange",
     "DeadlineEscalated",
     "DeadlineKind",
+    "DeadlineReminded",
     "Deadlines",
     "DeadlinesRecomputed",
     "Escalate",
@@ -92,6 +94,7 @@ __all__ = [
     "RecordFollowUpVisit",
     "RefuseExtension",
     "RejectAppeal",
+    "RemindDeadline",
     "Reply",
     "ReplySent",
     "RequestExtension",
@@ -125,6 +128,7 @@ RESOLVE_WORKING_DAYS = 10  # R12, 第十七条(二)
 MAX_APPROVED_EXTENSIONS = 2  # R15: "延期办理以2次为限" — extended handling, so approvals count
 APPEAL_WORKING_DAYS = 3  # R17, 第十九条: counted from dispatch (see FileAppeal)
 APPEAL_REVIEW_WORKING_DAYS = 3  # R17: "收到申诉后3个工作日内"
+REMINDER_TIME = dt.time(8, 0)  # the unit is reminded at 08:00 Beijing time on the day a deadline falls due
 
 
 # --------------------------------------------------------------------------------------------------
@@ -162,6 +166,7 @@ REFUSALS: dict[str, tuple[str | None, int, str, str]] = {
     "SURVEY_REQUIRED": ("R16", 409, "the rater's satisfaction with the handling must be surveyed first",
                         "须先完成差评整改回访满意度测评"),
     "ESCALATION_NOT_DUE": (None, 409, "no escalation is due: {detail}", "无需升级督办：{detail}"),
+    "REMINDER_NOT_DUE": (None, 409, "no reminder is due: {detail}", "无需提醒：{detail}"),
     "DEADLINES_CURRENT": (None, 409, "no provisional deadline changes with the calendar as loaded",
                           "按当前已加载的日历，暂定期限无需重算"),
     "TIME_BEFORE_HISTORY": (None, 409, "the action's time {detail} is earlier than the order's last event",
@@ -607,6 +612,15 @@ class DeadlineEscalated(Event):
     notify: ClassVar[frozenset[Audience]] = frozenset({Audience.ESCALATION})
 
 
+class DeadlineReminded(Event):
+    """The unit was reminded, on the morning of the day it falls due, of a deadline it has not met yet."""
+
+    type: Literal["DeadlineReminded"] = "DeadlineReminded"
+    deadline: DeadlineKind
+    due: TimeLimit
+    notify: ClassVar[frozenset[Audience]] = frozenset({Audience.UNIT})
+
+
 class DeadlineChange(_Frozen):
     deadline: DeadlineKind
     before: TimeLimit
@@ -635,6 +649,7 @@ WorkOrderEvent = Annotated[
     | SatisfactionSurveyed
     | OrderClosed
     | DeadlineEscalated
+    | DeadlineReminded
     | DeadlinesRecomputed,
     Field(discriminator="type"),
 ]
@@ -743,6 +758,11 @@ class RecomputeDeadlines(_Frozen):
     action: Literal["recompute_deadlines"] = "recompute_deadlines"
 
 
+class RemindDeadline(_Frozen):
+    action: Literal["remind_deadline"] = "remind_deadline"
+    deadline: DeadlineKind
+
+
 Command = Annotated[
     Classify
     | SendReply
@@ -759,7 +779,8 @@ Command = Annotated[
     | SurveySatisfaction
     | Close
     | Escalate
-    | RecomputeDeadlines,
+    | RecomputeDeadlines
+    | RemindDeadline,
     Field(discriminator="action"),
 ]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
@@ -835,6 +856,7 @@ TRANSITIONS: dict[str, TransitionRule] = {
     "close": _rule(Close, OrderClosed, _MANAGEMENT, _CLOSABLE, frozenset({S.CLOSED}), None),
     "escalate": _rule(Escalate, DeadlineEscalated, _HUB, OPEN, None, None),
     "recompute_deadlines": _rule(RecomputeDeadlines, DeadlinesRecomputed, _HUB, OPEN, None, None),
+    "remind_deadline": _rule(RemindDeadline, DeadlineReminded, _HUB, OPEN, None, None),
 }  # fmt: skip
 del S
 
@@ -973,15 +995,41 @@ class WorkOrder(_Frozen):
                 checks.append(OverdueCheck(kind, due, self.escalation_target(kind), escalated))
         return checks
 
+    def _escalated(self, kind: DeadlineKind, due: TimeLimit) -> bool:
+        return any(e.deadline is kind and e.due_at == due.at for e in self.escalations)
+
+    def _reminded(self, kind: DeadlineKind, due: TimeLimit) -> bool:
+        return any(isinstance(e, DeadlineReminded) and e.deadline is kind and e.due.at == due.at for e in self.history)
+
+    @staticmethod
+    def reminder_at(due: TimeLimit) -> datetime:
+        """08:00 Beijing time on the day the deadline falls due."""
+        return datetime.combine(due.at.astimezone(SHANGHAI).date(), REMINDER_TIME, tzinfo=SHANGHAI)
+
+    def pending_reminders(self) -> dict[DeadlineKind, TimeLimit]:
+        """The unit's binding deadlines not yet reminded of (nor escalated: a passed one is past reminding)."""
+        return {
+            kind: due
+            for kind, due in self.open_deadlines().items()
+            if kind is not DeadlineKind.APPEAL_REVIEW
+            and not self._reminded(kind, due)
+            and not self._escalated(kind, due)
+        }
+
+    def reminders_due(self, now: datetime) -> list[DeadlineKind]:
+        """Deadlines falling due today whose morning reminder is owed at `now` (from 08:00 until the deadline)."""
+        return [kind for kind, due in self.pending_reminders().items() if self.reminder_at(due) <= now <= due.at]
+
     @property
     def next_check_at(self) -> datetime | None:
-        """The earliest binding deadline not yet escalated: the due-time a store indexes for the scheduler."""
+        """The earliest moment the scheduler owes this order something: a deadline's morning reminder, or its
+        escalation once passed. The due-time a store indexes."""
         pending = [
             due.at
             for kind, due in self.open_deadlines().items()
-            if self.escalation_target(kind) is not None
-            and not any(e.deadline is kind and e.due_at == due.at for e in self.escalations)
+            if self.escalation_target(kind) is not None and not self._escalated(kind, due)
         ]
+        pending += [self.reminder_at(due) for due in self.pending_reminders().values()]
         return min(pending, default=None)
 
     def owned_by(self, actor: Actor) -> bool:
@@ -1210,6 +1258,12 @@ class WorkOrder(_Frozen):
         escalation = Escalation(at=step.at, deadline=cmd.deadline, due_at=check.due.at, to=check.escalate_to)
         event = step.event(DeadlineEscalated, deadline=cmd.deadline, due=check.due, to=check.escalate_to)
         return event, {"escalations": (*self.escalations, escalation)}
+
+    def _remind_deadline(self, cmd: RemindDeadline, step: _Step) -> _Outcome:
+        if cmd.deadline not in self.reminders_due(step.at):
+            raise WorkOrderError("REMINDER_NOT_DUE", f"{cmd.deadline} at {step.at.isoformat()}")
+        due = self.open_deadlines()[cmd.deadline]
+        return step.event(DeadlineReminded, deadline=cmd.deadline, due=due), {}
 
     def _recompute_deadlines(self, cmd: RecomputeDeadlines, step: _Step) -> _Outcome:
         """A year's notice was loaded: provisional limits counted in working days are counted again."""

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, get_args
 
 import pytest
@@ -251,7 +251,8 @@ def test_an_unclassified_order_is_held_to_every_handling_limit() -> None:
     order = new_order()
     assert set(order.open_deadlines()) == {DeadlineKind.REPLY, DeadlineKind.CONTACT, DeadlineKind.RESOLVE}
     assert [c.deadline for c in order.overdue_checks(at("2026-10-09"))] == [DeadlineKind.REPLY]
-    assert order.next_check_at == order.deadlines.reply.at
+    # the scheduler wakes it on the reply deadline's morning first (the reminder), then when it passes
+    assert order.next_check_at == datetime.combine(order.deadlines.reply.date, time(8), tzinfo=SHANGHAI)
 
 
 def test_a_complex_order_is_resolved_only_after_the_rater_was_contacted_R12() -> None:
@@ -462,7 +463,8 @@ def test_a_province_level_appeal_review_has_nowhere_above_to_go_R17() -> None:
     order = act(order, APPEAL, province_unit, at("2026-10-08"))
     (check,) = [c for c in order.overdue_checks(at("2026-10-13")) if c.deadline is DeadlineKind.APPEAL_REVIEW]
     assert check.escalate_to is None and not check.escalation_due
-    assert order.next_check_at == order.deadlines.reply.at  # the review never wakes the scheduler again
+    # the review never wakes the scheduler again; the reply's morning reminder does
+    assert order.next_check_at == datetime.combine(order.deadlines.reply.date, time(8), tzinfo=SHANGHAI)
     error = refused(order, Escalate(deadline=DeadlineKind.APPEAL_REVIEW), SYSTEM, at("2026-10-13"))
     assert error.code == "ESCALATION_NOT_DUE"
 

@@ -30,6 +30,7 @@ from hub.workorder import (
     RecordFollowUpVisit,
     RefuseExtension,
     RejectAppeal,
+    RemindDeadline,
     RequestExtension,
     Resolve,
     Role,
@@ -87,6 +88,7 @@ COMMANDS: dict[str, st.SearchStrategy[Command]] = {
     "close": st.just(Close()),
     "escalate": st.builds(Escalate, deadline=st.sampled_from(DeadlineKind)),
     "recompute_deadlines": st.just(RecomputeDeadlines()),
+    "remind_deadline": st.builds(RemindDeadline, deadline=st.sampled_from(DeadlineKind)),
 }
 assert set(COMMANDS) == set(TRANSITIONS)
 dispatch_times = st.datetimes(
