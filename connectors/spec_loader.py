@@ -22,24 +22,16 @@ from pydantic import BaseModel, ValidationError
 
 from connectors.engine import SpecAdapter
 from connectors.spec import REQUIRED_FIELDS, UNIFIED_FIELDS, ConnectorSpec, FieldRule, closest, spec_issues
-from hub.errors import Refused
+from hub.errors import CATALOG, Refused
 
 Loc = tuple[str | int, ...]
 SourceMap = dict[Loc, tuple[int, int]]
 
-# code -> (English, Chinese): what the code means; docs/connectors.md lists these, and a test checks it does.
+# code -> (English, Chinese): what the code means, from the one catalog (hub.errors.CATALOG); docs/connectors.md
+# lists these, and a test checks it does.
 SPEC_CODES: dict[str, tuple[str, str]] = {
-    "SPEC_SYNTAX": ("the file is not valid JSON or YAML", "文件不是有效的 JSON 或 YAML"),
-    "SPEC_INVALID": ("the spec does not fit its schema (schemas/connector-spec.json) or contradicts itself",
-                     "接入规范不符合其结构定义（schemas/connector-spec.json）或自相矛盾"),
-    "SPEC_PATH_INVALID": ("a path is not a JMESPath / XML path", "路径不是有效的 JMESPath 或 XML 路径"),
-    "SPEC_TIME_FORMAT_UNKNOWN": ("a time format the hub cannot read", "无法识别的时间格式"),
-    "SPEC_CHARSET_UNKNOWN": ("a charset the hub does not know", "无法识别的字符集"),
-    "SPEC_TIMEZONE_UNKNOWN": ("a time zone the hub does not know", "无法识别的时区"),
-    "SPEC_VALUE_INVALID": ("a table value, const or default outside the unified vocabulary",
-                           "码表取值、常量或默认值不在统一取值范围内"),
-    "SPEC_PATH_UNMATCHED": ("a path finds nothing in the sample payload", "路径在样例报文中找不到对应内容"),
-}  # fmt: skip
+    code: (en, zh) for code, (_, en, zh) in CATALOG.items() if code.startswith("SPEC_")
+}
 
 # Fields without which a rating is refused: a sample in which their path finds nothing is an error.
 SAMPLE_REQUIRED = frozenset(REQUIRED_FIELDS)

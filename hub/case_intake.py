@@ -33,6 +33,7 @@ from hub.cases import (
 from hub.errors import Problem, Refused, problem
 from hub.ports import CaseStore, Connector, ForwardQueue, RatingStore, RawArchive, StoredCase
 from hub.rating import EvaluationType
+from hub.registry import out_of_scope
 from hub.rules import RatingPolicy, check_timing
 from hub.validation import problems_from
 
@@ -109,9 +110,17 @@ class CaseIntake:
     def receive(
         self, connector: Connector, body: bytes, content_type: str | None, request_id: str, now: datetime
     ) -> CaseReport:
-        """Raises `Refused` for a body that is not a notice or a list of them (it is archived first)."""
+        """Raises `Refused` for a body that is not a notice or a list of them (it is archived), and for a body
+        with any notice outside the connector's scope (CONNECTOR_OUT_OF_SCOPE: kept nowhere, R20)."""
+        try:
+            records = parse_notices(body, content_type)
+        except Refused:
+            self.archive.put(connector.connector_id, request_id, body, content_type, now)
+            raise
+        foreign = [p for index, record in enumerate(records) for p in _out_of_scope(connector, index, record)]
+        if foreign:
+            raise Refused(foreign)
         raw_ref = self.archive.put(connector.connector_id, request_id, body, content_type, now)
-        records = parse_notices(body, content_type)
         calendar = self.calendars()
         results: list[CaseResult] = []
         stored: list[str] = []
@@ -229,3 +238,13 @@ def parse_notices(body: bytes, content_type: str | None) -> Sequence[Any]:
     if len(document) > MAX_ITEMS:
         raise Refused([problem("BATCH_TOO_LARGE", "", str(MAX_ITEMS))])
     return document
+
+
+def _out_of_scope(connector: Connector, index: int, record: Any) -> list[Problem]:
+    """Scope is read off the raw record: a notice invalid in other ways is still refused for its agency."""
+    if not isinstance(record, dict):
+        return []
+    agency = record.get("agency")
+    agency_code = str(agency.get("code") or "") if isinstance(agency, dict) else ""
+    region_code = str(record.get("region_code") or "")
+    return out_of_scope(connector, index, agency_code, region_code, ("agency.code", "region_code"))

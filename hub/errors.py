@@ -79,6 +79,24 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "ACCOUNT_UNSCOPED": (None, "the account cannot be used: {detail}", "该账号不可用：{detail}"),
     "FORBIDDEN": ("R20", "not yours to {detail}", "无权{detail}"),
     # -- the connector registry (hub/registry.py)
+    "CONNECTOR_OUT_OF_SCOPE": ("R20", "this connector may not rate for {detail}; nothing of the request was kept",
+                               "该接入方无权评价 {detail}，本次请求的内容均未保存"),
+    "KEY_RETIRED": (None, "signed with a secret retired at {detail}; sign with the secret the last rotation gave",
+                    "签名所用密钥已于 {detail} 停用，请使用最近一次轮换得到的新密钥"),
+    "CONNECTOR_NOT_FOUND": (None, "no connector {detail}", "接入方不存在：{detail}"),
+    "KIND_UNKNOWN": (None, "not a built-in source family: {detail}", "不是内置的接入类型：{detail}"),
+    "SCOPE_INVALID": ("R20", "scope not allowed: {detail}", "接入范围不允许：{detail}"),
+    # spec problems carry their own message and line (connectors/spec_loader.py); these say what the code means
+    "SPEC_SYNTAX": (None, "the file is not valid JSON or YAML", "文件不是有效的 JSON 或 YAML"),
+    "SPEC_INVALID": (None, "the spec does not fit its schema (schemas/connector-spec.json) or contradicts itself",
+                     "接入规范不符合其结构定义（schemas/connector-spec.json）或自相矛盾"),
+    "SPEC_PATH_INVALID": (None, "a path is not a JMESPath / XML path", "路径不是有效的 JMESPath 或 XML 路径"),
+    "SPEC_TIME_FORMAT_UNKNOWN": (None, "a time format the hub cannot read", "无法识别的时间格式"),
+    "SPEC_CHARSET_UNKNOWN": (None, "a charset the hub does not know", "无法识别的字符集"),
+    "SPEC_TIMEZONE_UNKNOWN": (None, "a time zone the hub does not know", "无法识别的时区"),
+    "SPEC_VALUE_INVALID": (None, "a table value, const or default outside the unified vocabulary",
+                           "码表取值、常量或默认值不在统一取值范围内"),
+    "SPEC_PATH_UNMATCHED": (None, "a path finds nothing in the sample payload", "路径在样例报文中找不到对应内容"),
     # -- personal data (R20)
     # -- work orders (hub/workorder.py keeps its own REFUSALS)
 }  # fmt: skip

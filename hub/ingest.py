@@ -1,8 +1,9 @@
 """The ingest use case: a source's body in, one result per rating out, nothing accepted ever lost.
 
-Order matters: archive the raw bytes (so whatever is accepted can be read again) → normalize → store
-each valid rating with a conditional write → queue what was stored → report. A crash after storing and
-before queueing leaves the rating pending, and the sweep queues it; so store comes first.
+Order matters: normalize → refuse the whole body if any rating is outside the connector's scope (R20,
+nothing kept) → archive the raw bytes (so whatever is accepted can be read again) → store each valid
+rating with a conditional write → queue what was stored → report. A crash after storing and before
+queueing leaves the rating pending, and the sweep queues it; so store comes first.
 
 Normalization is injected (`hub.ports.Normalizer`): reading a source's format is `connectors/`' job,
 while the order of the side effects and what each outcome means is this service's.
@@ -16,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.errors import Problem, problem
+from hub.errors import Problem, Refused, problem
 from hub.ports import Connector, ForwardQueue, Normalizer, PutResult, RatingStore, RawArchive
 from hub.rating import RatingOutcome, rating_id_for
+from hub.registry import out_of_scope
 
 _CONFLICT_PROBLEM = {
     "source_id": lambda: problem("RATING_CONFLICT", "source_rating_id"),
@@ -76,11 +78,24 @@ class IngestService:
         request_id: str,
         now: datetime,
     ) -> IngestReport:
-        """Raises `hub.errors.Refused` for a body that cannot be read at all (it is archived first)."""
+        """Raises `hub.errors.Refused` for a body that cannot be read at all (it is archived), and for a
+        body with any rating outside the connector's scope (CONNECTOR_OUT_OF_SCOPE: kept nowhere, R20)."""
+        try:
+            items = self.normalize(
+                adapter, body, content_type, connector_id=connector.connector_id, received_at=now, now=now
+            )
+        except Refused:
+            self.archive.put(connector.connector_id, request_id, body, content_type, now)
+            raise
+        foreign = [
+            p
+            for item in items
+            if item.rating is not None
+            for p in out_of_scope(connector, item.index, item.rating.target.agency_code, item.rating.target.region_code)
+        ]
+        if foreign:
+            raise Refused(foreign)
         raw_ref = self.archive.put(connector.connector_id, request_id, body, content_type, now)
-        items = self.normalize(
-            adapter, body, content_type, connector_id=connector.connector_id, received_at=now, now=now
-        )
         results: list[ItemResult] = []
         stored: list[str] = []
         for item in items:

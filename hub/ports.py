@@ -43,7 +43,13 @@ _KIND = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
 @dataclass(frozen=True, slots=True)
 class Connector:
-    """A registered source. `settings` are overrides of its family's spec (code tables, time formats)."""
+    """A registered source. `settings` are overrides of its family's spec (code tables, time formats);
+    a `custom` connector carries its own declarative `spec` (the text its department wrote).
+
+    Scope (R20): `agencies` (credit codes) and `regions` (division-code prefixes) it may rate for; an
+    empty list does not restrict (connectors registered through the API always name their agencies).
+    After a rotation the `previous_secret` still signs until `previous_valid_until`.
+    """
 
     connector_id: str
     kind: str
@@ -53,6 +59,13 @@ class Connector:
     secret: str = field(repr=False)
     created_at: datetime
     settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    owner_agency: str = ""
+    agencies: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    spec: str | None = field(default=None, repr=False)
+    previous_secret: str | None = field(default=None, repr=False)
+    previous_valid_until: datetime | None = None
+    updated_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -74,6 +87,10 @@ class ConnectorStore(ABC):
         settings: Mapping[str, Any] | None = None,
         *,
         now: datetime,
+        owner_agency: str = "",
+        agencies: Sequence[str] = (),
+        regions: Sequence[str] = (),
+        spec: str | None = None,
     ) -> tuple[Connector, str]:
         """A new active connector and its secret (returned here once, to be handed to the source)."""
         if not _KIND.match(kind):
@@ -90,6 +107,11 @@ class ConnectorStore(ABC):
             secret=secret,
             created_at=now,
             settings=dict(settings or {}),
+            owner_agency=owner_agency,
+            agencies=tuple(agencies),
+            regions=tuple(regions),
+            spec=spec,
+            updated_at=now,
         )
         self._insert(connector)
         return connector, secret
@@ -105,14 +127,30 @@ class ConnectorStore(ABC):
     def list(self) -> Sequence[Connector]:
         """Every connector, by id."""
 
-    def set_status(self, connector_id: str, status: ConnectorStatus) -> Connector:
+    def set_status(self, connector_id: str, status: ConnectorStatus, *, now: datetime | None = None) -> Connector:
         """Disable (or re-enable) a connector; raises `UnknownConnector`."""
+        return self.update(connector_id, now=now, status=status)
+
+    def update(self, connector_id: str, *, now: datetime | None = None, **changes: Any) -> Connector:
+        """The connector with `changes` (name, scope, spec, settings, status) applied; raises `UnknownConnector`."""
         current = self.get(connector_id)
         if current is None:
             raise UnknownConnector(connector_id)
-        updated = replace(current, status=status)
+        updated = replace(current, **changes, updated_at=now or current.updated_at)
         self._replace(updated)
         return updated
+
+    def rotate(self, connector_id: str, *, now: datetime, grace: timedelta) -> tuple[Connector, str]:
+        """A new secret (returned once); the current one keeps signing until `now + grace`."""
+        current = self.get(connector_id)
+        if current is None:
+            raise UnknownConnector(connector_id)
+        secret = secrets.token_urlsafe(32)
+        updated = replace(
+            current, secret=secret, previous_secret=current.secret, previous_valid_until=now + grace, updated_at=now
+        )
+        self._replace(updated)
+        return updated, secret
 
     @abstractmethod
     def _replace(self, connector: Connector) -> None: ...

@@ -1,7 +1,8 @@
 """Connectors in DynamoDB (the template's ConnectorsTable, pk `pk`): one item per connector.
 
 The secret is kept as is, because verifying an HMAC needs it (a hash would not do); the table is
-encrypted at rest, and only the ingest function may read it. Sealing it under KMS is the same seam
+encrypted at rest, and only the ingest and registry functions may read it. After a rotation the
+previous secret is kept beside it until its grace period ends. Sealing it under KMS is the same seam
 as the rater's personal data (`hub.ports.PersonalDataSealer`), left for the registry issue.
 """
 
@@ -20,7 +21,7 @@ __all__ = ["Connector", "DynamoConnectorStore"]
 
 
 def _item(connector: Connector) -> dict[str, Any]:
-    return {
+    item: dict[str, Any] = {
         "pk": {"S": f"CONNECTOR#{connector.connector_id}"},
         "connector_id": {"S": connector.connector_id},
         "kind": {"S": connector.kind},
@@ -31,10 +32,31 @@ def _item(connector: Connector) -> dict[str, Any]:
         "created_at": {"S": connector.created_at.isoformat()},
         # JSON text, not a map: settings hold floats and nested tables DynamoDB would turn into Decimals
         "settings": {"S": json.dumps(dict(connector.settings), ensure_ascii=False)},
+        "owner_agency": {"S": connector.owner_agency},
+        "scope": {"S": json.dumps({"agencies": list(connector.agencies), "regions": list(connector.regions)})},
     }
+    optional = {
+        "spec": connector.spec,
+        "previous_secret": connector.previous_secret,
+        "previous_valid_until": connector.previous_valid_until.isoformat() if connector.previous_valid_until else None,
+        "updated_at": connector.updated_at.isoformat() if connector.updated_at else None,
+    }
+    item.update({name: {"S": value} for name, value in optional.items() if value is not None})
+    return item
+
+
+def _text(item: dict[str, Any], name: str) -> str | None:
+    return item[name]["S"] if name in item else None
+
+
+def _time(item: dict[str, Any], name: str) -> datetime | None:
+    text = _text(item, name)
+    return datetime.fromisoformat(text) if text else None
 
 
 def _connector(item: dict[str, Any]) -> Connector:
+    """Items written before the registry (no owner, scope or rotation) read as unrestricted, never rotated."""
+    scope = json.loads(_text(item, "scope") or "{}")
     return Connector(
         connector_id=item["connector_id"]["S"],
         kind=item["kind"]["S"],
@@ -44,6 +66,13 @@ def _connector(item: dict[str, Any]) -> Connector:
         secret=item["secret"]["S"],
         created_at=datetime.fromisoformat(item["created_at"]["S"]),
         settings=json.loads(item["settings"]["S"]),
+        owner_agency=_text(item, "owner_agency") or "",
+        agencies=tuple(scope.get("agencies", ())),
+        regions=tuple(scope.get("regions", ())),
+        spec=_text(item, "spec"),
+        previous_secret=_text(item, "previous_secret"),
+        previous_valid_until=_time(item, "previous_valid_until"),
+        updated_at=_time(item, "updated_at"),
     )
 
 

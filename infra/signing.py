@@ -4,7 +4,8 @@
     X-Hcp-Signature = lowercase hex HMAC-SHA256(secret, f"{timestamp}\\n{nonce}\\n".encode() + body)
 
 `verify` refuses, storing nothing, in this order: a header missing or malformed (401 SIGNATURE_MISSING),
-an unknown connector (401 CONNECTOR_UNKNOWN), a wrong signature (401 SIGNATURE_INVALID), a timestamp
+an unknown connector (401 CONNECTOR_UNKNOWN), a wrong signature (401 SIGNATURE_INVALID; 401 KEY_RETIRED
+for the secret a rotation replaced, once its grace period is over), a timestamp
 more than 5 minutes from the hub's clock (401 TIMESTAMP_EXPIRED), a disabled connector (403
 CONNECTOR_DISABLED), a nonce seen before (401 NONCE_REUSED). The nonce is recorded last, so a request
 refused for any other reason does not use it up.
@@ -116,9 +117,10 @@ def verify(
     connector = connectors.get(connector_id)
     if connector is None:
         raise _refuse("CONNECTOR_UNKNOWN", _shown(connector_id))
-    expected = signature(connector.secret, body, timestamp, nonce)
-    if not (_HEX.match(signed) and hmac.compare_digest(expected, signed.lower())):
+    if not _HEX.match(signed):
         raise _refuse("SIGNATURE_INVALID")
+    if not hmac.compare_digest(signature(connector.secret, body, timestamp, nonce), signed.lower()):
+        _check_previous_key(connector, body, timestamp, nonce, signed.lower(), now)
     offset = int(timestamp) - now.timestamp()
     if abs(offset) > MAX_SKEW.total_seconds():
         where = "ahead of" if offset > 0 else "behind"
@@ -128,6 +130,18 @@ def verify(
     if not nonces.remember(connector_id, nonce, now=now, ttl=NONCE_TTL):
         raise _refuse("NONCE_REUSED")
     return connector
+
+
+def _check_previous_key(
+    connector: Connector, body: bytes, timestamp: str, nonce: str, signed: str, now: datetime
+) -> None:
+    """Passes for the secret a rotation replaced, inside its grace period; past it, 401 KEY_RETIRED (so the
+    integrator knows to switch keys rather than hunt a bug in their signing). Anything else: SIGNATURE_INVALID."""
+    previous, until = connector.previous_secret, connector.previous_valid_until
+    if not previous or until is None or not hmac.compare_digest(signature(previous, body, timestamp, nonce), signed):
+        raise _refuse("SIGNATURE_INVALID")
+    if now > until:
+        raise _refuse("KEY_RETIRED", until.isoformat(timespec="seconds"))
 
 
 class DynamoNonceStore(NonceStore):
