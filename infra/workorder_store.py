@@ -1,0 +1,360 @@
+"""Work orders and their outbox in DynamoDB (the template's WorkOrdersTable: pk, sk; four sparse GSIs).
+
+Items:
+  - `pk=ORDER#{id}, sk=ORDER`: the order as JSON text (`order`), its `version` (the optimistic lock),
+    and the attributes the indexes and filters read:
+      `agency_code` + `unit_key` ({dispatched UTC}#{id})        GSI `by_unit`: a unit's orders
+      `managing_city` + `managing_key` ({managing region}#...)   GSI `by_managing_region`: a management
+          department's orders (R18: a township's order is keyed under its county); a county queries
+          `begins_with` its code, a city its whole partition
+      `order_status` + `unit_key`                               GSI `by_status`: the operator's lists
+      `check_shard` + `next_check_at`, only while a check is due  GSI `by_next_check`: the scheduler's
+          `due(now)`, spread over 8 shards like the case timers
+      `unit_region`, `due_at` (the earliest binding deadline): filters
+  - `pk=ORDER#{id}, sk=OUTBOX#{version}`: an event still owed to the province or an SNS audience,
+    written in the same transaction as the order version that produced it; `outbox_shard` + `owed_key`
+    (GSI `by_outbox`) until `outbox_done` removes them (the item stays, with `done_at`, as a delivery log).
+
+Nothing here holds the rater's personal data: orders and events name the rating, never the person (R20).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import heapq
+import json
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import TypeAdapter
+
+from hub.codes import Level, county_of, region_level
+from hub.workorder import OutboxEntry, Status, VersionConflict, WorkOrder, WorkOrderEvent, WorkOrderStore, owed
+from infra.rating_store import utc_text
+
+UNIT_INDEX = "by_unit"
+REGION_INDEX = "by_managing_region"
+STATUS_INDEX = "by_status"
+CHECK_INDEX = "by_next_check"
+OUTBOX_INDEX = "by_outbox"
+SHARDS = 8
+_EVENT: TypeAdapter[Any] = TypeAdapter(WorkOrderEvent)
+_PREFIX_DIGITS = {Level.PROVINCE: 2, Level.CITY: 4, Level.COUNTY: 6, Level.TOWNSHIP: 9, Level.VILLAGE: 12}
+
+
+def _shard(prefix: str, key: str) -> str:
+    """Stable: an order keeps its shard across versions."""
+    digest = hashlib.blake2b(key.encode(), digest_size=2).digest()
+    return f"{prefix}#{int.from_bytes(digest, 'big') % SHARDS}"
+
+
+def _city_of(region_code: str) -> str:
+    """The partition of the managing-region index: the city, or the province itself for a province."""
+    if region_level(region_code) is Level.PROVINCE:
+        return region_code
+    return region_code[:4] + "0" * 8
+
+
+def _pk(order_id: str) -> dict[str, str]:
+    return {"S": f"ORDER#{order_id}"}
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    """What a list asks for. `agencies` picks the unit index; else `region` the managing-region index;
+    else the status index. Region, status and the due times then narrow the query (filter expressions)."""
+
+    agencies: tuple[str, ...] = ()
+    region: str | None = None
+    status: Status | None = None
+    due_before: datetime | None = None
+    overdue_at: datetime | None = None  # overdue: a binding deadline passed before this moment
+
+
+class CursorInvalid(ValueError):
+    """The page cursor was not one this store handed out."""
+
+
+class DynamoWorkOrderStore(WorkOrderStore):
+    def __init__(self, client: Any, table: str, *, attempts: int = 4) -> None:
+        self._client = client
+        self._table = table
+        self._attempts = attempts
+        self.items_read = 0  # what the due and outbox queries read, for the benchmark and tests
+
+    # -- writing
+
+    def _order_item(self, order: WorkOrder) -> dict[str, Any]:
+        dispatched = utc_text(order.dispatched_at)
+        managing = order.managing_department.region_code
+        item: dict[str, Any] = {
+            "pk": _pk(order.id),
+            "sk": {"S": "ORDER"},
+            "order_id": {"S": order.id},
+            "rating_id": {"S": order.rating_id},
+            "version": {"N": str(order.version)},
+            "order": {"S": order.model_dump_json()},
+            "order_status": {"S": order.status.value},
+            "agency_code": {"S": order.unit.agency_code},
+            "unit_region": {"S": order.unit.region_code},
+            "unit_key": {"S": f"{dispatched}#{order.id}"},
+            "managing_city": {"S": _city_of(managing)},
+            "managing_key": {"S": f"{managing}#{dispatched}#{order.id}"},
+        }
+        binding = [limit.at for limit in order.open_deadlines().values()]
+        if binding:
+            item["due_at"] = {"S": utc_text(min(binding))}
+        check = order.next_check_at
+        if check is not None:
+            item["next_check_at"] = {"S": utc_text(check)}
+            item["check_shard"] = {"S": _shard("check", order.id)}
+        return item
+
+    def _outbox_items(self, order: WorkOrder, after_version: int) -> list[dict[str, Any]]:
+        items = []
+        for event in order.history[after_version:]:
+            if not owed(event):
+                continue
+            items.append(
+                {
+                    "pk": _pk(order.id),
+                    "sk": {"S": f"OUTBOX#{event.version:08d}"},
+                    "order_id": {"S": order.id},
+                    "version": {"N": str(event.version)},
+                    "event": {"S": event.model_dump_json()},
+                    "outbox_shard": {"S": _shard("outbox", order.id)},
+                    "owed_key": {"S": f"{utc_text(event.at)}#{order.id}#{event.version:08d}"},
+                }
+            )
+        return items
+
+    def _write(self, order_put: dict[str, Any], outbox: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """One transaction; None when it committed, else the stored order item (or {}) the condition saw."""
+        actions = [{"Put": order_put}] + [
+            {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+            for item in outbox
+        ]
+        for attempt in range(self._attempts):
+            try:
+                self._client.transact_write_items(TransactItems=actions, ClientRequestToken=uuid.uuid4().hex)
+                return None
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons") or [{}]
+                if reasons[0].get("Code") == "ConditionalCheckFailed":
+                    return reasons[0].get("Item") or self._item(order_put["Item"]["order_id"]["S"]) or {}
+                if attempt == self._attempts - 1:
+                    raise
+                time.sleep(0.01 * 2**attempt)  # TransactionConflict: a concurrent write to the same keys
+        raise AssertionError("unreachable")
+
+    def put_new(self, order: WorkOrder) -> bool:
+        put = {
+            "TableName": self._table,
+            "Item": self._order_item(order),
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        return self._write(put, self._outbox_items(order, 0)) is None
+
+    def save(self, order: WorkOrder, expected_version: int) -> None:
+        put = {
+            "TableName": self._table,
+            "Item": self._order_item(order),
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        seen = self._write(put, self._outbox_items(order, expected_version))
+        if seen is not None:
+            actual = seen.get("version", {}).get("N")
+            raise VersionConflict(order.id, expected_version, int(actual) if actual is not None else None)
+
+    # -- reading
+
+    def _item(self, order_id: str) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self._table, Key={"pk": _pk(order_id), "sk": {"S": "ORDER"}}, ConsistentRead=True
+        )
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def get(self, order_id: str) -> WorkOrder | None:
+        item = self._item(order_id)
+        return WorkOrder.model_validate_json(item["order"]["S"]) if item else None
+
+    def due(self, now: datetime, limit: int = 100) -> list[WorkOrder]:
+        """Each shard's share of `limit`, so one busy shard cannot starve the others."""
+        share = max(1, math.ceil(limit / SHARDS))
+        found: list[WorkOrder] = []
+        for shard in range(SHARDS):
+            found.extend(
+                WorkOrder.model_validate_json(item["order"]["S"])
+                for item in self._query_all(
+                    share,
+                    IndexName=CHECK_INDEX,
+                    KeyConditionExpression="check_shard = :s AND next_check_at <= :now",
+                    ExpressionAttributeValues={":s": {"S": f"check#{shard}"}, ":now": {"S": utc_text(now)}},
+                )
+            )
+        found.sort(key=lambda o: (o.next_check_at, o.id))
+        return found[:limit]
+
+    def outbox(self, limit: int = 100) -> list[OutboxEntry]:
+        """Oldest first across the shards: each shard is read in order and the shards merged."""
+        per_shard = [
+            self._query_all(
+                limit,
+                IndexName=OUTBOX_INDEX,
+                KeyConditionExpression="outbox_shard = :s",
+                ExpressionAttributeValues={":s": {"S": f"outbox#{shard}"}},
+            )
+            for shard in range(SHARDS)
+        ]
+        merged = heapq.merge(*per_shard, key=lambda item: item["owed_key"]["S"])
+        entries = []
+        for item in merged:
+            event = _EVENT.validate_json(item["event"]["S"])
+            entries.append(OutboxEntry(item["order_id"]["S"], int(item["version"]["N"]), event))
+            if len(entries) == limit:
+                break
+        return entries
+
+    def outbox_done(self, entry: OutboxEntry) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": _pk(entry.order_id), "sk": {"S": f"OUTBOX#{entry.version:08d}"}},
+                UpdateExpression="SET done_at = :t REMOVE outbox_shard",
+                ConditionExpression="attribute_exists(pk)",  # an update would otherwise create a stray item
+                ExpressionAttributeValues={":t": {"S": utc_text(datetime.now(UTC))}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def _query_all(self, limit: int, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while len(items) < limit:
+            page: dict[str, Any] = {"TableName": self._table, "Limit": limit - len(items), **kwargs}
+            if start:
+                page["ExclusiveStartKey"] = start
+            response = self._client.query(**page)
+            self.items_read += int(response.get("ScannedCount", 0))
+            items.extend(response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                break
+        return items
+
+    # -- lists for the API: index queries, never a scan
+
+    def list(
+        self, filters: OrderFilter, *, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[WorkOrder], str | None]:
+        """Newest dispatch first within each query; several queries (a unit's agencies, the operator's
+        statuses) are read one after the other. Returns the page and the cursor of the next one."""
+        queries = self._queries(filters)
+        position, start = _decode_cursor(cursor, len(queries))
+        orders: list[WorkOrder] = []
+        while position < len(queries) and len(orders) < limit:
+            page: dict[str, Any] = {
+                "TableName": self._table,
+                "ScanIndexForward": False,
+                "Limit": max(limit - len(orders), 1),
+                **queries[position],
+            }
+            if start:
+                page["ExclusiveStartKey"] = start
+            response = self._client.query(**page)
+            orders.extend(WorkOrder.model_validate_json(item["order"]["S"]) for item in response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                position += 1
+        if position >= len(queries):
+            return orders, None
+        return orders, _encode_cursor(position, start)
+
+    def _queries(self, f: OrderFilter) -> list[dict[str, Any]]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        conditions: list[str] = []
+        if f.region is not None:
+            level = region_level(f.region)
+            values[":region"] = {"S": f.region[: _PREFIX_DIGITS[level]]}
+            conditions.append("begins_with(unit_region, :region)")
+        if f.status is not None:
+            names["#status"] = "order_status"
+            values[":status"] = {"S": f.status.value}
+            conditions.append("#status = :status")
+        if f.due_before is not None:
+            values[":due_before"] = {"S": utc_text(f.due_before)}
+            conditions.append("due_at <= :due_before")
+        if f.overdue_at is not None:
+            values[":overdue_at"] = {"S": utc_text(f.overdue_at)}
+            conditions.append("due_at < :overdue_at")
+
+        def query(index: str, key: str, key_values: dict[str, Any], drop: str | None = None) -> dict[str, Any]:
+            kept = [c for c in conditions if c != drop]
+            q: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": key}
+            used_names = {k: v for k, v in names.items() if any(k in c for c in kept)}
+            used_values = {k: v for k, v in values.items() if any(k in c for c in kept)}
+            if kept:
+                q["FilterExpression"] = " AND ".join(kept)
+            if used_names:
+                q["ExpressionAttributeNames"] = used_names
+            q["ExpressionAttributeValues"] = {**used_values, **key_values}
+            return q
+
+        if f.agencies:
+            return [query(UNIT_INDEX, "agency_code = :agency", {":agency": {"S": a}}) for a in f.agencies]
+        if f.region is not None:
+            level = region_level(f.region)
+            city = _city_of(f.region)
+            if level in (Level.PROVINCE, Level.CITY):
+                return [query(REGION_INDEX, "managing_city = :city", {":city": {"S": city}})]
+            county = county_of(f.region)  # R18: a township's and a village's orders are the county's
+            return [
+                query(
+                    REGION_INDEX,
+                    "managing_city = :city AND begins_with(managing_key, :managed)",
+                    {":city": {"S": city}, ":managed": {"S": county + "#"}},
+                )
+            ]
+        statuses = [f.status] if f.status is not None else list(Status)
+        status_condition = "#status = :status"
+        return [
+            query(STATUS_INDEX, "order_status = :key_status", {":key_status": {"S": s.value}}, drop=status_condition)
+            for s in statuses
+        ]
+
+
+def _encode_cursor(position: int, start: dict[str, Any] | None) -> str:
+    text = json.dumps({"q": position, "k": start}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, queries: int) -> tuple[int, dict[str, Any] | None]:
+    if not cursor:
+        return 0, None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position, start = int(data["q"]), data["k"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise CursorInvalid(cursor) from None
+    if not 0 <= position < queries or not (start is None or isinstance(start, dict)):
+        raise CursorInvalid(cursor)
+    return position, start
+
+
+__all__: Sequence[str] = ("CursorInvalid", "DynamoWorkOrderStore", "OrderFilter")
