@@ -1,4 +1,5 @@
-"""The forward queue in SQS: one message `{"rating_id": ...}` per stored rating, sent ten at a time."""
+"""The forward queue in SQS: one message `{"rating_id": ...}` per stored rating, sent ten at a time; and, its
+second message type, `{"outcome": key}` per work-order event the province tracks (`hub.outcomes`)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hub.outcomes import OutcomeQueue
 from hub.ports import ForwardQueue
 
 log = logging.getLogger(__name__)
 BATCH = 10  # SQS's limit for send_message_batch
 
 
-class SqsForwardQueue(ForwardQueue):
+class SqsForwardQueue(ForwardQueue, OutcomeQueue):
     """Entries that fail are sent again (`attempts` in all) unless SQS blames the sender; what still
     fails is returned and stays pending in the ratings table, where the sweep finds it.
     """
@@ -28,20 +30,26 @@ class SqsForwardQueue(ForwardQueue):
         self._backoff = backoff
 
     def enqueue(self, rating_ids: Sequence[str]) -> Sequence[str]:
+        return self._enqueue(rating_ids, "rating_id")
+
+    def enqueue_outcomes(self, keys: Sequence[str]) -> Sequence[str]:
+        return self._enqueue(keys, "outcome")
+
+    def _enqueue(self, values: Sequence[str], field: str) -> Sequence[str]:
         failed: list[str] = []
-        for start in range(0, len(rating_ids), BATCH):
-            failed.extend(self._send(rating_ids[start : start + BATCH]))
+        for start in range(0, len(values), BATCH):
+            failed.extend(self._send(values[start : start + BATCH], field))
         if failed:
-            log.warning("forward queue: %d of %d ratings left for the sweep", len(failed), len(rating_ids))
+            log.warning("forward queue: %d of %d %s left for the sweep", len(failed), len(values), field)
         return failed
 
-    def _send(self, batch: Sequence[str]) -> list[str]:
+    def _send(self, batch: Sequence[str], field: str = "rating_id") -> list[str]:
         waiting = {str(i): rating_id for i, rating_id in enumerate(batch)}
         refused: list[str] = []
         for attempt in range(self._attempts):
             if attempt:
                 time.sleep(self._backoff * 2 ** (attempt - 1))
-            entries = [{"Id": i, "MessageBody": json.dumps({"rating_id": r})} for i, r in waiting.items()]
+            entries = [{"Id": i, "MessageBody": json.dumps({field: r})} for i, r in waiting.items()]
             try:
                 response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
             except (ClientError, BotoCoreError) as exc:

@@ -1,0 +1,236 @@
+"""What a work order owes others once it changed: notices to departments (SNS) and outcomes to the province.
+
+The order's store keeps an outbox entry for each owed event, written with the order (see
+`hub.workorder.WorkOrderStore`). `OutboxRelay` empties it: an event only departments hear of is published
+and done at once; an event the province tracks (the reply, the rectification, a not-adopted decision, the
+follow-up satisfaction — 第十七条, 第十九条; R14, R16, R17) goes on the forward queue, and `OutcomeDelivery`,
+run by the forward function, sends it under its one key (order id and event version), publishes its
+notices, and only then marks the entry done. What is left — a lost message, a province down past the
+queue's patience — the sweep relays again, so nothing is lost and the province's de-duplication makes a
+repeat harmless.
+
+No notice carries personal data (R20): ids, codes, deadlines and the event type; the free texts of the
+history stay out too (a department reads them in the hub, signed in).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hub.forwarding import ProvinceReceipt, ProvinceRefusedRating
+from hub.ports import RatingStore
+from hub.workorder import (
+    Audience,
+    DeadlineEscalated,
+    DeadlineReminded,
+    Event,
+    ExtensionApproved,
+    OutboxEntry,
+    WorkOrder,
+    WorkOrderStore,
+)
+
+SWEEP_AGE = timedelta(minutes=3)  # an entry this old was not relayed right after its action: relay it again
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One SNS message: what happened to which order, for whom. Departments subscribe by the attributes."""
+
+    key: str  # order id, version and audience: a subscriber drops a repeat by it
+    event_type: str
+    order_id: str
+    rating_id: str
+    version: int
+    at: datetime
+    audience: Audience
+    region_code: str
+    agency_code: str | None
+    status: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def attributes(self) -> dict[str, str]:
+        """The message attributes a subscription's filter policy matches on."""
+        out = {
+            "audience": self.audience.value,
+            "region_code": self.region_code,
+            "event_type": self.event_type,
+            "key": self.key,
+        }
+        if self.agency_code:
+            out["agency_code"] = self.agency_code
+        return out
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "event_type": self.event_type,
+            "order_id": self.order_id,
+            "rating_id": self.rating_id,
+            "version": self.version,
+            "at": self.at.isoformat(),
+            "audience": self.audience.value,
+            "region_code": self.region_code,
+            "agency_code": self.agency_code,
+            "status": self.status,
+            **self.details,
+        }
+
+
+def _details(event: Event) -> dict[str, Any]:
+    """Deadlines and decisions, never free text."""
+    if isinstance(event, DeadlineReminded | DeadlineEscalated):
+        out: dict[str, Any] = {
+            "deadline": event.deadline.value,
+            "due_at": event.due.at.isoformat(),
+            "provisional": event.due.provisional,
+        }
+        if isinstance(event, DeadlineEscalated):
+            out["escalated_to"] = {"region_code": event.to.region_code, "level": event.to.level.value}
+        return out
+    if isinstance(event, ExtensionApproved):
+        return {"deadline": event.deadline.value, "new_due_date": event.new_time_limit.date.isoformat()}
+    if event.type == "AppealFiled":
+        return {"review_by": event.review_by.at.isoformat()}  # type: ignore[attr-defined]
+    return {}
+
+
+def notices_for(order: WorkOrder, event: Event) -> list[Notice]:
+    """One notice per audience of the event. The rater is an audience by rating_id only: whoever tells
+    the rater (SMS, the portal) looks the contact up where it is kept encrypted."""
+    notices = []
+    for audience in sorted(event.notify):
+        agency: str | None = None
+        if audience is Audience.UNIT or audience is Audience.RATER:
+            region, agency = order.unit.region_code, order.unit.agency_code
+        elif audience is Audience.ESCALATION and isinstance(event, DeadlineEscalated):
+            region = event.to.region_code
+        else:
+            region = order.managing_department.region_code
+        notices.append(
+            Notice(
+                key=f"{order.id}#{event.version}#{audience.value}",
+                event_type=event.type,  # type: ignore[attr-defined]
+                order_id=order.id,
+                rating_id=order.rating_id,
+                version=event.version,
+                at=event.at,
+                audience=audience,
+                region_code=region,
+                agency_code=agency,
+                status=order.status.value,
+                details=_details(event),
+            )
+        )
+    return notices
+
+
+class Notifier(ABC):
+    """Publishes notices (SNS in AWS). At least once: a subscriber drops repeats by `Notice.key`."""
+
+    @abstractmethod
+    def publish(self, notice: Notice) -> str:
+        """The message id. Raises on failure: the entry stays owed."""
+
+
+class OutcomeSink(ABC):
+    """The province, for work-order outcomes. Raises `ProvinceRefusedRating` (judged and refused) or
+    `ProvinceUnreachable` (retry later), as `hub.forwarding.ProvincialSink` does for ratings."""
+
+    @abstractmethod
+    def send_outcome(self, order: WorkOrder, event: Event) -> ProvinceReceipt: ...
+
+
+class OutcomeQueue(ABC):
+    """The forward queue's second message type: `{"outcome": key}` for an outbox entry's key."""
+
+    @abstractmethod
+    def enqueue_outcomes(self, keys: Sequence[str]) -> Sequence[str]:
+        """Queue the keys; returns those that could not be queued (they stay owed for the sweep)."""
+
+
+def split_key(key: str) -> tuple[str, int]:
+    order_id, _, version = key.rpartition("#")
+    if not order_id or not version.isdigit():
+        raise ValueError(f"not an outbox key: {key!r}")
+    return order_id, int(version)
+
+
+@dataclass
+class OutboxRelay:
+    store: WorkOrderStore
+    notifier: Notifier
+    queue: OutcomeQueue
+
+    def relay(self, entries: Sequence[OutboxEntry]) -> Counter[str]:
+        """Notices-only entries are published and done; the province's go on the forward queue."""
+        counts: Counter[str] = Counter()
+        to_queue: list[str] = []
+        for entry in entries:
+            if entry.event.forward_to_province is not None:
+                to_queue.append(entry.key)
+                continue
+            order = self.store.get(entry.order_id)
+            if order is not None:
+                for notice in notices_for(order, entry.event):
+                    self.notifier.publish(notice)
+                    counts["notified"] += 1
+            self.store.outbox_done(entry)
+        if to_queue:
+            failed = self.queue.enqueue_outcomes(to_queue)
+            counts["queued"] += len(to_queue) - len(failed)
+            if failed:
+                counts["queue_failed"] += len(failed)
+        return counts
+
+    def relay_new(self, order: WorkOrder, after_version: int) -> Counter[str]:
+        """Right after an action: the owed events the save of `order` added (its versions after `after_version`)."""
+        entries = [
+            OutboxEntry(order.id, event.version, event)
+            for event in order.history[after_version:]
+            if event.forward_to_province is not None or event.notify
+        ]
+        return self.relay(entries)
+
+    def sweep(self, now: datetime, *, older_than: timedelta = SWEEP_AGE, limit: int = 100) -> Counter[str]:
+        """Relay again what is still owed and older than `older_than`: a lost relay or message loses nothing."""
+        cutoff = now - older_than
+        return self.relay([entry for entry in self.store.outbox(limit) if entry.event.at <= cutoff])
+
+
+@dataclass
+class OutcomeDelivery:
+    """The forward function's part: one owed event to the province (if it tracks it), then its notices."""
+
+    store: WorkOrderStore
+    province: OutcomeSink
+    notifier: Notifier
+    ratings: RatingStore | None = None
+
+    def deliver(self, key: str) -> str:
+        """`ProvinceUnreachable` propagates: the message is retried with the queue's backoff."""
+        order_id, version = split_key(key)
+        order = self.store.get(order_id)
+        if order is None or not 1 <= version <= order.version:
+            return "unknown"
+        event = order.history[version - 1]
+        if event.forward_to_province == "not_adopted" and self.ratings is not None:
+            # R14, R17: the rating leaves the results; idempotent, so a retry repeats it harmlessly
+            self.ratings.mark_not_adopted(order.rating_id, order_id=order.id, at=event.at)
+        outcome = "forwarded"
+        if event.forward_to_province is not None:
+            try:
+                receipt = self.province.send_outcome(order, event)
+            except ProvinceRefusedRating:
+                outcome = "refused"  # judged and refused: sending it again cannot help; the caller logs the reason
+            else:
+                outcome = "duplicate" if receipt.duplicate else "forwarded"
+        for notice in notices_for(order, event):
+            self.notifier.publish(notice)
+        self.store.outbox_done(OutboxEntry(order.id, version, event))
+        return outcome

@@ -1,0 +1,133 @@
+"""Deadline checks on the scheduler: the unit's morning reminder, the overdue mark and escalation (R11, R12, R17).
+
+The scheduler reads only the orders whose `next_check_at` is due (`WorkOrderStore.due`), and for each does
+what it owes, as the hub (`SYSTEM`), one command at a time:
+  - a provisional deadline whose year is now known is counted again first (`RecomputeDeadlines`), so a
+    reminder or escalation never fires on a guessed date;
+  - a binding deadline falling due today gets its reminder to the unit from 08:00 Beijing time on;
+  - a passed one is marked overdue and escalated (`Escalate`): the unit's to its managing department, an
+    appeal review one level up (`WorkOrder.escalation_target`).
+Each is recorded in the order's history and saved under optimistic locking: of two overlapping runs one
+saves, the other meets `VersionConflict`, reads the order again and finds nothing left to do — so every
+reminder and escalation happens exactly once. The new events are relayed at once (`OutboxRelay`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hub.calendar import WorkingDayCalendar
+from hub.outcomes import OutboxRelay
+from hub.workorder import (
+    SYSTEM,
+    Command,
+    Escalate,
+    RecomputeDeadlines,
+    RemindDeadline,
+    Status,
+    VersionConflict,
+    WorkOrder,
+    WorkOrderError,
+    WorkOrderStore,
+)
+
+MAX_STEPS = 12  # commands per order per run: a handful at most (recompute, three reminders, four escalations)
+MAX_CONFLICTS = 3  # re-reads after losing a race before leaving the order to the next run
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorReport:
+    """`full`: as many orders were due as one run takes; the caller may run again at once."""
+
+    due: int
+    counts: Counter[str] = field(default_factory=Counter)
+    errors: tuple[str, ...] = ()
+    full: bool = False
+
+
+def _recomputable(order: WorkOrder, calendar: WorkingDayCalendar) -> bool:
+    limits = [order.deadlines.reply, order.deadlines.contact, order.deadlines.resolve, order.deadlines.appeal]
+    if order.appeal is not None:
+        limits.append(order.appeal.review_by)
+    return any(limit.provisional and limit.recomputed(calendar) != limit for limit in limits)
+
+
+def owed_commands(order: WorkOrder, now: datetime, calendar: WorkingDayCalendar) -> list[Command]:
+    """What the hub owes this order at `now`, in the order it is done."""
+    if order.status is Status.CLOSED:
+        return []
+    if _recomputable(order, calendar):
+        return [RecomputeDeadlines()]  # first: the rest is decided on the recounted deadlines
+    commands: list[Command] = [RemindDeadline(deadline=kind) for kind in order.reminders_due(now)]
+    commands += [Escalate(deadline=check.deadline) for check in order.overdue_checks(now) if check.escalation_due]
+    return commands
+
+
+_OUTCOME = {"recompute_deadlines": "recomputed", "remind_deadline": "reminded", "escalate": "escalated"}
+
+
+class WorkOrderMonitor:
+    def __init__(
+        self,
+        store: WorkOrderStore,
+        calendars: Callable[[], WorkingDayCalendar],
+        relay: OutboxRelay | None = None,
+        *,
+        batch: int = 100,
+    ) -> None:
+        self.store = store
+        self.calendars = calendars
+        self.relay = relay
+        self.batch = batch
+
+    def run(self, now: datetime, calendar: WorkingDayCalendar | None = None) -> MonitorReport:
+        """Check every due order at `now`; one order's fault is counted and does not hold up the others."""
+        calendar = calendar or self.calendars()
+        due = self.store.due(now, self.batch)
+        counts: Counter[str] = Counter()
+        errors: list[str] = []
+        for order in due:
+            try:
+                counts.update(self.check(order.id, now, calendar))
+            except Exception as exc:  # ids and exception types only: no personal data in a report
+                counts["error"] += 1
+                errors.append(f"{order.id}: {type(exc).__name__}")
+        return MonitorReport(len(due), counts, tuple(errors), full=len(due) >= self.batch)
+
+    def check(self, order_id: str, now: datetime, calendar: WorkingDayCalendar) -> Counter[str]:
+        """Do what one order is owed, one command at a time, each saved under its version."""
+        counts: Counter[str] = Counter()
+        conflicts = 0
+        for _ in range(MAX_STEPS):
+            order = self.store.get(order_id)
+            if order is None:
+                counts["missing"] += 1
+                break
+            commands = owed_commands(order, now, calendar)
+            if not commands:
+                break
+            command = commands[0]
+            try:
+                transition = order.handle(command, by=SYSTEM, at=now, calendar=calendar)
+            except WorkOrderError as refused:  # e.g. an action stamped after `now`: the next run comes back
+                counts[f"refused:{refused.code}"] += 1
+                break
+            try:
+                self.store.save(transition.order, expected_version=order.version)
+            except VersionConflict:
+                conflicts += 1
+                counts["conflict"] += 1
+                if conflicts >= MAX_CONFLICTS:
+                    break
+                continue  # read again: the other run may have done it
+            counts[_OUTCOME[command.action]] += 1
+            if self.relay is not None:
+                for what, n in self.relay.relay_new(transition.order, order.version).items():
+                    counts[f"relay:{what}"] += n
+        return counts
+
+
+__all__ = ["MonitorReport", "WorkOrderMonitor", "owed_commands"]

@@ -1,0 +1,224 @@
+"""Deadline checks on the scheduler's clock (R11, R12, R17): the unit's morning reminder, the overdue mark and
+escalation exactly once however runs overlap, an appeal review escalated one level up, provisional deadlines
+recounted; and the outbox relayed — notices at once, the province's outcomes through the forward queue."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+
+import pytest
+
+from hub.calendar import WorkingDayCalendar, parse_notice
+from hub.forwarding import ProvinceReceipt, ProvinceUnreachable
+from hub.outcomes import Notice, OutboxRelay, OutcomeDelivery, OutcomeSink
+from hub.workorder import (
+    Audience,
+    DeadlineKind,
+    Event,
+    InMemoryWorkOrderStore,
+    Kind,
+    UpholdAppeal,
+    WorkOrder,
+    open_work_order,
+)
+from hub.workorder_monitor import WorkOrderMonitor
+from infra.memory import InMemoryForwardQueue, InMemoryRatingStore
+from infra.notify import InMemoryNotifier
+from tests.conftest import ROOT
+from tests.unit.test_workorder import (
+    APPEAL,
+    CALENDAR,
+    COUNTY,
+    COUNTY_AGENCY,
+    COUNTY_MANAGEMENT,
+    UNIT,
+    Classify,
+    act,
+    at,
+    bad_rating,
+    new_order,
+    replied,
+    simple,
+)
+
+LOADED_2027 = WorkingDayCalendar([parse_notice((ROOT / "tests/fixtures/calendar/2027.json").read_bytes())])
+
+
+class Hub:
+    """The monitor over the in-memory store, with the relay's notifier and queue to look at."""
+
+    def __init__(self, *orders: WorkOrder, store: InMemoryWorkOrderStore | None = None) -> None:
+        self.store = store or InMemoryWorkOrderStore()
+        for order in orders:
+            assert self.store.put_new(order)
+        self.notifier = InMemoryNotifier()
+        self.queue = InMemoryForwardQueue()
+        self.relay = OutboxRelay(self.store, self.notifier, self.queue)
+        self.monitor = WorkOrderMonitor(self.store, lambda: CALENDAR, self.relay)
+
+    def run(self, when: datetime, calendar: WorkingDayCalendar = CALENDAR) -> dict[str, int]:
+        report = self.monitor.run(when, calendar)
+        assert report.errors == ()
+        return dict(report.counts)
+
+    def order(self, order_id: str = "wo-r0001") -> WorkOrder:
+        order = self.store.get(order_id)
+        assert order is not None
+        return order
+
+    def notices(self, event_type: str) -> list[Notice]:
+        return [n for n in self.notifier.published if n.event_type == event_type]
+
+
+def test_the_unit_is_reminded_once_on_the_morning_its_reply_falls_due_R11() -> None:
+    hub = Hub(simple())  # dispatched 2026-09-30 10:00; reply due 2026-10-08 23:59:59 (after the holiday)
+    hub.relay.sweep(at("2026-09-30", "12:00"), older_than=at("2026-09-30", "12:00") - at("2026-09-30", "10:00"))
+    hub.notifier.published.clear()  # the dispatch notice, relayed by the sweep
+    assert hub.run(at("2026-10-08", "07:59")) == {}  # not due: the due index returns nothing
+    assert hub.run(at("2026-10-08", "08:00")) == {"reminded": 1, "relay:notified": 1}
+    assert hub.run(at("2026-10-08", "08:01")) == {}
+    assert hub.run(at("2026-10-08", "23:59:59")) == {}  # due, but not passed yet
+    [notice] = hub.notices("DeadlineReminded")
+    assert (notice.audience, notice.agency_code, notice.region_code) == (Audience.UNIT, COUNTY_AGENCY, COUNTY)
+    assert notice.details == {"deadline": "reply", "due_at": "2026-10-08T23:59:59+08:00", "provisional": False}
+    assert [e.type for e in hub.order().history].count("DeadlineReminded") == 1
+    assert hub.store.outbox() == []  # a notice-only entry is done once published
+
+
+def test_a_simple_order_unanswered_after_2026_10_08_is_overdue_and_escalated_once_R11() -> None:
+    hub = Hub(simple())
+    assert hub.run(at("2026-10-08", "10:00")) == {"reminded": 1, "relay:notified": 1}
+    assert hub.run(at("2026-10-09", "00:00:00")) == {"escalated": 1, "relay:notified": 1}
+    assert hub.run(at("2026-10-09", "00:01")) == {}  # nothing binds until it is answered
+    order = hub.order()
+    [check] = order.overdue_checks(at("2026-10-09", "09:00"))
+    assert check.deadline is DeadlineKind.REPLY and check.escalated_at == at("2026-10-09", "00:00:00")
+    [notice] = hub.notices("DeadlineEscalated")
+    assert (notice.audience, notice.region_code, notice.agency_code) == (Audience.ESCALATION, COUNTY, None)
+    assert notice.details["escalated_to"] == {"region_code": COUNTY, "level": "county"}
+
+
+def test_an_order_checked_only_after_its_deadline_is_escalated_without_a_late_reminder() -> None:
+    hub = Hub(simple())
+    assert hub.run(at("2026-10-12")) == {"escalated": 1, "relay:notified": 1}  # the scheduler was down for days
+    assert hub.notices("DeadlineReminded") == []
+
+
+class RacingStore(InMemoryWorkOrderStore):
+    """Two runs read the due orders before either saves: the overlap a slow run and the next one have."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(2)
+
+    def due(self, now: datetime, limit: int = 100) -> list[WorkOrder]:
+        found = super().due(now, limit)
+        self.barrier.wait(timeout=5)
+        return found
+
+
+def test_two_overlapping_runs_escalate_an_overdue_order_exactly_once_R11() -> None:
+    store = RacingStore()
+    hub = Hub(simple(), store=store)
+    reports = []
+
+    def run() -> None:
+        reports.append(hub.monitor.run(at("2026-10-09"), CALENDAR))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sum(r.counts["escalated"] for r in reports) == 1
+    assert [e.type for e in hub.order().history].count("DeadlineEscalated") == 1
+    assert len(hub.notices("DeadlineEscalated")) == 1
+
+
+def test_the_loser_of_a_race_reads_again_and_finds_nothing_left_to_do() -> None:
+    hub = Hub(simple())
+    stale = hub.order()
+    hub.run(at("2026-10-09"))
+    # a run that read `stale` before the first saved: its save is refused, it reads again, it does nothing
+    loser = WorkOrderMonitor(hub.store, lambda: CALENDAR)
+    assert dict(loser.check(stale.id, at("2026-10-09", "10:01"), CALENDAR)) == {}
+
+
+def test_an_overdue_appeal_review_is_escalated_one_level_up_R17() -> None:
+    order = act(replied(), APPEAL, UNIT, at("2026-10-08", "09:30"))  # review due 2026-10-12 23:59:59
+    assert order.appeal is not None and order.appeal.review_by.date == date(2026, 10, 12)
+    hub = Hub(order)
+    assert hub.run(at("2026-10-13", "00:00")) == {"escalated": 1, "relay:notified": 1}
+    [notice] = hub.notices("DeadlineEscalated")
+    assert notice.region_code == "360700000000"  # the city above the county that reviews
+    assert notice.details["deadline"] == "appeal_review"
+
+
+def test_a_provisional_deadline_is_recounted_when_the_year_is_known_before_anything_fires() -> None:
+    dispatched = at("2026-12-28")  # 10 working days reach into 2027, unknown to chinesecalendar 1.11
+    order = act(open_work_order(bad_rating(), dispatched, CALENDAR), Classify(kind=Kind.COMPLEX), when=dispatched)
+    assert order.deadlines.resolve.provisional and order.deadlines.resolve.date == date(2027, 1, 11)
+    unloaded = Hub(order)
+    assert unloaded.run(at("2026-12-30", "08:00")) == {"reminded": 1, "relay:notified": 1}  # contact due today
+    assert unloaded.order().deadlines.resolve.provisional  # still a guess: nothing to recount with
+
+    hub = Hub(order)
+    assert hub.run(at("2026-12-30", "08:00"), LOADED_2027) == {"recomputed": 1, "reminded": 1, "relay:notified": 1}
+    resolve = hub.order().deadlines.resolve
+    assert resolve.date == date(2027, 1, 12) and not resolve.provisional
+    assert [n.details for n in hub.notices("DeadlineReminded")] == [
+        {"deadline": "contact", "due_at": "2026-12-30T23:59:59+08:00", "provisional": False}
+    ]
+
+
+def test_notices_carry_no_personal_data_R20() -> None:
+    hub = Hub(new_order(real_name=True))
+    hub.run(at("2026-10-08", "08:00"))
+    hub.run(at("2026-10-21"))
+    text = repr([(n.body(), n.attributes()) for n in hub.notifier.published])
+    assert len(hub.notifier.published) == 4  # reminders of reply and contact, escalations of all three
+    for personal in ("王小明", "13912345678", "11010519491231002X", "等候时间太长"):
+        assert personal not in text
+
+
+class Province(OutcomeSink):
+    """The province port's fake: down for `failures` calls, then it takes each key once."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.received: dict[str, tuple[str, str]] = {}
+
+    def send_outcome(self, order: WorkOrder, event: Event) -> ProvinceReceipt:
+        if self.failures:
+            self.failures -= 1
+            raise ProvinceUnreachable("503")
+        key = f"{order.id}#{event.version}"
+        duplicate = key in self.received
+        self.received.setdefault(key, (event.type, str(event.forward_to_province)))
+        return ProvinceReceipt(key, duplicate)
+
+
+def test_an_upheld_appeal_reaches_the_province_as_not_adopted_once_through_retries_R17() -> None:
+    order = act(simple(), APPEAL, UNIT, at("2026-10-08", "09:30"))
+    order = act(order, UpholdAppeal(finding="核实为误评"), COUNTY_MANAGEMENT, at("2026-10-09"))
+    hub = Hub()
+    ratings = InMemoryRatingStore()
+    ratings.put_new(bad_rating(), "raw/1")
+    assert hub.store.put_new(order)
+    counts = hub.relay.sweep(at("2026-10-09", "10:10"))
+    assert counts == {"queued": 1, "notified": 2}  # dispatched (unit), appeal filed (department); upheld queued
+    [key] = hub.queue.outcome_keys()
+    province = Province(failures=2)
+    delivery = OutcomeDelivery(hub.store, province, hub.notifier, ratings)
+    for _ in range(2):
+        with pytest.raises(ProvinceUnreachable):  # the message comes back after the forward queue's backoff
+            delivery.deliver(key)
+    assert hub.store.outbox() != []  # owed until the province acknowledged
+    assert delivery.deliver(key) == "forwarded"
+    assert delivery.deliver(key) == "duplicate"  # a re-queued copy is harmless
+    assert province.received == {key: ("AppealUpheld", "not_adopted")}
+    assert hub.store.outbox() == []
+    stored = ratings.get("r0001")
+    assert stored is not None and not stored.adopted  # R17: out of the results
+    assert [n.audience for n in hub.notices("AppealUpheld")] == [Audience.UNIT, Audience.UNIT]
