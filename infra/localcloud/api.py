@@ -34,6 +34,8 @@ class Route:
     api: str  # logical id of the API
     stage: str
     binary_media_types: tuple[str, ...]
+    authorizer: str | None = None  # the API's authorizer the event names (Auth.Authorizer), if any
+    user_pool: str | None = None  # logical id of that authorizer's Cognito user pool (UserPoolArn GetAtt)
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -75,8 +77,24 @@ def routes_from_sam(sam: dict[str, Any], parameters: dict[str, str]) -> list[Rou
             stage = _literal(api_props.get("StageName", "Prod"), parameters)
             binary = tuple(t.replace("~1", "/") for t in api_props.get("BinaryMediaTypes", []))
             method = props["Method"].upper()
-            routes.append(Route("ANY" if method == "ANY" else method, props["Path"], logical_id, api, stage, binary))
+            authorizer, pool = _authorizer(props, api_props)
+            routes.append(Route("ANY" if method == "ANY" else method, props["Path"], logical_id, api, stage, binary,
+                                authorizer, pool))  # fmt: skip
     return sorted(routes, key=Route.specificity)
+
+
+def _authorizer(event_props: dict[str, Any], api_props: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The event's `Auth.Authorizer` (else the API's DefaultAuthorizer; "NONE" is none), and the
+    logical id of its user pool when it is a Cognito authorizer."""
+    api_auth = api_props.get("Auth") or {}
+    name = (event_props.get("Auth") or {}).get("Authorizer", api_auth.get("DefaultAuthorizer"))
+    if not name or name == "NONE":
+        return None, None
+    arn = ((api_auth.get("Authorizers") or {}).get(name) or {}).get("UserPoolArn")
+    if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+        target = arn["Fn::GetAtt"]
+        return name, target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
+    return name, None
 
 
 def _literal(value: Any, parameters: dict[str, str]) -> str:

@@ -27,8 +27,11 @@ from urllib.parse import urlsplit
 
 import boto3
 
+from hub.access import AccessDenied
+from hub.errors import problem
 from infra.clock import LocalClock, current_clock, install_clock
 
+from . import cognito
 from .api import ApiServer, Reply, Route, json_reply, match, proxy_event, reply_from_proxy_result, routes_from_sam
 from .lambdas import FunctionSpec, LocalFunction, handler_exists, merge_environments
 from .motoserver import Mode, MotoServer
@@ -99,6 +102,8 @@ class LocalCloud:
         self.left_out: list[LeftOut] = []
         self.notes: list[str] = []
         self.seeded: dict[str, Any] = {}
+        self.user_pools: dict[str, str] = {}  # logical id -> pool id, created through moto's cognito-idp
+        self._authorizers: dict[str, cognito.CognitoAuthorizer] = {}
         self.started_at: datetime | None = None
         self.environment: dict[str, str] = {}
         self._specs: list[FunctionSpec] = []
@@ -242,7 +247,17 @@ class LocalCloud:
         place of their `Ref` and `Fn::GetAtt` before deploying."""
         refs: dict[str, str] = {}
         attributes: dict[str, dict[str, str]] = {}
-        for logical_id, resource in resources.items():
+        pseudo = {"AWS::StackName": self.stack_name, "AWS::Region": self.region, "AWS::AccountId": ACCOUNT_ID,
+                  "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
+        for logical_id, resource in sorted(resources.items(), key=lambda item: cognito.creation_order(item[1]["Type"])):
+            if resource["Type"] in cognito.TYPES:
+                refs[logical_id], attributes[logical_id] = cognito.create(
+                    self.client("cognito-idp"), logical_id, resource, refs, pseudo
+                )
+                if resource["Type"] == cognito.POOL:
+                    self.user_pools[logical_id] = refs[logical_id]
+                self.notes.append(f"{logical_id}: created through moto's cognito-idp API")
+                continue
             if resource["Type"] != "AWS::SecretsManager::Secret":
                 raise LocalCloudError(f"{logical_id}: no way to create {resource['Type']} locally")
             arn = self._create_secret(logical_id, resource.get("Properties", {}))
@@ -511,13 +526,40 @@ class LocalCloud:
             return json_reply(404, {"message": f"no route for {method} {path}",
                                     "routes": [f"{r.method} {r.resource}" for r in self.routes]})
         route, params = found
+        claims: dict[str, str] | None = None
+        if route.authorizer is not None:
+            claims_or_refusal = self._authorize(route, headers)
+            if isinstance(claims_or_refusal, Reply):
+                return claims_or_refusal  # as API Gateway: the function is never invoked
+            claims = claims_or_refusal
         event = proxy_event(route, method, raw_path, headers, body, params, client_ip, self.clock.now(), host)
+        if claims is not None:
+            event["requestContext"]["authorizer"] = {"claims": claims}
         try:
             result = self.invoke(route.function, event)
         except Exception:
             log.exception("%s failed serving %s %s", route.function, method, path)
             return json_reply(502, {"message": "Internal server error"})
         return reply_from_proxy_result(result)
+
+    def _authorize(self, route: Route, headers: list[tuple[str, str]]) -> dict[str, str] | Reply:
+        """API Gateway's Cognito authorizer: the verified ID token's claims, or its 401 in our error shape."""
+        pool_id = self.user_pools.get(route.user_pool or "")
+        if pool_id is None:
+            return json_reply(501, {"message": f"authorizer {route.authorizer} is not played by the local cloud "
+                                               "(Cognito user pool authorizers only)"})  # fmt: skip
+        authorizer = self._authorizers.get(pool_id)
+        if authorizer is None:
+            authorizer = self._authorizers[pool_id] = cognito.CognitoAuthorizer(
+                self.client("cognito-idp"), self.aws_endpoint, pool_id
+            )
+        value = next((v for k, v in reversed(headers) if k.lower() == "authorization"), None)
+        try:
+            return authorizer.claims(value)
+        except AccessDenied as refused:
+            found = problem(refused.code, "Authorization", refused.detail)
+            reply = json_reply(refused.status, {"errors": [found.as_dict()]})
+            return Reply(reply.status, [*reply.headers, ("WWW-Authenticate", "Bearer")], reply.body)
 
     def _admin(self, method: str, path: str, body: bytes) -> Reply:
         if path == "/_local/status" and method == "GET":

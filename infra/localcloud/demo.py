@@ -45,4 +45,7 @@ def seed(cloud: Any) -> dict[str, Any]:
     for role, (kind, name, department) in roles.items():
         connector, secret = store.create(kind, name, department, now=cloud.clock.now())
         connectors[role] = {"connector_id": connector.connector_id, "secret": secret, "name": name}
-    return {"province_url": stub.url, "connectors": connectors}
+    from .people import seed_users
+
+    # the demo people (docs/people.md): user_pool_id, user_pool_client_id, cognito_endpoint, users
+    return {"province_url": stub.url, "connectors": connectors, **seed_users(cloud)}

@@ -24,8 +24,8 @@ from samtranslator.yaml_helper import intrinsics_multi_constructor
 
 Template = dict[str, Any]
 
-# Resource types the local cloud removes before deploying, and why. Secrets Manager secrets are
-# created by the local cloud itself through moto's own API (see `SELF_CREATED`).
+# Resource types the local cloud removes before deploying, and why. Secrets Manager secrets and Cognito
+# are created by the local cloud itself through moto's own API (see `SELF_CREATED`).
 LEFT_OUT: dict[str, str] = {
     "AWS::ApiGateway::RestApi": "moto cannot deploy SAM's REST API; the local cloud serves its routes itself",
     "AWS::ApiGateway::Deployment": "part of the REST API, served by the local cloud",
@@ -33,13 +33,16 @@ LEFT_OUT: dict[str, str] = {
     "AWS::ApiGateway::Account": "part of the REST API, served by the local cloud",
     "AWS::CloudWatch::Alarm": "alarms only matter in AWS (moto's CloudFormation skips them)",
     "AWS::SecretsManager::Secret": "moto's CloudFormation skips secrets; created through moto's Secrets Manager",
-    "AWS::Cognito::UserPool": "moto's CloudFormation skips Cognito",
+    "AWS::Cognito::UserPool": "moto's CloudFormation skips Cognito; created through moto's cognito-idp API",
     "AWS::Cognito::UserPoolClient": "moto's CloudFormation skips Cognito",
     "AWS::Cognito::UserPoolGroup": "moto's CloudFormation skips Cognito",
     "AWS::S3::BucketPolicy": "moto's CloudFormation does not know bucket policies; IAM is not enforced locally",
     "AWS::SQS::QueuePolicy": "moto's CloudFormation does not know queue policies; IAM is not enforced locally",
 }
-SELF_CREATED = frozenset({"AWS::SecretsManager::Secret"})
+SELF_CREATED = frozenset(
+    {"AWS::SecretsManager::Secret", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
+     "AWS::Cognito::UserPoolGroup"}
+)
 PLACEHOLDER_CODE = "# The local cloud runs this function's handler in-process from the working tree.\n"
 
 

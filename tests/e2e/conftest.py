@@ -7,6 +7,7 @@ import os
 import secrets
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from infra.localcloud.hubcloud import HubLocalCloud
+from infra.localcloud.people import id_token
 from infra.signing import sign
 
 pytestmark = pytest.mark.e2e
@@ -50,6 +52,31 @@ class Hub:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")
+
+    def call(
+        self, method: str, path: str, *, user: str | None = None, body: Any = None,
+        query: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:  # fmt: skip
+        """A person's call: `Authorization: Bearer <user's ID token>` when `user` names a demo user
+        (infra/localcloud/people.py); a dict or list body goes as JSON, bytes as they are."""
+        sent = dict(headers or {})
+        if user is not None:
+            sent["Authorization"] = f"Bearer {id_token(self.cloud.seeded, user)}"
+        data: bytes | None = None
+        if isinstance(body, dict | list):
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            sent.setdefault("Content-Type", "application/json")
+        elif body is not None:
+            data = body if isinstance(body, bytes) else str(body).encode("utf-8")
+        url = self.cloud.api_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        request = urllib.request.Request(url, data=data, method=method.upper(), headers=sent)
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            return err.code, json.loads(raw) if raw else None
 
     def received_ids(self) -> list[str]:
         return [payload["evalId"] for payload in self.province.received()]

@@ -153,8 +153,7 @@ def test_the_scheduler_runs_every_minute_and_the_cases_table_has_its_sparse_inde
 
 def test_the_api_routes_are_served_from_the_function_events(deployed: LocalCloud) -> None:
     routes = {(r.method, r.resource): r.function for r in deployed.routes}
-
-    assert routes == {
+    connectors_sign = {
         ("POST", "/v1/connectors/{connector_id}/ratings"): "IngestFunction",
         ("POST", "/v1/ratings"): "IngestFunction",
         ("POST", "/v1/cases"): "IngestFunction",
@@ -162,7 +161,14 @@ def test_the_api_routes_are_served_from_the_function_events(deployed: LocalCloud
         ("GET", "/openapi.json"): "IngestFunction",
         ("GET", "/docs"): "IngestFunction",
     }
+
+    assert routes.items() >= connectors_sign.items()
+    assert routes[("GET", "/v1/me")] == "AccountFunction"
     assert all(r.binary_media_types == ("*/*",) for r in deployed.routes)
+    # signed by connectors (HMAC), not by people: no authorizer; people's routes declare the Cognito one
+    authorizers = {(r.method, r.resource): r.authorizer for r in deployed.routes}
+    assert all(authorizers[route] is None for route in connectors_sign)
+    assert authorizers[("GET", "/v1/me")] == "CognitoAuthorizer"
 
 
 def test_every_function_gets_the_resolved_names_and_the_secret_arn(deployed: LocalCloud) -> None:

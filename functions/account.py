@@ -1,0 +1,85 @@
+"""The account function: `GET /v1/me` answers who the bearer of an ID token is, in which role and scope.
+
+An integrator checks a token with it before calling the routes people use. The token is verified by
+API Gateway's Cognito authorizer (`CognitoAuthorizer` in template.yaml; the local cloud plays it),
+which hands the claims over in `requestContext.authorizer.claims`; nothing here checks signatures.
+
+`principal_of(app)` and `denied(exc)` are the helpers every function with people's routes uses:
+
+    try:
+        principal = principal_of(app)
+        principal.require(principal.may_manage_connector(owner_agency=agency), "manage this connector")
+    except AccessDenied as exc:
+        return denied(exc)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from hub.access import AccessDenied, Principal, principal_from_claims
+from hub.errors import problem
+
+JSON = "application/json; charset=utf-8"
+
+# Log the principal's ids and scope (`Principal.as_log()`), never a name, phone or token.
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
+app = APIGatewayRestResolver()
+
+
+def claims_of(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The verified claims API Gateway's Cognito authorizer put into a REST proxy event, if any."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    claims = authorizer.get("claims")
+    return claims if isinstance(claims, dict) else None
+
+
+def principal_of(resolver: APIGatewayRestResolver) -> Principal:
+    """The signed-in person of the request `resolver` is handling; `AccessDenied` (401/403) otherwise."""
+    return principal_from_claims(claims_of(resolver.current_event.raw_event))
+
+
+def denied(exc: AccessDenied) -> Response[str]:
+    """A refusal of a person in the hub's error shape, with the status the refusal carries (401 or 403)."""
+    body = {"errors": [problem(exc.code, "Authorization" if exc.status == 401 else "", exc.detail).as_dict()]}
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return Response(exc.status, JSON, json.dumps(body, ensure_ascii=False, separators=(",", ":")), headers=headers)
+
+
+@app.get("/v1/me")
+def me() -> Response[str]:
+    try:
+        principal = principal_of(app)
+    except AccessDenied as exc:
+        logger.info("refused", extra={"code": exc.code})
+        return denied(exc)
+    answer = {
+        "username": principal.username,
+        **principal.as_log(),
+        "sees_everything": principal.sees_everything,
+        "sees_personal_data": principal.sees_personal_data,
+    }
+    logger.info("who am i", extra={"principal": principal.as_log()})
+    metrics.add_metric(name="TokensChecked", unit=MetricUnit.Count, value=1)
+    return Response(200, JSON, json.dumps(answer, ensure_ascii=False, separators=(",", ":")))
+
+
+@app.not_found
+def not_found(_: Exception) -> Response[str]:
+    path = app.current_event.path
+    body = {"errors": [problem("ROUTE_UNKNOWN", "", f"{app.current_event.http_method} {path}").as_dict()]}
+    return Response(404, JSON, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
