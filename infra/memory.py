@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from hub.calendar import YearNotice
 from hub.cases import Timer
+from hub.outcomes import OutcomeQueue
 from hub.ports import (
     ACCEPTED,
     DUPLICATE,
@@ -147,7 +148,7 @@ class InMemoryRawArchive(RawArchive):
         return self.objects[key]
 
 
-class InMemoryForwardQueue(ForwardQueue):
+class InMemoryForwardQueue(ForwardQueue, OutcomeQueue):
     """`unavailable` makes every enqueue fail, as a queue outage would (the ratings stay pending)."""
 
     def __init__(self) -> None:
@@ -162,8 +163,18 @@ class InMemoryForwardQueue(ForwardQueue):
             self.messages.extend({"rating_id": rating_id} for rating_id in rating_ids)
         return []
 
+    def enqueue_outcomes(self, keys: Sequence[str]) -> Sequence[str]:
+        if self.unavailable:
+            return list(keys)
+        with self._lock:
+            self.messages.extend({"outcome": key} for key in keys)
+        return []
+
     def rating_ids(self) -> list[str]:
-        return [m["rating_id"] for m in self.messages]
+        return [m["rating_id"] for m in self.messages if "rating_id" in m]
+
+    def outcome_keys(self) -> list[str]:
+        return [m["outcome"] for m in self.messages if "outcome" in m]
 
 
 class InMemoryCaseStore(CaseStore):
