@@ -97,10 +97,9 @@ def report(
     adapter: Any, body: bytes, content_type: str, now: datetime, connector_id: str, *, show_personal: bool
 ) -> int:
     """Normalize and print the one JSON object both `hcp normalize` and `hcp connectors test` answer with."""
-    from connectors.normalize import normalize
+    from connectors.normalize import normalize, report_of
     from hub.calendar import WorkingDayCalendar
     from hub.errors import Refused
-    from hub.masking import masked_rating
 
     try:
         outcomes = normalize(
@@ -111,21 +110,9 @@ def report(
         print_json({"outcome": "rejected", "errors": [p.as_dict() for p in exc.problems]})
         return 1
 
-    def shown(outcome: Any) -> dict[str, Any]:
-        if outcome.rating is None:
-            return outcome.as_dict()
-        rating = outcome.rating.model_dump(mode="json")
-        return outcome.as_dict(rating if show_personal else masked_rating(rating))
-
-    items = [shown(o) for o in outcomes]
-    if len(items) == 1:
-        items[0].pop("index")
-        print_json(items[0])
-    else:
-        rejected = sum(1 for item in items if item["outcome"] == "rejected")
-        overall = "accepted" if rejected == 0 else "rejected" if rejected == len(items) else "partial"
-        print_json({"outcome": overall, "results": items})
-    return 0 if all(item["outcome"] == "accepted" for item in items) else 1
+    answer = report_of(outcomes, show_personal=show_personal)
+    print_json(answer)
+    return 0 if answer["outcome"] == "accepted" else 1
 
 
 def print_json(data: dict[str, Any]) -> None:

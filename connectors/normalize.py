@@ -94,4 +94,24 @@ def normalize_record(
     return ItemOutcome(index, "accepted", rating=rating, source_rating_id=source_rating_id)
 
 
-__all__ = ["ItemOutcome", "Refused", "normalize", "normalize_record"]
+def report_of(outcomes: list[ItemOutcome], *, show_personal: bool = False) -> dict[str, Any]:
+    """The one JSON answer of `hcp normalize`, `hcp connectors test` and the registry's dry-run: one item as
+    itself, several as `{"outcome": accepted|partial|rejected, "results": [...]}`. Personal data masked (R20)."""
+    from hub.masking import masked_rating
+
+    def shown(outcome: ItemOutcome) -> dict[str, Any]:
+        if outcome.rating is None:
+            return outcome.as_dict()
+        rating = outcome.rating.model_dump(mode="json")
+        return outcome.as_dict(rating if show_personal else masked_rating(rating))
+
+    items = [shown(o) for o in outcomes]
+    if len(items) == 1:
+        items[0].pop("index")
+        return items[0]
+    rejected = sum(1 for item in items if item["outcome"] == "rejected")
+    overall = "accepted" if rejected == 0 else "rejected" if rejected == len(items) else "partial"
+    return {"outcome": overall, "results": items}
+
+
+__all__ = ["ItemOutcome", "Refused", "normalize", "normalize_record", "report_of"]

@@ -14,13 +14,10 @@ asked for: it needs Powertools' OpenAPI models, ~70 ms of import that a cold sta
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import threading
 import traceback
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -32,6 +29,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.http import MAX_BODY_BYTES
+from functions.http import BadBody as _BadBody
+from functions.http import body_of as _body
+from functions.http import reply as _reply
+from functions.http import request_id as _request_id
 from hub.errors import Problem, Refused, problem
 from infra import bootstrap
 from infra.bootstrap import CaseServices, IngestServices
@@ -39,14 +41,14 @@ from infra.clock import current_clock
 from infra.settings import CaseSettings, IngestSettings, MissingSettings
 from infra.signing import HEADERS, AuthRefused, verify
 
-MAX_BODY_BYTES = 1 << 20  # 1 MiB
 OPERATOR_KIND = "operator"  # connectors of this kind hold the operator credential (docs/cases.md)
 # Windows recounted within a calendar load's request (~40 ms each, inside API Gateway's 29 s and our 15 s);
 # the scheduler recounts the rest on its next runs.
 RECOMPUTE_IN_REQUEST = 100
 MAX_ITEMS = 100
-JSON = "application/json; charset=utf-8"
-_STATUS_OF_CODE = {"BATCH_TOO_LARGE": 413, "BODY_TOO_LARGE": 413, "CONTENT_TYPE_UNSUPPORTED": 415}
+_STATUS_OF_CODE = {
+    "BATCH_TOO_LARGE": 413, "BODY_TOO_LARGE": 413, "CONTENT_TYPE_UNSUPPORTED": 415, "CONNECTOR_OUT_OF_SCOPE": 403,
+}  # fmt: skip
 
 # Never log events or bodies: they carry raters' names, phones and ID numbers (R20). Log counts,
 # connector ids, rating ids and codes.
@@ -164,8 +166,13 @@ RESPONSES: dict[int, Any] = {
         "content": {"application/json": {"model": IngestAnswer}},
     },
     400: _refusal("The body cannot be read at all (malformed, empty, wrong charset); nothing is stored"),
-    401: _refusal("SIGNATURE_MISSING, SIGNATURE_INVALID, TIMESTAMP_EXPIRED, NONCE_REUSED, CONNECTOR_UNKNOWN"),
-    403: _refusal("CONNECTOR_DISABLED"),
+    401: _refusal(
+        "SIGNATURE_MISSING, SIGNATURE_INVALID, KEY_RETIRED, TIMESTAMP_EXPIRED, NONCE_REUSED, CONNECTOR_UNKNOWN"
+    ),
+    403: _refusal(
+        "CONNECTOR_DISABLED; CONNECTOR_OUT_OF_SCOPE (an item for an agency or region the connector may "
+        "not rate for: nothing of the request is kept)"
+    ),
     413: _refusal(f"BODY_TOO_LARGE (over {MAX_BODY_BYTES} bytes) or BATCH_TOO_LARGE (over {MAX_ITEMS} items)"),
     415: _refusal("CONTENT_TYPE_UNSUPPORTED: not a format this connector reads"),
     500: _refusal("INTERNAL_ERROR: send again later; what was accepted is kept, a re-post is a duplicate"),
@@ -355,7 +362,10 @@ def _ingest(app: APIGatewayRestResolver, *, path_connector_id: str | None) -> Re
     except AuthRefused as exc:
         metrics.add_metric(name="RequestsUnauthorized", unit=MetricUnit.Count, value=1)
         return _refused(exc.status, exc.problems, path_connector_id)
-    adapter = _adapter("unified" if path_connector_id is None else connector.kind, connector.settings)
+    if path_connector_id is None:
+        adapter = _adapter("unified", None)
+    else:
+        adapter = _adapter(connector.kind, connector.settings, connector.spec)
     try:
         report = services.service.ingest(connector, adapter, body, headers.get("content-type"), _request_id(app), now)
     except Refused as exc:
@@ -453,48 +463,17 @@ def _calendar_notice(app: APIGatewayRestResolver) -> Response[CalendarAnswer]:
     return _reply(200, report.as_dict())
 
 
-class _BadBody(Exception):
-    def __init__(self, status: int, problem_: Problem) -> None:
-        self.status = status
-        self.problem = problem_
-
-
-def _body(event: dict[str, Any]) -> bytes:
-    """The bytes the source sent. The template makes every media type binary, so API Gateway passes
-    the body base64-encoded and byte-exact; a body it did pass as text is UTF-8 by then.
-    """
-    raw = event.get("body") or ""
-    if len(raw) > 2 * MAX_BODY_BYTES:  # checked before decoding anything huge
-        raise _BadBody(413, problem("BODY_TOO_LARGE", "", f"{MAX_BODY_BYTES} bytes"))
-    if event.get("isBase64Encoded"):
-        try:
-            body = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
-            raise _BadBody(400, problem("BODY_MALFORMED", "", "isBase64Encoded, but not base64")) from None
-    else:
-        body = raw.encode("utf-8")
-    if len(body) > MAX_BODY_BYTES:
-        raise _BadBody(413, problem("BODY_TOO_LARGE", "", f"{MAX_BODY_BYTES} bytes"))
-    return body
-
-
 @lru_cache(maxsize=128)
-def _cached_adapter(kind: str, settings_json: str) -> Any:
+def _cached_adapter(kind: str, settings_json: str, spec: str | None) -> Any:
     from connectors.registry import adapter_for
 
-    return adapter_for(kind, json.loads(settings_json) or None)
+    return adapter_for(kind, json.loads(settings_json) or None, spec)
 
 
-def _adapter(kind: str, settings: Any) -> Any:
-    """Compiling a spec with settings takes milliseconds; connectors' settings rarely change."""
-    return _cached_adapter(kind, json.dumps(settings or {}, sort_keys=True) if kind != "unified" else "{}")
-
-
-def _request_id(app: APIGatewayRestResolver) -> str:
-    request_id = (app.current_event.raw_event.get("requestContext") or {}).get("requestId")
-    if not request_id and app.lambda_context is not None:
-        request_id = getattr(app.lambda_context, "aws_request_id", None)
-    return str(request_id or uuid.uuid4())
+def _adapter(kind: str, settings: Any, spec: str | None = None) -> Any:
+    """Compiling a spec (a registered one's text, or a family's with settings) takes milliseconds; they rarely
+    change, and a changed one is a new cache key."""
+    return _cached_adapter(kind, json.dumps(settings or {}, sort_keys=True) if kind != "unified" else "{}", spec)
 
 
 def _refused(status: int, problems: list[Problem], connector_id: str | None) -> Response:
@@ -504,10 +483,6 @@ def _refused(status: int, problems: list[Problem], connector_id: str | None) -> 
     )
     metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
     return _reply(status, {"errors": [p.as_dict() for p in problems]})
-
-
-def _reply(status: int, data: dict[str, Any]) -> Response:
-    return Response(status, JSON, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -114,6 +114,38 @@ def in_memory_ingest(normalize: Normalizer | None = None) -> tuple[IngestService
     return build_ingest(**fakes, normalize=normalize), fakes
 
 
+# --------------------------------------------------------------------------------------------------
+# The connector registry (people register and manage connectors; hub/registry.py)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryServices:
+    registry: Any  # hub.registry.RegistryService
+    normalize: Normalizer  # for dry-runs: the same check ingest runs, kept nowhere
+
+
+def build_registry(connectors: ConnectorStore, normalize: Normalizer | None = None) -> RegistryServices:
+    from connectors.registry import check_registration
+    from hub.registry import RegistryService
+
+    return RegistryServices(RegistryService(connectors, check_registration), normalize or normalizer())
+
+
+def registry_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> RegistryServices:
+    """The registry over the ConnectorsTable; dry-runs count windows with the loaded calendar notices."""
+    from infra.connector_store import DynamoConnectorStore
+    from infra.settings import MissingSettings
+
+    env = os.environ if environ is None else environ
+    table = env.get("CONNECTORS_TABLE", "").strip()
+    if not table:
+        raise MissingSettings("the registry", ["CONNECTORS_TABLE"])
+    dynamodb = aws_clients(session, services=("dynamodb",))["dynamodb"]
+    calendar_table = env.get("CALENDAR_TABLE", "").strip()
+    normalize = calendar_normalizer(_calendars(dynamodb, calendar_table, environ)) if calendar_table else None
+    return build_registry(DynamoConnectorStore(dynamodb, table), normalize)
+
+
 @dataclass
 class ForwardServices:
     forward: Any  # hub.forwarding.ForwardService

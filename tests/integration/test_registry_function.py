@@ -1,0 +1,139 @@
+"""The registry function in-process, over the in-memory connector store: claims in the request context as API
+Gateway's Cognito authorizer delivers them (R20: who may register, see and manage which connector)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.registry import make_handler
+from infra.bootstrap import build_registry
+from infra.memory import InMemoryConnectorStore
+
+ROOT = Path(__file__).resolve().parents[2]
+MARKET = "11360704MB1C000102"
+POLICE = "11360704MB1C000405"
+OTHER_COUNTY = "11360702MB1C000105"
+USERS = {
+    "market-dept": {"cognito:groups": "department", "custom:agency_code": MARKET},
+    "police-dept": {"cognito:groups": "department", "custom:agency_code": POLICE},
+    "other-dept": {"cognito:groups": "department", "custom:agency_code": OTHER_COUNTY},
+    "ganxian-management": {"cognito:groups": "management", "custom:region_code": "360704000000"},
+    "operator": {"cognito:groups": "operator"},
+    "auditor": {"cognito:groups": "auditor"},
+}
+HOTLINE = (ROOT / "docs" / "examples" / "hotline" / "spec.json").read_text("utf-8")
+
+
+@dataclass
+class Context:
+    function_name: str = "hcp-hub-RegistryFunction"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws-cn:lambda:cn-north-1:123456789012:function:hcp-hub-RegistryFunction"
+    aws_request_id: str = "req-1"
+
+
+class Api:
+    def __init__(self) -> None:
+        self.store = InMemoryConnectorStore()
+        self.handler = make_handler(lambda: build_registry(self.store))
+
+    def __call__(
+        self, method: str, path: str, *, user: str | None = "market-dept", body: Any = None,
+        raw: bytes | None = None, content_type: str = "application/json", query: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:  # fmt: skip
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        context: dict[str, Any] = {"requestId": "r-1", "stage": "prod", "path": path}
+        if user is not None:
+            context["authorizer"] = {"claims": {"sub": f"sub-{user}", "cognito:username": user, **USERS[user]}}
+        event = {
+            "resource": path, "path": path, "httpMethod": method, "headers": {"Content-Type": content_type},
+            "queryStringParameters": query, "body": base64.b64encode(data).decode(), "isBase64Encoded": True,
+            "requestContext": context,
+        }  # fmt: skip
+        answer = self.handler(event, Context())
+        return answer["statusCode"], json.loads(answer["body"])
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Api:
+    monkeypatch.setenv("CONNECTORS_TABLE", "in-memory")
+    return Api()
+
+
+def register(api: Api, user: str = "market-dept", **body: Any) -> tuple[int, Any]:
+    return api("POST", "/v1/connectors", user=user, body={"name": "12345 热线", "spec": HOTLINE, **body})
+
+
+def test_a_department_registers_a_custom_spec_and_sees_the_secret_once(api: Api) -> None:
+    status, answer = register(api)
+    assert status == 201, answer
+    connector = answer["connector"]
+    assert connector["kind"] == "custom" and connector["owner_agency"] == MARKET and connector["agencies"] == [MARKET]
+    assert answer["secret"] and "secret" not in json.dumps(connector)
+    status, shown = api("GET", f"/v1/connectors/{connector['connector_id']}")
+    assert status == 200 and answer["secret"] not in json.dumps(shown)
+
+
+def test_a_spec_failing_its_schema_is_422_with_its_line(api: Api) -> None:
+    status, answer = register(api, spec=HOTLINE.replace('"format"', '"formt"'))
+    assert status == 422
+    assert {e["code"] for e in answer["errors"]} == {"SPEC_INVALID"}
+    assert all(isinstance(e["line"], int) for e in answer["errors"])
+
+
+def test_a_path_matching_nothing_in_the_sample_is_422(api: Api) -> None:
+    sample = json.loads((ROOT / "docs" / "examples" / "hotline" / "ratings.json").read_text("utf-8"))
+    status, _ = register(api, sample=sample)
+    assert status == 201
+    status, answer = register(api, spec=HOTLINE.replace('"dept.uscc"', '"dept.creditCode"'), sample=sample)
+    assert status == 422 and "SPEC_PATH_UNMATCHED" in {e["code"] for e in answer["errors"]}, answer
+
+
+def test_r20_a_department_scopes_only_within_its_agencies(api: Api) -> None:
+    status, answer = register(api, agencies=[MARKET, POLICE])
+    assert status == 403 and answer["errors"][0]["code"] == "SCOPE_INVALID"
+
+
+def test_r20_another_department_is_forbidden_and_management_reads_its_region(api: Api) -> None:
+    _, answer = register(api)
+    cid = answer["connector"]["connector_id"]
+    assert api("GET", f"/v1/connectors/{cid}", user="police-dept")[0] == 403
+    assert api("POST", f"/v1/connectors/{cid}/rotate", user="police-dept")[0] == 403
+    assert api("GET", "/v1/connectors", user="police-dept")[1]["connectors"] == []
+    assert [c["connector_id"] for c in api("GET", "/v1/connectors", user="ganxian-management")[1]["connectors"]] == [
+        cid
+    ]
+    assert api("POST", f"/v1/connectors/{cid}/disable", user="ganxian-management")[0] == 403
+    assert api("GET", "/v1/connectors", user="auditor")[0] == 403
+    assert api("GET", "/v1/connectors", user=None)[1]["errors"][0]["code"] == "TOKEN_MISSING"
+
+
+def test_rotate_gives_a_new_secret_and_the_old_one_a_grace_period(api: Api) -> None:
+    _, answer = register(api)
+    cid = answer["connector"]["connector_id"]
+    status, rotated = api("POST", f"/v1/connectors/{cid}/rotate", query={"grace": "2h"})
+    assert status == 200 and rotated["secret"] != answer["secret"]
+    stored = api.store.get(cid)
+    assert stored is not None and stored.previous_secret == answer["secret"]
+    assert api("POST", f"/v1/connectors/{cid}/rotate", query={"grace": "soon"})[0] == 400
+
+
+def test_dry_run_reads_the_payload_and_checks_scope_storing_nothing(api: Api) -> None:
+    """The hotline sample rates a 章贡区 agency: read fine, but outside a 赣县区 department's connector (R20)."""
+    _, answer = register(api)
+    cid = answer["connector"]["connector_id"]
+    payload = (ROOT / "docs" / "examples" / "hotline" / "ratings.json").read_bytes()
+    status, report = api("POST", f"/v1/connectors/{cid}/dry-run", raw=payload)
+    assert status == 200 and report["outcome"] == "rejected", report
+    paths = {(e["code"], e["path"]) for item in report["results"] for e in item.get("errors", [])}
+    assert ("CONNECTOR_OUT_OF_SCOPE", "[0].target.agency_code") in paths, report
+    _, operator = register(api, user="operator", owner_agency="11360702MB1E00010A")
+    status, report = api("POST", f"/v1/connectors/{operator['connector']['connector_id']}/dry-run", raw=payload,
+                         user="operator")  # fmt: skip
+    assert status == 200 and report["results"][0]["outcome"] == "accepted", report
