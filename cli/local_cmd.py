@@ -39,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument("--state-dir", default=None, help="where local.json goes (default .hcp, or $HCP_STATE_DIR)")
     up.add_argument("--verbose", "-v", action="store_true", help="log every request and invocation")
     up.set_defaults(func=run_up)
-    # `hcp local province` lives with the provincial stub's commands, `hcp local sms` with the reminders'
-    for name in ("cli.province_cmd", "cli.sms_cmd"):
+    # `hcp local province` lives with the provincial stub's commands, `hcp local sms` with the reminders',
+    # `hcp local users|token` with the demo people's
+    for name in ("cli.province_cmd", "cli.sms_cmd", "cli.people"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -107,6 +108,8 @@ def what_to_try_next(api_url: str, aws_endpoint: str, resources: dict[str, str],
         lines.append(f"Province stub: {seeded['province_url']}")
     if kinds:
         lines.append(f"Demo connectors: {', '.join(kinds)}")
+    if isinstance(seeded.get("users"), dict):
+        lines.append(f"Demo people: {', '.join(seeded['users'])}   (hcp local users; docs/people.md)")
     lines += [
         "",
         "What to try next:",
@@ -115,6 +118,7 @@ def what_to_try_next(api_url: str, aws_endpoint: str, resources: dict[str, str],
         "  hcp local province                            # what the provincial stub received",
         "  hcp clock advance 3d                          # fire the schedules the clock passes",
         "  hcp local sms                                 # the SMS reminders sent (numbers masked)",
+        f'  curl -H "Authorization: Bearer $(hcp local token market-dept)" {api_url}/v1/me   # who a token is',
     ]
     if "RatingsTable" in resources:
         lines.append(f"  aws --endpoint-url {aws_endpoint} --region us-east-1 dynamodb scan "
