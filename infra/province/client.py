@@ -132,7 +132,9 @@ def _short(text: str) -> str:
 class ProvincialClient:
     """Sends ratings to one provincial endpoint. Build it once per container; the connection pool is reused.
 
-    `url` is the push endpoint, posted to as given. `timeout` is (connect, read) in seconds.
+    `url` is the push endpoint, posted to as given. `timeout` is (connect, read) in seconds. Work-order
+    outcomes (`send_outcome`) go to `outcome_url`: by default `url` with its last `/ratings` segment
+    replaced by `/outcomes`, or `/outcomes` appended.
     """
 
     def __init__(
@@ -144,8 +146,10 @@ class ProvincialClient:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         *,
         refresh_credentials: Callable[[], Credentials] | None = None,
+        outcome_url: str | None = None,
     ) -> None:
         self.url = url
+        self.outcome_url = outcome_url or default_outcome_url(url)
         self.mapping = mapping
         self._credentials = Credentials(app_id, secret)
         self._refresh_credentials = refresh_credentials
@@ -163,7 +167,8 @@ class ProvincialClient:
     def from_env(cls, environ: Mapping[str, str] | None = None, *, secrets_client: Any = None) -> ProvincialClient:
         """`PROVINCE_URL`, credentials from `PROVINCE_SECRET_ARN`, mapping from `PROVINCE_MAPPING[_FILE]`.
 
-        `PROVINCE_CONNECT_TIMEOUT` / `PROVINCE_READ_TIMEOUT` (seconds) override the default timeouts.
+        `PROVINCE_CONNECT_TIMEOUT` / `PROVINCE_READ_TIMEOUT` (seconds) override the default timeouts;
+        `PROVINCE_OUTCOME_URL` names the work-order outcome endpoint if the default does not fit.
         """
         env = os.environ if environ is None else environ
         missing = [name for name in ("PROVINCE_URL", "PROVINCE_SECRET_ARN") if not env.get(name)]
@@ -182,6 +187,7 @@ class ProvincialClient:
             ProvincialMapping.from_env(env),
             timeout,
             refresh_credentials=lambda: load_credentials(arn, secrets_client, refresh=True),
+            outcome_url=env.get("PROVINCE_OUTCOME_URL") or None,
         )
 
     @property
@@ -192,19 +198,28 @@ class ProvincialClient:
         """Deliver one rating; the same rating always goes out under the same idempotency key (evalId)."""
         record = to_record(rating, self.mapping)
         body = json.dumps(wrap(record, self.mapping), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self._deliver(rating.rating_id, record, body, self.url)
+
+    def send_outcome(self, record: dict[str, str]) -> Receipt:
+        """Deliver one work-order outcome record (`infra.province.outcome`), bare and signed like a rating;
+        its idempotency key is `outcomeId`, the same on every retry."""
+        body = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self._deliver(record["outcomeId"], record, body, self.outcome_url)
+
+    def _deliver(self, key: str, record: dict[str, str], body: bytes, url: str) -> Receipt:
         try:
-            return self._post(rating.rating_id, record, body)
+            return self._post(key, record, body, url)
         except ProvinceAuthFailed:
             if self._refresh_credentials is None:
                 raise
             fresh = self._refresh_credentials()
             if fresh == self._credentials:
                 raise
-            logger.info("province credentials re-read after an auth failure", extra={"rating_id": rating.rating_id})
+            logger.info("province credentials re-read after an auth failure", extra={"rating_id": key})
             self._credentials = fresh
-            return self._post(rating.rating_id, record, body)
+            return self._post(key, record, body, url)
 
-    def _post(self, key: str, record: dict[str, str], body: bytes) -> Receipt:
+    def _post(self, key: str, record: dict[str, str], body: bytes, url: str | None = None) -> Receipt:
         creds = self._credentials
         headers = {
             **_BASE_HEADERS,
@@ -212,7 +227,7 @@ class ProvincialClient:
         }
         started = time.perf_counter()
         try:
-            response = self._pool.request("POST", self.url, body=body, headers=headers)
+            response = self._pool.request("POST", url or self.url, body=body, headers=headers)
         except HTTPError as exc:
             reason = _transport_reason(exc)
             logger.warning("province unreachable", extra={"rating_id": key, "reason": reason})
@@ -270,6 +285,11 @@ class ProvincialClient:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def default_outcome_url(url: str) -> str:
+    base = url.rstrip("/")
+    return (base.removesuffix("/ratings") if base.endswith("/ratings") else base) + "/outcomes"
 
 
 def _transport_reason(exc: HTTPError) -> str:

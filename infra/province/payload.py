@@ -150,4 +150,71 @@ TIME_FIELDS: tuple[str, ...] = ("assessTime", "handleTime")
 PERSONAL_FIELDS: tuple[str, ...] = ("userName", "mobile", "userCert")
 FIELD_NAMES: tuple[str, ...] = tuple(ProvincialRating.model_fields)
 
-PROVINCIAL_SCHEMAS: dict[str, type[BaseModel]] = {"provincial.json": ProvincialRating}
+
+class ProvincialOutcome(BaseModel):
+    """What became of a bad rating's work order, as pushed to the provincial 好差评 system (第十七条, 第十九条).
+
+    One record per outcome the province tracks: the reply to the rater (R11), the rectification result (R12),
+    the rating not adopted — by the unit after verification (R14) or by an upheld appeal (R17) — and the
+    rater's satisfaction with the handling (R16). `outcomeId` (work order id and event version) is the
+    idempotency key, the same on every retry; `evalId` ties it to the rating pushed before. No personal
+    data (R20): the rater is the evalId; the opinion is the unit's text, which the hub refuses to hold a
+    phone or ID number in.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="ProvincialOutcome",
+        field_title_generator=lambda name, _info: name,
+        json_schema_extra=_absent_not_null,
+    )
+
+    outcomeId: Annotated[
+        str,
+        Field(min_length=1, max_length=128, description="结果唯一标识 — work order id#event version; idempotency key"),
+    ]
+    evalId: Annotated[str, Field(min_length=1, max_length=64, description="评价唯一标识 — the rating's evalId")]
+    workOrderNo: Annotated[str, Field(min_length=1, max_length=80, description="差评工单编号 (work order id)")]
+    projectNo: Annotated[str, Field(min_length=1, max_length=64, description="办件编号 (case number)")]
+    deptCode: Annotated[
+        str, Field(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$", description="承办单位统一社会信用代码 (handling unit)")
+    ]
+    areaCode: Annotated[str, Field(pattern=r"^\d{12}$", description="承办单位行政区划代码")]
+    outcomeType: Annotated[
+        Literal["1", "2", "3", "4"],
+        Field(description="结果类型: 1 回复评价人 reply (R11), 2 整改结果 rectification (R12), 3 不予采纳 not adopted "
+                          "(R14, R17), 4 回访满意度 follow-up satisfaction (R16)"),
+    ]  # fmt: skip
+    handleTime: Annotated[str, Field(pattern=TIME_PATTERN, description="处理时间, yyyy-MM-dd HH:mm:ss Beijing time")]
+    workOrderType: Annotated[
+        Literal["1", "2"] | _Opt, Field(None, description="工单类型: 1 简单 simple (R11), 2 复杂 complex (R12)")
+    ] = None
+    handleOpinion: Annotated[
+        str | _Opt, _text(2000, "处理意见 / 整改情况 / 核实情况 (the unit's or department's text)")
+    ] = None
+    onTime: Annotated[
+        Literal["0", "1"] | _Opt, Field(None, description="按时办结: 1 within the time limit, 0 late")
+    ] = None
+    notAdoptedBy: Annotated[
+        Literal["1", "2"] | _Opt,
+        Field(None, description="不予采纳方式: 1 承办单位核实 (R14), 2 申诉核实成立 (R17)"),
+    ] = None
+    notAdoptedReason: Annotated[
+        Literal["1", "2"] | _Opt, Field(None, description="不予采纳原因: 1 误评 mistaken, 2 恶意差评 malicious")
+    ] = None
+    satisfaction: Annotated[
+        str | _Opt,
+        Field(None, pattern=CODE_1_5, description="回访满意度, same scale as the rating; absent: the rater declined"),
+    ] = None
+    visitMethod: Annotated[
+        Literal["phone", "sms", "visit", "online"] | _Opt, Field(None, description="回访方式 (R16)")
+    ] = None
+
+
+OUTCOME_FIELD_NAMES: tuple[str, ...] = tuple(ProvincialOutcome.model_fields)
+
+PROVINCIAL_SCHEMAS: dict[str, type[BaseModel]] = {
+    "provincial.json": ProvincialRating,
+    "provincial-outcome.json": ProvincialOutcome,
+}

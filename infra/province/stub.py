@@ -12,8 +12,10 @@ Faults, for the forwarder's retry paths:
   - `down`: reset every rating connection without answering. The admin routes stay up, so the stub can
     be broken and repaired over HTTP (`POST /_faults`).
 
-Routes: `POST /ratings` (or `/`) takes a rating; `GET /_received` lists accepted records (national field
-names) in order; `GET /_stats`; `GET|POST /_faults`; `POST /_reset` forgets everything.
+Routes: `POST /ratings` (or `/`) takes a rating; `POST /outcomes` takes a work order's outcome (checked against
+`ProvincialOutcome`, de-duplicated by `outcomeId`; the same faults apply); `GET /_received` lists accepted
+records (national field names) in order, `GET /_outcomes` the outcomes; `GET /_stats`; `GET|POST /_faults`;
+`POST /_reset` forgets everything.
 Run by hand: `python -m infra.province.stub --port 8788`.
 """
 
@@ -43,7 +45,7 @@ from jsonschema.exceptions import ValidationError
 
 from infra.province.client import DEFAULT_TIMEOUT
 from infra.province.mapping import DEFAULT, MappingError, ProvincialMapping, to_national, unwrap
-from infra.province.payload import ProvincialRating
+from infra.province.payload import ProvincialOutcome, ProvincialRating
 from infra.province.signing import SignatureError, verify
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,17 @@ def provincial_validator() -> Draft202012Validator:
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **ProvincialRating.model_json_schema(mode="serialization"),
+    }
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+@cache
+def outcome_validator() -> Draft202012Validator:
+    """The published schema of work-order outcomes (`schemas/provincial-outcome.json`)."""
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **ProvincialOutcome.model_json_schema(mode="serialization"),
     }
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
@@ -172,6 +185,11 @@ class ProvinceStub:
         with self._lock:
             return [dict(record) for record in self._records]
 
+    def outcomes(self) -> list[dict[str, Any]]:
+        """Accepted work-order outcomes, in the order they arrived; duplicates not repeated."""
+        with self._lock:
+            return [dict(record) for record in self._outcomes]
+
     def arrivals(self) -> dict[str, float]:
         """When each idempotency key was first accepted (`time.monotonic()`): latency benchmarks read it."""
         with self._lock:
@@ -214,6 +232,8 @@ class ProvinceStub:
             self._records: list[dict[str, Any]] = []
             self._arrivals: dict[str, float] = {}
             self._receipts: dict[str, dict[str, Any]] = {}
+            self._outcomes: list[dict[str, Any]] = []
+            self._outcome_receipts: dict[str, dict[str, Any]] = {}
             self._nonces: set[str] = set()
             self._nonce_order: deque[str] = deque()
             self._stats = {"requests": 0, "accepted": 0, "duplicates": 0, "rejected": 0, "faults_injected": 0}
@@ -266,6 +286,41 @@ class ProvinceStub:
             self._records.append(national)
             self._arrivals[key] = time.monotonic()
             self._stats["accepted"] += 1
+            return receipt
+
+    def _take_outcome(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        """Check one signed outcome and record it; returns the receipt. Raises `_Refusal`."""
+        conf = self.mapping.signature
+        try:
+            record = json.loads(body)
+        except ValueError:
+            raise _Refusal(400, "BODY_MALFORMED", "not JSON") from None
+        if not isinstance(record, dict):
+            raise _Refusal(400, "ENVELOPE_INVALID", "one outcome record per request")
+        self._verify(headers, body, record if conf.needs_params else None)
+        national = dict(record)
+        if self.mapping.time_format != DEFAULT.time_format and isinstance(national.get("handleTime"), str):
+            try:
+                national["handleTime"] = DEFAULT.format_time(self.mapping.parse_time(national["handleTime"]))
+            except MappingError as exc:
+                raise _Refusal(400, "SCHEMA_INVALID", str(exc)) from None
+        errors = list(outcome_validator().iter_errors(national))
+        if errors:
+            raise _Refusal(400, "SCHEMA_INVALID", schema_reason(errors))
+        key = national["outcomeId"]
+        with self._lock:
+            original = self._outcome_receipts.get(key)
+            if original is not None:
+                self._stats["duplicates"] += 1
+                return {**original, "duplicate": True}
+            receipt = {
+                "receiptId": uuid.uuid4().hex,
+                "outcomeId": key,
+                "duplicate": False,
+                "receivedAt": datetime.now(_BEIJING).isoformat(timespec="milliseconds"),
+            }
+            self._outcome_receipts[key] = receipt
+            self._outcomes.append(national)
             return receipt
 
     def _verify(self, headers: dict[str, str], body: bytes, params: dict[str, Any] | None) -> None:
@@ -348,6 +403,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/_received":
             self._send_json(200, stub.received())
+        elif path == "/_outcomes":
+            self._send_json(200, stub.outcomes())
         elif path == "/_stats":
             self._send_json(200, stub.stats())
         elif path == "/_faults":
@@ -359,6 +416,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path in ("/", "/ratings"):
             self._rating()
+        elif path == "/outcomes":
+            self._rating(outcome=True)
         elif path == "/_faults":
             self._admin_faults()
         elif path == "/_reset":
@@ -384,7 +443,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send_json(200, stub.faults())
 
-    def _rating(self) -> None:
+    def _rating(self, outcome: bool = False) -> None:
         stub = self.server.stub
         down, error, slow, sleep = stub._dice()
         if down:
@@ -399,7 +458,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = dict(self.headers.items())
         try:
-            receipt = stub._take(headers, body)
+            receipt = stub._take_outcome(headers, body) if outcome else stub._take(headers, body)
             status, answer = 200, {"code": "200", "msg": "成功", "data": receipt}
         except _Refusal as refusal:
             stub._count_rejected()
