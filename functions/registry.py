@@ -8,8 +8,9 @@
     POST  /v1/connectors/{id}/rotate        a new secret; the old one signs until ?grace= (default 24h) ends
     POST  /v1/connectors/{id}/dry-run       a payload in the connector's format read as ingest would; kept nowhere
 
-API Gateway's Cognito authorizer checks the token and hands the claims over in the request context; this
-function never verifies tokens. Who may do what is hub.registry's; this file maps it to HTTP.
+API Gateway's Cognito authorizer checks the token and hands the claims over in the request context
+(functions.account.principal_of reads them); this function never verifies tokens. Who may do what is
+hub.registry's; this file maps it to HTTP.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from functions.account import denied, principal_of
 from functions.http import BadBody, body_of, errors, header, reply, request_id
-from hub.access import AccessDenied, Principal, principal_from_claims
+from hub.access import AccessDenied, Principal
 from hub.errors import Problem, Refused, problem
 from hub.registry import DEFAULT_GRACE, Registration, SpecRejected, connector_view, out_of_scope
 from infra import bootstrap
@@ -45,11 +47,6 @@ KEEP_THE_SECRET = (
     "Keep this secret now: it is shown this once and never again (a lost one is replaced by rotating). "
     "请立即妥善保存该密钥：仅显示这一次，遗失后只能轮换获取新密钥。"
 )
-
-
-def _principal(app: APIGatewayRestResolver) -> Principal:
-    authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
-    return principal_from_claims(authorizer.get("claims"))
 
 
 def _json_body(app: APIGatewayRestResolver) -> dict[str, Any]:
@@ -138,7 +135,7 @@ def _build_app() -> APIGatewayRestResolver:
 
     @app.post("/v1/connectors", summary="Register a connector (the secret is in this answer only)", tags=["registry"])
     def register() -> Response:
-        principal, data = _principal(app), _json_body(app)
+        principal, data = principal_of(app), _json_body(app)
         request = Registration(
             name=str(data.get("name") or ""),
             kind=data.get("kind"),
@@ -158,17 +155,17 @@ def _build_app() -> APIGatewayRestResolver:
 
     @app.get("/v1/connectors", summary="The connectors you may see", tags=["registry"])
     def list_connectors() -> Response:
-        principal = _principal(app)
+        principal = principal_of(app)
         found = services().registry.visible(principal)
         return reply(200, {"connectors": [connector_view(c) for c in found]})
 
     @app.get("/v1/connectors/<connector_id>", summary="One connector (never its secret)", tags=["registry"])
     def read(connector_id: str) -> Response:
-        return reply(200, connector_view(services().registry.read(_principal(app), connector_id)))
+        return reply(200, connector_view(services().registry.read(principal_of(app), connector_id)))
 
     @app.patch("/v1/connectors/<connector_id>", summary="Change name, scope, spec or settings", tags=["registry"])
     def change(connector_id: str) -> Response:
-        principal, data = _principal(app), _json_body(app)
+        principal, data = principal_of(app), _json_body(app)
         allowed = {"name", "agencies", "regions", "spec", "settings", "sample", "sample_content_type"}
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -184,14 +181,14 @@ def _build_app() -> APIGatewayRestResolver:
 
     @app.post("/v1/connectors/<connector_id>/disable", summary="Disable a connector", tags=["registry"])
     def disable(connector_id: str) -> Response:
-        principal = _principal(app)
+        principal = principal_of(app)
         connector = services().registry.disable(principal, connector_id, now())
         done("disabled", principal, connector_id)
         return reply(200, connector_view(connector))
 
     @app.post("/v1/connectors/<connector_id>/rotate", summary="Rotate the secret (?grace=24h)", tags=["registry"])
     def rotate(connector_id: str) -> Response:
-        principal = _principal(app)
+        principal = principal_of(app)
         grace = _grace(app.current_event.get_query_string_value("grace", ""))
         connector, secret = services().registry.rotate(principal, connector_id, now(), grace)
         done("rotated", principal, connector_id, grace_seconds=int(grace.total_seconds()))
@@ -201,7 +198,7 @@ def _build_app() -> APIGatewayRestResolver:
 
     @app.post("/v1/connectors/<connector_id>/dry-run", summary="Read a payload as ingest would", tags=["registry"])
     def dry_run(connector_id: str) -> Response:
-        principal = _principal(app)
+        principal = principal_of(app)
         svc = services()
         connector = svc.registry.managed(principal, connector_id)
         answer = _dry_run(svc, connector, app)
@@ -214,9 +211,9 @@ def _build_app() -> APIGatewayRestResolver:
         return errors(404, [problem("ROUTE_UNKNOWN", "", f"{event.http_method} {event.path}")])
 
     @app.exception_handler(AccessDenied)
-    def denied(exc: AccessDenied) -> Response:
+    def refused_person(exc: AccessDenied) -> Response:
         logger.info("denied", extra={"status": exc.status, "code": exc.code})
-        return errors(exc.status, [problem(exc.code, "", exc.detail)])
+        return denied(exc)
 
     @app.exception_handler(SpecRejected)
     def spec_rejected(exc: SpecRejected) -> Response:

@@ -11,19 +11,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
+MARKET = "11360704MB1C000102"  # 赣州市赣县区市场监督管理局 (the market-dept demo user's agency)
+MARKET_TOWNSHIP = "11360704MB1C000203"  # its township office in 360704101000
+CENTRE = "11360704MB1C000014"  # 赣州市赣县区行政服务中心 (made up, with a valid check character)
+GANXIAN = "360704"
+# kind -> (name, department, owner agency, agencies, region prefixes): every sample in ../shared/samples is in
+# scope (R20); the county's hall serves every agency of the county, so its connectors are scoped by region only.
 DEMO_CONNECTORS = {
-    "vertical_system": ("赣县区市场监管业务系统 (demo)", "赣州市赣县区市场监督管理局"),
-    "kiosk": ("赣县区政务服务中心自助终端 (demo)", "赣州市赣县区行政服务中心"),
-    "intermediary": ("网上中介服务超市 (demo)", "赣州市赣县区行政服务中心"),
-    "window_device": ("赣县区政务服务中心窗口评价器 (demo)", "赣州市赣县区行政服务中心"),
-    "unified": ("统一格式接入 (demo)", "赣州市赣县区行政服务中心"),
-}
+    "vertical_system": ("赣县区市场监管业务系统 (demo)", "赣州市赣县区市场监督管理局", MARKET,
+                        (MARKET, MARKET_TOWNSHIP), (GANXIAN,)),
+    "kiosk": ("赣县区政务服务中心自助终端 (demo)", "赣州市赣县区行政服务中心", CENTRE, (), (GANXIAN,)),
+    "intermediary": ("网上中介服务超市 (demo)", "赣州市赣县区行政服务中心", CENTRE, (), (GANXIAN,)),
+    "window_device": ("赣县区政务服务中心窗口评价器 (demo)", "赣州市赣县区行政服务中心", CENTRE, (), (GANXIAN,)),
+    "unified": ("统一格式接入 (demo)", "赣州市赣县区行政服务中心", CENTRE, (), (GANXIAN,)),
+}  # fmt: skip
 # Seeded under a name that is not their kind: the business system that pushes completed cases
 # (`hcp send --kind cases`), and the operator credential of `hcp calendar load` (docs/cases.md).
 DEMO_ROLES = {
-    "cases": ("vertical_system", "赣县区市场监管业务系统 办结推送 (demo)", "赣州市赣县区市场监督管理局"),
-    "operator": ("operator", "运维管理 (demo)", "赣州市赣县区行政服务中心"),
-}
+    "cases": ("vertical_system", "赣县区市场监管业务系统 办结推送 (demo)", "赣州市赣县区市场监督管理局", MARKET,
+              (MARKET, MARKET_TOWNSHIP), (GANXIAN,)),
+    "operator": ("operator", "运维管理 (demo)", "赣州市赣县区行政服务中心", CENTRE, (), (GANXIAN,)),
+}  # fmt: skip
 
 
 def seed(cloud: Any) -> dict[str, Any]:
@@ -41,9 +49,11 @@ def seed(cloud: Any) -> dict[str, Any]:
 
     store = DynamoConnectorStore(cloud.client("dynamodb"), cloud.resources["ConnectorsTable"])
     connectors: dict[str, dict[str, str]] = {}
-    roles = {kind: (kind, name, department) for kind, (name, department) in DEMO_CONNECTORS.items()} | DEMO_ROLES
-    for role, (kind, name, department) in roles.items():
-        connector, secret = store.create(kind, name, department, now=cloud.clock.now())
+    roles = {kind: (kind, *details) for kind, details in DEMO_CONNECTORS.items()} | DEMO_ROLES
+    for role, (kind, name, department, owner, agencies, regions) in roles.items():
+        connector, secret = store.create(
+            kind, name, department, now=cloud.clock.now(), owner_agency=owner, agencies=agencies, regions=regions
+        )
         connectors[role] = {"connector_id": connector.connector_id, "secret": secret, "name": name}
     from .people import seed_users
 
