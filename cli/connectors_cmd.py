@@ -1,15 +1,25 @@
-"""`hcp connectors test|check`: a department's spec tried offline, before anything is registered.
+"""`hcp connectors`: a department's connectors, offline and online.
 
-`test` answers exactly as `hcp normalize` does (same JSON, same exit codes), so the dry-run loop
-is: edit the spec, run `test` on a real payload, read the errors, repeat. `check` validates the
-spec itself and tries its paths on a sample, which catches a path that is well formed but wrong.
-Registering, rotating and disabling a connector go through the registry API, not through here.
+Offline, before anything is registered: `test` answers exactly as `hcp normalize` does (same JSON,
+same exit codes), so the loop is: edit the spec, run `test` on a real payload, read the errors,
+repeat; `check` validates the spec and tries its paths on a sample (a path can be well formed and
+still select nothing).
+
+Online, against the registry API (/v1/connectors) as a signed-in person: `register`, `list`, `show`,
+`update`, `rotate`, `disable`, `dry-run`. On the local cloud the person is a demo user (`--as`,
+default market-dept) whose token `cli.people.bearer` fetches; elsewhere `--url` and `--token`.
+Exit codes: 0 done, 1 refused by the hub (its JSON answer printed), 2 unusable arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -83,12 +93,212 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+# -- online: the registry API ---------------------------------------------------------------------
+
+
+def _call(args: argparse.Namespace, method: str, path: str, body: bytes | None = None,
+          content_type: str = "application/json", query: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
+    """One registry call as the person `--as` (a demo user of the local cloud) or with `--token`."""
+    from cli.state import load_state
+
+    if args.url:
+        if not args.token:
+            raise UsageError("--url needs --token (an ID token of the hub's user pool)")
+        base, token = args.url.rstrip("/"), args.token
+    else:
+        from cli.people import bearer
+
+        base = load_state(args.state_dir)["api_url"].rstrip("/")
+        token = args.token or bearer(args.as_user, args.state_dir)
+    url = base + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    except urllib.error.URLError as err:
+        raise UsageError(f"cannot reach {url}: {err.reason} (is the local cloud running? `make run`)") from None
+    try:
+        return status, json.loads(raw or b"null")
+    except json.JSONDecodeError:
+        return status, {"raw": raw.decode("utf-8", "replace")[:500]}
+
+
+def _answer(status: int, answer: Any) -> int:
+    print_json(answer if isinstance(answer, dict) else {"answer": answer})
+    return 0 if status < 400 else 1
+
+
+def _with_secret(status: int, answer: Any) -> int:
+    code = _answer(status, answer)
+    if status < 400 and isinstance(answer, dict) and answer.get("secret"):
+        connector = answer.get("connector", {})
+        print(f"hcp: connector {connector.get('connector_id')}: keep the secret above now, it is not shown again "
+              "(请立即保存密钥，之后不再显示)", file=sys.stderr)  # fmt: skip
+    return code
+
+
+def _spec_text(spec_file: str) -> str:
+    path = Path(spec_file)
+    try:
+        return path.read_text("utf-8-sig")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: a spec file is UTF-8 text") from None
+
+
+def _sample_fields(sample: str | None, content_type: str | None) -> dict[str, Any]:
+    if not sample:
+        return {}
+    path = Path(sample)
+    return {"sample_base64": base64.b64encode(_read(path)).decode(),
+            "sample_content_type": content_type or content_type_for(path)}  # fmt: skip
+
+
+def run_register(args: argparse.Namespace) -> int:
+    if bool(args.spec) == bool(args.kind):
+        raise UsageError("give --spec FILE (your own format) or --kind KIND (a built-in family), one of the two")
+    body: dict[str, Any] = {"name": args.name or (Path(args.spec).stem if args.spec else args.kind)}
+    if args.spec:
+        body["spec"] = _spec_text(args.spec)
+    else:
+        body["kind"] = args.kind
+    if args.owner:
+        body["owner_agency"] = args.owner
+    if args.agency:
+        body["agencies"] = args.agency
+    if args.region:
+        body["regions"] = args.region
+    body |= _sample_fields(args.sample, args.sample_content_type)
+    status, answer = _call(args, "POST", "/v1/connectors", json.dumps(body, ensure_ascii=False).encode())
+    if status == 422 and args.spec and isinstance(answer, dict):
+        for error in answer.get("errors", []):
+            if error.get("line"):
+                print(f"hcp: error: {args.spec}:{error['line']}: {error.get('path')}: {error.get('message')}",
+                      file=sys.stderr)  # fmt: skip
+    return _with_secret(status, answer)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    return _answer(*_call(args, "GET", "/v1/connectors"))
+
+
+def run_show(args: argparse.Namespace) -> int:
+    return _answer(*_call(args, "GET", f"/v1/connectors/{urllib.parse.quote(args.id)}"))
+
+
+def run_update(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {}
+    if args.name:
+        body["name"] = args.name
+    if args.agency:
+        body["agencies"] = args.agency
+    if args.region is not None:
+        body["regions"] = [r for r in args.region if r]
+    if args.spec:
+        body["spec"] = _spec_text(args.spec)
+    body |= _sample_fields(args.sample, args.sample_content_type)
+    if not body:
+        raise UsageError("nothing to change: --name, --agency, --region or --spec")
+    data = json.dumps(body, ensure_ascii=False).encode()
+    return _answer(*_call(args, "PATCH", f"/v1/connectors/{urllib.parse.quote(args.id)}", data))
+
+
+def run_rotate(args: argparse.Namespace) -> int:
+    path = f"/v1/connectors/{urllib.parse.quote(args.id)}/rotate"
+    return _with_secret(*_call(args, "POST", path, b"", query={"grace": args.grace}))
+
+
+def run_disable(args: argparse.Namespace) -> int:
+    return _answer(*_call(args, "POST", f"/v1/connectors/{urllib.parse.quote(args.id)}/disable", b""))
+
+
+def run_dry_run(args: argparse.Namespace) -> int:
+    payload = Path(args.payload)
+    body = _read(payload)
+    content_type = args.content_type or content_type_for(payload)
+    status, answer = _call(args, "POST", f"/v1/connectors/{urllib.parse.quote(args.id)}/dry-run", body, content_type)
+    print_json(answer if isinstance(answer, dict) else {"answer": answer})
+    if status >= 400:
+        return 1
+    return 0 if isinstance(answer, dict) and answer.get("outcome") == "accepted" else 1
+
+
+def _online(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument(
+        "--as", dest="as_user", default="market-dept", help="the demo user to act as (`hcp local users`)"
+    )
+    parser.add_argument("--token", help="an ID token instead of a demo user's")
+    parser.add_argument("--url", help="the hub's base URL (with --token); default: the local cloud's")
+    parser.add_argument("--state-dir", help="where local.json is (default .hcp)")
+    return parser
+
+
+def _register_online(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    reg = _online(actions.add_parser(
+        "register", help="register a connector: prints its id and its secret, once",
+        description="Registers a connector owned by your department, for the agencies and region prefixes given "
+        "(default: your agency). The spec is checked as `check` does, every problem with its line; with --sample "
+        "each path must find something. Exit 0: registered (keep the secret); 1: refused; 2: unusable arguments.",
+    ))  # fmt: skip
+    reg.add_argument("--spec", help="your spec (JSON or YAML): a format no built-in family reads")
+    reg.add_argument("--kind", help="or a built-in family: vertical_system, kiosk, window_device ...")
+    reg.add_argument("--name", help="what people call it (default: the spec file's name)")
+    reg.add_argument("--owner", help="the owning department's credit code (default: your agency)")
+    reg.add_argument("--agency", action="append", help="a credit code it rates for (repeat; default: the owner)")
+    reg.add_argument("--region", action="append", help="a division-code prefix it rates within, e.g. 360704 (repeat)")
+    reg.add_argument("--sample", help="a real payload: every mapped path must find something in it")
+    reg.add_argument("--sample-content-type", help="the sample's content type, when its file name does not tell")
+    reg.set_defaults(func=run_register)
+
+    _online(actions.add_parser("list", help="the connectors you may see")).set_defaults(func=run_list)
+    show = _online(actions.add_parser("show", help="one connector (never its secret)"))
+    show.add_argument("id")
+    show.set_defaults(func=run_show)
+
+    update = _online(actions.add_parser("update", help="change a connector's name, scope or spec"))
+    update.add_argument("id")
+    update.add_argument("--name")
+    update.add_argument("--agency", action="append", help="the agencies it rates for, all of them (repeat)")
+    update.add_argument("--region", action="append", help="the region prefixes, all of them (repeat; '' for none)")
+    update.add_argument("--spec", help="a new spec (a custom connector)")
+    update.add_argument("--sample", help="a payload the new spec must read")
+    update.add_argument("--sample-content-type")
+    update.set_defaults(func=run_update)
+
+    rotate = _online(actions.add_parser(
+        "rotate", help="a new secret (printed once); the old one keeps working for --grace",
+        description="Exit 0: rotated (keep the new secret). Requests signed with the old secret after the grace "
+        "period are refused with 401 KEY_RETIRED.",
+    ))  # fmt: skip
+    rotate.add_argument("id")
+    rotate.add_argument("--grace", default="24h", help="how long the old secret still works: 24h, 30m, 0s (max 30d)")
+    rotate.set_defaults(func=run_rotate)
+
+    disable = _online(actions.add_parser("disable", help="refuse the connector's requests from now on"))
+    disable.add_argument("id")
+    disable.set_defaults(func=run_disable)
+
+    dry = _online(actions.add_parser(
+        "dry-run", help="read a payload with a registered connector, as ingest would; kept nowhere",
+        description="Output as `hcp connectors test` and `hcp normalize`, scope checked too (CONNECTOR_OUT_OF_SCOPE). "
+        "Exit 0: every item accepted; 1: rejected or refused; 2: unusable arguments.",
+    ))  # fmt: skip
+    dry.add_argument("id")
+    dry.add_argument("payload", help="the payload file (x.json, x.gbk.xml, x.gb18030.form ...)")
+    dry.add_argument("--content-type", help="as the source would send it, e.g. 'application/xml; charset=gbk'")
+    dry.set_defaults(func=run_dry_run)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "connectors",
-        help="try a declarative connector spec offline (test a payload, check the spec)",
-        description="Connector specs: docs/connectors.md. Registering, rotating and disabling connectors belong to "
-        "the registry API (/v1/connectors), not to this command.",
+        help="connectors: try a spec offline (test, check); register and manage them online",
+        description="Connector specs and the registry: docs/connectors.md. test/check work offline; register, list, "
+        "show, update, rotate, disable and dry-run call the registry API (/v1/connectors) as a signed-in person.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -116,3 +326,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check.add_argument("--sample", help="a payload of the source: every mapped path must find something in it")
     check.add_argument("--content-type", help="the sample's content type, when its file name does not tell")
     check.set_defaults(func=run_check)
+    _register_online(actions)

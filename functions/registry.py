@@ -15,6 +15,8 @@ hub.registry's; this file maps it to HTTP.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -81,6 +83,12 @@ def _list(data: dict[str, Any], name: str) -> tuple[str, ...]:
 
 
 def _sample(data: dict[str, Any]) -> bytes | None:
+    """`sample_base64` (the bytes as the source sends them, any charset), or `sample` (text or JSON)."""
+    if data.get("sample_base64") is not None:
+        try:
+            return base64.b64decode(str(data["sample_base64"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise Refused([problem("FIELD_INVALID", "sample_base64", "not base64")]) from None
     sample = data.get("sample")
     if sample is None:
         return None
@@ -166,17 +174,17 @@ def _build_app() -> APIGatewayRestResolver:
     @app.patch("/v1/connectors/<connector_id>", summary="Change name, scope, spec or settings", tags=["registry"])
     def change(connector_id: str) -> Response:
         principal, data = principal_of(app), _json_body(app)
-        allowed = {"name", "agencies", "regions", "spec", "settings", "sample", "sample_content_type"}
+        allowed = {"name", "agencies", "regions", "spec", "settings", "sample", "sample_base64", "sample_content_type"}
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise Refused([problem("FIELD_UNKNOWN", name) for name in unknown])
-        changes = {k: v for k, v in data.items() if k not in ("sample",)}
+        changes = {k: v for k, v in data.items() if k not in ("sample", "sample_base64")}
         if "spec" in changes:
             changes["spec"] = _spec_text(changes["spec"])
-        if "sample" in data:
+        if "sample" in data or "sample_base64" in data:
             changes["sample"] = _sample(data)
         connector = services().registry.change(principal, connector_id, changes, now())
-        done("changed", principal, connector_id, fields=sorted(set(data) - {"sample", "sample_content_type"}))
+        done("changed", principal, connector_id, fields=sorted(set(changes) - {"sample", "sample_content_type"}))
         return reply(200, connector_view(connector))
 
     @app.post("/v1/connectors/<connector_id>/disable", summary="Disable a connector", tags=["registry"])
