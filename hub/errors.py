@@ -99,6 +99,10 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "SPEC_PATH_UNMATCHED": (None, "a path finds nothing in the sample payload", "路径在样例报文中找不到对应内容"),
     # -- personal data (R20)
     # -- work orders (hub/workorder.py keeps its own REFUSALS)
+    "WORK_ORDER_UNKNOWN": (None, "no work order {detail}", "工单不存在：{detail}"),
+    "PERSONAL_DATA_IN_TEXT": ("R20", "{detail}: write no phone or ID number of the rater here",
+                              "{detail}：此处不得填写评价人的手机号码或身份证号码"),
+    "CURSOR_INVALID": (None, "not a cursor this list handed out: {detail}", "分页游标无效：{detail}"),
 }  # fmt: skip
 
 

@@ -8,13 +8,15 @@ past its patience, dead-letters the message; `hcp dlq redrive` puts it back).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from hub.calendar import WorkingDayCalendar
 from hub.ports import ForwardQueue, RatingStore
 from hub.rating import Rating
+from hub.workorder import WorkOrderStore, open_work_order
 
 
 class ProvinceRefusedRating(Exception):
@@ -48,15 +50,21 @@ SWEEP_AGE = timedelta(minutes=3)  # older than any ingest in flight: what is pen
 
 @dataclass
 class ForwardService:
+    """With `work_orders`, a bad rating opens its work order (R10) before it is sent: a provincial outage
+    delays no dispatch, and a re-delivered rating finds its order there (`put_new` is False)."""
+
     ratings: RatingStore
     province: ProvincialSink
     queue: ForwardQueue
+    work_orders: WorkOrderStore | None = None
+    calendars: Callable[[], WorkingDayCalendar] = WorkingDayCalendar
 
     def forward(self, rating_id: str, now: datetime) -> ForwardOutcome:
         """Send one stored rating. `ProvinceUnreachable` propagates: the message is retried."""
         stored = self.ratings.get(rating_id)
         if stored is None:
             return "unknown"
+        self.open_work_order(stored.rating, now)
         if stored.forward_state != "pending":
             return "already_forwarded"
         try:
@@ -66,6 +74,12 @@ class ForwardService:
             return "parked"
         self.ratings.mark_forwarded(rating_id, receipt.receipt_id, at=now)
         return "forwarded"
+
+    def open_work_order(self, rating: Rating, now: datetime) -> bool:
+        """R10: dispatched at `now` (the business clock), deadlines from the calendar as loaded; True if new."""
+        if self.work_orders is None or not rating.is_bad:
+            return False
+        return self.work_orders.put_new(open_work_order(rating, now, self.calendars()))
 
     def sweep(self, now: datetime, *, older_than: timedelta = SWEEP_AGE, limit: int = 1000) -> Sequence[str]:
         """Queue again whatever was stored but not forwarded: a crash between store and queue loses nothing."""

@@ -169,8 +169,45 @@ def forward_from_env(environ: Mapping[str, str] | None = None, *, session: Any =
         ratings=DynamoRatingStore(clients["dynamodb"], settings.ratings_table),
         province=ClientSink(client),
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
+        **_work_order_creation(clients["dynamodb"], environ),
     )
     return ForwardServices(service, settings, clients["sqs"])
+
+
+def _work_order_creation(dynamodb: Any, environ: Mapping[str, str] | None) -> dict[str, Any]:
+    """R10 on the forward path: the work-order store, and the calendar as loaded, when the template gives them."""
+    from infra.workorder_store import DynamoWorkOrderStore
+
+    env = os.environ if environ is None else environ
+    table = env.get("WORK_ORDERS_TABLE", "").strip()
+    if not table:
+        return {}
+    created: dict[str, Any] = {"work_orders": DynamoWorkOrderStore(dynamodb, table)}
+    calendar_table = env.get("CALENDAR_TABLE", "").strip()
+    if calendar_table:
+        created["calendars"] = _calendars(dynamodb, calendar_table, environ)
+    return created
+
+
+def work_orders_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> WorkOrderServices:
+    """The work-order API's services over DynamoDB; raises `MissingSettings` naming what is missing."""
+    from infra.settings import WorkOrderSettings
+    from infra.workorder_store import DynamoWorkOrderStore
+
+    settings = WorkOrderSettings.from_env(environ)
+    dynamodb = aws_clients(session, services=("dynamodb",))["dynamodb"]
+    return WorkOrderServices(
+        store=DynamoWorkOrderStore(dynamodb, settings.work_orders_table),
+        calendars=_calendars(dynamodb, settings.calendar_table, environ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrderServices:
+    """What the work-order API needs: the store (with its list queries) and the calendar as loaded."""
+
+    store: Any  # infra.workorder_store.DynamoWorkOrderStore
+    calendars: Callable[[], Any]  # () -> hub.calendar.WorkingDayCalendar
 
 
 class BuiltOnce:

@@ -85,3 +85,11 @@ class SchedulerSettings(_FromEnv):
     calendar_table: str = _env("CALENDAR_TABLE")
     forward_queue_url: str = _env("FORWARD_QUEUE_URL")
     rating_link: str = _env("RATING_LINK")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrderSettings(_FromEnv):
+    """What the work-order API needs."""
+
+    work_orders_table: str = _env("WORK_ORDERS_TABLE")
+    calendar_table: str = _env("CALENDAR_TABLE")

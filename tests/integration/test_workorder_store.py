@@ -49,7 +49,7 @@ UNIT = Actor(role=Role.UNIT, id="u-1", agency_code=COUNTY_AGENCY)
 MANAGEMENT = Actor(role=Role.MANAGEMENT, id="m-1", region_code=COUNTY)
 
 
-def bad_rating(rating_id: str, *, agency: str = COUNTY_AGENCY, region: str = COUNTY) -> Rating:
+def bad_rating(rating_id: str, *, agency: str = COUNTY_AGENCY, region: str = COUNTY, real_name: bool = False) -> Rating:
     return Rating.model_validate(
         {
             "rating_id": rating_id,
@@ -60,7 +60,7 @@ def bad_rating(rating_id: str, *, agency: str = COUNTY_AGENCY, region: str = COU
             "channel": "kiosk",
             "grade": "dissatisfied",
             "tags": ["ITEM_EFFICIENCY"],
-            "rater": {"type": "person", "name": "王小明", "phone": "13912345678", "real_name": True},
+            "rater": {"type": "person", "name": "王小明", "phone": "13912345678", "real_name": real_name},
             "rated_at": "2026-09-30T09:58:00+08:00",
         }
     )  # fmt: skip
