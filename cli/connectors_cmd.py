@@ -161,7 +161,14 @@ def _sample_fields(sample: str | None, content_type: str | None) -> dict[str, An
 def run_register(args: argparse.Namespace) -> int:
     if bool(args.spec) == bool(args.kind):
         raise UsageError("give --spec FILE (your own format) or --kind KIND (a built-in family), one of the two")
-    body: dict[str, Any] = {"name": args.name or (Path(args.spec).stem if args.spec else args.kind)}
+    name = args.name
+    if args.spec:
+        loaded, problems = _load(args.spec)  # the same check the hub runs, before anything is sent
+        if loaded is None:
+            print_json({"outcome": "invalid", "spec": args.spec, "errors": problems})
+            return 1
+        name = name or loaded.spec.name or loaded.spec.kind
+    body: dict[str, Any] = {"name": name or args.kind}
     if args.spec:
         body["spec"] = _spec_text(args.spec)
     else:
@@ -246,7 +253,7 @@ def _register_online(actions: argparse._SubParsersAction[argparse.ArgumentParser
     ))  # fmt: skip
     reg.add_argument("--spec", help="your spec (JSON or YAML): a format no built-in family reads")
     reg.add_argument("--kind", help="or a built-in family: vertical_system, kiosk, window_device ...")
-    reg.add_argument("--name", help="what people call it (default: the spec file's name)")
+    reg.add_argument("--name", help="what people call it (default: the spec's name)")
     reg.add_argument("--owner", help="the owning department's credit code (default: your agency)")
     reg.add_argument("--agency", action="append", help="a credit code it rates for (repeat; default: the owner)")
     reg.add_argument("--region", action="append", help="a division-code prefix it rates within, e.g. 360704 (repeat)")
