@@ -197,10 +197,19 @@ class OutboxRelay:
         ]
         return self.relay(entries)
 
-    def sweep(self, now: datetime, *, older_than: timedelta = SWEEP_AGE, limit: int = 100) -> Counter[str]:
-        """Relay again what is still owed and older than `older_than`: a lost relay or message loses nothing."""
+    def sweep(
+        self, now: datetime, *, older_than: timedelta = SWEEP_AGE, limit: int = 100, notices_only: bool = False
+    ) -> Counter[str]:
+        """Relay again what is still owed and older than `older_than`: a lost relay or message loses nothing.
+
+        `notices_only` leaves the province's entries alone: the scheduler publishes owed notices every minute
+        (done at once, so never twice), the sweep every few minutes re-queues outcomes still in flight too.
+        """
         cutoff = now - older_than
-        return self.relay([entry for entry in self.store.outbox(limit) if entry.event.at <= cutoff])
+        entries = [entry for entry in self.store.outbox(limit) if entry.event.at <= cutoff]
+        if notices_only:
+            entries = [entry for entry in entries if entry.event.forward_to_province is None]
+        return self.relay(entries)
 
 
 @dataclass

@@ -381,3 +381,60 @@ def in_memory_cases(
     intake = build_cases(**shared, archive=fakes["archive"])
     scheduler = build_scheduler(**shared, sms=fakes["sms"], log=fakes["log"], rating_link=rating_link)
     return intake, scheduler, fakes
+
+
+# --------------------------------------------------------------------------------------------------
+# Work orders on the clock, and their outbox: notices to departments, outcomes to the province
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxServices:
+    """`monitor` for the scheduler, `relay` for the sweep and right after actions, `delivery` (with the
+    province) for the forward function's outcome messages."""
+
+    store: Any  # hub.workorder.WorkOrderStore
+    relay: Any  # hub.outcomes.OutboxRelay
+    monitor: Any  # hub.workorder_monitor.WorkOrderMonitor
+    delivery: Any = None  # hub.outcomes.OutcomeDelivery
+
+
+def build_outbox(
+    *, store: Any, notifier: Any, queue: Any, calendars: Any, province: Any = None, ratings: Any = None
+) -> OutboxServices:
+    from hub.outcomes import OutboxRelay, OutcomeDelivery
+    from hub.workorder_monitor import WorkOrderMonitor
+
+    relay = OutboxRelay(store, notifier, queue)
+    delivery = OutcomeDelivery(store, province, notifier, ratings) if province is not None else None
+    return OutboxServices(store, relay, WorkOrderMonitor(store, calendars, relay), delivery)
+
+
+def outbox_from_env(
+    environ: Mapping[str, str] | None = None, *, session: Any = None, province: bool = False
+) -> OutboxServices:
+    """Raises `MissingSettings` naming what is missing. `province`: with the provincial client (forward only)."""
+    from infra.calendar_store import DynamoCalendarStore, StoredCalendars
+    from infra.forward_queue import SqsForwardQueue
+    from infra.notify import SnsNotifier
+    from infra.settings import OutboxSettings
+    from infra.workorder_store import DynamoWorkOrderStore
+
+    settings = OutboxSettings.from_env(environ)
+    clients = aws_clients(session, services=("dynamodb", "sqs", "sns", *(("secretsmanager",) if province else ())))
+    dynamodb = clients["dynamodb"]
+    extra: dict[str, Any] = {}
+    if province:
+        from infra.province.client import ProvincialClient
+        from infra.province.outcome import ClientOutcomeSink
+        from infra.rating_store import DynamoRatingStore
+
+        client = ProvincialClient.from_env(environ, secrets_client=clients["secretsmanager"])
+        # mark_not_adopted touches no personal data: the store needs no sealer for it
+        extra = {"province": ClientOutcomeSink(client), "ratings": DynamoRatingStore(dynamodb, settings.ratings_table)}
+    return build_outbox(
+        store=DynamoWorkOrderStore(dynamodb, settings.work_orders_table),
+        notifier=SnsNotifier(clients["sns"], settings.topic_arn),
+        queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
+        calendars=StoredCalendars(DynamoCalendarStore(dynamodb, settings.calendar_table), ttl=0),
+        **extra,
+    )

@@ -93,3 +93,14 @@ class WorkOrderSettings(_FromEnv):
 
     work_orders_table: str = _env("WORK_ORDERS_TABLE")
     calendar_table: str = _env("CALENDAR_TABLE")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings(_FromEnv):
+    """What the work orders' deadline checks and outbox relay need (scheduler, sweep and forward functions)."""
+
+    work_orders_table: str = _env("WORK_ORDERS_TABLE")
+    topic_arn: str = _env("WORK_ORDER_TOPIC_ARN")
+    forward_queue_url: str = _env("FORWARD_QUEUE_URL")
+    calendar_table: str = _env("CALENDAR_TABLE")
+    ratings_table: str = _env("RATINGS_TABLE")
