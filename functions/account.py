@@ -68,7 +68,6 @@ def me() -> Response[str]:
         "sees_personal_data": principal.sees_personal_data,
     }
     logger.info("who am i", extra={"principal": principal.as_log()})
-    metrics.add_metric(name="TokensChecked", unit=MetricUnit.Count, value=1)
     return Response(200, JSON, json.dumps(answer, ensure_ascii=False, separators=(",", ":")))
 
 
@@ -82,4 +81,5 @@ def not_found(_: Exception) -> Response[str]:
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    metrics.add_metric(name="AccountRequests", unit=MetricUnit.Count, value=1)
     return app.resolve(event, context)

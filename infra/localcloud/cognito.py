@@ -135,8 +135,9 @@ class CognitoAuthorizer:
     def claims(self, authorization: str | None, now: float | None = None) -> dict[str, str]:
         """The verified ID token's claims, rendered as API Gateway does, or `AccessDenied` (401)."""
         token = (authorization or "").strip()
-        if token[:7].lower() == "bearer ":
-            token = token[7:].strip()
+        scheme, _, rest = token.partition(" ")
+        if scheme.lower() == "bearer":  # API Gateway takes the raw token or `Bearer <token>`
+            token = rest.strip()
         if not token:
             raise AccessDenied("TOKEN_MISSING", "send `Authorization: Bearer <id token>`", status=401)
         keys, client_ids = self._load()
