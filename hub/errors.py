@@ -98,6 +98,11 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
                            "码表取值、常量或默认值不在统一取值范围内"),
     "SPEC_PATH_UNMATCHED": (None, "a path finds nothing in the sample payload", "路径在样例报文中找不到对应内容"),
     # -- personal data (R20)
+    "PERSONAL_DATA_FORBIDDEN": ("R20", "only the auditor role reads personal data unmasked ({detail})",
+                                "仅审计角色可查看未脱敏的个人信息（{detail}）"),
+    "AUDIT_UNAVAILABLE": ("R20", "the read could not be written to the audit log, so nothing is returned; try "
+                          "again later", "本次查询未能写入审计日志，故不返回数据，请稍后重试"),
+    "RATING_NOT_FOUND": (None, "no rating {detail} that you may see", "不存在或无权查看的评价：{detail}"),
     # -- work orders (hub/workorder.py keeps its own REFUSALS)
     "WORK_ORDER_UNKNOWN": (None, "no work order {detail}", "工单不存在：{detail}"),
     "PERSONAL_DATA_IN_TEXT": ("R20", "{detail}: write no phone or ID number of the rater here",

@@ -197,10 +197,37 @@ class StoredRating:
     forward_state: ForwardState
     receipt: str | None = None
     parked_reason: str | None = None
+    not_adopted_by: str | None = None  # the work order whose R14 mark or upheld appeal (R17) took it out
+
+    @property
+    def adopted(self) -> bool:
+        return self.not_adopted_by is None
 
 
 class UnknownRating(LookupError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class RatingQuery:
+    """A page of ratings stored in [start, end), newest first. `agencies` (None: any) and `region_prefix`
+    are the asker's scope already narrowed by their filters (`hub.rating_reads`); `cursor` is opaque."""
+
+    start: datetime
+    end: datetime
+    agencies: frozenset[str] | None = None
+    region_prefix: str = ""
+    grade: str | None = None
+    connector_id: str | None = None
+    include_not_adopted: bool = False
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RatingPage:
+    ratings: Sequence[StoredRating]
+    cursor: str | None = None
 
 
 class RatingStore(ABC):
@@ -238,6 +265,18 @@ class RatingStore(ABC):
         What closes a case for its reminders: a rating stored for it, whenever and however it came.
         """
 
+    @abstractmethod
+    def mark_not_adopted(self, rating_id: str, *, order_id: str, at: datetime) -> None:
+        """R14/R17: the rating is out of the results (lists leave it out by default). Raises `UnknownRating`."""
+
+    @abstractmethod
+    def search(self, query: RatingQuery) -> RatingPage:
+        """Ratings in the query's window and scope, newest first (an index on the stored time, not a scan)."""
+
+    @abstractmethod
+    def ids_of_person(self, *, phone: str | None = None, id_no: str | None = None, limit: int = 100) -> Sequence[str]:
+        """Ids of the ratings whose rater has this phone or ID number, through the keyed look-up hashes."""
+
     @staticmethod
     def content_hash(rating: Rating) -> str:
         """What makes two posts of one source rating the same: everything but when it was received."""
@@ -247,13 +286,41 @@ class RatingStore(ABC):
 
 
 class PersonalDataSealer(ABC):
-    """R20: the rater's personal data is sealed before it is stored. The seam for the KMS envelope."""
+    """R20: the rater's personal data is sealed before it is stored (`infra.sealing.EnvelopeSealer`).
+
+    `context` is the record's id (a rating id, a case key): a sealed value opens only with it, so it
+    cannot be pasted onto another record.
+    """
 
     @abstractmethod
-    def seal(self, plaintext: bytes) -> bytes: ...
+    def seal(self, plaintext: bytes, *, context: str) -> bytes: ...
 
     @abstractmethod
-    def unseal(self, sealed: bytes) -> bytes: ...
+    def unseal(self, sealed: bytes, *, context: str) -> bytes:
+        """Raises `ValueError` (`infra.sealing.SealError`) for a value tampered with or moved."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One read of personal data in clear (R20): who, when, which ratings, which request; never the data."""
+
+    at: datetime
+    subject: str
+    role: str
+    action: str
+    rating_ids: tuple[str, ...]
+    request_id: str
+
+
+class AuditLog(ABC):
+    """Every unmasked read is recorded here first; a read whose record fails is not answered."""
+
+    @abstractmethod
+    def record(self, entry: AuditEntry) -> None: ...
+
+    @abstractmethod
+    def between(self, start: datetime, end: datetime) -> Sequence[AuditEntry]:
+        """Entries with `start <= at < end`, oldest first."""
 
 
 class RawArchive(ABC):

@@ -71,6 +71,19 @@ def aws_clients(session: Any = None, services: tuple[str, ...] = ("dynamodb", "s
     return {name: session.create_client(name, config=config) for name in services}
 
 
+def sealed_stores(clients: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """R20: the `sealer` and `lookup_hash` every Dynamo store of ratings and cases is built with
+    (`infra.sealing`: the KMS envelope under DATA_KEY_ID, HMAC look-ups keyed by LOOKUP_KEY_SECRET_ARN).
+    Needs `kms` and `secretsmanager` among `clients`; one data key cache per process."""
+    from infra.sealing import personal_data_from_env
+
+    sealer, lookup_hash = personal_data_from_env(clients["kms"], clients["secretsmanager"], environ)
+    return {"sealer": sealer, "lookup_hash": lookup_hash}
+
+
+SEALING_CLIENTS = ("kms", "secretsmanager")
+
+
 def ingest_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> IngestServices:
     """Raises `infra.settings.MissingSettings`, naming every variable that is missing."""
     from infra.archive import S3RawArchive
@@ -80,12 +93,13 @@ def ingest_from_env(environ: Mapping[str, str] | None = None, *, session: Any = 
     from infra.signing import DynamoNonceStore
 
     settings = IngestSettings.from_env(environ)
-    clients = aws_clients(session)
+    clients = aws_clients(session, services=("dynamodb", "s3", "sqs", *SEALING_CLIENTS))
     dynamodb = clients["dynamodb"]
+    sealed = sealed_stores(clients, environ)
     # With the calendar table, the rating window (R5) counts with the notices an operator loaded
     calendar_table = (os.environ if environ is None else environ).get("CALENDAR_TABLE", "").strip()
     return build_ingest(
-        ratings=DynamoRatingStore(dynamodb, settings.ratings_table),
+        ratings=DynamoRatingStore(dynamodb, settings.ratings_table, **sealed),
         archive=S3RawArchive(clients["s3"], settings.raw_bucket),
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
         connectors=DynamoConnectorStore(dynamodb, settings.connectors_table),
@@ -163,10 +177,10 @@ def forward_from_env(environ: Mapping[str, str] | None = None, *, session: Any =
     from infra.settings import ForwardSettings
 
     settings = ForwardSettings.from_env(environ)
-    clients = aws_clients(session, services=("dynamodb", "sqs", "secretsmanager"))
+    clients = aws_clients(session, services=("dynamodb", "sqs", *SEALING_CLIENTS))
     client = ProvincialClient.from_env(environ, secrets_client=clients["secretsmanager"])
     service = ForwardService(
-        ratings=DynamoRatingStore(clients["dynamodb"], settings.ratings_table),
+        ratings=DynamoRatingStore(clients["dynamodb"], settings.ratings_table, **sealed_stores(clients, environ)),
         province=ClientSink(client),
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
         **_work_order_creation(clients["dynamodb"], environ),
@@ -315,11 +329,12 @@ def cases_from_env(environ: Mapping[str, str] | None = None, *, session: Any = N
     from infra.settings import CaseSettings
 
     settings = CaseSettings.from_env(environ)
-    clients = aws_clients(session)
+    clients = aws_clients(session, services=("dynamodb", "s3", "sqs", *SEALING_CLIENTS))
     dynamodb = clients["dynamodb"]
+    sealed = sealed_stores(clients, environ)
     return build_cases(
-        ratings=DynamoRatingStore(dynamodb, settings.ratings_table),
-        cases=DynamoCaseStore(dynamodb, settings.cases_table),
+        ratings=DynamoRatingStore(dynamodb, settings.ratings_table, **sealed),
+        cases=DynamoCaseStore(dynamodb, settings.cases_table, sealer=sealed["sealer"]),
         timers=DynamoTimerStore(dynamodb, settings.cases_table),
         archive=S3RawArchive(clients["s3"], settings.raw_bucket),
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
@@ -338,11 +353,12 @@ def scheduler_from_env(environ: Mapping[str, str] | None = None, *, session: Any
     from infra.sms import sms_sender_from_env
 
     settings = SchedulerSettings.from_env(environ)
-    clients = aws_clients(session, services=("dynamodb", "sqs", "sns"))
+    clients = aws_clients(session, services=("dynamodb", "sqs", "sns", *SEALING_CLIENTS))
     dynamodb = clients["dynamodb"]
+    sealed = sealed_stores(clients, environ)
     return build_scheduler(
-        ratings=DynamoRatingStore(dynamodb, settings.ratings_table),
-        cases=DynamoCaseStore(dynamodb, settings.cases_table),
+        ratings=DynamoRatingStore(dynamodb, settings.ratings_table, **sealed),
+        cases=DynamoCaseStore(dynamodb, settings.cases_table, sealer=sealed["sealer"]),
         timers=DynamoTimerStore(dynamodb, settings.cases_table),
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
         sms=sms_sender_from_env(clients["sns"], environ),
@@ -381,6 +397,31 @@ def in_memory_cases(
     intake = build_cases(**shared, archive=fakes["archive"])
     scheduler = build_scheduler(**shared, sms=fakes["sms"], log=fakes["log"], rating_link=rating_link)
     return intake, scheduler, fakes
+
+
+# --------------------------------------------------------------------------------------------------
+# People reading ratings (R20): the ratings query function
+
+
+def build_rating_reads(*, ratings: RatingStore, audit: Any) -> Any:
+    from hub.rating_reads import RatingReads
+
+    return RatingReads(ratings, audit)
+
+
+def rating_reads_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> Any:
+    """`hub.rating_reads.RatingReads` over DynamoDB; raises `MissingSettings` naming what is missing."""
+    from infra.audit_log import DynamoAuditLog
+    from infra.rating_store import DynamoRatingStore
+    from infra.settings import RatingReadSettings
+
+    settings = RatingReadSettings.from_env(environ)
+    clients = aws_clients(session, services=("dynamodb", *SEALING_CLIENTS))
+    dynamodb = clients["dynamodb"]
+    return build_rating_reads(
+        ratings=DynamoRatingStore(dynamodb, settings.ratings_table, **sealed_stores(clients, environ)),
+        audit=DynamoAuditLog(dynamodb, settings.audit_table),
+    )
 
 
 # --------------------------------------------------------------------------------------------------

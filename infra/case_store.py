@@ -109,7 +109,7 @@ class DynamoCaseStore(CaseStore):
             "case_key": {"S": case.case_key},
             "connector_id": {"S": case.connector_id},
             "notice": {"S": json.dumps(data, ensure_ascii=False, separators=(",", ":"))},
-            "applicant": {"B": self._sealer.seal(applicant)},
+            "applicant": {"B": self._sealer.seal(applicant, context=case.case_key)},
             "content_hash": {"S": content_hash},
             "raw_ref": {"S": case.raw_ref},
             "received_at": {"S": utc_text(case.received_at)},
@@ -143,7 +143,7 @@ class DynamoCaseStore(CaseStore):
         if item is None:
             return None
         data = json.loads(item["notice"]["S"])
-        data["applicant"] = json.loads(self._sealer.unseal(bytes(item["applicant"]["B"])))
+        data["applicant"] = json.loads(self._sealer.unseal(bytes(item["applicant"]["B"]), context=case_key))
         year = item.get("provisional_year", {}).get("S")
         return StoredCase(
             notice=CaseNotice.model_validate(data),

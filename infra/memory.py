@@ -16,6 +16,8 @@ from hub.outcomes import OutcomeQueue
 from hub.ports import (
     ACCEPTED,
     DUPLICATE,
+    AuditEntry,
+    AuditLog,
     CalendarStore,
     CasePutOutcome,
     CaseStore,
@@ -26,6 +28,8 @@ from hub.ports import (
     Notification,
     NotificationLog,
     PutResult,
+    RatingPage,
+    RatingQuery,
     RatingStore,
     RawArchive,
     SmsFailed,
@@ -128,6 +132,42 @@ class InMemoryRatingStore(RatingStore):
             if s.forward_state == "pending" and s.stored_at < cutoff
         )
         return [rating_id for _, rating_id in pending[:limit]]
+
+    def mark_not_adopted(self, rating_id: str, *, order_id: str, at: datetime) -> None:
+        self._update(rating_id, not_adopted_by=order_id)
+
+    def search(self, query: RatingQuery) -> RatingPage:
+        def wanted(s: StoredRating) -> bool:
+            target = s.rating.target
+            return (
+                query.start <= s.stored_at < query.end
+                and (query.agencies is None or target.agency_code in query.agencies)
+                and target.region_code.startswith(query.region_prefix)
+                and (query.grade is None or s.rating.grade.value == query.grade)
+                and (query.connector_id is None or s.rating.source.connector_id == query.connector_id)
+                and (query.include_not_adopted or s.adopted)
+            )
+
+        found = sorted((s for s in list(self._ratings.values()) if wanted(s)), key=lambda s: s.stored_at, reverse=True)
+        try:
+            offset = int(query.cursor or 0)
+        except ValueError:
+            raise ValueError("not a cursor this list gave") from None
+        page = found[offset : offset + query.limit]
+        more = offset + query.limit < len(found)
+        return RatingPage(page, str(offset + query.limit) if more else None)
+
+    def ids_of_person(self, *, phone: str | None = None, id_no: str | None = None, limit: int = 100) -> Sequence[str]:
+        from infra.sealing import normalized
+
+        def same(kind: str, stored: str | None, asked: str | None) -> bool:
+            return bool(stored and asked and normalized(kind, stored) == normalized(kind, asked))
+
+        return [
+            s.rating.rating_id
+            for s in list(self._ratings.values())
+            if same("phone", s.rating.rater.phone, phone) or same("id_no", s.rating.rater.id_no, id_no)
+        ][:limit]
 
     def __len__(self) -> int:
         return len(self._ratings)
@@ -310,3 +350,19 @@ class InMemorySmsSender(SmsSender):
         with self._lock:
             self.sent.append((phone, text))
             return f"m{len(self.sent)}"
+
+
+class InMemoryAuditLog(AuditLog):
+    """`fail` makes the next records raise, to show a read is not answered without its record (R20)."""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+        self.fail = False
+
+    def record(self, entry: AuditEntry) -> None:
+        if self.fail:
+            raise RuntimeError("the audit log is unavailable")
+        self.entries.append(entry)
+
+    def between(self, start: datetime, end: datetime) -> Sequence[AuditEntry]:
+        return sorted((e for e in self.entries if start <= e.at < end), key=lambda e: e.at)

@@ -4,25 +4,43 @@ Items:
   - `pk=RATING#{rating_id}, sk=RATING`: the rating (JSON without the rater), the rater sealed apart
     (R20), its content hash, where the raw bytes are, `delivery` (pending/forwarded/parked) and, while
     it is still the sweep's or an operator's business, `forward_state` + `stored_at`: the GSI key.
+    The rating item also carries `stored_month` (UTC `yyyy-mm`), the key of the GSI `by_month`
+    (stored_month, stored_at) that people's lists read newest first, and `agency_code`, `region_code`,
+    `grade`, `not_adopted_by` for its filters.
   - `pk=DUP#{duplicate_key}, sk=DUP`: the case's slot (R8; R6 shares it), claimed in the same
     transaction, so two ratings for one case can never both be stored.
+  - `pk=PERSON#{keyed hash}, sk=RATING#{rating_id}`: the auditor's look-up by phone or ID number (R20),
+    the HMAC of the value (`infra.sealing.LookupHasher`), written in the same transaction.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hub.ports import ACCEPTED, DUPLICATE, PersonalDataSealer, PutResult, RatingStore, StoredRating, UnknownRating
+from hub.ports import (
+    ACCEPTED,
+    DUPLICATE,
+    PersonalDataSealer,
+    PutResult,
+    RatingPage,
+    RatingQuery,
+    RatingStore,
+    StoredRating,
+    UnknownRating,
+)
 from hub.rating import Rating
 
 GSI = "by_forward_state"
+MONTH_INDEX = "by_month"
+MAX_QUERIES_PER_PAGE = 20  # a page is answered within a few hundred ms even when the filters match little
 _NEW = "attribute_not_exists(pk)"
 
 
@@ -36,22 +54,63 @@ def parse_utc_text(text: str) -> datetime:
 
 
 class PlaintextSealer(PersonalDataSealer):
-    """Stores the rater as it is. The seam R20 needs: a KMS envelope sealer replaces this one (a later
-    issue); until then the table's own encryption at rest is all there is.
-    """
+    """Stores the value as it is: for tests of the stores' other behaviour only. Production wiring
+    (`infra.bootstrap`) always passes `infra.sealing.EnvelopeSealer` (R20)."""
 
-    def seal(self, plaintext: bytes) -> bytes:
+    def seal(self, plaintext: bytes, *, context: str) -> bytes:
         return plaintext
 
-    def unseal(self, sealed: bytes) -> bytes:
+    def unseal(self, sealed: bytes, *, context: str) -> bytes:
         return sealed
 
 
+def month_of(text: str) -> str:
+    return text[:7]
+
+
+def _months(start: datetime, end: datetime) -> list[str]:
+    """The UTC months of [start, end), newest first."""
+    first, last = utc_text(start)[:7], utc_text(end - timedelta(microseconds=1))[:7]
+    year, month = int(last[:4]), int(last[5:7])
+    found: list[str] = []
+    while True:
+        text = f"{year:04d}-{month:02d}"
+        if text < first:
+            return found
+        found.append(text)
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+
+
+def _encode_cursor(month: str, key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"m": month, "k": key}, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[str, dict[str, Any]]:
+    """Raises `ValueError` for a cursor this store did not give."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        month, key = data["m"], data["k"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError("not a cursor this list gave") from exc
+    if not isinstance(month, str) or not isinstance(key, dict):
+        raise ValueError("not a cursor this list gave")
+    return month, key
+
+
 class DynamoRatingStore(RatingStore):
-    def __init__(self, client: Any, table: str, *, sealer: PersonalDataSealer | None = None, attempts: int = 4) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        *,
+        sealer: PersonalDataSealer | None = None,
+        lookup_hash: Callable[[str, str], str] | None = None,
+        attempts: int = 4,
+    ) -> None:
         self._client = client
         self._table = table
         self._sealer = sealer or PlaintextSealer()
+        self._hash = lookup_hash  # None (tests of other things): no look-up items are written
         self._attempts = attempts
 
     # -- writing once --
@@ -67,14 +126,24 @@ class DynamoRatingStore(RatingStore):
             "rating_id": {"S": rating.rating_id},
             "connector_id": {"S": rating.source.connector_id},
             "rating": {"S": json.dumps(data, ensure_ascii=False, separators=(",", ":"))},
-            "rater": {"B": self._sealer.seal(rater)},
+            "rater": {"B": self._sealer.seal(rater, context=rating.rating_id)},
             "content_hash": {"S": content_hash},
             "duplicate_key": {"S": rating.duplicate_key},
             "raw_ref": {"S": raw_ref},
             "delivery": {"S": "pending"},
             "forward_state": {"S": "pending"},
             "stored_at": {"S": stored_at},
+            "stored_month": {"S": month_of(stored_at)},
+            "agency_code": {"S": rating.target.agency_code},
+            "region_code": {"S": rating.target.region_code},
+            "grade": {"S": str(rating.grade.value)},
         }
+        people = [
+            {"pk": {"S": f"PERSON#{self._hash(kind, value)}"}, "sk": {"S": f"RATING#{rating.rating_id}"},
+             "rating_id": {"S": rating.rating_id}}
+            for kind, value in (("phone", rating.rater.phone), ("id_no", rating.rater.id_no))
+            if value and self._hash
+        ]  # fmt: skip
         slot = {
             "pk": {"S": f"DUP#{rating.duplicate_key}"},
             "sk": {"S": "DUP"},
@@ -87,6 +156,7 @@ class DynamoRatingStore(RatingStore):
                     TransactItems=[
                         {"Put": self._put(item)},
                         {"Put": self._put(slot)},
+                        *({"Put": {"TableName": self._table, "Item": person}} for person in people),
                     ],
                     # botocore's own retries reuse it, so a retried success is not mistaken for a duplicate
                     ClientRequestToken=uuid.uuid4().hex,
@@ -128,10 +198,11 @@ class DynamoRatingStore(RatingStore):
 
     def get(self, rating_id: str) -> StoredRating | None:
         item = self._item(rating_id)
-        if item is None:
-            return None
+        return None if item is None else self._stored(item)
+
+    def _stored(self, item: dict[str, Any]) -> StoredRating:
         data = json.loads(item["rating"]["S"])
-        data["rater"] = json.loads(self._sealer.unseal(bytes(item["rater"]["B"])))
+        data["rater"] = json.loads(self._sealer.unseal(bytes(item["rater"]["B"]), context=item["rating_id"]["S"]))
         return StoredRating(
             rating=Rating.model_validate(data),
             raw_ref=item["raw_ref"]["S"],
@@ -140,6 +211,7 @@ class DynamoRatingStore(RatingStore):
             forward_state=item["delivery"]["S"],
             receipt=item.get("receipt", {}).get("S"),
             parked_reason=item.get("parked_reason", {}).get("S"),
+            not_adopted_by=item.get("not_adopted_by", {}).get("S"),
         )
 
     def slot_holder(self, duplicate_key: str) -> str | None:
@@ -204,3 +276,86 @@ class DynamoRatingStore(RatingStore):
             if not start:
                 break
         return found
+
+    def mark_not_adopted(self, rating_id: str, *, order_id: str, at: datetime) -> None:
+        values = {":o": {"S": order_id}, ":t": {"S": utc_text(at)}}
+        self._update(rating_id, "SET not_adopted_by = :o, not_adopted_at = :t", values)
+
+    # -- people's reads --
+
+    def search(self, query: RatingQuery) -> RatingPage:
+        months = _months(query.start, query.end)
+        start_key: dict[str, Any] | None = None
+        if query.cursor:
+            month, start_key = decode_cursor(query.cursor)
+            if month not in months:
+                raise ValueError("the cursor is of another list")
+            months = months[months.index(month) :]
+        values: dict[str, Any] = {
+            ":s": {"S": utc_text(query.start)},
+            ":e": {"S": utc_text(query.end - timedelta(microseconds=1))},
+        }
+        conditions: list[str] = []
+        if query.agencies is not None:
+            if not query.agencies:
+                return RatingPage([])
+            names = [f":a{i}" for i in range(len(query.agencies))]
+            conditions.append(f"agency_code IN ({', '.join(names)})")
+            values.update({n: {"S": a} for n, a in zip(names, sorted(query.agencies), strict=True)})
+        if query.region_prefix:
+            conditions.append("begins_with(region_code, :rp)")
+            values[":rp"] = {"S": query.region_prefix}
+        if query.grade:
+            conditions.append("grade = :g")
+            values[":g"] = {"S": query.grade}
+        if query.connector_id:
+            conditions.append("connector_id = :c")
+            values[":c"] = {"S": query.connector_id}
+        if not query.include_not_adopted:
+            conditions.append("attribute_not_exists(not_adopted_by)")
+        found: list[dict[str, Any]] = []
+        calls = 0
+        for month in months:
+            while calls < MAX_QUERIES_PER_PAGE:
+                calls += 1
+                kwargs: dict[str, Any] = {
+                    "TableName": self._table,
+                    "IndexName": MONTH_INDEX,
+                    "KeyConditionExpression": "stored_month = :m AND stored_at BETWEEN :s AND :e",
+                    "ExpressionAttributeValues": {**values, ":m": {"S": month}},
+                    "ScanIndexForward": False,
+                    "Limit": max(query.limit, 50),
+                }
+                if conditions:
+                    kwargs["FilterExpression"] = " AND ".join(conditions)
+                if start_key:
+                    kwargs["ExclusiveStartKey"] = start_key
+                response = self._client.query(**kwargs)
+                for item in response.get("Items", []):
+                    found.append(item)
+                    if len(found) == query.limit:
+                        last = {k: item[k] for k in ("pk", "sk", "stored_month", "stored_at")}
+                        return RatingPage([self._stored(i) for i in found], _encode_cursor(month, last))
+                start_key = response.get("LastEvaluatedKey")
+                if not start_key:
+                    break
+            if start_key:  # out of calls for this request: the next page goes on from here
+                return RatingPage([self._stored(i) for i in found], _encode_cursor(month, start_key))
+        return RatingPage([self._stored(i) for i in found])
+
+    def ids_of_person(self, *, phone: str | None = None, id_no: str | None = None, limit: int = 100) -> Sequence[str]:
+        if self._hash is None:
+            raise RuntimeError("this store was built without a look-up key (infra.sealing.LookupHasher)")
+        found: list[str] = []
+        for kind, value in (("phone", phone), ("id_no", id_no)):
+            if not value:
+                continue
+            response = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": f"PERSON#{self._hash(kind, value)}"}},
+                ProjectionExpression="rating_id",
+                Limit=limit,
+            )
+            found.extend(i["rating_id"]["S"] for i in response.get("Items", []) if i["rating_id"]["S"] not in found)
+        return found[:limit]

@@ -88,6 +88,14 @@ class SchedulerSettings(_FromEnv):
 
 
 @dataclass(frozen=True, slots=True)
+class RatingReadSettings(_FromEnv):
+    """What the ratings query function needs besides the personal-data keys (`infra.sealing`)."""
+
+    ratings_table: str = _env("RATINGS_TABLE")
+    audit_table: str = _env("AUDIT_TABLE")
+
+
+@dataclass(frozen=True, slots=True)
 class WorkOrderSettings(_FromEnv):
     """What the work-order API needs."""
 

@@ -81,6 +81,18 @@ class Hub:
     def received_ids(self) -> list[str]:
         return [payload["evalId"] for payload in self.province.received()]
 
+    def ratings(self) -> Any:
+        """RatingsTable read as the functions read it: sealed (R20) under the cloud's DataKey and look-up key."""
+        from infra.bootstrap import sealed_stores
+        from infra.rating_store import DynamoRatingStore
+
+        clients = {name: self.cloud.client(name) for name in ("kms", "secretsmanager")}
+        environ = {"DATA_KEY_ID": self.cloud.resources["DataKey"],
+                   "LOOKUP_KEY_SECRET_ARN": self.cloud.resources["LookupKeySecret"],
+                   "PERSONAL_DATA_ALGORITHM": os.environ.get("PERSONAL_DATA_ALGORITHM", "")}  # fmt: skip
+        sealed = sealed_stores(clients, environ)
+        return DynamoRatingStore(self.cloud.client("dynamodb"), self.cloud.resources["RatingsTable"], **sealed)
+
     def wait_until(self, condition: Callable[[], bool], timeout: float = 120.0, what: str = "") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -23,7 +23,6 @@ from hub.case_notice import CaseNotice
 from hub.cases import Timer, TimerKind, open_rating_window, slot_key
 from hub.rating import rating_id_for
 from infra import bootstrap
-from infra.rating_store import DynamoRatingStore
 from tests.conftest import ROOT, SAMPLES
 from tests.e2e.conftest import BUSINESS_NOW, Hub
 
@@ -128,7 +127,7 @@ def test_the_real_rating_and_the_default_racing_at_the_close_exactly_one_wins_10
     status, results = post_notices(hub, *notices)
     assert status == 202 and {r["outcome"] for r in results} == {"accepted"}
     scheduler = bootstrap.scheduler_from_env().scheduler  # the scheduler function's service, on the same moto
-    ratings = DynamoRatingStore(hub.cloud.client("dynamodb"), hub.cloud.resources["RatingsTable"])
+    ratings = hub.ratings()
     calendar = WorkingDayCalendar()
     wins = {"real": 0, "default": 0}
     for i, data in enumerate(notices):

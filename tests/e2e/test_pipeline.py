@@ -17,7 +17,6 @@ from cli.normalize_cmd import content_type_for
 from connectors.normalize import normalize
 from connectors.registry import adapter_for
 from hub.calendar import WorkingDayCalendar
-from infra.rating_store import DynamoRatingStore
 from tests.conftest import SAMPLES, expected_for, sample_files
 from tests.e2e.conftest import BUSINESS_NOW, Hub
 
@@ -72,7 +71,7 @@ def test_unsigned_tampered_and_replayed_requests_are_refused_and_store_nothing(h
     status, answer = hub.post("kiosk", kiosk_batch("REPLAY", 1), nonce="replayed-nonce-0001")
     assert (status, answer["errors"][0]["code"]) == (401, "NONCE_REUSED")
     hub.cloud.drain(30)
-    store = DynamoRatingStore(hub.cloud.client("dynamodb"), hub.cloud.resources["RatingsTable"])
+    store = hub.ratings()
     adapter = adapter_for("kiosk")
     [refused] = normalize(
         adapter, body, "application/json", connector_id=hub.connector("kiosk")["connector_id"],
@@ -89,7 +88,7 @@ def test_a_crash_between_store_and_queue_is_delivered_by_the_sweep(hub: Hub) -> 
         connector_id=hub.connector("kiosk")["connector_id"], received_at=hub.cloud.clock.now(),
         now=hub.cloud.clock.now(), calendar=WorkingDayCalendar(),
     )  # fmt: skip
-    store = DynamoRatingStore(hub.cloud.client("dynamodb"), hub.cloud.resources["RatingsTable"])
+    store = hub.ratings()
     assert store.put_new(outcome.rating, "raw/crash").outcome == "accepted"
     time.sleep(1)
     assert outcome.rating.rating_id not in hub.received_ids()

@@ -32,11 +32,22 @@ from infra.signing import sign
 from tests.conftest import ROOT, SAMPLES
 from tests.integration.test_case_stores import create_case_tables
 from tests.integration.test_ingest_function import SESSION, Context, api_event
-from tests.integration.test_stores_contract import REGION, create_aws_resources, fake_credentials, queued_messages
+from tests.integration.test_stores_contract import (
+    REGION,
+    create_aws_resources,
+    fake_credentials,
+    personal_data_env,
+    queued_messages,
+)
 
 NOTICE: dict[str, Any] = json.loads((SAMPLES / "cases" / "01-completed-no-rating.json").read_text("utf-8"))
 NOTICE_2027 = (ROOT / "tests" / "fixtures" / "calendar" / "2027.json").read_bytes()
 PERSONAL = ("13907970004", "赵六", "0797-8123456")
+
+
+def sealed() -> dict[str, Any]:
+    """R20: the sealer and look-up hash the functions store with (the moto KMS key and secret in the env)."""
+    return bootstrap.sealed_stores(bootstrap.aws_clients(SESSION, services=bootstrap.SEALING_CLIENTS))
 LINK = "https://rate.example/hcp"
 
 
@@ -94,7 +105,7 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
                 "RATINGS_TABLE": aws["RatingsTable"], "CONNECTORS_TABLE": aws["ConnectorsTable"],
                 "NONCES_TABLE": aws["NoncesTable"], "RAW_PAYLOAD_BUCKET": aws["bucket"],
                 "FORWARD_QUEUE_URL": aws["queue_url"], "CASES_TABLE": "cases", "CALENDAR_TABLE": "calendar",
-                "RATING_LINK": LINK, "CALENDAR_CACHE_SECONDS": "0",
+                "RATING_LINK": LINK, "CALENDAR_CACHE_SECONDS": "0", **personal_data_env(aws),
             }.items():  # fmt: skip
                 monkeypatch.setenv(name, value)
             monkeypatch.delenv("SMS_GATEWAY_URL", raising=False)
@@ -147,7 +158,7 @@ def test_the_sample_case_is_reminded_by_sms_and_default_rated_and_nothing_person
     assert all(NOTICE["case_no"] in text and LINK in text for _, text in sms)
     # and a default rating stored and queued for the province (R6, R9)
     [queued] = [m["rating_id"] for m in queued_messages(hub.aws["sqs"], hub.aws["queue_url"])]
-    stored = DynamoRatingStore(hub.aws["dynamodb"], hub.aws["RatingsTable"]).get(queued)
+    stored = DynamoRatingStore(hub.aws["dynamodb"], hub.aws["RatingsTable"], **sealed()).get(queued)
     assert stored is not None and stored.rating.evaluation_type == "default" and stored.rating.grade == "satisfied"
     # and the log of notifications holds masked numbers; the function logs hold none (R20)
     assert [(e["kind"], e["outcome"], e["phone"]) for e in hub.log()] == [

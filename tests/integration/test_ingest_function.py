@@ -30,7 +30,12 @@ from infra.connector_store import DynamoConnectorStore
 from infra.settings import MissingSettings
 from infra.signing import sign
 from tests.conftest import SAMPLES, expected_for, sample_files
-from tests.integration.test_stores_contract import create_aws_resources, fake_credentials, queued_messages
+from tests.integration.test_stores_contract import (
+    create_aws_resources,
+    fake_credentials,
+    personal_data_env,
+    queued_messages,
+)
 
 NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
 RATING_SAMPLES = [p for p in sample_files() if p.parent.name != "cases"]
@@ -144,7 +149,7 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
             for name, value in {
                 "RATINGS_TABLE": aws["RatingsTable"], "CONNECTORS_TABLE": aws["ConnectorsTable"],
                 "NONCES_TABLE": aws["NoncesTable"], "RAW_PAYLOAD_BUCKET": aws["bucket"],
-                "FORWARD_QUEUE_URL": aws["queue_url"],
+                "FORWARD_QUEUE_URL": aws["queue_url"], **personal_data_env(aws),
             }.items():  # fmt: skip
                 monkeypatch.setenv(name, value)
             store = DynamoConnectorStore(aws["dynamodb"], aws["ConnectorsTable"])

@@ -74,7 +74,18 @@ def create_aws_resources() -> dict[str, Any]:
     s3.create_bucket(Bucket="raw", CreateBucketConfiguration={"LocationConstraint": REGION})
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="forward")["QueueUrl"]
-    return {"dynamodb": dynamodb, "s3": s3, "sqs": sqs, "queue_url": queue_url, "bucket": "raw", **TABLES}
+    # R20: the KMS key and the look-up key secret the stores seal with (infra.sealing; `personal_data_env`)
+    data_key = boto3.client("kms", region_name=REGION).create_key(Description="DataKey")["KeyMetadata"]["KeyId"]
+    lookup = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="lookup", SecretString=json.dumps({"key": "k" * 64})
+    )["ARN"]
+    return {"dynamodb": dynamodb, "s3": s3, "sqs": sqs, "queue_url": queue_url, "bucket": "raw", **TABLES,
+            "DATA_KEY_ID": data_key, "LOOKUP_KEY_SECRET_ARN": lookup}  # fmt: skip
+
+
+def personal_data_env(aws: dict[str, Any]) -> dict[str, str]:
+    """The variables `infra.bootstrap.sealed_stores` reads, for the resources `create_aws_resources` made."""
+    return {name: aws[name] for name in ("DATA_KEY_ID", "LOOKUP_KEY_SECRET_ARN")}
 
 
 def queued_messages(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
