@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "cli.send_cmd",
     "cli.dlq_cmd",
     "cli.connectors_cmd",
+    "cli.workorders_cmd",
 )
 
 

@@ -1,0 +1,273 @@
+"""`hcp workorders list|show|act`: bad-rating work orders (R10-R18) as a signed-in person.
+
+    hcp workorders list --as ganxian-management --overdue
+    hcp workorders show wo-xxxx --as market-dept              # the story: each event, when, who, what
+    hcp workorders act wo-xxxx classify --kind complex --as market-dept
+    hcp workorders act wo-xxxx request_extension --reason 需协调 --until 2026-10-30 --as market-dept
+    hcp workorders act wo-xxxx approve_extension --json '{"note": "同意"}' --as ganxian-management
+
+On the local cloud the person is a demo user (`--as`, default operator) whose token `cli.people.bearer`
+fetches; elsewhere `--url` and `--token`. Exit codes: 0 done, 1 refused by the hub (its JSON answer
+printed), 2 unusable arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cli.main import UsageError
+from cli.normalize_cmd import print_json
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _call(args: argparse.Namespace, method: str, path: str, body: Any = None,
+          query: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
+    from cli.state import load_state
+
+    if args.url:
+        if not args.token:
+            raise UsageError("--url needs --token (an ID token of the hub's user pool)")
+        base, token = args.url.rstrip("/"), args.token
+    else:
+        from cli.people import bearer
+
+        base = load_state(args.state_dir)["api_url"].rstrip("/")
+        token = args.token or bearer(args.as_user, args.state_dir)
+    url = base + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+    data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    except urllib.error.URLError as err:
+        raise UsageError(f"cannot reach {url}: {err.reason} (is the local cloud running? `make run`)") from None
+    try:
+        return status, json.loads(raw or b"null")
+    except json.JSONDecodeError:
+        return status, {"raw": raw.decode("utf-8", "replace")[:500]}
+
+
+def _answer(status: int, answer: Any) -> int:
+    print_json(answer if isinstance(answer, dict) else {"answer": answer})
+    return 0 if status < 400 else 1
+
+
+def run_list(args: argparse.Namespace) -> int:
+    query = {name: value for name, value in (("status", args.status), ("unit", args.unit), ("region", args.region),
+             ("due_before", args.due_before), ("cursor", args.cursor)) if value}  # fmt: skip
+    if args.overdue:
+        query["overdue"] = "true"
+    if args.limit:
+        query["limit"] = str(args.limit)
+    return _answer(*_call(args, "GET", "/v1/work-orders", query=query))
+
+
+def run_show(args: argparse.Namespace) -> int:
+    status, answer = _call(args, "GET", f"/v1/work-orders/{urllib.parse.quote(args.id)}")
+    if args.json or status >= 400 or not isinstance(answer, dict):
+        return _answer(status, answer)
+    print(story(answer, _demo_names(args)))
+    return 0
+
+
+_OWN_OPTIONS = {"--as": "as_user", "--token": "token", "--url": "url", "--state-dir": "state_dir", "--json": "json"}
+
+
+def run_act(args: argparse.Namespace) -> int:
+    fields = list(args.fields)
+    for option, attribute in _OWN_OPTIONS.items():  # given after the fields, they are the command's own
+        while option in fields:
+            i = fields.index(option)
+            if i + 1 >= len(fields):
+                raise UsageError(f"{option} needs a value")
+            setattr(args, attribute, fields[i + 1])
+            del fields[i : i + 2]
+    body = _body(args.action, fields, args.json)
+    return _answer(*_call(args, "POST", f"/v1/work-orders/{urllib.parse.quote(args.id)}/actions", body))
+
+
+def _body(action: str, fields: list[str], raw: str | None) -> dict[str, Any]:
+    """`--name value` pairs (dashes become underscores; null/true/false and numbers as JSON), or --json."""
+    body: dict[str, Any] = {}
+    if raw:
+        try:
+            loaded = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--json is not JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise UsageError('--json takes an object, e.g. \'{"kind": "simple"}\'')
+        body.update(loaded)
+    rest = list(fields)
+    while rest:
+        name = rest.pop(0)
+        if not name.startswith("--") or not rest:
+            raise UsageError(f"fields go as --name value pairs; got {name!r}")
+        value = rest.pop(0)
+        body[name[2:].replace("-", "_")] = _value(value)
+    return {"action": action, **body}
+
+
+def _value(text: str) -> Any:
+    if text in ("null", "true", "false") or text.lstrip("-").isdigit():
+        return json.loads(text)
+    return text
+
+
+# --------------------------------------------------------------------------------------------------
+# The story of an order, readably
+
+
+def _demo_names(args: argparse.Namespace) -> dict[str, str]:
+    """Account id (the token's sub) -> demo user name, read from the local cloud's cached tokens."""
+    if args.url:
+        return {}
+    from cli.state import load_state
+
+    try:
+        users = load_state(args.state_dir).get("users") or {}
+    except UsageError:
+        return {}
+    names = {}
+    for name, user in users.items():
+        token = str(user.get("id_token") or "")
+        try:
+            payload = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            names[str(claims["sub"])] = name
+        except (IndexError, ValueError, KeyError):
+            continue
+    return names
+
+
+def _when(text: str | None) -> str:
+    if not text:
+        return "-"
+    return datetime.fromisoformat(text).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _limit(limit: dict[str, Any]) -> str:
+    return limit["date"] + (" (provisional)" if limit.get("provisional") else "")
+
+
+def _what(event: dict[str, Any]) -> str:
+    kind = event["type"]
+    if kind == "WorkOrderDispatched":
+        d = event["deadlines"]
+        unit, managing = event["unit"], event["managing_department"]
+        visit = " - real name: follow-up visit required (R13)" if event["real_name"] else ""
+        return (f"dispatched to {unit.get('agency_name') or unit['agency_code']} ({unit['agency_code']}), managed by "
+                f"{managing['region_code']}{visit}"
+                f"; reply by {_limit(d['reply'])} (simple), contact by {_limit(d['contact'])} and resolve by "
+                f"{_limit(d['resolve'])} (complex), appeal by {_limit(d['appeal'])}")  # fmt: skip
+    on_time = "" if event.get("on_time", True) else " - LATE"
+    described = {
+        "OrderClassified": lambda: f"classified {event.get('kind')}",
+        "ReplySent": lambda: f"replied to the rater: {event.get('summary')}{on_time}",
+        "RaterContacted": lambda: f"contacted the rater: {event.get('note')}{on_time}",
+        "OrderResolved": lambda: f"resolved: {event.get('rectification')}{on_time}",
+        "RatingNotAdopted": lambda: f"marked not adopted ({event.get('grounds')}): {event.get('verification')}",
+        "ExtensionRequested": lambda: f"asked to extend the {event.get('deadline')} deadline from "
+        f"{event['current']['date']} to {event.get('until')}: {event.get('reason')}",
+        "ExtensionApproved": lambda: f"approved the extension: {event.get('deadline')} now by "
+        f"{event['new_time_limit']['date']}" + (f" ({event['note']})" if event.get("note") else ""),
+        "ExtensionRefused": lambda: f"refused the extension: {event.get('reason')}",
+        "AppealFiled": lambda: f"appealed ({event.get('grounds')}): {event.get('reason')}; review by "
+        f"{event['review_by']['date']}",
+        "AppealUpheld": lambda: f"upheld the appeal - the rating is not adopted: {event.get('finding')}",
+        "AppealRejected": lambda: f"rejected the appeal: {event.get('reason')}",
+        "FollowUpVisited": lambda: f"follow-up visit by {event.get('method')}",
+        "SatisfactionSurveyed": lambda: f"surveyed the rater's satisfaction by {event.get('method')}: "
+        f"{event.get('satisfaction') or 'declined / unreachable'}",
+        "OrderClosed": lambda: "closed" + ("" if event.get("rating_adopted", True) else " (rating not adopted)"),
+        "DeadlineEscalated": lambda: f"escalated the overdue {event.get('deadline')} deadline "
+        f"(due {event['due']['date']}) to {event['to']['region_code']}",
+        "DeadlinesRecomputed": lambda: "recomputed provisional deadlines: " + ", ".join(
+            f"{c['deadline']} {c['before']['date']} -> {c['after']['date']}" for c in event.get("changes", [])),
+    }  # fmt: skip
+    return described[kind]() if kind in described else kind
+
+
+def story(order: dict[str, Any], names: dict[str, str] | None = None) -> str:
+    """The order's header and its history, one line per event: when (Beijing), who (role/account), what."""
+    names = names or {}
+    unit = order["unit"]
+    lines = [
+        f"{order['id']}  {order['status']}{' (' + order['kind'] + ')' if order.get('kind') else ''}  "
+        f"version {order['version']}",
+        f"rating {order['rating_id']}  case {order['case_no']}  {order.get('service_name') or ''}  grade "
+        f"{order['grade']}{'  real name' if order['real_name'] else ''}".rstrip(),
+        f"unit {unit.get('agency_name') or ''} {unit['agency_code']} ({unit['region_code']}, {unit['level']})  "
+        f"managed by {order['managing_department']['region_code']} ({order['managing_department']['level']})",
+    ]
+    open_deadlines = order.get("open_deadlines") or {}
+    if open_deadlines:
+        lines.append("open deadlines: " + ", ".join(f"{k} {_limit(v)}" for k, v in open_deadlines.items()))
+    if order.get("overdue"):
+        lines.append("OVERDUE: " + ", ".join(order["overdue"]))
+    lines.append("")
+    for event in order["history"]:
+        actor = event["actor"]
+        who = f"{actor['role']}/{names.get(actor['id'], actor['id'])}"
+        lines.append(f"{event['version']:>3}  {_when(event['at'])}  {who:<32}  {_what(event)}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--as", dest="as_user", default="operator", help="the demo user to act as (default operator)")
+    parser.add_argument("--token", help="an ID token instead of a demo user's")
+    parser.add_argument("--url", help="the hub's API base URL (default: the local cloud's)")
+    parser.add_argument("--state-dir", help="where local.json is (default .hcp)")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "workorders",
+        help="bad-rating work orders: list, show the story, act",
+        description="Work orders (差评工单, R10-R18) through /v1/work-orders as a signed-in person.",
+    )
+    commands = parser.add_subparsers(dest="workorders_command", metavar="COMMAND", required=True)
+
+    listing = commands.add_parser("list", help="the orders you may see, newest first")
+    listing.add_argument("--status", help="dispatched, simple, complex, replied, contacted, resolved, ..., closed")
+    listing.add_argument("--overdue", action="store_true", help="only orders with a deadline passed (local clock)")
+    listing.add_argument("--due-before", help="a binding deadline before this time or date")
+    listing.add_argument("--unit", help="an agency code")
+    listing.add_argument("--region", help="a division code (a county lists its townships' too)")
+    listing.add_argument("--limit", type=int, help="page size, 1-100 (default 50)")
+    listing.add_argument("--cursor", help="the next_cursor of the previous page")
+    _common(listing)
+    listing.set_defaults(func=run_list)
+
+    show = commands.add_parser("show", help="one order: its deadlines and its whole story")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true", help="the order as the API answers it")
+    _common(show)
+    show.set_defaults(func=run_show)
+
+    act = commands.add_parser(
+        "act",
+        help="one action: classify, send_reply, record_contact, resolve, request_extension, approve_extension, ...",
+        description="ACTION and its fields as --name value pairs (or --json BODY); --expected-version N refuses "
+        "the action if the order changed since you read it.",
+    )
+    act.add_argument("id")
+    act.add_argument("action")
+    act.add_argument("--json", help="the command's fields as a JSON object")
+    _common(act)
+    act.add_argument("fields", nargs=argparse.REMAINDER, help="--name value pairs, e.g. --kind simple")
+    act.set_defaults(func=run_act)
