@@ -69,7 +69,8 @@ def test_the_secret_is_only_ever_referenced_by_ref() -> None:
 def test_every_table_has_point_in_time_recovery_and_encryption() -> None:
     tables = {k: v["Properties"] for k, v in SAM["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"}
 
-    assert set(tables) == {"RatingsTable", "ConnectorsTable", "NoncesTable", "CasesTable", "CalendarTable"}
+    assert set(tables) >= {"RatingsTable", "ConnectorsTable", "NoncesTable", "CasesTable", "CalendarTable",
+                           "AuditTable"}  # fmt: skip
     for props in tables.values():
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -92,12 +93,11 @@ def _describe_table(cloud: LocalCloud, logical_id: str) -> dict[str, Any]:
     return table
 
 
-def test_the_ratings_table_has_the_sweeps_index(deployed: LocalCloud) -> None:
+def test_the_ratings_table_has_the_sweeps_index_and_the_month_index_of_peoples_lists_R20(deployed: LocalCloud) -> None:
     table = _describe_table(deployed, "RatingsTable")
 
-    (index,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "by_forward_state"
-    assert [k["AttributeName"] for k in index["KeySchema"]] == ["forward_state", "stored_at"]
+    indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]}
+    assert indexes == {"by_forward_state": ["forward_state", "stored_at"], "by_month": ["stored_month", "stored_at"]}
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
 
 
