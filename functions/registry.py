@@ -73,6 +73,19 @@ def _spec_text(value: Any) -> str | None:
     raise Refused([problem("FIELD_INVALID", "spec", "the spec's text (JSON or YAML), or a JSON object")])
 
 
+def _spec_name(spec: str | None) -> str | None:
+    """A connector registered without a name is called what its spec calls the source."""
+    from connectors.spec_loader import SpecInvalid, parse_spec
+
+    if not spec:
+        return None
+    try:
+        loaded = parse_spec(spec).spec
+    except SpecInvalid:
+        return None  # the registry's own check answers with every problem and its line
+    return loaded.name or loaded.kind
+
+
 def _list(data: dict[str, Any], name: str) -> tuple[str, ...]:
     value = data.get(name) or ()
     if isinstance(value, str):
@@ -144,10 +157,11 @@ def _build_app() -> APIGatewayRestResolver:
     @app.post("/v1/connectors", summary="Register a connector (the secret is in this answer only)", tags=["registry"])
     def register() -> Response:
         principal, data = principal_of(app), _json_body(app)
+        spec = _spec_text(data.get("spec"))
         request = Registration(
-            name=str(data.get("name") or ""),
+            name=str(data.get("name") or _spec_name(spec) or data.get("kind") or ""),
             kind=data.get("kind"),
-            spec=_spec_text(data.get("spec")),
+            spec=spec,
             settings=data.get("settings") or {},
             owner_agency=data.get("owner_agency"),
             agencies=_list(data, "agencies"),

@@ -145,12 +145,12 @@ class RegistryService:
         owner = self._owner(principal, request.owner_agency)
         agencies = _agencies(principal, request.agencies or (owner,))
         regions = _regions(request.regions)
-        if not request.name.strip():
-            raise Refused([problem("FIELD_REQUIRED", "name")])
         if (request.kind is None) == (request.spec is None):
             raise Refused([problem("FIELD_INVALID", "kind", "give a built-in kind or a spec, one of the two")])
         kind = CUSTOM_KIND if request.spec is not None else str(request.kind)
         warnings = self.check_spec(kind, request.spec, request.settings, request.sample, request.sample_content_type)
+        if not request.name.strip():
+            raise Refused([problem("FIELD_REQUIRED", "name")])
         connector, secret = self.connectors.create(
             kind, request.name, request.department or owner, request.settings, now=now,
             owner_agency=owner, agencies=agencies, regions=regions, spec=request.spec,
