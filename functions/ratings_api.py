@@ -86,6 +86,7 @@ def _answer(action: str, read: Any) -> Response[str]:
         extra={"principal": principal.as_log(), "action": action, "masked": answer.get("masked"),
                "count": len(shown) if isinstance(shown, list) else 1},
     )  # fmt: skip
+    metrics.add_metric(name="RatingsRead", unit=MetricUnit.Count, value=len(shown) if isinstance(shown, list) else 1)
     if not answer.get("masked"):
         metrics.add_metric(name="UnmaskedReads", unit=MetricUnit.Count, value=1)
     return _reply(200, answer)
