@@ -40,8 +40,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument("--verbose", "-v", action="store_true", help="log every request and invocation")
     up.set_defaults(func=run_up)
     # `hcp local province` lives with the provincial stub's commands, `hcp local sms` with the reminders',
-    # `hcp local users|token` with the demo people's
-    for name in ("cli.province_cmd", "cli.sms_cmd", "cli.people"):
+    # `hcp local users|token` with the demo people's, `hcp local notifications` with the work-order notices'
+    for name in ("cli.province_cmd", "cli.sms_cmd", "cli.people", "cli.notifications_cmd"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -118,6 +118,7 @@ def what_to_try_next(api_url: str, aws_endpoint: str, resources: dict[str, str],
         "  hcp local province                            # what the provincial stub received",
         "  hcp clock advance 3d                          # fire the schedules the clock passes",
         "  hcp local sms                                 # the SMS reminders sent (numbers masked)",
+        "  hcp local notifications                       # work-order reminders and escalations (SNS)",
         f'  curl -H "Authorization: Bearer $(hcp local token market-dept)" {api_url}/v1/me   # who a token is',
     ]
     if "RatingsTable" in resources:

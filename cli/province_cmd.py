@@ -1,4 +1,5 @@
-"""`hcp local province`: what the provincial stub received, and its fault knobs (break it, watch it recover)."""
+"""`hcp local province`: what the provincial stub received — ratings, or with `--outcomes` the work orders'
+outcomes — and its fault knobs (break it, watch it recover)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.stats:
         print(json.dumps(_call(f"{base}/_stats"), ensure_ascii=False, indent=2))
         return 0
-    received = _call(f"{base}/_received")
+    received = _call(f"{base}/_outcomes" if args.outcomes else f"{base}/_received")
     shown = received[-args.last :] if args.last else received
     print(json.dumps(shown, ensure_ascii=False, indent=2))
     return 0
@@ -58,6 +59,7 @@ def register_local(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     parser.add_argument("--stats", action="store_true", help="counts: accepted, duplicates, rejected, faults")
     parser.add_argument("--last", type=int, default=0, help="only the last N payloads")
+    parser.add_argument("--outcomes", action="store_true", help="the work-order outcomes received instead (R17)")
     parser.add_argument("--down", action="store_true", help="the stub stops answering ratings")
     parser.add_argument("--up", action="store_true", help="the stub answers again, every fault off")
     parser.add_argument("--error-rate", type=float, help="share of requests answered 503 (0..1)")

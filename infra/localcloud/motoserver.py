@@ -39,6 +39,7 @@ class MotoServer:
         if self.mode == "thread":
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
             serialize_dynamodb_writes()
+            model_data_without_docker()
             self._thread = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
             self._thread.start()
             self.port = self._thread.get_host_and_port()[1]
@@ -103,6 +104,26 @@ def serialize_dynamodb_writes() -> None:
         serialized._hcp_serialized = True  # type: ignore[attr-defined]
         setattr(DynamoDBBackend, name, serialized)
     _transactions_back_up_items_not_tables(lock)
+
+
+def model_data_without_docker() -> None:
+    """`/moto-api/data.json` (where `hcp local notifications` reads what WorkOrderTopic was sent) reads
+    every model's attributes; without Docker a Lambda function's `docker_client` raises DockerException,
+    which moto does not expect. As an AttributeError, moto skips the attribute."""
+    from moto.utilities.docker_utilities import DockerModel
+
+    original = DockerModel.docker_client
+    if not isinstance(original, property) or getattr(original.fget, "_hcp_docker_free", False):
+        return
+
+    def docker_client(self: Any) -> Any:
+        try:
+            return original.fget(self)  # type: ignore[misc]
+        except Exception as exc:
+            raise AttributeError(f"no Docker: {type(exc).__name__}") from None
+
+    docker_client._hcp_docker_free = True  # type: ignore[attr-defined]
+    DockerModel.docker_client = property(docker_client)  # type: ignore[method-assign,assignment]
 
 
 def _transactions_back_up_items_not_tables(lock: threading.RLock) -> None:
@@ -172,6 +193,7 @@ def _child(host: str, port: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     serialize_dynamodb_writes()
+    model_data_without_docker()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     try:
         server.start()
