@@ -193,6 +193,8 @@ def _what(event: dict[str, Any]) -> str:
         "OrderClosed": lambda: "closed" + ("" if event.get("rating_adopted", True) else " (rating not adopted)"),
         "DeadlineEscalated": lambda: f"escalated the overdue {event.get('deadline')} deadline "
         f"(due {event['due']['date']}) to {event['to']['region_code']}",
+        "DeadlineReminded": lambda: f"reminded the unit: the {event.get('deadline')} deadline falls due today "
+        f"({event['due']['date']})",
         "DeadlinesRecomputed": lambda: "recomputed provisional deadlines: " + ", ".join(
             f"{c['deadline']} {c['before']['date']} -> {c['after']['date']}" for c in event.get("changes", [])),
     }  # fmt: skip

@@ -71,8 +71,26 @@ def _errors(status: int, problems: list[Problem]) -> Response[str]:
     return _reply(status, {"errors": [p.as_dict() for p in problems]})
 
 
-_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}
-_ORDER = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkOrder"}}}}
+_ERROR = {"description": "refused: `errors`, each with code, path, message, message_zh, rule",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}  # fmt: skip
+_ORDER = {"description": "the order with its whole history, its open deadlines and what is overdue now",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkOrder"}}}}  # fmt: skip
+_LIST = {"description": "a page of order summaries, newest dispatch first, and the next page's cursor",
+         "content": {"application/json": {"schema": {"type": "object", "properties": {
+             "items": {"type": "array", "items": {"type": "object"}},
+             "next_cursor": {"type": ["string", "null"]}}}}}}  # fmt: skip
+_ACTED = {"description": "the order after the action, and the event it recorded",
+          "content": {"application/json": {"schema": {"type": "object", "properties": {
+              "order": {"$ref": "#/components/schemas/WorkOrder"}, "event": {"type": "object"}}}}}}  # fmt: skip
+_COMMAND_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/Command"},
+    "examples": {
+        "classify": {"value": {"action": "classify", "kind": "complex"}},
+        "extension": {"value": {"action": "request_extension", "reason": "需协调市级部门调整系统",
+                                "until": "2026-10-30", "document_ref": "赣县政务〔2026〕12号", "expected_version": 2}},
+        "visit": {"value": {"action": "record_follow_up_visit", "visitor_name": "李专员", "method": "phone",
+                            "note": "评价人确认已整改"}},
+    }}}}}  # fmt: skip
 BEARER = [{"CognitoAuthorizer": []}]
 
 
@@ -88,11 +106,14 @@ def _build_app() -> APIGatewayRestResolver:
         tags=["work orders"],
         operation_id="listWorkOrders",
         security=BEARER,
-        responses={200: {"description": "{items: [summary], next_cursor}"}, 400: _ERROR, 401: _ERROR, 403: _ERROR,
-                   422: _ERROR},
+        responses={200: _LIST, 400: _ERROR, 401: _ERROR, 403: _ERROR, 422: _ERROR},
     )  # fmt: skip
     def list_orders() -> Response[str]:
         return _guarded(app, lambda p: _list(app, p))
+
+    @app.get("/v1/work-orders/openapi.json", include_in_schema=False)
+    def openapi_json() -> Response[str]:
+        return Response(200, "application/json", openapi_document(app))
 
     @app.get(
         "/v1/work-orders/<order_id>",
@@ -114,8 +135,8 @@ def _build_app() -> APIGatewayRestResolver:
         tags=["work orders"],
         operation_id="actOnWorkOrder",
         security=BEARER,
-        responses={200: {"description": "{order, event}"}, 400: _ERROR, 401: _ERROR, 403: _ERROR, 404: _ERROR,
-                   409: _ERROR, 422: _ERROR},
+        responses={200: _ACTED, 400: _ERROR, 401: _ERROR, 403: _ERROR, 404: _ERROR, 409: _ERROR, 422: _ERROR},
+        openapi_extensions=_COMMAND_BODY,
     )  # fmt: skip
     def act(order_id: str) -> Response[str]:
         return _guarded(app, lambda p: _act(app, p, order_id))
@@ -361,6 +382,48 @@ def _act(app: APIGatewayRestResolver, principal: Principal, order_id: str) -> Re
                                 "principal": principal.as_log()})  # fmt: skip
     return _reply(200, {"order": _view(transition.order, current_clock().now()),
                         "event": transition.event.model_dump(mode="json")})  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------
+# The OpenAPI document of these routes (GET /v1/work-orders/openapi.json), built when first asked for
+
+_document: list[str] = []
+
+
+def openapi_document(app: APIGatewayRestResolver) -> str:
+    if not _document:
+        _document.append(_openapi(app))
+    return _document[0]
+
+
+def _openapi(app: APIGatewayRestResolver) -> str:
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    from hub.workorder import WorkOrder as Order
+
+    bearer = HTTPBearer(bearerFormat="JWT", description="the Cognito ID token of a person (docs/people.md)")
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title="hcp-hub work-order API",
+            version="1",
+            description="Bad-rating work orders (差评工单, R10-R18): list, read, act, by role and scope. "
+            "See docs/workorders.md.",
+            security_schemes={"CognitoAuthorizer": bearer},
+        )
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    template = "#/components/schemas/{model}"
+    order = Order.model_json_schema(mode="serialization", ref_template=template)
+    command = COMMAND_ADAPTER.json_schema(ref_template=template)
+    for part in (order, command):
+        schemas.update(part.pop("$defs", {}))
+    command["description"] = "one command; `expected_version` (optional) alongside its fields"
+    schemas["WorkOrder"], schemas["Command"] = order, command
+    problem_schema = {"type": "object", "required": ["code", "path", "message", "message_zh"], "properties": {
+        name: {"type": "string"} for name in ("code", "path", "message", "message_zh")} | {
+        "rule": {"type": ["string", "null"]}}}  # fmt: skip
+    schemas["Errors"] = {"type": "object", "properties": {"errors": {"type": "array", "items": problem_schema}}}
+    return json.dumps(document, ensure_ascii=False, indent=2)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -175,13 +175,16 @@ def test_the_whole_story_of_a_real_name_order_is_told_by_hcp_workorders_show_R10
     # WHEN the unit handles it and the county closes it
     code, out = hcp(hub, "workorders", "act", order_id, "classify", "--kind", "simple", "--as", "market-dept")
     assert code == 0, out
+    hub.cloud.move_clock(set_to=at("2026-11-30T10:15:00"))  # Monday: the reply is due today (R11)
     assert act(hub, order_id, "market-dept", action="send_reply", summary="已统一窗口告知口径并致歉")[0] == 200
+    hub.cloud.move_clock(set_to=at("2026-12-01T09:30:00"))
     status, answer = act(hub, order_id, "ganxian-management", action="close")
     assert (status, code_of(answer)) == (409, "FOLLOW_UP_REQUIRED")  # R13: real name, no visit yet
     assert act(hub, order_id, "ganxian-management", action="record_follow_up_visit", visitor_name="李专员",
                method="phone", note="评价人确认已整改")[0] == 200  # fmt: skip
     status, answer = act(hub, order_id, "ganxian-management", action="close")
     assert (status, code_of(answer)) == (409, "SURVEY_REQUIRED")  # R16
+    hub.cloud.move_clock(set_to=at("2026-12-01T15:00:00"))
     assert act(hub, order_id, "ganxian-management", action="survey_satisfaction", method="sms",
                satisfaction="satisfied")[0] == 200  # fmt: skip
     assert act(hub, order_id, "ganxian-management", action="close")[0] == 200
@@ -202,3 +205,8 @@ def test_the_whole_story_of_a_real_name_order_is_told_by_hcp_workorders_show_R10
     assert all(p >= 0 for p in positions) and positions == sorted(positions), (wanted, joined)
     assert "13907970001" not in out and "王五" not in out and "360721198501011233" not in out  # R20
     print(text)  # the story, for `pytest -s`
+
+
+def test_the_work_order_routes_publish_their_openapi_document(hub: Hub) -> None:
+    status, document = hub.call("GET", "/v1/work-orders/openapi.json")
+    assert status == 200 and "/v1/work-orders/{order_id}/actions" in document["paths"]

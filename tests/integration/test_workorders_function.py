@@ -56,7 +56,9 @@ class Api:
         resource = "/v1/work-orders"
         params = None
         parts = path.removeprefix("/v1/work-orders").strip("/").split("/")
-        if parts[0]:
+        if parts[0] == "openapi.json":
+            resource = path
+        elif parts[0]:
             resource += "/{order_id}" + ("/actions" if len(parts) > 1 else "")
             params = {"order_id": parts[0]}
         data = raw if raw is not None else (json.dumps(body, ensure_ascii=False).encode() if body is not None else b"")
@@ -251,3 +253,14 @@ def test_a_good_rating_opens_no_order_R10(api: Api) -> None:
         good, at("2026-09-30T10:00:00")
     )
     assert api.store.get("wo-good") is None
+
+
+def test_the_routes_are_described_by_a_valid_openapi_document(api: Api) -> None:
+    from openapi_spec_validator import validate
+
+    status, document = api.call("GET", "/v1/work-orders/openapi.json", user=None)
+    assert status == 200
+    validate(document)
+    assert set(document["paths"]) == {"/v1/work-orders", "/v1/work-orders/{order_id}",
+                                      "/v1/work-orders/{order_id}/actions"}  # fmt: skip
+    assert document["paths"]["/v1/work-orders"]["get"]["security"] == [{"CognitoAuthorizer": []}]
