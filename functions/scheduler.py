@@ -84,7 +84,9 @@ def _check_work_orders(now: Any, calendar: Any, context: Any) -> dict[str, Any]:
         totals.update(report.counts)
         errors.extend(report.errors)
         due += report.due
-        if not report.full or _remaining_ms(context) < TIME_TO_SPARE_MS:
+        progressed = any(report.counts[k] for k in ("reminded", "escalated", "recomputed"))
+        # a full batch with nothing done is orders that cannot move yet: reading it again would not help
+        if not report.full or not progressed or _remaining_ms(context) < TIME_TO_SPARE_MS:
             break
     totals.update(f"relay:{k}" for k in outbox.relay.sweep(now, older_than=timedelta(0), notices_only=True).elements())
     metrics.add_metric(name="WorkOrdersDue", unit=MetricUnit.Count, value=due)
