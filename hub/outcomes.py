@@ -198,15 +198,23 @@ class OutboxRelay:
         return self.relay(entries)
 
     def sweep(
-        self, now: datetime, *, older_than: timedelta = SWEEP_AGE, limit: int = 100, notices_only: bool = False
+        self,
+        now: datetime,
+        *,
+        older_than: timedelta = SWEEP_AGE,
+        newer_than: timedelta | None = None,
+        limit: int = 500,
+        notices_only: bool = False,
     ) -> Counter[str]:
         """Relay again what is still owed and older than `older_than`: a lost relay or message loses nothing.
 
-        `notices_only` leaves the province's entries alone: the scheduler publishes owed notices every minute
-        (done at once, so never twice), the sweep every few minutes re-queues outcomes still in flight too.
+        The scheduler, every minute, publishes every owed notice (`notices_only`: done at once, so never
+        twice) and queues the outcomes of the last minute (`newer_than`: each run its own minute, so each
+        once); the sweep, every few minutes, re-queues whatever is older and still owed.
         """
-        cutoff = now - older_than
-        entries = [entry for entry in self.store.outbox(limit) if entry.event.at <= cutoff]
+        entries = [entry for entry in self.store.outbox(limit) if entry.event.at <= now - older_than]
+        if newer_than is not None:
+            entries = [entry for entry in entries if entry.event.at > now - newer_than]
         if notices_only:
             entries = [entry for entry in entries if entry.event.forward_to_province is None]
         return self.relay(entries)

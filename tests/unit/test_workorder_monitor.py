@@ -5,7 +5,7 @@ recounted; and the outbox relayed — notices at once, the province's outcomes t
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -222,3 +222,15 @@ def test_an_upheld_appeal_reaches_the_province_as_not_adopted_once_through_retri
     stored = ratings.get("r0001")
     assert stored is not None and not stored.adopted  # R17: out of the results
     assert [n.audience for n in hub.notices("AppealUpheld")] == [Audience.UNIT, Audience.UNIT]
+
+
+def test_each_scheduler_run_queues_the_outcomes_of_its_own_minute_once() -> None:
+    order = act(replied(), APPEAL, UNIT, at("2026-10-08", "09:30"))  # the reply of 09:00 is owed to the province
+    hub = Hub(order)
+    minute = timedelta(minutes=1)
+    queued = [
+        hub.relay.sweep(at("2026-10-08", hm), older_than=timedelta(0), newer_than=minute)["queued"]
+        for hm in ("09:00", "09:01", "09:02")
+    ]
+    assert queued == [1, 0, 0] and hub.queue.outcome_keys() == [f"{order.id}#3"]
+    assert hub.relay.sweep(at("2026-10-08", "09:04"))["queued"] == 1  # the sweep's: still owed, 3 minutes on
