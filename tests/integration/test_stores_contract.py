@@ -344,6 +344,22 @@ def test_connectors_are_listed_and_can_be_disabled(connectors: ConnectorStore) -
         connectors.set_status("kiosk-000000000000", "disabled")
 
 
+def test_scope_spec_and_rotation_read_back_as_written(connectors: ConnectorStore) -> None:
+    """The registry's fields survive the store (R20 scope; the previous key and its grace period)."""
+    spec = "kind: village_pad\nformat: json\n# 中文注释\n"
+    connector, old = connectors.create("custom", "平板", "梅林镇", now=NOW, owner_agency="11360704MB1C000203",
+                                       agencies=["11360704MB1C000203"], regions=["360704101"], spec=spec)  # fmt: skip
+    assert connectors.get(connector.connector_id) == connector and connector.spec == spec
+    rotated, new = connectors.rotate(connector.connector_id, now=NOW, grace=timedelta(hours=24))
+    assert new != old and rotated.secret == new and rotated.previous_secret == old
+    assert rotated.previous_valid_until == NOW + timedelta(hours=24)
+    assert connectors.get(connector.connector_id) == rotated
+    changed = connectors.update(connector.connector_id, now=NOW + timedelta(minutes=1), regions=("360704",))
+    assert connectors.get(connector.connector_id) == changed and changed.regions == ("360704",)
+    with pytest.raises(UnknownConnector):
+        connectors.rotate("custom-000000000000", now=NOW, grace=timedelta(0))
+
+
 @pytest.mark.parametrize(("kind", "name"), [("Kiosk!", "x"), ("kiosk", " ")])
 def test_a_connector_needs_a_family_name_and_a_department(connectors: ConnectorStore, kind: str, name: str) -> None:
     with pytest.raises(ValueError):
