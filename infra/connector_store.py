@@ -3,7 +3,7 @@
 The secret is kept as is, because verifying an HMAC needs it (a hash would not do); the table is
 encrypted at rest, and only the ingest and registry functions may read it. After a rotation the
 previous secret is kept beside it until its grace period ends. Sealing it under KMS is the same seam
-as the rater's personal data (`hub.ports.PersonalDataSealer`), left for the registry issue.
+as the rater's personal data (`hub.ports.PersonalDataSealer`), not done yet.
 """
 
 from __future__ import annotations
