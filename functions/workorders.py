@@ -63,6 +63,11 @@ class _Refusal(Exception):
         self.problems = list(problems)
 
 
+def _now() -> datetime:
+    """The business clock, in Beijing time: what histories and answers show."""
+    return current_clock().now().astimezone(SHANGHAI)
+
+
 def _reply(status: int, data: Any) -> Response[str]:
     return Response(status, JSON, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
@@ -124,7 +129,7 @@ def _build_app() -> APIGatewayRestResolver:
         responses={200: _ORDER, 401: _ERROR, 403: _ERROR, 404: _ERROR},
     )
     def get_order(order_id: str) -> Response[str]:
-        return _guarded(app, lambda p: _reply(200, _view(_visible(p, order_id), current_clock().now())))
+        return _guarded(app, lambda p: _reply(200, _view(_visible(p, order_id), _now())))
 
     @app.post(
         "/v1/work-orders/<order_id>/actions",
@@ -228,7 +233,7 @@ def _query(app: APIGatewayRestResolver, name: str) -> str | None:
 
 
 def _list(app: APIGatewayRestResolver, principal: Principal) -> Response[str]:
-    now = current_clock().now()
+    now = _now()
     problems: list[Problem] = []
     status = _parsed(problems, "status", _query(app, "status"), Status)
     unit = _parsed(problems, "unit", _query(app, "unit"), check_uscc)
@@ -370,7 +375,7 @@ def _act(app: APIGatewayRestResolver, principal: Principal, order_id: str) -> Re
     try:
         if expected is not None and expected != order.version:
             raise VersionConflict(order.id, expected, order.version)
-        transition = order.handle(command, by=actor, at=current_clock().now(), calendar=services.calendars())
+        transition = order.handle(command, by=actor, at=_now(), calendar=services.calendars())
         services.store.save(transition.order, expected_version=order.version)
     except WorkOrderError as exc:
         metrics.add_metric(name="WorkOrderActionsRefused", unit=MetricUnit.Count, value=1)
@@ -380,7 +385,7 @@ def _act(app: APIGatewayRestResolver, principal: Principal, order_id: str) -> Re
     metrics.add_metric(name=f"WorkOrderAction_{command.action}", unit=MetricUnit.Count, value=1)
     logger.info("acted", extra={"order_id": order_id, "action": command.action, "version": transition.order.version,
                                 "principal": principal.as_log()})  # fmt: skip
-    return _reply(200, {"order": _view(transition.order, current_clock().now()),
+    return _reply(200, {"order": _view(transition.order, _now()),
                         "event": transition.event.model_dump(mode="json")})  # fmt: skip
 
 

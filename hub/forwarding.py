@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from hub.calendar import WorkingDayCalendar
+from hub.calendar import SHANGHAI, WorkingDayCalendar
 from hub.ports import ForwardQueue, RatingStore
 from hub.rating import Rating
 from hub.workorder import WorkOrderStore, open_work_order
@@ -79,7 +79,7 @@ class ForwardService:
         """R10: dispatched at `now` (the business clock), deadlines from the calendar as loaded; True if new."""
         if self.work_orders is None or not rating.is_bad:
             return False
-        return self.work_orders.put_new(open_work_order(rating, now, self.calendars()))
+        return self.work_orders.put_new(open_work_order(rating, now.astimezone(SHANGHAI), self.calendars()))
 
     def sweep(self, now: datetime, *, older_than: timedelta = SWEEP_AGE, limit: int = 1000) -> Sequence[str]:
         """Queue again whatever was stored but not forwarded: a crash between store and queue loses nothing."""
