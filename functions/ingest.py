@@ -20,7 +20,6 @@ import threading
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
@@ -463,17 +462,11 @@ def _calendar_notice(app: APIGatewayRestResolver) -> Response[CalendarAnswer]:
     return _reply(200, report.as_dict())
 
 
-@lru_cache(maxsize=128)
-def _cached_adapter(kind: str, settings_json: str, spec: str | None) -> Any:
-    from connectors.registry import adapter_for
-
-    return adapter_for(kind, json.loads(settings_json) or None, spec)
-
-
 def _adapter(kind: str, settings: Any, spec: str | None = None) -> Any:
-    """Compiling a spec (a registered one's text, or a family's with settings) takes milliseconds; they rarely
-    change, and a changed one is a new cache key."""
-    return _cached_adapter(kind, json.dumps(settings or {}, sort_keys=True) if kind != "unified" else "{}", spec)
+    """One cache for every spec, a family's or a registered connector's (the registry's dry-run shares it)."""
+    from connectors.registry import compiled
+
+    return compiled(kind, settings if kind != "unified" else None, spec)
 
 
 def _refused(status: int, problems: list[Problem], connector_id: str | None) -> Response:
