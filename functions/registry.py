@@ -154,8 +154,8 @@ def _build_app() -> APIGatewayRestResolver:
         logger.info(event, extra={"principal": principal.as_log(), "connector_id": connector_id, **extra})
         metrics.add_metric(name=f"Connectors_{event}", unit=MetricUnit.Count, value=1)
 
-    @app.post("/v1/connectors", summary="Register a connector (the secret is in this answer only)", tags=["registry"])
-    def register() -> Response:
+    @app.post("/v1/connectors", summary="Register a connector (the secret is in this answer only)", **_DOC[201])
+    def register() -> Response[str]:
         principal, data = principal_of(app), _json_body(app)
         spec = _spec_text(data.get("spec"))
         request = Registration(
@@ -175,18 +175,18 @@ def _build_app() -> APIGatewayRestResolver:
         return reply(201, {"connector": connector_view(connector), "secret": secret, "note": KEEP_THE_SECRET,
                            "warnings": warnings})  # fmt: skip
 
-    @app.get("/v1/connectors", summary="The connectors you may see", tags=["registry"])
-    def list_connectors() -> Response:
+    @app.get("/v1/connectors", summary="The connectors you may see", **_DOC[200])
+    def list_connectors() -> Response[str]:
         principal = principal_of(app)
         found = services().registry.visible(principal)
         return reply(200, {"connectors": [connector_view(c) for c in found]})
 
-    @app.get("/v1/connectors/<connector_id>", summary="One connector (never its secret)", tags=["registry"])
-    def read(connector_id: str) -> Response:
+    @app.get("/v1/connectors/<connector_id>", summary="One connector (never its secret)", **_DOC[200])
+    def read(connector_id: str) -> Response[str]:
         return reply(200, connector_view(services().registry.read(principal_of(app), connector_id)))
 
-    @app.patch("/v1/connectors/<connector_id>", summary="Change name, scope, spec or settings", tags=["registry"])
-    def change(connector_id: str) -> Response:
+    @app.patch("/v1/connectors/<connector_id>", summary="Change name, scope, spec or settings", **_DOC[200])
+    def change(connector_id: str) -> Response[str]:
         principal, data = principal_of(app), _json_body(app)
         allowed = {"name", "agencies", "regions", "spec", "settings", "sample", "sample_base64", "sample_content_type"}
         unknown = sorted(set(data) - allowed)
@@ -201,15 +201,15 @@ def _build_app() -> APIGatewayRestResolver:
         done("changed", principal, connector_id, fields=sorted(set(changes) - {"sample", "sample_content_type"}))
         return reply(200, connector_view(connector))
 
-    @app.post("/v1/connectors/<connector_id>/disable", summary="Disable a connector", tags=["registry"])
-    def disable(connector_id: str) -> Response:
+    @app.post("/v1/connectors/<connector_id>/disable", summary="Disable a connector", **_DOC[200])
+    def disable(connector_id: str) -> Response[str]:
         principal = principal_of(app)
         connector = services().registry.disable(principal, connector_id, now())
         done("disabled", principal, connector_id)
         return reply(200, connector_view(connector))
 
-    @app.post("/v1/connectors/<connector_id>/rotate", summary="Rotate the secret (?grace=24h)", tags=["registry"])
-    def rotate(connector_id: str) -> Response:
+    @app.post("/v1/connectors/<connector_id>/rotate", summary="Rotate the secret (?grace=24h)", **_DOC[200])
+    def rotate(connector_id: str) -> Response[str]:
         principal = principal_of(app)
         grace = _grace(app.current_event.get_query_string_value("grace", ""))
         connector, secret = services().registry.rotate(principal, connector_id, now(), grace)
@@ -218,8 +218,8 @@ def _build_app() -> APIGatewayRestResolver:
         return reply(200, {"connector": view, "secret": secret, "note": KEEP_THE_SECRET,
                            "previous_key_valid_until": view["previous_key_valid_until"]})  # fmt: skip
 
-    @app.post("/v1/connectors/<connector_id>/dry-run", summary="Read a payload as ingest would", tags=["registry"])
-    def dry_run(connector_id: str) -> Response:
+    @app.post("/v1/connectors/<connector_id>/dry-run", summary="Read a payload as ingest would", **_DOC[200])
+    def dry_run(connector_id: str) -> Response[str]:
         principal = principal_of(app)
         svc = services()
         connector = svc.registry.managed(principal, connector_id)
@@ -227,31 +227,35 @@ def _build_app() -> APIGatewayRestResolver:
         done("dry_run", principal, connector_id, outcome=answer["outcome"])
         return reply(200, answer)
 
+    @app.get("/v1/connectors/openapi.json", include_in_schema=False)
+    def openapi_json() -> Response[str]:
+        return Response(200, "application/json", openapi_document(app))
+
     @app.not_found
-    def not_found(exc: Exception) -> Response:
+    def not_found(exc: Exception) -> Response[str]:
         event = app.current_event
         return errors(404, [problem("ROUTE_UNKNOWN", "", f"{event.http_method} {event.path}")])
 
     @app.exception_handler(AccessDenied)
-    def refused_person(exc: AccessDenied) -> Response:
+    def refused_person(exc: AccessDenied) -> Response[str]:
         logger.info("denied", extra={"status": exc.status, "code": exc.code})
         return denied(exc)
 
     @app.exception_handler(SpecRejected)
-    def spec_rejected(exc: SpecRejected) -> Response:
+    def spec_rejected(exc: SpecRejected) -> Response[str]:
         logger.info("spec rejected", extra={"codes": [e["code"] for e in exc.errors]})
         return reply(422, {"errors": exc.errors, "warnings": exc.warnings})
 
     @app.exception_handler(Refused)
-    def refused(exc: Refused) -> Response:
+    def refused(exc: Refused) -> Response[str]:
         return _refused(exc.problems)
 
     @app.exception_handler(BadBody)
-    def bad_body(exc: BadBody) -> Response:
+    def bad_body(exc: BadBody) -> Response[str]:
         return errors(exc.status, [exc.problem])
 
     @app.exception_handler(Exception)
-    def unexpected(exc: Exception) -> Response:
+    def unexpected(exc: Exception) -> Response[str]:
         logger.error("unexpected error", extra={"error": type(exc).__name__,
                                                 "where": traceback.format_tb(exc.__traceback__)[-4:]})  # fmt: skip
         metrics.add_metric(name="RegistryErrors", unit=MetricUnit.Count, value=1)
@@ -260,7 +264,35 @@ def _build_app() -> APIGatewayRestResolver:
     return app
 
 
-def _refused(problems: list[Problem]) -> Response:
+_REFUSALS = {
+    400: {"description": "BODY_MALFORMED, FIELD_*, USCC_INVALID, SCOPE_INVALID (a region prefix)"},
+    401: {"description": "TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED: sign in"},
+    403: {"description": "FORBIDDEN (not yours, or not your role), SCOPE_INVALID (an agency not yours)"},
+    404: {"description": "CONNECTOR_NOT_FOUND"},
+    422: {"description": "SPEC_* (each with line and column), KIND_UNKNOWN"},
+}
+_DOC = {
+    status: {"tags": ["registry"], "security": [{"CognitoAuthorizer": []}],
+             "responses": {status: {"description": "see docs/connectors.md §11"}, **_REFUSALS}}
+    for status in (200, 201)
+}  # fmt: skip
+_document: list[str] = []
+
+
+def openapi_document(app: APIGatewayRestResolver) -> str:
+    """The registry routes' OpenAPI description, built when first asked for."""
+    if not _document:
+        from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+        bearer = HTTPBearer(bearerFormat="JWT", description="the Cognito ID token of a person (docs/people.md)")
+        _document.append(app.get_openapi_json_schema(
+            title="hcp-hub connector registry", version="1", security_schemes={"CognitoAuthorizer": bearer},
+            description="Departments register and manage their connectors (docs/connectors.md).",
+        ))  # fmt: skip
+    return _document[0]
+
+
+def _refused(problems: list[Problem]) -> Response[str]:
     logger.info("refused", extra={"codes": [p.code for p in problems]})
     return errors(400, problems)
 

@@ -137,3 +137,9 @@ def test_dry_run_reads_the_payload_and_checks_scope_storing_nothing(api: Api) ->
     status, report = api("POST", f"/v1/connectors/{operator['connector']['connector_id']}/dry-run", raw=payload,
                          user="operator")  # fmt: skip
     assert status == 200 and report["results"][0]["outcome"] == "accepted", report
+
+
+def test_the_registry_describes_its_routes_publicly(api: Api) -> None:
+    status, document = api("GET", "/v1/connectors/openapi.json", user=None)
+    assert status == 200 and "/v1/connectors/{connector_id}/rotate" in document["paths"]
+    assert document["paths"]["/v1/connectors"]["post"]["security"] == [{"CognitoAuthorizer": []}]
