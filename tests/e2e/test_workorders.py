@@ -210,3 +210,17 @@ def test_the_whole_story_of_a_real_name_order_is_told_by_hcp_workorders_show_R10
 def test_the_work_order_routes_publish_their_openapi_document(hub: Hub) -> None:
     status, document = hub.call("GET", "/v1/work-orders/openapi.json")
     assert status == 200 and "/v1/work-orders/{order_id}/actions" in document["paths"]
+
+
+def test_an_upheld_appeal_makes_the_rating_not_adopted_and_lets_the_order_close_R17(hub: Hub) -> None:
+    order_id = kiosk_rating(hub, "K20260930100005", when="2026-09-30T09:45:00")
+    hub.cloud.move_clock(set_to=at("2026-10-09T16:00:00"))  # the 2nd working day after dispatch: in time
+    # review within 3 working days of receipt: 10-10 (an adjusted working Saturday), 10-12, 10-13
+    status, answer = act(hub, order_id, "market-dept", action="file_appeal", grounds="malicious",
+                         reason="评价人未在本单位办理业务", document_ref="赣县市监〔2026〕3号")  # fmt: skip
+    assert status == 200 and answer["order"]["appeal"]["review_by"]["date"] == "2026-10-13", answer
+    status, answer = act(hub, order_id, "ganxian-management", action="uphold_appeal", finding="经核实系恶意差评")
+    assert status == 200 and answer["order"]["status"] == "not_adopted"
+    assert act(hub, order_id, "ganxian-management", action="close")[0] == 200  # no survey: the rating is out
+    status, order = hub.call("GET", f"/v1/work-orders/{order_id}", user="auditor")
+    assert status == 200 and order["status"] == "closed" and order["history"][-1]["rating_adopted"] is False
