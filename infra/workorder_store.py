@@ -24,11 +24,11 @@ import base64
 import binascii
 import hashlib
 import heapq
+import itertools
 import json
-import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +54,11 @@ def _shard(prefix: str, key: str) -> str:
     """Stable: an order keeps its shard across versions."""
     digest = hashlib.blake2b(key.encode(), digest_size=2).digest()
     return f"{prefix}#{int.from_bytes(digest, 'big') % SHARDS}"
+
+
+def _page_size(limit: int) -> int:
+    """A shard's page: its share of `limit`, and a little more, so most reads take one page per shard."""
+    return max(2, -(-limit // SHARDS) + 1)
 
 
 def _city_of(region_code: str) -> str:
@@ -193,41 +198,46 @@ class DynamoWorkOrderStore(WorkOrderStore):
         return WorkOrder.model_validate_json(item["order"]["S"]) if item else None
 
     def due(self, now: datetime, limit: int = 100) -> list[WorkOrder]:
-        """Each shard's share of `limit`, so one busy shard cannot starve the others."""
-        share = max(1, math.ceil(limit / SHARDS))
-        found: list[WorkOrder] = []
-        for shard in range(SHARDS):
-            found.extend(
-                WorkOrder.model_validate_json(item["order"]["S"])
-                for item in self._query_all(
-                    share,
-                    IndexName=CHECK_INDEX,
-                    KeyConditionExpression="check_shard = :s AND next_check_at <= :now",
-                    ExpressionAttributeValues={":s": {"S": f"check#{shard}"}, ":now": {"S": utc_text(now)}},
-                )
-            )
-        found.sort(key=lambda o: (o.next_check_at, o.id))
-        return found[:limit]
-
-    def outbox(self, limit: int = 100) -> list[OutboxEntry]:
-        """Oldest first across the shards: each shard is read in order and the shards merged."""
-        per_shard = [
-            self._query_all(
-                limit,
-                IndexName=OUTBOX_INDEX,
-                KeyConditionExpression="outbox_shard = :s",
-                ExpressionAttributeValues={":s": {"S": f"outbox#{shard}"}},
+        """The earliest `limit` across the shards: each shard is paged in order and the pages merged, so
+        a busy shard cannot push earlier orders of another out, and little beyond `limit` is read."""
+        streams = [
+            self._shard_stream(
+                CHECK_INDEX,
+                "check_shard = :s AND next_check_at <= :now",
+                {":s": {"S": f"check#{shard}"}, ":now": {"S": utc_text(now)}},
+                _page_size(limit),
             )
             for shard in range(SHARDS)
         ]
-        merged = heapq.merge(*per_shard, key=lambda item: item["owed_key"]["S"])
-        entries = []
-        for item in merged:
-            event = _EVENT.validate_json(item["event"]["S"])
-            entries.append(OutboxEntry(item["order_id"]["S"], int(item["version"]["N"]), event))
-            if len(entries) == limit:
-                break
-        return entries
+        merged = heapq.merge(*streams, key=lambda item: (item["next_check_at"]["S"], item["order_id"]["S"]))
+        return [WorkOrder.model_validate_json(item["order"]["S"]) for item in itertools.islice(merged, limit)]
+
+    def outbox(self, limit: int = 100) -> list[OutboxEntry]:
+        """Oldest first across the shards, merged the same way."""
+        streams = [
+            self._shard_stream(OUTBOX_INDEX, "outbox_shard = :s", {":s": {"S": f"outbox#{shard}"}}, _page_size(limit))
+            for shard in range(SHARDS)
+        ]
+        merged = heapq.merge(*streams, key=lambda item: item["owed_key"]["S"])
+        return [
+            OutboxEntry(item["order_id"]["S"], int(item["version"]["N"]), _EVENT.validate_json(item["event"]["S"]))
+            for item in itertools.islice(merged, limit)
+        ]
+
+    def _shard_stream(self, index: str, key: str, values: dict[str, Any], page: int) -> Iterator[dict[str, Any]]:
+        """One shard's items in index order, a page at a time, read only as far as they are consumed."""
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"TableName": self._table, "IndexName": index, "KeyConditionExpression": key,
+                                      "ExpressionAttributeValues": values, "Limit": page}  # fmt: skip
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            response = self._client.query(**kwargs)
+            self.items_read += int(response.get("ScannedCount", 0))
+            yield from response.get("Items", [])
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return
 
     def outbox_done(self, entry: OutboxEntry) -> None:
         try:
@@ -241,21 +251,6 @@ class DynamoWorkOrderStore(WorkOrderStore):
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-
-    def _query_all(self, limit: int, **kwargs: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        while len(items) < limit:
-            page: dict[str, Any] = {"TableName": self._table, "Limit": limit - len(items), **kwargs}
-            if start:
-                page["ExclusiveStartKey"] = start
-            response = self._client.query(**page)
-            self.items_read += int(response.get("ScannedCount", 0))
-            items.extend(response.get("Items", []))
-            start = response.get("LastEvaluatedKey")
-            if not start:
-                break
-        return items
 
     # -- lists for the API: index queries, never a scan
 

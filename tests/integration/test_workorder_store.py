@@ -318,3 +318,18 @@ def test_an_extension_decision_keeps_the_order_listed_under_its_status_R15(liste
     listed.apply("wo-county-2", ApproveExtension(), by=MANAGEMENT, at=at("2026-10-12"), calendar=CALENDAR)
     orders, _ = listed.list(OrderFilter(status=Status.COMPLEX))
     assert ids(orders) == ["wo-county-2"] and orders[0].version == 4
+
+
+def test_due_is_the_earliest_across_shards_even_when_one_shard_holds_them_all(dynamo: DynamoWorkOrderStore) -> None:
+    from infra.workorder_store import SHARDS, _shard
+
+    # twelve orders that all hash to one shard, dispatched a week apart, and one late order elsewhere
+    same_shard = [f"s{i}" for i in range(400) if _shard("check", f"wo-s{i}") == "check#0"][:12]
+    for n, rating_id in enumerate(same_shard):
+        dynamo.put_new(new_order(rating_id, at=DISPATCHED + timedelta(weeks=n)))
+    other = next(f"o{i}" for i in range(400) if _shard("check", f"wo-o{i}") != "check#0")
+    dynamo.put_new(new_order(other, at=DISPATCHED + timedelta(weeks=14)))
+    dynamo.items_read = 0
+    due = dynamo.due(at("2027-03-31"), limit=10)
+    assert [o.id for o in due] == [f"wo-{r}" for r in same_shard[:10]]
+    assert dynamo.items_read <= 10 + SHARDS * 3  # pages of a shard's share: little read beyond the limit
