@@ -81,7 +81,10 @@ def _deliver_outcome(record: SQSRecord, key: str) -> str:
     except ProvinceUnreachable as exc:
         _retry_later(record, exc, outcome_key=key)
         raise
-    logger.info("work-order outcome delivered", outcome_key=key, outcome=outcome)
+    if outcome == "refused":  # the province judged it and said no: an operator looks (the reason may echo data)
+        logger.warning("work-order outcome refused by the province", outcome_key=key)
+    else:
+        logger.info("work-order outcome delivered", outcome_key=key, outcome=outcome)
     metrics.add_metric(name=f"Outcome_{outcome}", unit=MetricUnit.Count, value=1)
     return outcome
 
