@@ -19,6 +19,7 @@ import pytest
 from infra.localcloud.hubcloud import HubLocalCloud
 from infra.localcloud.people import id_token
 from infra.signing import sign
+from tests.log_search import LogCapture
 
 pytestmark = pytest.mark.e2e
 BUSINESS_NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")  # the samples' day, inside their windows
@@ -121,3 +122,26 @@ def hub(local_cloud: HubLocalCloud) -> Iterator[Hub]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+# --------------------------------------------------------------------------------------------------
+# R20's log search: every log line of the e2e run is kept, and tests/e2e/test_log_search.py (run last)
+# searches them for the samples' personal data (tests/log_search.py)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_capture() -> Iterator[LogCapture]:
+    """Installed before the local cloud starts (autouse comes first), so its own start-up lines count too."""
+    capture = LogCapture().install()
+    yield capture
+    capture.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _capture_new_loggers(log_capture: LogCapture) -> None:
+    log_capture.attach()  # loggers created since (a function imported on its first call)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The log search runs after every other test of the session, so it sees their lines."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0].endswith("e2e/test_log_search.py"))
