@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "cli.dlq_cmd",
     "cli.connectors_cmd",
     "cli.workorders_cmd",
+    "cli.ratings_cmd",
 )
 
 
