@@ -23,7 +23,7 @@ import re
 import threading
 import traceback
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -212,7 +212,9 @@ def _build_app() -> APIGatewayRestResolver:
     def rotate(connector_id: str) -> Response[str]:
         principal = principal_of(app)
         grace = _grace(app.current_event.get_query_string_value("grace", ""))
-        connector, secret = services().registry.rotate(principal, connector_id, now(), grace)
+        # the grace period is about transport, like a signature's freshness: the wall clock, never the local
+        # cloud's business clock (`hcp clock set`); in production the two are the same
+        connector, secret = services().registry.rotate(principal, connector_id, datetime.now(UTC), grace)
         done("rotated", principal, connector_id, grace_seconds=int(grace.total_seconds()))
         view = connector_view(connector)
         return reply(200, {"connector": view, "secret": secret, "note": KEEP_THE_SECRET,

@@ -9,6 +9,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from hub.rating import rating_id_for
 from infra.signing import sign
 
-from .conftest import Hub
+from .conftest import BUSINESS_NOW, Hub
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "village-pad"
@@ -128,9 +129,14 @@ def test_bad_signatures_and_replays_are_refused_with_their_codes(hub: Hub) -> No
 
 
 def test_rotation_keeps_the_old_key_for_its_grace_period_then_key_retired(hub: Hub) -> None:
+    """The grace period runs on the wall clock, as signatures do, whatever the business clock says."""
     connector_id, old = register(hub)
-    status, rotated = hub.call("POST", f"/v1/connectors/{connector_id}/rotate", user="township-unit",
-                               query={"grace": "1h"})  # fmt: skip
+    hub.cloud.move_clock(set_to=BUSINESS_NOW - timedelta(days=60))
+    try:
+        status, rotated = hub.call("POST", f"/v1/connectors/{connector_id}/rotate", user="township-unit",
+                                   query={"grace": "1h"})  # fmt: skip
+    finally:
+        hub.cloud.move_clock(set_to=BUSINESS_NOW)
     assert status == 200 and rotated["secret"] != old
     assert post(hub, connector_id, old, renumbered("GRACE"))[0] == 202
     assert post(hub, connector_id, rotated["secret"], renumbered("NEW"))[0] == 202
