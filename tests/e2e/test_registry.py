@@ -4,6 +4,7 @@ of the issue refused with its code, nothing of it kept (R20)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -199,8 +200,21 @@ def test_r20_people_see_and_manage_only_their_own_connectors(hub: Hub) -> None:
     assert (status, codes(answer)) == (403, {"SCOPE_INVALID"})
 
 
-def test_registry_calls_without_a_token_are_401(hub: Hub) -> None:
-    status, _ = hub.call("GET", "/v1/connectors")
-    assert status == 401
-    status, _ = hub.call("POST", "/v1/connectors", body={"spec": SPEC})
-    assert status == 401
+def test_registry_calls_without_a_token_or_with_an_expired_one_are_401(hub: Hub) -> None:
+    from joserfc import jwk, jwt
+    from moto.utilities.utils import load_resource
+
+    from infra.localcloud.people import id_token
+
+    assert codes(hub.call("GET", "/v1/connectors")[1]) == {"TOKEN_MISSING"}
+    assert hub.call("POST", "/v1/connectors", body={"spec": SPEC})[0] == 401
+    # signed with the identity provider's own key (moto's), so only the expiry is wrong
+    token = id_token(hub.cloud.seeded, "township-unit")
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    now = int(time.time())
+    key = jwk.RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
+    expired = jwt.encode({"alg": "RS256", "kid": "dummy"}, claims | {"iat": now - 7200, "exp": now - 3600}, key)
+    status, answer = hub.call(
+        "POST", "/v1/connectors", body={"spec": SPEC}, headers={"Authorization": f"Bearer {expired}"}
+    )
+    assert (status, codes(answer)) == (401, {"TOKEN_EXPIRED"})
