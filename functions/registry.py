@@ -35,6 +35,7 @@ from functions.account import denied, principal_of
 from functions.http import BadBody, body_of, errors, header, reply, request_id
 from hub.access import AccessDenied, Principal
 from hub.errors import Problem, Refused, problem
+from hub.ports import ConnectorChanged
 from hub.registry import DEFAULT_GRACE, Registration, SpecRejected, connector_view, out_of_scope
 from infra import bootstrap
 from infra.bootstrap import RegistryServices
@@ -243,6 +244,10 @@ def _build_app() -> APIGatewayRestResolver:
         logger.info("denied", extra={"status": exc.status, "code": exc.code})
         return denied(exc)
 
+    @app.exception_handler(ConnectorChanged)
+    def changed(exc: ConnectorChanged) -> Response[str]:
+        return errors(409, [problem("CONNECTOR_CHANGED", "", str(exc)[:64])])
+
     @app.exception_handler(SpecRejected)
     def spec_rejected(exc: SpecRejected) -> Response[str]:
         logger.info("spec rejected", extra={"codes": [e["code"] for e in exc.errors]})
@@ -271,6 +276,7 @@ _REFUSALS = {
     401: {"description": "TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED: sign in"},
     403: {"description": "FORBIDDEN (not yours, or not your role), SCOPE_INVALID (an agency not yours)"},
     404: {"description": "CONNECTOR_NOT_FOUND"},
+    409: {"description": "CONNECTOR_CHANGED: changed by someone else meanwhile (two rotations at once); read, retry"},
     422: {"description": "SPEC_* (each with line and column), KIND_UNKNOWN"},
 }
 _DOC = {

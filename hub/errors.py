@@ -84,6 +84,8 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "KEY_RETIRED": (None, "signed with a secret retired at {detail}; sign with the secret the last rotation gave",
                     "签名所用密钥已于 {detail} 停用，请使用最近一次轮换得到的新密钥"),
     "CONNECTOR_NOT_FOUND": (None, "no connector {detail}", "接入方不存在：{detail}"),
+    "CONNECTOR_CHANGED": (None, "the connector changed while this request ran ({detail}); read it and try again",
+                          "该接入方在本次操作期间已被修改（{detail}），请重新读取后再试"),
     "KIND_UNKNOWN": (None, "not a built-in source family: {detail}", "不是内置的接入类型：{detail}"),
     "SCOPE_INVALID": ("R20", "scope not allowed: {detail}", "接入范围不允许：{detail}"),
     # spec problems carry their own message and line (connectors/spec_loader.py); these say what the code means

@@ -76,6 +76,10 @@ class UnknownConnector(LookupError):
     pass
 
 
+class ConnectorChanged(RuntimeError):
+    """Someone else changed the connector between our read and our write (two rotations at once): read again."""
+
+
 class ConnectorStore(ABC):
     """Connectors by id. `create` owns the id and the secret, so every adapter makes them the same way."""
 
@@ -137,7 +141,7 @@ class ConnectorStore(ABC):
         if current is None:
             raise UnknownConnector(connector_id)
         updated = replace(current, **changes, updated_at=now or current.updated_at)
-        self._replace(updated)
+        self._replace(updated, previous=current)
         return updated
 
     def rotate(self, connector_id: str, *, now: datetime, grace: timedelta) -> tuple[Connector, str]:
@@ -149,11 +153,13 @@ class ConnectorStore(ABC):
         updated = replace(
             current, secret=secret, previous_secret=current.secret, previous_valid_until=now + grace, updated_at=now
         )
-        self._replace(updated)
+        self._replace(updated, previous=current)
         return updated, secret
 
     @abstractmethod
-    def _replace(self, connector: Connector) -> None: ...
+    def _replace(self, connector: Connector, previous: Connector | None = None) -> None:
+        """Overwrite a stored connector; with `previous`, only if it is still what is stored (else
+        `ConnectorChanged`), so of two concurrent rotations one fails rather than one secret being lost."""
 
 
 class NonceStore(ABC):

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hub.ports import Connector, ConnectorStore, UnknownConnector
+from hub.ports import Connector, ConnectorChanged, ConnectorStore, UnknownConnector
 
 __all__ = ["Connector", "DynamoConnectorStore"]
 
@@ -86,14 +86,26 @@ class DynamoConnectorStore(ConnectorStore):
             TableName=self._table, Item=_item(connector), ConditionExpression="attribute_not_exists(pk)"
         )
 
-    def _replace(self, connector: Connector) -> None:
+    def _replace(self, connector: Connector, previous: Connector | None = None) -> None:
+        condition, values = "attribute_exists(pk)", {}
+        if previous is not None:  # optimistic: the item is still the one we read (its secret and its time)
+            condition += " AND secret = :secret"
+            values[":secret"] = {"S": previous.secret}
+            if previous.updated_at is None:
+                condition += " AND attribute_not_exists(updated_at)"
+            else:
+                condition += " AND updated_at = :updated"
+                values[":updated"] = {"S": previous.updated_at.isoformat()}
         try:
             self._client.put_item(
-                TableName=self._table, Item=_item(connector), ConditionExpression="attribute_exists(pk)"
-            )
+                TableName=self._table, Item=_item(connector), ConditionExpression=condition,
+                **({"ExpressionAttributeValues": values} if values else {}),
+            )  # fmt: skip
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise UnknownConnector(connector.connector_id) from None
+                if self.get(connector.connector_id) is None:
+                    raise UnknownConnector(connector.connector_id) from None
+                raise ConnectorChanged(connector.connector_id) from None
             raise
 
     def get(self, connector_id: str) -> Connector | None:

@@ -22,6 +22,7 @@ from hub.ports import (
     CasePutOutcome,
     CaseStore,
     Connector,
+    ConnectorChanged,
     ConnectorStore,
     ForwardQueue,
     NonceStore,
@@ -61,10 +62,13 @@ class InMemoryConnectorStore(ConnectorStore):
     def list(self) -> Sequence[Connector]:
         return sorted(self._connectors.values(), key=lambda c: c.connector_id)
 
-    def _replace(self, connector: Connector) -> None:
+    def _replace(self, connector: Connector, previous: Connector | None = None) -> None:
         with self._lock:
-            if connector.connector_id not in self._connectors:
+            stored = self._connectors.get(connector.connector_id)
+            if stored is None:
                 raise UnknownConnector(connector.connector_id)
+            if previous is not None and stored != previous:
+                raise ConnectorChanged(connector.connector_id)
             self._connectors[connector.connector_id] = connector
 
 

@@ -12,6 +12,7 @@ import threading
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,16 @@ from moto import mock_aws
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from hub.ports import ConnectorStore, ForwardQueue, NonceStore, RatingStore, RawArchive, UnknownConnector, UnknownRating
+from hub.ports import (
+    ConnectorChanged,
+    ConnectorStore,
+    ForwardQueue,
+    NonceStore,
+    RatingStore,
+    RawArchive,
+    UnknownConnector,
+    UnknownRating,
+)
 from hub.rating import Rating, rating_id_for
 from infra.archive import S3RawArchive
 from infra.connector_store import DynamoConnectorStore
@@ -358,6 +368,16 @@ def test_scope_spec_and_rotation_read_back_as_written(connectors: ConnectorStore
     assert connectors.get(connector.connector_id) == changed and changed.regions == ("360704",)
     with pytest.raises(UnknownConnector):
         connectors.rotate("custom-000000000000", now=NOW, grace=timedelta(0))
+
+
+def test_of_two_concurrent_rotations_one_fails_rather_than_a_secret_being_lost(connectors: ConnectorStore) -> None:
+    connector, _ = connectors.create("kiosk", "一号机", "中心", now=NOW)
+    read_by_both = connectors.get(connector.connector_id)
+    connectors.rotate(connector.connector_id, now=NOW + timedelta(seconds=1), grace=timedelta(hours=1))
+    stale = replace(read_by_both, secret="lost", updated_at=NOW + timedelta(seconds=2))  # type: ignore[arg-type]
+    with pytest.raises(ConnectorChanged):
+        connectors._replace(stale, previous=read_by_both)
+    assert connectors.get(connector.connector_id).secret != "lost"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("kind", "name"), [("Kiosk!", "x"), ("kiosk", " ")])
