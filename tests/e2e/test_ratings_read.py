@@ -17,8 +17,10 @@ PHONE, ID_NO = SAMPLE["params"]["mobile"], SAMPLE["params"]["userCert"]
 
 
 def post_rating(hub: Hub, project_no: str) -> str:
-    """The sample's rater, on a case of its own (so the pipeline's own posting of the sample stays first)."""
-    body = json.dumps({"params": {**SAMPLE["params"], "projectNo": project_no}}, ensure_ascii=False).encode()
+    """The sample's rater, on a case of its own (so the pipeline's own posting of the sample stays first),
+    rating well: no work order, so the work-order tests' lists stay theirs."""
+    params = {**SAMPLE["params"], "projectNo": project_no, "satisfaction": "5", "evalDetail": ""}
+    body = json.dumps({"params": params}, ensure_ascii=False).encode()
     status, answer = hub.post("vertical_system", body)
     assert status == 202, answer
     rating_id: str = answer["results"][0]["rating_id"]
@@ -75,3 +77,27 @@ def test_no_sample_phone_id_number_or_name_is_stored_in_clear_R20(hub: Hub) -> N
         text = json.dumps(items, default=lambda b: bytes(b).decode("latin-1"), ensure_ascii=False)
         clear = [(v.value, v.sample) for v in values if v.value in text or v.value.encode().decode("latin-1") in text]
         assert clear == [], table
+
+
+def printed(out: str) -> dict:
+    """The command's indented JSON answer, among the one-line JSON logs of the in-process functions."""
+    answer, _ = json.JSONDecoder().raw_decode(out[out.index("{\n") :])
+    return dict(answer)
+
+
+def test_hcp_ratings_list_and_show_as_people_R20(hub: Hub, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.main import main
+    from infra.localcloud.people import id_token
+
+    rating_id = post_rating(hub, "PD2026112800004")
+    url = ["--url", hub.cloud.api_url]
+    assert main(["ratings", "list", "--limit", "100", *url, "--token", id_token(hub.cloud.seeded, "market-dept")]) == 0
+    listed_out = printed(capsys.readouterr().out)
+    assert rating_id in {r["rating"]["rating_id"] for r in listed_out["ratings"]}
+    assert PHONE not in json.dumps(listed_out)
+    auditor = id_token(hub.cloud.seeded, "auditor")
+    assert main(["ratings", "show", rating_id, *url, "--token", auditor]) == 0
+    assert printed(capsys.readouterr().out)["rating"]["rater"]["phone"] == PHONE
+    operator = id_token(hub.cloud.seeded, "operator")
+    assert main(["ratings", "show", rating_id, "--unmasked", *url, "--token", operator]) == 1
+    assert "PERSONAL_DATA_FORBIDDEN" in capsys.readouterr().out
