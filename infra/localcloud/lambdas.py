@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import logging
@@ -68,6 +69,32 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+_METRICS_LOCK = threading.RLock()
+
+
+def serialize_powertools_metrics() -> None:
+    """Powertools keeps a process's metrics in one class-level dict, which is safe in Lambda (one
+    invocation per container at a time) but not here, where invocations run in threads: a flush
+    iterating the dict while another thread adds a metric fails with "dictionary changed size". Every
+    method that touches the dict takes one lock. Local fidelity only; nothing changes in Lambda.
+    """
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+    provider: Any = AmazonCloudWatchEMFProvider
+    if getattr(provider, "_hcp_serialized", False):
+        return
+    for name in ("add_metric", "add_dimension", "add_dimensions", "add_metadata", "serialize_metric_set",
+                 "flush_metrics", "clear_metrics", "add_cold_start_metric", "set_default_dimensions"):  # fmt: skip
+        original = getattr(provider, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _METRICS_LOCK:
+                return _original(self, *args, **kwargs)
+
+        setattr(provider, name, functools.wraps(original)(locked))
+    provider._hcp_serialized = True
+
+
 class LocalFunction:
     """Imports the handler on first use (as a cold start would) and calls it with a fresh context.
 
@@ -85,6 +112,7 @@ class LocalFunction:
     def handler(self) -> Handler:
         with self._lock:
             if self._handler is None:
+                serialize_powertools_metrics()
                 self._handler = resolve_handler(self.spec.handler, self.spec.code_dir)
             return self._handler
 
