@@ -45,7 +45,7 @@ from hub.workorder import (
 from infra import bootstrap
 from infra.bootstrap import WorkOrderServices
 from infra.clock import current_clock
-from infra.settings import WorkOrderSettings
+from infra.settings import OutboxSettings, WorkOrderSettings
 from infra.workorder_store import CursorInvalid, OrderFilter
 
 JSON = "application/json; charset=utf-8"
@@ -55,6 +55,7 @@ MAX_PAGE = 100
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
 _services = bootstrap.BuiltOnce(bootstrap.work_orders_from_env, WorkOrderSettings.variables())
+_outbox = bootstrap.BuiltOnce(bootstrap.outbox_from_env, OutboxSettings.variables())
 
 
 class _Refusal(Exception):
@@ -383,10 +384,28 @@ def _act(app: APIGatewayRestResolver, principal: Principal, order_id: str) -> Re
                                              "principal": principal.as_log()})  # fmt: skip
         return _errors(exc.http_status, [exc.as_problem("action" if exc.http_status == 409 else "")])
     metrics.add_metric(name=f"WorkOrderAction_{command.action}", unit=MetricUnit.Count, value=1)
+    _relay(transition.order, order.version)
     logger.info("acted", extra={"order_id": order_id, "action": command.action, "version": transition.order.version,
                                 "principal": principal.as_log()})  # fmt: skip
     return _reply(200, {"order": _view(transition.order, _now()),
                         "event": transition.event.model_dump(mode="json")})  # fmt: skip
+
+
+def _relay(order: WorkOrder, after_version: int) -> None:
+    """The action's notices and provincial outcome go out now rather than on the scheduler's next minute.
+
+    Best effort: the events are in the outbox with the order, so when this fails the scheduler and the
+    sweep relay them; the person's action has succeeded either way.
+    """
+    try:
+        counts = _outbox().relay.relay_new(order, after_version)
+    except Exception as exc:  # owed events stay in the outbox
+        logger.warning(
+            "relay after action failed; the scheduler relays", extra={"order_id": order.id, "error": type(exc).__name__}
+        )
+        return
+    if counts:
+        logger.info("relayed", extra={"order_id": order.id, "counts": dict(counts)})
 
 
 # --------------------------------------------------------------------------------------------------
