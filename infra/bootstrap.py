@@ -102,7 +102,7 @@ def ingest_from_env(environ: Mapping[str, str] | None = None, *, session: Any = 
         ratings=DynamoRatingStore(dynamodb, settings.ratings_table, **sealed),
         archive=S3RawArchive(clients["s3"], settings.raw_bucket),
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
-        connectors=DynamoConnectorStore(dynamodb, settings.connectors_table),
+        connectors=DynamoConnectorStore(dynamodb, settings.connectors_table, sealed["sealer"]),
         nonces=DynamoNonceStore(dynamodb, settings.nonces_table),
         normalize=calendar_normalizer(_calendars(dynamodb, calendar_table, environ)) if calendar_table else None,
     )
@@ -154,10 +154,13 @@ def registry_from_env(environ: Mapping[str, str] | None = None, *, session: Any 
     table = env.get("CONNECTORS_TABLE", "").strip()
     if not table:
         raise MissingSettings("the registry", ["CONNECTORS_TABLE"])
-    dynamodb = aws_clients(session, services=("dynamodb",))["dynamodb"]
+    clients = aws_clients(session, services=("dynamodb", *SEALING_CLIENTS))
+    dynamodb = clients["dynamodb"]
     calendar_table = env.get("CALENDAR_TABLE", "").strip()
     normalize = calendar_normalizer(_calendars(dynamodb, calendar_table, environ)) if calendar_table else None
-    return build_registry(DynamoConnectorStore(dynamodb, table), normalize)
+    # connectors' secrets are sealed like raters' personal data (the KMS envelope)
+    store = DynamoConnectorStore(dynamodb, table, sealed_stores(clients, environ)["sealer"])
+    return build_registry(store, normalize)
 
 
 @dataclass

@@ -1,13 +1,14 @@
 """Connectors in DynamoDB (the template's ConnectorsTable, pk `pk`): one item per connector.
 
-The secret is kept as is, because verifying an HMAC needs it (a hash would not do); the table is
-encrypted at rest, and only the ingest and registry functions may read it. After a rotation the
-previous secret is kept beside it until its grace period ends. Sealing it under KMS is the same seam
-as the rater's personal data (`hub.ports.PersonalDataSealer`), not done yet.
+Verifying an HMAC needs the secret itself (a hash would not do). With a sealer (production wiring:
+the KMS envelope of `infra.sealing`, as for raters' personal data) the secret and, after a rotation, the
+previous one are stored sealed, bound to the connector's id, with a SHA-256 digest beside them for the
+optimistic check; without one (tests, items written before) they are plain text in an encrypted table.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,12 +16,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hub.ports import Connector, ConnectorChanged, ConnectorStore, UnknownConnector
+from hub.ports import Connector, ConnectorChanged, ConnectorStore, PersonalDataSealer, UnknownConnector
 
 __all__ = ["Connector", "DynamoConnectorStore"]
 
 
-def _item(connector: Connector) -> dict[str, Any]:
+def _context(connector_id: str) -> str:
+    return f"connector:{connector_id}"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _item(connector: Connector, sealer: PersonalDataSealer | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": {"S": f"CONNECTOR#{connector.connector_id}"},
         "connector_id": {"S": connector.connector_id},
@@ -42,7 +51,24 @@ def _item(connector: Connector) -> dict[str, Any]:
         "updated_at": connector.updated_at.isoformat() if connector.updated_at else None,
     }
     item.update({name: {"S": value} for name, value in optional.items() if value is not None})
+    if sealer is not None:
+        context = _context(connector.connector_id)
+        item["secret_sealed"] = {"B": sealer.seal(item.pop("secret")["S"].encode(), context=context)}
+        item["secret_digest"] = {"S": _digest(connector.secret)}
+        if "previous_secret" in item:
+            item["previous_secret_sealed"] = {
+                "B": sealer.seal(item.pop("previous_secret")["S"].encode(), context=context)
+            }
     return item
+
+
+def _secret(item: dict[str, Any], name: str, sealer: PersonalDataSealer | None) -> str | None:
+    sealed = item.get(f"{name}_sealed")
+    if sealed is None:
+        return _text(item, name)
+    if sealer is None:
+        raise ValueError(f"connector {item['connector_id']['S']}: its {name} is sealed and this store has no sealer")
+    return sealer.unseal(sealed["B"], context=_context(item["connector_id"]["S"])).decode()
 
 
 def _text(item: dict[str, Any], name: str) -> str | None:
@@ -54,7 +80,7 @@ def _time(item: dict[str, Any], name: str) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _connector(item: dict[str, Any]) -> Connector:
+def _connector(item: dict[str, Any], sealer: PersonalDataSealer | None = None) -> Connector:
     """Items written before the registry (no owner, scope or rotation) read as unrestricted, never rotated."""
     scope = json.loads(_text(item, "scope") or "{}")
     return Connector(
@@ -63,34 +89,39 @@ def _connector(item: dict[str, Any]) -> Connector:
         name=item["name"]["S"],
         department=item["department"]["S"],
         status=item["status"]["S"],
-        secret=item["secret"]["S"],
+        secret=_secret(item, "secret", sealer) or "",
         created_at=datetime.fromisoformat(item["created_at"]["S"]),
         settings=json.loads(item["settings"]["S"]),
         owner_agency=_text(item, "owner_agency") or "",
         agencies=tuple(scope.get("agencies", ())),
         regions=tuple(scope.get("regions", ())),
         spec=_text(item, "spec"),
-        previous_secret=_text(item, "previous_secret"),
+        previous_secret=_secret(item, "previous_secret", sealer),
         previous_valid_until=_time(item, "previous_valid_until"),
         updated_at=_time(item, "updated_at"),
     )
 
 
 class DynamoConnectorStore(ConnectorStore):
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, sealer: PersonalDataSealer | None = None) -> None:
         self._client = client
         self._table = table
+        self._sealer = sealer
 
     def _insert(self, connector: Connector) -> None:
         self._client.put_item(
-            TableName=self._table, Item=_item(connector), ConditionExpression="attribute_not_exists(pk)"
+            TableName=self._table, Item=_item(connector, self._sealer), ConditionExpression="attribute_not_exists(pk)"
         )
 
     def _replace(self, connector: Connector, previous: Connector | None = None) -> None:
         condition, values = "attribute_exists(pk)", {}
         if previous is not None:  # optimistic: the item is still the one we read (its secret and its time)
-            condition += " AND secret = :secret"
-            values[":secret"] = {"S": previous.secret}
+            if self._sealer is not None:
+                condition += " AND secret_digest = :secret"
+                values[":secret"] = {"S": _digest(previous.secret)}
+            else:
+                condition += " AND secret = :secret"
+                values[":secret"] = {"S": previous.secret}
             if previous.updated_at is None:
                 condition += " AND attribute_not_exists(updated_at)"
             else:
@@ -98,7 +129,7 @@ class DynamoConnectorStore(ConnectorStore):
                 values[":updated"] = {"S": previous.updated_at.isoformat()}
         try:
             self._client.put_item(
-                TableName=self._table, Item=_item(connector), ConditionExpression=condition,
+                TableName=self._table, Item=_item(connector, self._sealer), ConditionExpression=condition,
                 **({"ExpressionAttributeValues": values} if values else {}),
             )  # fmt: skip
         except ClientError as exc:
@@ -113,7 +144,7 @@ class DynamoConnectorStore(ConnectorStore):
             TableName=self._table, Key={"pk": {"S": f"CONNECTOR#{connector_id}"}}, ConsistentRead=True
         )
         item = response.get("Item")
-        return _connector(item) if item else None
+        return _connector(item, self._sealer) if item else None
 
     def list(self) -> Sequence[Connector]:
         """A scan: the connectors are a few dozen per deployment, and only operators list them."""
@@ -121,7 +152,7 @@ class DynamoConnectorStore(ConnectorStore):
         kwargs: dict[str, Any] = {"TableName": self._table}
         while True:
             response = self._client.scan(**kwargs)
-            found.extend(_connector(item) for item in response.get("Items", []) if "connector_id" in item)
+            found.extend(_connector(item, self._sealer) for item in response.get("Items", []) if "connector_id" in item)
             if not response.get("LastEvaluatedKey"):
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

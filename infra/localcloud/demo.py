@@ -47,7 +47,12 @@ def seed(cloud: Any) -> dict[str, Any]:
     cloud.add_cleanup(stub.stop)
     cloud.province = stub
 
-    store = DynamoConnectorStore(cloud.client("dynamodb"), cloud.resources["ConnectorsTable"])
+    # sealed under the template's KMS key, as the registry writes them (the algorithm does not matter for
+    # reading: each sealed value names its own)
+    from infra.sealing import EnvelopeSealer
+
+    sealer = EnvelopeSealer(cloud.client("kms"), cloud.resources["DataKey"])
+    store = DynamoConnectorStore(cloud.client("dynamodb"), cloud.resources["ConnectorsTable"], sealer)
     connectors: dict[str, dict[str, str]] = {}
     roles = {kind: (kind, *details) for kind, details in DEMO_CONNECTORS.items()} | DEMO_ROLES
     for role, (kind, name, department, owner, agencies, regions) in roles.items():

@@ -163,7 +163,40 @@ def ratings(request: pytest.FixtureRequest) -> RatingStore:
 
 @pytest.fixture(params=BACKENDS)
 def connectors(request: pytest.FixtureRequest) -> ConnectorStore:
-    return backend(request, InMemoryConnectorStore, lambda a: DynamoConnectorStore(a["dynamodb"], a["ConnectorsTable"]))
+    return backend(request, InMemoryConnectorStore, sealed_connector_store)
+
+
+def sealed_connector_store(aws: dict[str, Any]) -> DynamoConnectorStore:
+    """As production wires it: secrets sealed under the KMS key (infra.bootstrap)."""
+    from infra.sealing import EnvelopeSealer
+
+    sealer = EnvelopeSealer(boto3.client("kms", region_name=REGION), aws["DATA_KEY_ID"])
+    return DynamoConnectorStore(aws["dynamodb"], aws["ConnectorsTable"], sealer)
+
+
+def test_connector_secrets_are_never_stored_in_clear_R20(aws: dict[str, Any]) -> None:
+    """Secrets are sealed under KMS and bound to their connector; the raw item holds neither secret."""
+    store = sealed_connector_store(aws)
+    now = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
+    connector, secret = store.create("kiosk", "终端", "行政服务中心", now=now)
+    _, new_secret = store.rotate(
+        connector.connector_id, now=datetime.fromisoformat("2026-11-28T12:05:00+08:00"), grace=timedelta(hours=24)
+    )
+    key = {"pk": {"S": f"CONNECTOR#{connector.connector_id}"}}
+    raw = aws["dynamodb"].get_item(TableName=aws["ConnectorsTable"], Key=key)
+    text = json.dumps(raw["Item"], default=repr)
+    assert secret not in text and new_secret not in text
+    assert "secret" not in raw["Item"] and "previous_secret" not in raw["Item"]
+    read = store.get(connector.connector_id)
+    assert read is not None and (read.secret, read.previous_secret) == (new_secret, secret)
+    # moved onto another connector's item, a sealed secret does not open
+    other, _ = store.create("kiosk", "终端二", "行政服务中心", now=now)
+    aws["dynamodb"].update_item(
+        TableName=aws["ConnectorsTable"], Key={"pk": {"S": f"CONNECTOR#{other.connector_id}"}},
+        UpdateExpression="SET secret_sealed = :s", ExpressionAttributeValues={":s": raw["Item"]["secret_sealed"]},
+    )  # fmt: skip
+    with pytest.raises(ValueError):
+        store.get(other.connector_id)
 
 
 @pytest.fixture(params=BACKENDS)
