@@ -13,7 +13,11 @@ from pydantic import BaseModel
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 # Contracts owned outside hub/: module -> attribute holding {file name: model}.
-_EXTRA_SOURCES = (("infra.province.payload", "PROVINCIAL_SCHEMAS"), ("hub.workorder", "WORK_ORDER_SCHEMAS"))
+_EXTRA_SOURCES = (
+    ("infra.province.payload", "PROVINCIAL_SCHEMAS"),
+    ("hub.workorder", "WORK_ORDER_SCHEMAS"),
+    ("hub.registry", "REGISTRY_SCHEMAS"),
+)
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:

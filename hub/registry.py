@@ -21,14 +21,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from hub.access import AccessDenied, Principal, PrincipalRole
 from hub.codes import CodeError, check_uscc
 from hub.errors import Problem, Refused, problem
-from hub.ports import Connector, ConnectorStore
+from hub.ports import Connector, ConnectorStatus, ConnectorStore
 
 __all__ = [
     "CUSTOM_KIND",
     "DEFAULT_GRACE",
+    "REGISTRY_SCHEMAS",
+    "ConnectorView",
     "Registration",
     "RegistryService",
     "SpecCheck",
@@ -240,22 +244,48 @@ def _regions(prefixes: Sequence[Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(p) for p in prefixes))
 
 
+class ConnectorView(BaseModel):
+    """The connector contract (schemas/connector.json): what the registry answers about a connector.
+
+    Never a secret: the secret is in the register and rotate answers only, beside this view.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    connector_id: str
+    name: str
+    kind: str = Field(description="a built-in source family, or custom (the declarative mapping in `spec`)")
+    department: str = Field(description="the owning department's name")
+    owner_agency: str = Field(description="the owning department's unified social credit code")
+    agencies: list[str] = Field(description="credit codes it may rate for; empty: the owner's scope alone decides")
+    regions: list[str] = Field(description="division-code prefixes it may rate for (360704 a county)")
+    status: ConnectorStatus
+    spec: str | None = Field(default=None, description="a custom connector's spec (schemas/connector-spec.json)")
+    settings: dict[str, Any] = Field(description="overrides of its family's spec (code tables, time formats)")
+    previous_key_valid_until: datetime | None = Field(
+        default=None, description="after a rotation, until when the previous secret still signs"
+    )
+    created_at: datetime
+    updated_at: datetime | None = None
+
+
 def connector_view(connector: Connector) -> dict[str, Any]:
     """What the registry shows of a connector: never a secret, only whether a previous one still works."""
-    return {
-        "connector_id": connector.connector_id,
-        "name": connector.name,
-        "kind": connector.kind,
-        "department": connector.department,
-        "owner_agency": connector.owner_agency,
-        "agencies": list(connector.agencies),
-        "regions": list(connector.regions),
-        "status": connector.status,
-        "spec": connector.spec,
-        "settings": dict(connector.settings),
-        "previous_key_valid_until": connector.previous_valid_until.isoformat()
-        if connector.previous_valid_until
-        else None,
-        "created_at": connector.created_at.isoformat(),
-        "updated_at": connector.updated_at.isoformat() if connector.updated_at else None,
-    }
+    return ConnectorView(
+        connector_id=connector.connector_id,
+        name=connector.name,
+        kind=connector.kind,
+        department=connector.department,
+        owner_agency=connector.owner_agency,
+        agencies=list(connector.agencies),
+        regions=list(connector.regions),
+        status=connector.status,
+        spec=connector.spec,
+        settings=dict(connector.settings),
+        previous_key_valid_until=connector.previous_valid_until,
+        created_at=connector.created_at,
+        updated_at=connector.updated_at,
+    ).model_dump(mode="json")
+
+
+REGISTRY_SCHEMAS: dict[str, type[BaseModel]] = {"connector.json": ConnectorView}

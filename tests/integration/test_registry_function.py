@@ -143,3 +143,23 @@ def test_the_registry_describes_its_routes_publicly(api: Api) -> None:
     status, document = api("GET", "/v1/connectors/openapi.json", user=None)
     assert status == 200 and "/v1/connectors/{connector_id}/rotate" in document["paths"]
     assert document["paths"]["/v1/connectors"]["post"]["security"] == [{"CognitoAuthorizer": []}]
+
+
+def test_every_connector_answer_is_the_published_connector_contract(api: Api) -> None:
+    """schemas/connector.json is what the registry answers (register, read, list, rotate), never a secret."""
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "connector.json").read_text("utf-8"))
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    _, registered = register(api)
+    cid = registered["connector"]["connector_id"]
+    _, rotated = api("POST", f"/v1/connectors/{cid}/rotate", query={"grace": "2h"})
+    _, one = api("GET", f"/v1/connectors/{cid}")
+    _, listed = api("GET", "/v1/connectors")
+    views = [registered["connector"], rotated["connector"], one, *listed["connectors"]]
+    for view in views:
+        assert not list(validator.iter_errors(view)), view
+        assert not {"secret", "previous_secret"} & set(view)
+    assert rotated["connector"]["previous_key_valid_until"] is not None
+    # a view missing a required field is not the contract: the check can fail
+    assert list(validator.iter_errors({k: v for k, v in one.items() if k != "owner_agency"}))
