@@ -23,6 +23,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from cli.api_call import answer as _answer
+from cli.api_call import person_call
 from cli.main import UsageError
 from cli.normalize_cmd import content_type_for, parse_now, print_json, report
 
@@ -99,36 +101,7 @@ def run_check(args: argparse.Namespace) -> int:
 def _call(args: argparse.Namespace, method: str, path: str, body: bytes | None = None,
           content_type: str = "application/json", query: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
     """One registry call as the person `--as` (a demo user of the local cloud) or with `--token`."""
-    from cli.state import load_state
-
-    if args.url:
-        if not args.token:
-            raise UsageError("--url needs --token (an ID token of the hub's user pool)")
-        base, token = args.url.rstrip("/"), args.token
-    else:
-        from cli.people import bearer
-
-        base = load_state(args.state_dir)["api_url"].rstrip("/")
-        token = args.token or bearer(args.as_user, args.state_dir)
-    url = base + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
-    request = urllib.request.Request(url, data=body, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as err:
-        status, raw = err.code, err.read()
-    except urllib.error.URLError as err:
-        raise UsageError(f"cannot reach {url}: {err.reason} (is the local cloud running? `make run`)") from None
-    try:
-        return status, json.loads(raw or b"null")
-    except json.JSONDecodeError:
-        return status, {"raw": raw.decode("utf-8", "replace")[:500]}
-
-
-def _answer(status: int, answer: Any) -> int:
-    print_json(answer if isinstance(answer, dict) else {"answer": answer})
-    return 0 if status < 400 else 1
+    return person_call(args, method, path, body, content_type=content_type, query=query)
 
 
 def _with_secret(status: int, answer: Any) -> int:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import urllib.parse
 
-# The same call and answer as `hcp workorders`: a person's bearer token, JSON out.
-from cli.workorders_cmd import _answer, _call, _common
+from cli.api_call import answer as _answer
+from cli.api_call import json_call as _call
+from cli.workorders_cmd import _common
 
 
 def run_list(args: argparse.Namespace) -> int:

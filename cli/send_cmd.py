@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from cli.api_call import request_json
 from cli.main import UsageError
 from cli.normalize_cmd import content_type_for
 from cli.state import load_state
@@ -23,18 +24,7 @@ def post_signed(url: str, connector_id: str, secret: str, body: bytes, content_t
 
     headers = sign(secret, body, timestamp=int(time.time()), nonce=secrets.token_hex(16))
     headers |= {"Content-Type": content_type, "X-Hcp-Connector": connector_id}
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as err:
-        status, raw = err.code, err.read()
-    except urllib.error.URLError as err:
-        raise UsageError(f"cannot reach {url}: {err.reason} (is the local cloud running? `make run`)") from None
-    try:
-        return status, json.loads(raw or b"null")
-    except json.JSONDecodeError:
-        return status, {"raw": raw.decode("utf-8", "replace")[:500]}
+    return request_json(urllib.request.Request(url, data=body, headers=headers, method="POST"), timeout=30)
 
 
 def _target(args: argparse.Namespace) -> tuple[str, str, str]:

@@ -23,45 +23,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cli.api_call import answer as _answer
+from cli.api_call import json_call as _call
 from cli.main import UsageError
-from cli.normalize_cmd import print_json
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def _call(args: argparse.Namespace, method: str, path: str, body: Any = None,
-          query: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
-    from cli.state import load_state
-
-    if args.url:
-        if not args.token:
-            raise UsageError("--url needs --token (an ID token of the hub's user pool)")
-        base, token = args.url.rstrip("/"), args.token
-    else:
-        from cli.people import bearer
-
-        base = load_state(args.state_dir)["api_url"].rstrip("/")
-        token = args.token or bearer(args.as_user, args.state_dir)
-    url = base + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
-    data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as err:
-        status, raw = err.code, err.read()
-    except urllib.error.URLError as err:
-        raise UsageError(f"cannot reach {url}: {err.reason} (is the local cloud running? `make run`)") from None
-    try:
-        return status, json.loads(raw or b"null")
-    except json.JSONDecodeError:
-        return status, {"raw": raw.decode("utf-8", "replace")[:500]}
-
-
-def _answer(status: int, answer: Any) -> int:
-    print_json(answer if isinstance(answer, dict) else {"answer": answer})
-    return 0 if status < 400 else 1
 
 
 def run_list(args: argparse.Namespace) -> int:
