@@ -25,7 +25,6 @@ from infra.settings import MissingSettings, OutboxSettings, SchedulerSettings
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
 
-RATE = timedelta(minutes=1)  # the schedule rule's rate (template.yaml)
 RECOMPUTE_PER_RUN = 300  # ~40 ms each: a quarter of the timeout at most
 TIME_TO_SPARE_MS = 15_000  # stop taking more batches with less than this left of the function's timeout
 
@@ -90,7 +89,6 @@ def _check_work_orders(now: Any, calendar: Any, context: Any) -> dict[str, Any]:
         if not report.full or not progressed or _remaining_ms(context) < TIME_TO_SPARE_MS:
             break
     relayed = outbox.relay.sweep(now, older_than=timedelta(0), notices_only=True)  # every owed notice
-    relayed += outbox.relay.sweep(now, older_than=timedelta(0), newer_than=RATE)  # the last minute's outcomes
     totals.update(f"relay:{k}" for k in relayed.elements())
     metrics.add_metric(name="WorkOrdersDue", unit=MetricUnit.Count, value=due)
     for outcome, count in totals.items():

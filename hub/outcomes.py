@@ -208,9 +208,10 @@ class OutboxRelay:
     ) -> Counter[str]:
         """Relay again what is still owed and older than `older_than`: a lost relay or message loses nothing.
 
-        The scheduler, every minute, publishes every owed notice (`notices_only`: done at once, so never
-        twice) and queues the outcomes of the last minute (`newer_than`: each run its own minute, so each
-        once); the sweep, every few minutes, re-queues whatever is older and still owed.
+        An action relays its own events at once (`relay_new`); the scheduler, every minute, publishes every
+        owed notice (`notices_only`: done at once); the sweep, every few minutes, re-queues the outcomes older
+        than `older_than` and still owed. A copy queued twice is delivered once (`OutcomeDelivery` checks
+        `WorkOrderStore.owes`).
         """
         entries = [entry for entry in self.store.outbox(limit) if entry.event.at <= now - older_than]
         if newer_than is not None:
@@ -236,6 +237,9 @@ class OutcomeDelivery:
         if order is None or not 1 <= version <= order.version:
             return "unknown"
         event = order.history[version - 1]
+        entry = OutboxEntry(order.id, version, event)
+        if not self.store.owes(entry):
+            return "done"  # a second copy (an action's relay and a sweep): delivered and announced already
         if event.forward_to_province == "not_adopted" and self.ratings is not None:
             # R14, R17: the rating leaves the results; idempotent, so a retry repeats it harmlessly
             self.ratings.mark_not_adopted(order.rating_id, order_id=order.id, at=event.at)
@@ -249,5 +253,5 @@ class OutcomeDelivery:
                 outcome = "duplicate" if receipt.duplicate else "forwarded"
         for notice in notices_for(order, event):
             self.notifier.publish(notice)
-        self.store.outbox_done(OutboxEntry(order.id, version, event))
+        self.store.outbox_done(entry)
         return outcome

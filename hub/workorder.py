@@ -1424,6 +1424,11 @@ class WorkOrderStore(ABC):
     def outbox_done(self, entry: OutboxEntry) -> None:
         """The entry was delivered; it is not returned by `outbox` again."""
 
+    @abstractmethod
+    def owes(self, entry: OutboxEntry) -> bool:
+        """Whether the entry is still owed (a strongly consistent read): a second copy of a queued outcome,
+        from a relay and a sweep, finds it done and does nothing."""
+
     def apply(
         self, order_id: str, command: Command, *, by: Actor, at: datetime, calendar: WorkingDayCalendar
     ) -> Transition:
@@ -1480,6 +1485,9 @@ class InMemoryWorkOrderStore(WorkOrderStore):
     def outbox_done(self, entry: OutboxEntry) -> None:
         with self._lock:
             self._outbox.pop(entry.key, None)
+
+    def owes(self, entry: OutboxEntry) -> bool:
+        return entry.key in self._outbox
 
 
 WORK_ORDER_SCHEMAS: dict[str, type[BaseModel]] = {"work-order.json": WorkOrder}

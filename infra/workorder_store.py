@@ -252,6 +252,15 @@ class DynamoWorkOrderStore(WorkOrderStore):
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
 
+    def owes(self, entry: OutboxEntry) -> bool:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": _pk(entry.order_id), "sk": {"S": f"OUTBOX#{entry.version:08d}"}},
+            ConsistentRead=True,
+            ProjectionExpression="done_at",
+        ).get("Item")
+        return item is not None and "done_at" not in item
+
     # -- lists for the API: index queries, never a scan
 
     def list(

@@ -186,14 +186,14 @@ def test_an_upheld_appeal_reaches_the_province_through_a_503_once_under_its_key_
         assert stub.outcomes() == [] and len(aws.store.outbox()) == 1
         stub.set_faults()
         assert deliver() == {"batchItemFailures": []}
-        assert deliver() == {"batchItemFailures": []}  # a re-delivered copy: a duplicate at the province
+        assert deliver() == {"batchItemFailures": []}  # a re-delivered copy: done already, nothing sent
     finally:
         stub.stop()
     [outcome] = stub.outcomes()
     assert outcome["outcomeId"] == key and outcome["evalId"] == "r1"
     assert (outcome["outcomeType"], outcome["notAdoptedBy"], outcome["notAdoptedReason"]) == ("3", "2", "1")
     assert outcome["deptCode"] == COUNTY_AGENCY and outcome["handleTime"] == "2026-10-09 10:00:00"
-    assert stub.stats()["duplicates"] == 1
+    assert stub.stats()["duplicates"] == 0  # the re-delivered copy found the entry done: not sent again
     assert aws.store.outbox() == []
     stored = aws.ratings.get("r1")
     assert stored is not None and not stored.adopted  # R17: out of the results
