@@ -77,7 +77,7 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "TOKEN_INVALID": (None, "the token is not valid: {detail}", "令牌无效：{detail}"),
     "TOKEN_EXPIRED": (None, "the token has expired; sign in again", "令牌已过期，请重新登录"),
     "ACCOUNT_UNSCOPED": (None, "the account cannot be used: {detail}", "该账号不可用：{detail}"),
-    "FORBIDDEN": ("R20", "not yours to {detail}", "无权{detail}"),
+    "FORBIDDEN": ("R20", "not yours to {detail}", "无权访问或操作（{detail}）"),
     # -- the connector registry (hub/registry.py)
     "CONNECTOR_OUT_OF_SCOPE": ("R20", "this connector may not rate for {detail}; nothing of the request was kept",
                                "该接入方无权评价 {detail}，本次请求的内容均未保存"),

@@ -102,7 +102,7 @@ def test_denied_gives_the_error_shape_with_the_refusals_status() -> None:
     assert reply.status_code == 403
     assert json.loads(str(reply.body))["errors"] == [
         {"code": "FORBIDDEN", "path": "", "rule": "R20", "message": "not yours to read this rating",
-         "message_zh": "无权read this rating"}
+         "message_zh": "无权访问或操作（read this rating）"}
     ]  # fmt: skip
 
 
