@@ -7,7 +7,7 @@ Grades and times follow the province's mapping (grade direction, time format), l
 
 from __future__ import annotations
 
-from hub.forwarding import ProvinceReceipt, ProvinceRefusedRating, ProvinceUnreachable
+from hub.forwarding import ProvinceReceipt
 from hub.outcomes import OutcomeSink
 from hub.workorder import (
     AppealUpheld,
@@ -19,9 +19,10 @@ from hub.workorder import (
     SatisfactionSurveyed,
     WorkOrder,
 )
-from infra.province.client import ProvinceRejected, ProvinceUnavailable, ProvincialClient
+from infra.province.client import ProvincialClient
 from infra.province.mapping import DEFAULT, ProvincialMapping
 from infra.province.payload import OUTCOME_FIELD_NAMES
+from infra.province.sink import translated
 
 OUTCOME_TYPES = {"reply": "1", "rectification": "2", "not_adopted": "3", "satisfaction": "4"}
 _GROUNDS = {"mistaken": "1", "malicious": "2"}
@@ -67,12 +68,4 @@ class ClientOutcomeSink(OutcomeSink):
 
     def send_outcome(self, order: WorkOrder, event: Event) -> ProvinceReceipt:
         record = outcome_record(order, event, self.client.mapping)
-        try:
-            receipt = self.client.send_outcome(record)
-        except ProvinceRejected as exc:
-            raise ProvinceRefusedRating(
-                f"{exc.status} {exc.code or ''} {exc.reason}".replace("  ", " ").strip()
-            ) from exc
-        except ProvinceUnavailable as exc:
-            raise ProvinceUnreachable(str(exc)) from exc
-        return ProvinceReceipt(receipt.receipt_id or receipt.idempotency_key, receipt.duplicate)
+        return translated(lambda: self.client.send_outcome(record))

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hub.forwarding import ProvinceReceipt, ProvinceRefusedRating, ProvinceUnreachable, ProvincialSink
 from hub.rating import Rating
-from infra.province.client import ProvinceRejected, ProvinceUnavailable, ProvincialClient
+from infra.province.client import ProvinceRejected, ProvinceUnavailable, ProvincialClient, Receipt
+
+
+def translated(send: Callable[[], Receipt]) -> ProvinceReceipt:
+    """One call to the province, its failures as the domain knows them: refused (judged; sending again
+    cannot help) or unreachable (retry later). Ratings and work-order outcomes go through here alike."""
+    try:
+        receipt = send()
+    except ProvinceRejected as exc:
+        raise ProvinceRefusedRating(f"{exc.status} {exc.code or ''} {exc.reason}".replace("  ", " ").strip()) from exc
+    except ProvinceUnavailable as exc:
+        raise ProvinceUnreachable(str(exc)) from exc
+    return ProvinceReceipt(receipt.receipt_id or receipt.idempotency_key, receipt.duplicate)
 
 
 class ClientSink(ProvincialSink):
@@ -12,12 +26,4 @@ class ClientSink(ProvincialSink):
         self.client = client
 
     def send(self, rating: Rating) -> ProvinceReceipt:
-        try:
-            receipt = self.client.send(rating)
-        except ProvinceRejected as exc:
-            raise ProvinceRefusedRating(
-                f"{exc.status} {exc.code or ''} {exc.reason}".replace("  ", " ").strip()
-            ) from exc
-        except ProvinceUnavailable as exc:
-            raise ProvinceUnreachable(str(exc)) from exc
-        return ProvinceReceipt(receipt.receipt_id or receipt.idempotency_key, receipt.duplicate)
+        return translated(lambda: self.client.send(rating))
