@@ -209,10 +209,11 @@ class ProvinceProfile(_Config):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProvinceProfile | None:
-        """`PROVINCE_PROFILE` (a shipped name or a path); None when unset or `national` with no mapping change."""
+        """`PROVINCE_PROFILE` (a shipped name or a path). None when unset or `national`: the client then keeps
+        the field mapping of `PROVINCE_MAPPING[_FILE]`, as before profiles."""
         env = os.environ if environ is None else environ
         name = env.get("PROVINCE_PROFILE", "").strip()
-        return cls.load(name) if name else None
+        return cls.load(name) if name and name != "national" else None
 
     # --- records -----------------------------------------------------------------------------------------
     def national(self, rating: Rating) -> dict[str, str]:
