@@ -8,8 +8,11 @@ Gateways differ in how the same cryptography is laid out, so the layout is data 
 Signatures are over e = SM3(Z_A ‖ M), Z_A bound to a user id (default "1234567812345678", GM/T 0009) and to
 the signer's public key; they travel as DER (`SEQUENCE {r, s}`) or as 64 bytes r ‖ s.
 
-Why a port: the arithmetic is `snowland-smx` (pysmx, BSD-3-Clause, pure Python so one wheel serves the x86_64
-CI and the arm64 Lambda); what it leaves to its caller is done here, once: keys and C1 are checked to be on the
+Why a port: the curve arithmetic is `snowland-smx` (pysmx, BSD-3-Clause, pure Python so one wheel serves the
+x86_64 CI and the arm64 Lambda); SM3 (the KDF, C3, Z_A and e) is OpenSSL's through `hashlib` where it has
+it — pysmx's own SM3 is pure Python and was two thirds of an encryption's cost (bench/sm2.py) — and the
+composition of GB/T 32918.4 (KDF, C2 = M ⊕ t, C3) is written here, short and tested against OpenSSL.
+What pysmx leaves to its caller is done here, once: keys and C1 are checked to be on the
 curve (an off-curve C1 is the invalid-curve attack on the private key), r and s to lie in [1, n-1], the
 ephemeral k is drawn from `secrets`, and a failed C3 check is an exception, never `None`. Keys are read from
 raw hex or base64 (with or without `04`), or from PEM/DER (PKCS#8, SEC 1, SubjectPublicKeyInfo), as the
@@ -20,16 +23,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pysmx.SM2 import Decrypt as _decrypt
-from pysmx.SM2 import Encrypt as _encrypt
 from pysmx.SM2 import Sign as _sign
 from pysmx.SM2 import Verify as _verify
 from pysmx.SM2 import kG as _kg
+from pysmx.SM3 import digest as _pysmx_sm3
 
 CipherOrder = Literal["C1C3C2", "C1C2C3", "asn1"]
 TextEncoding = Literal["hex", "HEX", "base64"]
@@ -173,6 +177,39 @@ def _key_bytes(text: str | bytes, label: str) -> bytes:
         raise SM2Error(f"an SM2 {label.lower()} is hex, base64 or PEM") from None
 
 
+# --- SM3 and the curve ------------------------------------------------------------------------------------
+def _sm3_openssl(data: bytes) -> bytes:
+    return hashlib.new("sm3", data).digest()
+
+
+def _sm3_pysmx(data: bytes) -> bytes:
+    return bytes(_pysmx_sm3(data))
+
+
+sm3 = _sm3_openssl if "sm3" in hashlib.algorithms_available else _sm3_pysmx
+
+
+def _mul(k: int, x: int, y: int) -> tuple[int, int]:
+    point = _kg(k, f"{x:064x}{y:064x}", 64)
+    if point is None:
+        raise SM2Error("the point at infinity")
+    return int(point[:64], 16), int(point[64:], 16)
+
+
+def _kdf(z: bytes, length: int) -> bytes:
+    """GB/T 32918.4 §5.4.3: SM3(Z ‖ ct) for ct = 1, 2, … (32-bit big-endian), cut to `length` bytes."""
+    blocks = (sm3(z + counter.to_bytes(4, "big")) for counter in range(1, (length + 31) // 32 + 1))
+    return b"".join(blocks)[:length]
+
+
+def _z_a(key: PublicKey, user_id: bytes) -> bytes:
+    """Z_A = SM3(ENTL ‖ ID ‖ a ‖ b ‖ xG ‖ yG ‖ xA ‖ yA), binding a signature to the signer and its id."""
+    if len(user_id) * 8 >= 1 << 16:
+        raise SM2Error("the user id is longer than 8191 bytes")
+    parts = (A, B, GX, GY, key.x, key.y)
+    return sm3((len(user_id) * 8).to_bytes(2, "big") + user_id + b"".join(v.to_bytes(32, "big") for v in parts))
+
+
 # --- encryption ------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class CipherFormat:
@@ -185,11 +222,17 @@ def encrypt(key: PublicKey, plaintext: bytes, order: CipherOrder = "C1C3C2", pre
     """SM2 public-key encryption: C1 (the ephemeral point), C3 = SM3(x2 ‖ M ‖ y2), C2 = M ⊕ KDF(x2 ‖ y2)."""
     if not plaintext:
         raise SM2Error("SM2 cannot encrypt an empty message")
-    out = _encrypt(plaintext, key.hex64, 64, mode="C1C3C2")
-    if out is None:  # KDF gave all zeros: the standard says draw k again; vanishingly rare
-        return encrypt(key, plaintext, order, prefix)
-    c1, c3, c2 = out[:64], out[64:96], out[96:]
-    return _layout(c1, c3, c2, order, prefix)
+    while True:
+        k = secrets.randbelow(N - 1) + 1
+        x1, y1 = _mul(k, GX, GY)
+        x2, y2 = _mul(k, key.x, key.y)
+        x2b, y2b = x2.to_bytes(32, "big"), y2.to_bytes(32, "big")
+        t = _kdf(x2b + y2b, len(plaintext))
+        if any(t):  # an all-zero t: the standard says draw k again
+            break
+    c2 = (int.from_bytes(plaintext, "big") ^ int.from_bytes(t, "big")).to_bytes(len(plaintext), "big")
+    c3 = sm3(x2b + plaintext + y2b)
+    return _layout(x1.to_bytes(32, "big") + y1.to_bytes(32, "big"), c3, c2, order, prefix)
 
 
 def decrypt(key: PrivateKey, ciphertext: bytes, order: CipherOrder = "C1C3C2") -> bytes:
@@ -199,14 +242,14 @@ def decrypt(key: PrivateKey, ciphertext: bytes, order: CipherOrder = "C1C3C2") -
     """
     c1, c3, c2 = _split(ciphertext, order)
     try:
-        PublicKey.from_bytes(c1)
+        point = PublicKey.from_bytes(c1)
     except SM2Error:
         raise SM2Error("C1 is not a point of the SM2 curve") from None
-    try:
-        plain = _decrypt(c1 + c3 + c2, f"{key.d:064x}", 64, mode="C1C3C2")
-    except (ValueError, TypeError):
-        plain = None
-    if plain is None:
+    x2, y2 = _mul(key.d, point.x, point.y)
+    x2b, y2b = x2.to_bytes(32, "big"), y2.to_bytes(32, "big")
+    t = _kdf(x2b + y2b, len(c2))
+    plain = (int.from_bytes(c2, "big") ^ int.from_bytes(t, "big")).to_bytes(len(c2), "big")
+    if not any(t) or not hmac.compare_digest(sm3(x2b + plain + y2b), c3):
         raise SM2Error("the ciphertext does not decrypt with this key (C3 check failed)")
     return plain
 
@@ -267,9 +310,10 @@ def sign(
 ) -> bytes:
     """An SM2 signature of SM3(Z_A ‖ message); `_k` fixes the nonce for the standard's test vectors only."""
     uid = user_id.encode("utf-8") if isinstance(user_id, str) else user_id
+    e = sm3(_z_a(key.public, uid) + message).hex()
     while True:
         k = _k if _k is not None else secrets.randbelow(N - 1) + 1
-        raw = _sign(message, f"{key.d:064x}", f"{k:064x}", 64, uid=uid)
+        raw = _sign(e, f"{key.d:064x}", f"{k:064x}", 64, Hexstr=1)
         if raw is not None:
             break
         if _k is not None:
@@ -302,7 +346,8 @@ def verify(
     if not (1 <= r < N and 1 <= s < N) or (r + s) % N == 0:
         return False
     rs = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    return bool(_verify(rs, message, key.hex64, 64, uid=uid))
+    e = sm3(_z_a(key, uid) + message).hex()
+    return bool(_verify(rs, e, key.hex64, 64, Hexstr=1))
 
 
 def rs_to_der(raw: bytes) -> bytes:

@@ -276,3 +276,10 @@ def test_the_standard_ciphertext_decrypts_to_its_published_message() -> None:
     key = PrivateKey(VECTOR_D)
     assert sm2.decrypt(key, bytes.fromhex(c1 + c3 + c2)) == b"encryption standard"
     assert sm2.decrypt(key, bytes.fromhex(c1 + c2 + c3), "C1C2C3") == b"encryption standard"
+
+
+def test_sm3_is_the_standard_and_the_pure_python_fallback_agrees() -> None:
+    """GB/T 32905 example: SM3("abc"). The fallback serves an interpreter whose OpenSSL lacks SM3."""
+    assert sm2.sm3(b"abc").hex() == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+    for data in (b"", b"abc", bytes(range(256)) * 2):
+        assert sm2._sm3_pysmx(data) == sm2._sm3_openssl(data)
