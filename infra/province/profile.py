@@ -268,6 +268,10 @@ class ProvinceProfile(_Config):
         return schema
 
 
+# `hcp schema export` writes schemas/province-profile.json from this, so editors check a profile as it is typed.
+PROFILE_SCHEMAS: dict[str, type[BaseModel]] = {"province-profile.json": ProvinceProfile}
+
+
 def _regex_escape(text: str) -> str:
     import re
 
@@ -506,6 +510,7 @@ def _unwrap(body: Any, mapping: ProvincialMapping) -> Any:
 
 __all__ = [
     "PROFILES_DIR",
+    "PROFILE_SCHEMAS",
     "REPEAT_MESSAGE",
     "SERVICE_FIELDS",
     "Answer",

@@ -65,3 +65,40 @@ def test_a_valid_province_key_loads() -> None:
     key = sm2.PrivateKey.generate().public.raw().hex()
     profile = ProvinceProfile.from_json(json.dumps({"name": "x", "title": "t", "sm2": {"province_public_key": key}}))
     assert profile.sm2 is not None and profile.sm2.province_public_key == key
+
+
+def test_every_shipped_profile_fits_the_published_schema() -> None:
+    """schemas/province-profile.json is what an editor checks a profile against while it is typed."""
+    from pathlib import Path
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(Path("schemas/province-profile.json").read_text("utf-8"))
+    validator = Draft202012Validator(schema)
+    for path in Path("infra/province/profiles").glob("*.json"):
+        assert not list(validator.iter_errors(json.loads(path.read_text("utf-8")))), path.name
+    assert list(validator.iter_errors({"name": "x", "title": "t", "bogus": 1}))  # negative control
+
+
+@pytest.mark.parametrize(("encrypt", "order"), [("records", "asn1"), ("body", "C1C2C3"), ("records", "C1C3C2")])
+def test_a_plain_envelope_encrypts_and_reads_back_its_record(encrypt: str, order: str) -> None:
+    from datetime import UTC, datetime
+
+    from infra.province.profile import Codec, ProfileKeys
+
+    province = sm2.PrivateKey.generate()
+    profile = ProvinceProfile.from_json(json.dumps({
+        "name": "x", "title": "t", "mapping": {"envelope": {"key": "data", "as_list": True}},
+        "sm2": {"order": order, "encoding": "base64"}, "envelope": {"kind": "plain", "encrypt": encrypt},
+    }))  # fmt: skip
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    record = {"evalId": "r1", "writingEvaluation": "办事很快"}
+    body, _ = Codec(profile, ProfileKeys(province.public)).encode_request(
+        [record], "evaluate", app_mark="a", app_word="w", now=now
+    )
+    assert "办事很快" not in body.decode()
+    reader = Codec(profile, ProfileKeys(decrypt_with=province))
+    assert reader.decode_request(body, {}, "evaluate", app_mark="a", app_word="w", now=now) == [record]
+    other = Codec(profile, ProfileKeys(decrypt_with=sm2.PrivateKey.generate()))
+    with pytest.raises(ValueError, match="does not decrypt"):
+        other.decode_request(body, {}, "evaluate", app_mark="a", app_word="w", now=now)
