@@ -341,6 +341,8 @@ class ProvincialClient:
                 if self._codec.is_repeat(rejected.reason):
                     return self._receipt(key, None, duplicate=True)
                 raise
+        if answer.auth_failed:  # the gateway never judged the rating: our credentials are wrong for all of them
+            raise ProvinceAuthFailed(_short(answer.reason), status)
         if not answer.ok:
             raise ProvinceRejected(status, _short(answer.reason))
         when = current_clock().now()

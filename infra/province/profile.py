@@ -112,6 +112,10 @@ class EpointEnvelope(_Config):
     desc_field: str = "C-Response-Desc"
     body_field: str = "C-Response-Body"
     success_desc: str = "success"
+    auth_failed_descs: tuple[str, ...] = Field(
+        ("签名错误", "签名验证失败", "sign error"),
+        description="descriptions meaning our appMark/appWord or keys are wrong: retried, never parked",
+    )
     result_key: str = Field("result", description="the list in C-Response-Body, each item SM2-encrypted JSON")
 
 
@@ -318,6 +322,7 @@ class Answer:
     duplicate: bool
     reason: str
     receipt_id: str | None = None
+    auth_failed: bool = False
 
 
 def beijing_stamp(moment: datetime) -> str:
@@ -454,7 +459,8 @@ class Codec:
         if desc == env.success_desc and all(str(r.get("code", "200")) in ("0", "200") for r in results):
             return Answer(True, False, desc, _receipt(results))
         reasons = [str(r.get("msg")) for r in results if r.get("msg")]
-        return Answer(False, False, "; ".join(reasons) or desc)
+        auth = any(marker and marker in desc for marker in env.auth_failed_descs)
+        return Answer(False, False, "; ".join(reasons) or desc, auth_failed=auth)
 
     def is_repeat(self, message: str) -> bool:
         return any(marker and marker in message for marker in self.profile.repeat_messages)

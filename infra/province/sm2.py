@@ -271,7 +271,10 @@ def _split(ciphertext: bytes, order: CipherOrder) -> tuple[bytes, bytes, bytes]:
             raise SM2Error("the ciphertext is not an SM2 ASN.1 SEQUENCE {x, y, C3, C2}") from None
         if (tx, ty, t3, t2) != (0x02, 0x02, 0x04, 0x04) or len(c3) != _HASH_LEN or not c2:
             raise SM2Error("the ciphertext is not an SM2 ASN.1 SEQUENCE {x, y, C3, C2}")
-        c1 = int.from_bytes(x, "big").to_bytes(32, "big") + int.from_bytes(y, "big").to_bytes(32, "big")
+        try:
+            c1 = int.from_bytes(x, "big").to_bytes(32, "big") + int.from_bytes(y, "big").to_bytes(32, "big")
+        except OverflowError:
+            raise SM2Error("C1 is not a point of the SM2 curve") from None
         return c1, c3, c2
     # 04 ‖ C1 is 65 bytes; a bare C1 is 64. With the prefix the byte after C1C3 is data, so the first byte
     # decides only when the length allows both: a body starting 04 that is a valid point either way is rare,
@@ -347,7 +350,10 @@ def verify(
         return False
     rs = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     e = sm3(_z_a(key, uid) + message).hex()
-    return bool(_verify(rs, e, key.hex64, 64, Hexstr=1))
+    try:
+        return bool(_verify(rs, e, key.hex64, 64, Hexstr=1))
+    except (TypeError, ValueError):  # s·G + t·P at infinity: pysmx has no point to read, the signature is false
+        return False
 
 
 def rs_to_der(raw: bytes) -> bytes:

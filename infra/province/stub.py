@@ -609,8 +609,10 @@ def _profile_answer(stub: ProvinceStub, headers: dict[str, str], body: bytes, ki
         receipt = stub._take_profile(headers, body, kind)
     except _Refusal as refusal:
         stub._count_rejected()
-        if refusal.status == 401 or not epoint:
+        if not epoint:
             return refusal.status, {"code": str(refusal.status), "msg": f"{refusal.code}: {refusal.message}"}
+        if refusal.status == 401:  # an Epoint gateway answers a bad sign in a 200, in its own words
+            return 200, {profile.envelope.desc_field: "签名错误", profile.envelope.body_field: {}}
         result = {"code": str(refusal.status), "msg": f"{refusal.code}: {refusal.message}"}
         return 200, codec.encode_answer([result], ok=False, desc="failure")
     repeat = receipt.pop("repeat", False)

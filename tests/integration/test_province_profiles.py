@@ -19,7 +19,13 @@ import urllib3
 from hub.forwarding import ForwardService
 from hub.rating import Rating
 from infra.memory import InMemoryForwardQueue, InMemoryRatingStore
-from infra.province.client import Credentials, ProvinceRejected, ProvinceUnavailable, ProvincialClient
+from infra.province.client import (
+    Credentials,
+    ProvinceAuthFailed,
+    ProvinceRejected,
+    ProvinceUnavailable,
+    ProvincialClient,
+)
 from infra.province.profile import ProvinceProfile, shipped_profiles
 from infra.province.sink import ClientSink
 from infra.province.stub import ProvinceStub, stub_credentials
@@ -199,13 +205,19 @@ def test_an_answer_in_the_wrong_envelope_is_retried() -> None:
 
 
 def test_a_wrong_app_word_is_an_auth_failure_not_a_refusal() -> None:
+    """The Epoint gateway says 签名错误 in a 200: retried and dead-lettered like a 401, never parked."""
     profile = ProvinceProfile.load("shandong")
     with ProvinceStub(profile=profile) as stub:
         creds = Credentials(**{**stub_credentials(), "secret": "wrong word"})
         client = ProvincialClient(stub.ratings_url, creds.app_id, creds.secret, profile=profile, credentials=creds)
-        with pytest.raises(ProvinceUnavailable) as caught:
+        with pytest.raises(ProvinceAuthFailed, match="签名错误"):
             client.send_service(sample_ratings()[0])
-        assert caught.value.status == 401
+        fixed = Credentials(**stub_credentials())
+        client = ProvincialClient(
+            stub.ratings_url, fixed.app_id, fixed.secret, profile=profile, credentials=creds,
+            refresh_credentials=lambda: fixed,
+        )  # fmt: skip
+        assert client.send_service(sample_ratings()[0]) is not None  # re-read the secret once, then through
 
 
 def test_the_stub_shows_its_service_records_over_http() -> None:

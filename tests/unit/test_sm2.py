@@ -12,6 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infra.province import sm2
 from infra.province.sm2 import CipherFormat, PrivateKey, PublicKey, SM2Error
@@ -283,3 +285,28 @@ def test_sm3_is_the_standard_and_the_pure_python_fallback_agrees() -> None:
     assert sm2.sm3(b"abc").hex() == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
     for data in (b"", b"abc", bytes(range(256)) * 2):
         assert sm2._sm3_pysmx(data) == sm2._sm3_openssl(data)
+
+
+def test_an_asn1_c1_too_large_for_the_field_is_refused_not_a_crash() -> None:
+    key = PrivateKey.generate()
+    oversized = b"\x02\x21\x01" + b"\x00" * 32  # an INTEGER of 2^256: outside the field
+    body = oversized + oversized + b"\x04\x20" + b"\x00" * 32 + b"\x04\x01\x00"
+    with pytest.raises(SM2Error, match="curve"):
+        sm2.decrypt(key, bytes([0x30, len(body)]) + body, "asn1")
+    with pytest.raises(SM2Error):
+        sm2.decrypt(key, b"\x30\x05\x02\x01\x01\x02", "asn1")  # truncated
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    message=st.binary(min_size=1, max_size=300),
+    order=st.sampled_from(["C1C3C2", "C1C2C3", "asn1"]),
+    prefix=st.booleans(),
+    encoding=st.sampled_from(["hex", "HEX", "base64"]),
+)
+def test_any_message_round_trips_in_any_layout(message: bytes, order: str, prefix: bool, encoding: str) -> None:
+    fmt = CipherFormat(order=order, prefix=prefix, encoding=encoding)  # type: ignore[arg-type]
+    assert sm2.decrypt_text(_PROPERTY_KEY, sm2.encrypt_text(_PROPERTY_KEY.public, message, fmt), fmt) == message
+
+
+_PROPERTY_KEY = PrivateKey.generate()
