@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     up.add_argument("--port", type=int, default=8787, help="the API's port (default 8787)")
     up.add_argument("--province-port", type=int, default=8788, help="the provincial stub's port (default 8788)")
+    up.add_argument("--province-profile", default="national",
+                    help="the province the stub plays and the hub speaks (infra/province/profiles; default national)")
     up.add_argument("--aws-port", type=int, default=8789, help="the moto server's port (default 8789; 0: any)")
     up.add_argument("--state-dir", default=None, help="where local.json goes (default .hcp, or $HCP_STATE_DIR)")
     up.add_argument("--verbose", "-v", action="store_true", help="log every request and invocation")
@@ -64,7 +66,7 @@ def run_up(args: argparse.Namespace) -> int:
 
     directory = state_dir(args.state_dir)
     cloud = HubLocalCloud(port=args.port, province_port=args.province_port, aws_port=args.aws_port,
-                          state_dir=directory)
+                          state_dir=directory, province_profile=args.province_profile)
     stopping = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -15,6 +15,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 # Contracts owned outside hub/: module -> attribute holding {file name: model}.
 _EXTRA_SOURCES = (
     ("infra.province.payload", "PROVINCIAL_SCHEMAS"),
+    ("infra.province.profile", "PROFILE_SCHEMAS"),
     ("hub.workorder", "WORK_ORDER_SCHEMAS"),
     ("hub.registry", "REGISTRY_SCHEMAS"),
 )

@@ -42,6 +42,10 @@ class ProvincialSink(ABC):
     def send(self, rating: Rating) -> ProvinceReceipt:
         """Deliver under the rating's one idempotency key. Raises ProvinceRefusedRating or ProvinceUnreachable."""
 
+    def send_service(self, rating: Rating) -> ProvinceReceipt | None:
+        """Two-step provinces: the case's service record (办件服务), before the evaluation; None: one step."""
+        return None
+
 
 ForwardOutcome = Literal["forwarded", "already_forwarded", "parked", "unknown"]
 
@@ -68,6 +72,10 @@ class ForwardService:
         if stored.forward_state != "pending":
             return "already_forwarded"
         try:
+            if stored.service_receipt is None:  # two steps: a service record already received is not re-sent
+                service = self.province.send_service(stored.rating)
+                if service is not None:
+                    self.ratings.mark_service_pushed(rating_id, service.receipt_id, at=now)
             receipt = self.province.send(stored.rating)
         except ProvinceRefusedRating as refused:
             self.ratings.mark_parked(rating_id, refused.reason, at=now)

@@ -203,6 +203,7 @@ class StoredRating:
     forward_state: ForwardState
     receipt: str | None = None
     parked_reason: str | None = None
+    service_receipt: str | None = None  # two-step provinces: the service record (办件服务) went through
     not_adopted_by: str | None = None  # the work order whose R14 mark or upheld appeal (R17) took it out
 
     @property
@@ -255,6 +256,10 @@ class RatingStore(ABC):
     @abstractmethod
     def mark_forwarded(self, rating_id: str, receipt: str, *, at: datetime) -> None:
         """The province took it; it leaves the backlog. Raises `UnknownRating`."""
+
+    @abstractmethod
+    def mark_service_pushed(self, rating_id: str, receipt: str, *, at: datetime) -> None:
+        """Two-step provinces: the rating's service record was received; a retry sends the evaluation only."""
 
     @abstractmethod
     def mark_parked(self, rating_id: str, reason: str, *, at: datetime) -> None:

@@ -126,6 +126,9 @@ class InMemoryRatingStore(RatingStore):
     def mark_forwarded(self, rating_id: str, receipt: str, *, at: datetime) -> None:
         self._update(rating_id, forward_state="forwarded", receipt=receipt)
 
+    def mark_service_pushed(self, rating_id: str, receipt: str, *, at: datetime) -> None:
+        self._update(rating_id, service_receipt=receipt)
+
     def mark_parked(self, rating_id: str, reason: str, *, at: datetime) -> None:
         self._update(rating_id, forward_state="parked", parked_reason=reason)
 

@@ -211,6 +211,7 @@ class DynamoRatingStore(RatingStore):
             forward_state=item["delivery"]["S"],
             receipt=item.get("receipt", {}).get("S"),
             parked_reason=item.get("parked_reason", {}).get("S"),
+            service_receipt=item.get("service_receipt", {}).get("S"),
             not_adopted_by=item.get("not_adopted_by", {}).get("S"),
         )
 
@@ -246,6 +247,12 @@ class DynamoRatingStore(RatingStore):
             rating_id,
             "SET delivery = :d, receipt = :r, forwarded_at = :t REMOVE forward_state",
             {":d": {"S": "forwarded"}, ":r": {"S": receipt}, ":t": {"S": utc_text(at)}},
+        )
+
+    def mark_service_pushed(self, rating_id: str, receipt: str, *, at: datetime) -> None:
+        """Two-step provinces: the service record's receipt, beside the rating's forwarding state."""
+        self._update(
+            rating_id, "SET service_receipt = :r, service_at = :t", {":r": {"S": receipt}, ":t": {"S": utc_text(at)}}
         )
 
     def mark_parked(self, rating_id: str, reason: str, *, at: datetime) -> None:

@@ -36,12 +36,21 @@ DEMO_ROLES = {
 
 def seed(cloud: Any) -> dict[str, Any]:
     from infra.connector_store import DynamoConnectorStore
-    from infra.province.stub import ProvinceStub
+    from infra.province.profile import ProvinceProfile
+    from infra.province.stub import ProvinceStub, stub_credentials
 
     secret_arn = cloud.resources["ProvinceCredentialsSecret"]
-    credentials = json.loads(cloud.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    secrets = cloud.client("secretsmanager")
+    credentials = json.loads(secrets.get_secret_value(SecretId=secret_arn)["SecretString"])
+    profile_name = getattr(cloud, "province_profile", "national")
+    profile = ProvinceProfile.load(profile_name) if profile_name != "national" else None
+    if profile is not None and profile.sm2 is not None:  # the stub's test SM2 keys, both ends
+        sm2_keys = {k: v for k, v in stub_credentials().items() if k not in ("app_id", "secret")}
+        credentials = {**credentials, **sm2_keys}
+        secrets.put_secret_value(SecretId=secret_arn, SecretString=json.dumps(credentials))
     stub = ProvinceStub(
-        port=getattr(cloud, "province_port", 0), app_id=credentials["app_id"], secret=credentials["secret"]
+        port=getattr(cloud, "province_port", 0), app_id=credentials["app_id"], secret=credentials["secret"],
+        profile=profile,
     )
     stub.start()
     cloud.add_cleanup(stub.stop)

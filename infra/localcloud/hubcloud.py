@@ -33,8 +33,10 @@ class HubLocalCloud(LocalCloud):
         aws_port: int = 0,
         state_dir: str | Path | None = None,
         seed: bool = True,
+        province_profile: str = "national",
         **options: Any,
     ) -> None:
+        self.province_profile = province_profile  # the stub plays it; the functions get it as ProvinceProfile
         self.province_port = province_port or free_port()
         self.province_url = f"http://127.0.0.1:{self.province_port}"
         options.setdefault("stack_name", STACK_NAME)
@@ -43,7 +45,11 @@ class HubLocalCloud(LocalCloud):
             port=port,
             aws_port=aws_port,
             state_dir=state_dir,
-            parameters={"ProvinceEndpoint": self.province_url, **options.pop("parameters", {})},
+            parameters={
+                "ProvinceEndpoint": self.province_url,
+                "ProvinceProfile": province_profile,
+                **options.pop("parameters", {}),
+            },
             seed=_demo_seed if seed else None,
             **options,
         )

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import urllib3
@@ -34,7 +34,9 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from hub.rating import Rating
 from infra.clock import current_clock
+from infra.province import sm2
 from infra.province.mapping import DEFAULT, ProvincialMapping, to_record, wrap
+from infra.province.profile import Codec, EnvelopeError, ProfileKeys, ProvinceProfile, RecordKind
 from infra.province.signing import sign
 
 logger = logging.getLogger(__name__)
@@ -85,8 +87,12 @@ class Receipt:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
+    """`app_id` / `secret` (an Epoint gateway's appMark / appWord); SM2 keys for a profile that encrypts."""
+
     app_id: str
     secret: str = field(repr=False)
+    sm2_private_key: str | None = field(default=None, repr=False)
+    province_public_key: str | None = None
 
 
 _credentials_cache: dict[str, Credentials] = {}
@@ -107,7 +113,12 @@ def load_credentials(secret_arn: str, client: Any = None, *, refresh: bool = Fal
         client = boto3.client("secretsmanager")
     data = json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])
     try:
-        credentials = Credentials(app_id=str(data["app_id"]), secret=str(data["secret"]))
+        credentials = Credentials(
+            app_id=str(data["app_id"]),
+            secret=str(data["secret"]),
+            sm2_private_key=data.get("sm2_private_key") or None,
+            province_public_key=data.get("province_public_key") or None,
+        )
     except KeyError as exc:
         raise ValueError(f"the province secret lacks {exc.args[0]!r}") from None
     with _credentials_lock:
@@ -147,12 +158,16 @@ class ProvincialClient:
         *,
         refresh_credentials: Callable[[], Credentials] | None = None,
         outcome_url: str | None = None,
+        profile: ProvinceProfile | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.url = url
         self.outcome_url = outcome_url or default_outcome_url(url)
-        self.mapping = mapping
-        self._credentials = Credentials(app_id, secret)
+        self.profile = profile
+        self.mapping = profile.mapping if profile is not None else mapping
+        self._credentials = credentials or Credentials(app_id, secret)
         self._refresh_credentials = refresh_credentials
+        self._codec = self._build_codec(self._credentials)
         # Only connection set-up is retried here (nothing was sent); everything else is the forwarder's
         # retry with backoff, and redirects are a misconfigured URL to be seen, not followed.
         retries = urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0, raise_on_status=False)
@@ -188,7 +203,26 @@ class ProvincialClient:
             timeout,
             refresh_credentials=lambda: load_credentials(arn, secrets_client, refresh=True),
             outcome_url=env.get("PROVINCE_OUTCOME_URL") or None,
+            profile=ProvinceProfile.from_env(env),
+            credentials=credentials,
         )
+
+    def _build_codec(self, creds: Credentials) -> Codec | None:
+        """The profile's codec with this secret's keys: a key off the curve fails here, at start, not per send."""
+        if self.profile is None:
+            return None
+        settings = self.profile.sm2
+        public = creds.province_public_key or (settings.province_public_key if settings else None)
+        try:
+            keys = ProfileKeys(
+                encrypt_to=sm2.load_public_key(public) if public else None,
+                decrypt_with=sm2.load_private_key(creds.sm2_private_key) if creds.sm2_private_key else None,
+            )
+        except sm2.SM2Error as exc:
+            raise ValueError(f"the province secret's SM2 key is unusable: {exc}") from None
+        if settings is not None and keys.encrypt_to is None:
+            raise ValueError(f"profile {self.profile.name} encrypts: the secret needs province_public_key")
+        return Codec(self.profile, keys)
 
     @property
     def app_id(self) -> str:
@@ -196,9 +230,51 @@ class ProvincialClient:
 
     def send(self, rating: Rating) -> Receipt:
         """Deliver one rating; the same rating always goes out under the same idempotency key (evalId)."""
+        if self.profile is not None:
+            return self._deliver(rating.rating_id, self.profile.record(rating), b"", self.url, kind="evaluate")
         record = to_record(rating, self.mapping)
         body = json.dumps(wrap(record, self.mapping), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return self._deliver(rating.rating_id, record, body, self.url)
+
+    @property
+    def two_step(self) -> bool:
+        return self.profile is not None and self.profile.service_record is not None
+
+    def send_service(self, rating: Rating) -> Receipt | None:
+        """The service record (办件服务) of the rating's case, for a two-step profile; None for the others.
+
+        Its idempotency key is projectNo#assessNumber: the province answers a repeat as such."""
+        if self.profile is None or self.profile.service_record is None:
+            return None
+        record = self.profile.record(rating, "service")
+        national = self.profile.national(rating)
+        key = f"{national['projectNo']}#{national['assessNumber']}"
+        url = default_service_url(self.url, self.profile.service_record.path)
+        return self._deliver(key, record, b"", url, kind="service")
+
+    def encode(self, rating: Rating, kind: RecordKind = "evaluate") -> tuple[dict[str, str], bytes, dict[str, str]]:
+        """The record, body and headers a rating becomes (what `hcp province encode` prints)."""
+        if self.profile is None:
+            record = to_record(rating, self.mapping)
+            body = json.dumps(wrap(record, self.mapping), ensure_ascii=False, separators=(",", ":")).encode()
+            return record, body, self._sign_headers(record, body)
+        record = self.profile.record(rating, kind)
+        body, headers = self._profile_body(record, kind)
+        return record, body, headers
+
+    def _profile_body(self, record: dict[str, str], kind: RecordKind) -> tuple[bytes, dict[str, str]]:
+        assert self._codec is not None
+        creds = self._credentials
+        body, headers = self._codec.encode_request(
+            [record], kind, app_mark=creds.app_id, app_word=creds.secret, now=datetime.now(UTC)
+        )
+        if self.profile is not None and self.profile.envelope.kind == "plain":
+            headers = {**headers, **self._sign_headers(record, body)}
+        return body, headers
+
+    def _sign_headers(self, record: dict[str, str], body: bytes) -> dict[str, str]:
+        creds = self._credentials
+        return sign(self.mapping.signature, app_id=creds.app_id, secret=creds.secret, body=body, params=record)
 
     def send_outcome(self, record: dict[str, str]) -> Receipt:
         """Deliver one work-order outcome record (`infra.province.outcome`), bare and signed like a rating;
@@ -206,9 +282,11 @@ class ProvincialClient:
         body = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return self._deliver(record["outcomeId"], record, body, self.outcome_url)
 
-    def _deliver(self, key: str, record: dict[str, str], body: bytes, url: str) -> Receipt:
+    def _deliver(
+        self, key: str, record: dict[str, str], body: bytes, url: str, kind: RecordKind | None = None
+    ) -> Receipt:
         try:
-            return self._post(key, record, body, url)
+            return self._post(key, record, body, url, kind)
         except ProvinceAuthFailed:
             if self._refresh_credentials is None:
                 raise
@@ -216,15 +294,18 @@ class ProvincialClient:
             if fresh == self._credentials:
                 raise
             logger.info("province credentials re-read after an auth failure", extra={"rating_id": key})
+            self._codec = self._build_codec(fresh)
             self._credentials = fresh
-            return self._post(key, record, body, url)
+            return self._post(key, record, body, url, kind)
 
-    def _post(self, key: str, record: dict[str, str], body: bytes, url: str | None = None) -> Receipt:
-        creds = self._credentials
-        headers = {
-            **_BASE_HEADERS,
-            **sign(self.mapping.signature, app_id=creds.app_id, secret=creds.secret, body=body, params=record),
-        }
+    def _post(
+        self, key: str, record: dict[str, str], body: bytes, url: str | None = None, kind: RecordKind | None = None
+    ) -> Receipt:
+        if kind is not None:  # a profile's envelope: the body is built per attempt (fresh time and sign)
+            body, extra = self._profile_body(record, kind)
+            headers = {**_BASE_HEADERS, **extra}
+        else:
+            headers = {**_BASE_HEADERS, **self._sign_headers(record, body)}
         started = time.perf_counter()
         try:
             response = self._pool.request("POST", url or self.url, body=body, headers=headers)
@@ -236,7 +317,36 @@ class ProvincialClient:
         status = response.status
         text = response.data.decode("utf-8", errors="replace")
         logger.info("province answered", extra={"rating_id": key, "status": status, "elapsed_ms": elapsed_ms})
-        return self._read_answer(key, status, text)
+        if self._codec is not None and status < 300:
+            return self._read_envelope(key, status, text, dict(response.headers.items()))
+        try:
+            return self._read_answer(key, status, text)
+        except ProvinceRejected as rejected:
+            if self._codec is not None and self._codec.is_repeat(rejected.reason):
+                return self._receipt(key, None, duplicate=True)
+            raise
+
+    def _read_envelope(self, key: str, status: int, text: str, headers: dict[str, str]) -> Receipt:
+        """A profile's answer: its envelope read, a repeat taken as delivered, a wrong envelope retried."""
+        assert self._codec is not None
+        try:
+            answer = self._codec.decode_answer(status, text, headers)
+        except EnvelopeError as exc:  # the body is not logged: it may echo what we sent
+            logger.warning("province answer unreadable", extra={"rating_id": key, "status": status, "why": str(exc)})
+            raise ProvinceUnavailable(f"unreadable answer: {exc}", status) from None
+        if answer is None:
+            try:
+                return self._read_answer(key, status, text)
+            except ProvinceRejected as rejected:
+                if self._codec.is_repeat(rejected.reason):
+                    return self._receipt(key, None, duplicate=True)
+                raise
+        if answer.auth_failed:  # the gateway never judged the rating: our credentials are wrong for all of them
+            raise ProvinceAuthFailed(_short(answer.reason), status)
+        if not answer.ok:
+            raise ProvinceRejected(status, _short(answer.reason))
+        when = current_clock().now()
+        return Receipt(answer.receipt_id, key, answer.duplicate, when)
 
     def _read_answer(self, key: str, status: int, text: str) -> Receipt:
         conf = self.mapping.response
@@ -290,6 +400,12 @@ class ProvincialClient:
 def default_outcome_url(url: str) -> str:
     base = url.rstrip("/")
     return (base.removesuffix("/ratings") if base.endswith("/ratings") else base) + "/outcomes"
+
+
+def default_service_url(url: str, path: str) -> str:
+    """The service-record endpoint: `url` with a last `/ratings` replaced by `path` (`/service`), or appended."""
+    base = url.rstrip("/")
+    return base.removesuffix("/ratings") + "/" + path.lstrip("/")
 
 
 def _transport_reason(exc: HTTPError) -> str:

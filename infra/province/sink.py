@@ -27,3 +27,8 @@ class ClientSink(ProvincialSink):
 
     def send(self, rating: Rating) -> ProvinceReceipt:
         return translated(lambda: self.client.send(rating))
+
+    def send_service(self, rating: Rating) -> ProvinceReceipt | None:
+        if not self.client.two_step:
+            return None
+        return translated(lambda: self.client.send_service(rating))  # type: ignore[return-value,arg-type]

@@ -17,6 +17,14 @@ Routes: `POST /ratings` (or `/`) takes a rating; `POST /outcomes` takes a work o
 records (national field names) in order, `GET /_outcomes` the outcomes; `GET /_stats`; `GET|POST /_faults`;
 `POST /_reset` forgets everything.
 Run by hand: `python -m infra.province.stub --port 8788`.
+
+With a profile (`ProvinceStub(profile=ProvinceProfile.load("shandong"))`, `--profile shandong`) it plays that
+province: it decrypts with the province's key (the stub's test key, `STUB_PROVINCE_SM2_KEY`), checks the
+Epoint "sign" or the signature headers, validates each record against the profile's schema, answers in the
+profile's envelope (results SM2-encrypted to the hub's key), refuses an evaluation whose service record
+(two-step profiles, `POST /service`) it has not seen, and answers a re-sent rating with the profile's repeat
+message. The `repeat` knob (`POST /_faults {"repeat": true}`) answers every rating so, as a province that
+already had it would; `GET /_services` lists the service records.
 """
 
 from __future__ import annotations
@@ -43,15 +51,38 @@ from zoneinfo import ZoneInfo
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from infra.province import sm2
 from infra.province.client import DEFAULT_TIMEOUT
 from infra.province.mapping import DEFAULT, MappingError, ProvincialMapping, to_national, unwrap
 from infra.province.payload import ProvincialOutcome, ProvincialRating
+from infra.province.profile import Codec, EnvelopeError, EpointEnvelope, ProfileKeys, ProvinceProfile, RecordKind
 from infra.province.signing import SignatureError, verify
 
 logger = logging.getLogger(__name__)
 
 STUB_APP_ID = "hcp-hub"
 STUB_SECRET = "province-stub-secret"
+# Test keys, published on purpose: the stub is the province here. Never a real province's or hub's key.
+STUB_PROVINCE_SM2_KEY = "52c3a7a0fac03bd5d4f18d979acff76c3e78ec3d6925ab4dc3feaa12251d5883"
+STUB_PROVINCE_SM2_PUBLIC = (
+    "048cdb2e9752d5f89a5ccd4f02d2cde35ddc9b25c419b7033d7530322365f48a62"
+    "5b3681dca6252d6694770f7c69a60b48cc22129b3a429134aa057a419d3200b8"
+)
+STUB_HUB_SM2_KEY = "4c389c72befd15e657d66a04e156f33d721f1c6cabda25def204f64892f4ae13"
+STUB_HUB_SM2_PUBLIC = (
+    "044fa1022f2b97968f02992e8a749c9d5d4aa1ec2ecd76a55ee1f29ab9e64591ac"
+    "98f3fd763d384448a4e2f5a4f3978a3925f50239dd9e20e03880116fc8414c2c"
+)
+
+
+def stub_credentials() -> dict[str, str]:
+    """The province secret that talks to the stub (any profile): what the local cloud seeds."""
+    return {
+        "app_id": STUB_APP_ID,
+        "secret": STUB_SECRET,
+        "sm2_private_key": STUB_HUB_SM2_KEY,
+        "province_public_key": STUB_PROVINCE_SM2_PUBLIC,
+    }
 MAX_BODY = 1 << 20
 _NONCES_KEPT = 100_000
 _BEIJING = ZoneInfo("Asia/Shanghai")
@@ -119,10 +150,20 @@ class ProvinceStub:
         mapping: ProvincialMapping = DEFAULT,
         *,
         timeout_sleep: float = TIMEOUT_SLEEP,
+        profile: ProvinceProfile | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.app_id, self._secret = app_id, secret
-        self.mapping = mapping
+        self.profile = profile
+        self.mapping = profile.mapping if profile is not None else mapping
+        self.codec = (
+            Codec(
+                profile,
+                ProfileKeys(sm2.load_public_key(STUB_HUB_SM2_PUBLIC), sm2.load_private_key(STUB_PROVINCE_SM2_KEY)),
+            )
+            if profile is not None
+            else None
+        )
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -185,6 +226,11 @@ class ProvinceStub:
         with self._lock:
             return [dict(record) for record in self._records]
 
+    def services(self) -> list[dict[str, Any]]:
+        """Accepted service records (two-step profiles), national names, in order; repeats not repeated."""
+        with self._lock:
+            return [dict(record) for record in self._services.values()]
+
     def outcomes(self) -> list[dict[str, Any]]:
         """Accepted work-order outcomes, in the order they arrived; duplicates not repeated."""
         with self._lock:
@@ -210,6 +256,7 @@ class ProvinceStub:
         down: bool = False,
         seed: int | None = None,
         timeout_sleep: float | None = None,
+        repeat: bool = False,
     ) -> None:
         """Set every knob at once (unnamed ones back to no fault); `seed` makes the dice repeatable."""
         for name, rate in (("error_rate", error_rate), ("timeout_rate", timeout_rate)):
@@ -223,6 +270,7 @@ class ProvinceStub:
                 "down": bool(down),
                 "seed": seed,
                 "timeout_sleep": sleep,
+                "repeat": bool(repeat),
             }
             self._rng = random.Random(seed)
 
@@ -234,6 +282,7 @@ class ProvinceStub:
             self._receipts: dict[str, dict[str, Any]] = {}
             self._outcomes: list[dict[str, Any]] = []
             self._outcome_receipts: dict[str, dict[str, Any]] = {}
+            self._services: dict[str, dict[str, Any]] = {}
             self._nonces: set[str] = set()
             self._nonce_order: deque[str] = deque()
             self._stats = {"requests": 0, "accepted": 0, "duplicates": 0, "rejected": 0, "faults_injected": 0}
@@ -281,6 +330,60 @@ class ProvinceStub:
                 "evalId": key,
                 "duplicate": False,
                 "receivedAt": datetime.now(_BEIJING).isoformat(timespec="milliseconds"),
+            }
+            self._receipts[key] = receipt
+            self._records.append(national)
+            self._arrivals[key] = time.monotonic()
+            self._stats["accepted"] += 1
+            return receipt
+
+    def _take_profile(self, headers: dict[str, str], body: bytes, kind: RecordKind) -> dict[str, Any]:
+        """One push in the profile's envelope: decrypted, checked, recorded. Returns the receipt, with
+        `repeat` True when the province already had it (or the repeat knob is on). Raises `_Refusal`."""
+        profile, codec = self.profile, self.codec
+        assert profile is not None and codec is not None
+        try:
+            records = codec.decode_request(
+                body, headers, kind, app_mark=self.app_id, app_word=self._secret, now=datetime.now(_BEIJING)
+            )
+        except EnvelopeError as exc:
+            status = 401 if "sign" in str(exc) or "appMark" in str(exc) else 400
+            raise _Refusal(status, "SIGN_INVALID" if status == 401 else "ENVELOPE_INVALID", str(exc)) from None
+        if len(records) != 1:
+            raise _Refusal(400, "ENVELOPE_INVALID", "one record per request")
+        if profile.envelope.kind == "plain":
+            self._verify(headers, body, records[0] if self.mapping.signature.needs_params else None)
+        try:
+            national = to_national(records[0], self.mapping)
+        except MappingError as exc:
+            raise _Refusal(400, "SCHEMA_INVALID", str(exc)) from None
+        errors = list(_profile_validator(profile, kind).iter_errors(national))
+        if errors:
+            raise _Refusal(400, "SCHEMA_INVALID", schema_reason(errors))
+        with self._lock:
+            repeat_knob = bool(self._faults.get("repeat")) and kind == "evaluate"
+            if kind == "service":
+                key = f"{national['projectNo']}#{national['assessNumber']}"
+                if key in self._services:
+                    self._stats["duplicates"] += 1
+                    return {"serviceKey": key, "repeat": True}
+                self._services[key] = national
+                return {"serviceKey": key, "repeat": False}
+            if profile.service_record is not None:
+                service_key = f"{national['projectNo']}#{national['assessNumber']}"
+                if service_key not in self._services:
+                    raise _Refusal(400, "SERVICE_MISSING", "办件数据不存在: push the service record first")
+            key = national["evalId"]
+            original = self._receipts.get(key)
+            if original is not None:
+                self._stats["duplicates"] += 1
+                return {**original, "duplicate": True, "repeat": True}
+            receipt = {
+                "receiptId": uuid.uuid4().hex,
+                "evalId": key,
+                "duplicate": False,
+                "receivedAt": datetime.now(_BEIJING).isoformat(timespec="milliseconds"),
+                "repeat": repeat_knob,
             }
             self._receipts[key] = receipt
             self._records.append(national)
@@ -405,6 +508,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, stub.received())
         elif path == "/_outcomes":
             self._send_json(200, stub.outcomes())
+        elif path == "/_services":
+            self._send_json(200, stub.services())
         elif path == "/_stats":
             self._send_json(200, stub.stats())
         elif path == "/_faults":
@@ -416,6 +521,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path in ("/", "/ratings"):
             self._rating()
+        elif path == "/service" and self.server.stub.profile is not None:
+            self._rating(kind="service")
         elif path == "/outcomes":
             self._rating(outcome=True)
         elif path == "/_faults":
@@ -443,7 +550,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send_json(200, stub.faults())
 
-    def _rating(self, outcome: bool = False) -> None:
+    def _rating(self, outcome: bool = False, kind: RecordKind = "evaluate") -> None:
         stub = self.server.stub
         down, error, slow, sleep = stub._dice()
         if down:
@@ -457,6 +564,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(503, "UNAVAILABLE", "injected fault")
             return
         headers = dict(self.headers.items())
+        if stub.profile is not None and not outcome:
+            status, answer = _profile_answer(stub, headers, body, kind)
+            if slow and stub._stopping.wait(sleep):
+                self.close_connection = True
+                return
+            self._send_json(status, answer)
+            return
         try:
             receipt = stub._take_outcome(headers, body) if outcome else stub._take(headers, body)
             status, answer = 200, {"code": "200", "msg": "成功", "data": receipt}
@@ -467,6 +581,47 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._send_json(status, answer)
+
+
+def _profile_validator(profile: ProvinceProfile, kind: RecordKind) -> Draft202012Validator:
+    """The profile's record schema (kept per profile object: profiles are immutable but not hashable)."""
+    key = (id(profile), kind)
+    held = _PROFILE_VALIDATORS.get(key)
+    if held is None:
+        schema = profile.schema(kind)
+        Draft202012Validator.check_schema(schema)
+        validator = Draft202012Validator(schema)
+        _PROFILE_VALIDATORS[key] = (profile, validator)  # holding the profile keeps its id unique
+        return validator
+    return held[1]
+
+
+_PROFILE_VALIDATORS: dict[tuple[int, str], tuple[ProvinceProfile, Draft202012Validator]] = {}
+
+
+def _profile_answer(stub: ProvinceStub, headers: dict[str, str], body: bytes, kind: RecordKind) -> tuple[int, Any]:
+    """The answer a profile's province gives: its envelope, a business refusal in a 200 as gateways do."""
+    profile, codec = stub.profile, stub.codec
+    assert profile is not None and codec is not None
+    repeat_message = profile.repeat_messages[0] if profile.repeat_messages else "duplicate"
+    epoint = isinstance(profile.envelope, EpointEnvelope)
+    try:
+        receipt = stub._take_profile(headers, body, kind)
+    except _Refusal as refusal:
+        stub._count_rejected()
+        if not epoint:
+            return refusal.status, {"code": str(refusal.status), "msg": f"{refusal.code}: {refusal.message}"}
+        if refusal.status == 401:  # an Epoint gateway answers a bad sign in a 200, in its own words
+            return 200, {profile.envelope.desc_field: "签名错误", profile.envelope.body_field: {}}
+        result = {"code": str(refusal.status), "msg": f"{refusal.code}: {refusal.message}"}
+        return 200, codec.encode_answer([result], ok=False, desc="failure")
+    repeat = receipt.pop("repeat", False)
+    if epoint:
+        result = {"code": "500" if repeat else "200", "msg": repeat_message if repeat else "success", **receipt}
+        return 200, codec.encode_answer([result], ok=not repeat, desc=repeat_message if repeat else None)
+    if repeat:
+        return 200, {"code": "500", "msg": repeat_message}
+    return 200, {"code": "200", "msg": "成功", "data": receipt}
 
 
 def _iter_lines(stub: ProvinceStub) -> Iterator[str]:
@@ -482,13 +637,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app-id", default=STUB_APP_ID)
     parser.add_argument("--secret", default=STUB_SECRET)
     parser.add_argument("--mapping", help="a ProvincialMapping JSON file (default: the national format)")
+    parser.add_argument("--profile", help="play a province profile (a shipped name, e.g. shandong, or a path)")
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--timeout-rate", type=float, default=0.0)
     parser.add_argument("--timeout-sleep", type=float, default=TIMEOUT_SLEEP, help="longer than the read timeout")
     parser.add_argument("--seed", type=int)
     args = parser.parse_args(argv)
     mapping = ProvincialMapping.from_file(args.mapping) if args.mapping else DEFAULT
-    stub = ProvinceStub(args.host, args.port, args.app_id, args.secret, mapping, timeout_sleep=args.timeout_sleep)
+    profile = ProvinceProfile.load(args.profile) if args.profile else None
+    stub = ProvinceStub(
+        args.host, args.port, args.app_id, args.secret, mapping, timeout_sleep=args.timeout_sleep, profile=profile
+    )
     stub.set_faults(error_rate=args.error_rate, timeout_rate=args.timeout_rate, seed=args.seed)
     stub.start()
     for line in _iter_lines(stub):

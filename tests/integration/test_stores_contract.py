@@ -344,6 +344,19 @@ def test_forwarded_and_parked_ratings_leave_the_backlog(ratings: RatingStore) ->
         ratings.mark_parked("r-none", "x", at=later)
 
 
+def test_a_pushed_service_record_is_kept_and_the_rating_stays_in_the_backlog(ratings: RatingStore) -> None:
+    """Two-step provinces: the service record's receipt is the rating's; the evaluation is still owed."""
+    rating = make_rating("S-svc", case_no="GX-svc")
+    ratings.put_new(rating, "raw/1")
+    assert ratings.get(rating.rating_id).service_receipt is None  # type: ignore[union-attr]
+    ratings.mark_service_pushed(rating.rating_id, "svc-1", at=NOW)
+    stored = ratings.get(rating.rating_id)
+    assert (stored.service_receipt, stored.forward_state) == ("svc-1", "pending")  # type: ignore[union-attr]
+    assert rating.rating_id in ratings.pending_older_than(NOW + timedelta(hours=1), 10)
+    with pytest.raises(UnknownRating):
+        ratings.mark_service_pushed("r-none", "x", at=NOW)
+
+
 def test_the_backlog_is_read_oldest_first_up_to_the_cutoff_and_the_limit(ratings: RatingStore) -> None:
     stored = [make_rating(f"S-{i}", case_no=f"GX{i}", received_at=NOW + timedelta(minutes=i)) for i in range(7)]
     for rating in reversed(stored):
