@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -23,12 +24,18 @@ REALM_PATH = "/realms/hcp"
 AUDIENCE = "hcp-hub"
 
 
+@functools.cache
+def _keys() -> tuple[jwk.RSAKey, jwk.ECKey]:
+    """The issuer's own keys, made once per test run (2048-bit RSA takes a while on a shared machine)."""
+    return (jwk.RSAKey.import_key(rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                                  {"kid": "rsa-1", "use": "sig", "alg": "RS256"}),
+            jwk.ECKey.import_key(ec.generate_private_key(ec.SECP256R1()),
+                                 {"kid": "ec-1", "use": "sig", "alg": "ES256"}))  # fmt: skip
+
+
 class LoopbackIssuer:
     def __init__(self) -> None:
-        self.rsa = jwk.RSAKey.import_key(rsa.generate_private_key(public_exponent=65537, key_size=2048),
-                                         {"kid": "rsa-1", "use": "sig", "alg": "RS256"})  # fmt: skip
-        self.ec = jwk.ECKey.import_key(ec.generate_private_key(ec.SECP256R1()), {"kid": "ec-1", "use": "sig",
-                                                                                 "alg": "ES256"})  # fmt: skip
+        self.rsa, self.ec = _keys()
         self.published = [self.rsa, self.ec]
         self.requests: Counter[str] = Counter()
         self.down = False
