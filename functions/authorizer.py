@@ -28,15 +28,18 @@ from infra.settings import SignInSettings
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
 
-_verifier: OidcVerifier | None = None
+_verifier: tuple[tuple[str, ...], OidcVerifier] | None = None
 
 
 def verifier() -> OidcVerifier:
-    """One per container, built on first invocation: its JWKS cache outlives the invocation."""
+    """One per container, built on first invocation: its JWKS cache outlives the invocation. (Built again
+    should the sign-in variables change, which only a process hosting several local clouds sees; like
+    infra.bootstrap.BuiltOnce, without importing the AWS stores the authorizer never uses.)"""
     global _verifier
-    if _verifier is None:
-        _verifier = OidcVerifier(SignInSettings.from_env())
-    return _verifier
+    key = tuple(os.environ.get(name, "") for name in SignInSettings.variables())
+    if _verifier is None or _verifier[0] != key:
+        _verifier = (key, OidcVerifier(SignInSettings.from_env()))
+    return _verifier[1]
 
 
 def api_wide(method_arn: str) -> str:
