@@ -11,7 +11,8 @@ against the issuer's JWKS. The answer is API Gateway's:
   401 in the hub's error shape (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED).
 
 An issuer whose keys cannot be fetched is not the person's fault: that raises, and API Gateway answers
-its `AUTHORIZER_FAILURE` (5xx). Only ids and codes are logged, never a token or a name.
+its `AUTHORIZER_CONFIGURATION_ERROR` (503 SIGN_IN_UNAVAILABLE in the template). Only ids and codes are
+logged, never a token or a name.
 """
 
 from __future__ import annotations

@@ -101,8 +101,11 @@ def _authorizer(event_props: dict[str, Any], api_props: dict[str, Any]) -> tuple
 
 
 # What API Gateway answers when the API does not customize a gateway response.
-_GATEWAY_DEFAULTS = {"UNAUTHORIZED": (401, "Unauthorized"), "ACCESS_DENIED": (403, "User is not authorized to "
-                     "access this resource with an explicit deny"), "AUTHORIZER_FAILURE": (500, None)}  # fmt: skip
+_GATEWAY_DEFAULTS = {
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "ACCESS_DENIED": (403, "User is not authorized to access this resource with an explicit deny"),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, None),
+}
 
 
 def gateway_response(api_props: dict[str, Any], kind: str, variables: dict[str, str]) -> Reply:

@@ -572,7 +572,7 @@ class LocalCloud:
         """API Gateway's Lambda TOKEN authorizer: invokes the template's authorizer function with the
         `Authorization` header, caches its answer per token for ReauthorizeEvery, and on Allow hands its
         principalId and context to the function; otherwise the API's gateway response (UNAUTHORIZED without
-        a header, ACCESS_DENIED on Deny, AUTHORIZER_FAILURE when it fails), rendered from the template."""
+        a header, ACCESS_DENIED on Deny, AUTHORIZER_CONFIGURATION_ERROR when it fails), rendered from the template."""
         function = self.functions.get(route.authorizer_function or "")
         if function is None:
             return json_reply(501, {"message": f"authorizer {route.authorizer} is not played by the local cloud "
@@ -596,7 +596,7 @@ class LocalCloud:
                 if str(exc) == "Unauthorized":  # the authorizer's way of asking for a 401
                     return gateway_response(api_props, "UNAUTHORIZED", variables)
                 log.exception("%s failed authorizing %s %s", function.spec.logical_id, method, raw_path)
-                return gateway_response(api_props, "AUTHORIZER_FAILURE", variables)
+                return gateway_response(api_props, "AUTHORIZER_CONFIGURATION_ERROR", variables)
             if route.authorizer_ttl > 0:
                 self._authorizer_cache[key] = (now + route.authorizer_ttl, answer)
         context = {str(k): str(v) for k, v in ((answer or {}).get("context") or {}).items()}

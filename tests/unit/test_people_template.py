@@ -177,6 +177,7 @@ def test_access_denied_renders_the_authorizers_refusal_as_a_401_in_the_hub_error
 @pytest.mark.parametrize(
     ("response", "status", "code"),
     [("UNAUTHORIZED", 401, "TOKEN_MISSING"), ("AUTHORIZER_FAILURE", 503, "SIGN_IN_UNAVAILABLE"),
+     ("AUTHORIZER_CONFIGURATION_ERROR", 503, "SIGN_IN_UNAVAILABLE"),
      ("MISSING_AUTHENTICATION_TOKEN", 404, "ROUTE_UNKNOWN")],
 )  # fmt: skip
 def test_api_gateways_own_refusals_have_the_hub_error_shape(response: str, status: int, code: str) -> None:
