@@ -1,8 +1,10 @@
 """The account function: `GET /v1/me` answers who the bearer of an ID token is, in which role and scope.
 
 An integrator checks a token with it before calling the routes people use. The token is verified by
-API Gateway's Cognito authorizer (`CognitoAuthorizer` in template.yaml; the local cloud plays it),
-which hands the claims over in `requestContext.authorizer.claims`; nothing here checks signatures.
+the hub's Lambda authorizer (`PeopleAuthorizer` in template.yaml, functions/authorizer.py; the local
+cloud invokes it as API Gateway does) for whichever OIDC issuer the stack names, which hands the person
+over in `requestContext.authorizer` (sub, username, roles, agency_code, region_code); nothing here
+checks signatures.
 
 `principal_of(app)` and `denied(exc)` are the helpers every function with people's routes uses:
 
@@ -24,7 +26,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from hub.access import AccessDenied, Principal, principal_from_claims
+from hub.access import AGENCY_CLAIM, GROUPS_CLAIM, REGION_CLAIM, AccessDenied, Principal, principal_from_claims
 from hub.errors import problem
 
 JSON = "application/json; charset=utf-8"
@@ -36,10 +38,17 @@ app = APIGatewayRestResolver()
 
 
 def claims_of(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The verified claims API Gateway's Cognito authorizer put into a REST proxy event, if any."""
+    """The person the hub's authorizer put into a REST proxy event (its context, whatever the issuer
+    called the claims), under the names `hub.access` reads; None without one. A Cognito user pool
+    authorizer's `claims` (a stack that keeps one) already carry those names."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    claims = authorizer.get("claims")
-    return claims if isinstance(claims, dict) else None
+    if isinstance(authorizer.get("claims"), dict):
+        return dict(authorizer["claims"])
+    if not authorizer.get("sub"):
+        return None
+    return {"sub": authorizer["sub"], "username": authorizer.get("username") or "",
+            GROUPS_CLAIM: authorizer.get("roles") or "", AGENCY_CLAIM: authorizer.get("agency_code") or "",
+            REGION_CLAIM: authorizer.get("region_code") or ""}  # fmt: skip
 
 
 def principal_of(resolver: APIGatewayRestResolver) -> Principal:

@@ -76,6 +76,7 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "TOKEN_MISSING": (None, "not signed in: {detail}", "未登录：{detail}"),
     "TOKEN_INVALID": (None, "the token is not valid: {detail}", "令牌无效：{detail}"),
     "TOKEN_EXPIRED": (None, "the token has expired; sign in again", "令牌已过期，请重新登录"),
+    "SIGN_IN_UNAVAILABLE": (None, "sign-in is unavailable for now: {detail}", "登录服务暂不可用：{detail}"),
     "ACCOUNT_UNSCOPED": (None, "the account cannot be used: {detail}", "该账号不可用：{detail}"),
     "FORBIDDEN": ("R20", "not yours to {detail}", "无权访问或操作（{detail}）"),
     # -- the connector registry (hub/registry.py)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 
 class MissingSettings(RuntimeError):
@@ -112,3 +112,57 @@ class OutboxSettings(_FromEnv):
     forward_queue_url: str = _env("FORWARD_QUEUE_URL")
     calendar_table: str = _env("CALENDAR_TABLE")
     ratings_table: str = _env("RATINGS_TABLE")
+
+
+@dataclass(frozen=True, slots=True)
+class SignInSettings:
+    """Which OIDC issuer people sign in with, and the claim names of its ID tokens (the authorizer function).
+
+    template.yaml's sign-in parameters set them; with the stack's own Cognito user pool the issuer,
+    audience and JWKS default to that pool's. `OIDC_JWKS_URL` blank: discovered from the issuer's
+    `/.well-known/openid-configuration`. Claim names may be dotted for nested claims
+    (`realm_access.roles`)."""
+
+    issuer: str
+    audiences: tuple[str, ...]
+    jwks_url: str = ""
+    roles_claim: str = "cognito:groups"
+    agency_claim: str = "custom:agency_code"
+    region_claim: str = "custom:region_code"
+    username_claim: str = "cognito:username"
+    leeway_seconds: int = 60
+    jwks_timeout_seconds: float = 3.0
+    jwks_ttl_seconds: int = 3600
+    jwks_refresh_seconds: int = 60
+
+    _REQUIRED: ClassVar[dict[str, str]] = {"issuer": "OIDC_ISSUER", "audiences": "OIDC_AUDIENCE"}
+    _OPTIONAL: ClassVar[dict[str, str]] = {
+        "jwks_url": "OIDC_JWKS_URL", "roles_claim": "OIDC_ROLES_CLAIM", "agency_claim": "OIDC_AGENCY_CLAIM",
+        "region_claim": "OIDC_REGION_CLAIM", "username_claim": "OIDC_USERNAME_CLAIM",
+        "leeway_seconds": "OIDC_LEEWAY_SECONDS", "jwks_timeout_seconds": "OIDC_JWKS_TIMEOUT_SECONDS",
+    }  # fmt: skip
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SignInSettings:
+        """`MissingSettings` names a missing issuer or audience; blank optional ones keep their defaults."""
+        environ = os.environ if environ is None else environ
+        missing = [name for name in cls._REQUIRED.values() if not environ.get(name, "").strip()]
+        if missing:
+            raise MissingSettings(cls.__name__, missing)
+        audiences = tuple(a.strip() for a in environ["OIDC_AUDIENCE"].split(",") if a.strip())
+        values: dict[str, Any] = {"issuer": environ["OIDC_ISSUER"].strip(), "audiences": audiences}
+        defaults = {f.name: f.default for f in fields(cls)}
+        for name, variable in cls._OPTIONAL.items():
+            text = environ.get(variable, "").strip()
+            if not text:
+                continue
+            kind = type(defaults[name])
+            try:
+                values[name] = kind(text)
+            except ValueError:
+                raise ValueError(f"{variable}={text!r} is not a {kind.__name__}") from None
+        return cls(**values)
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        return [*cls._REQUIRED.values(), *cls._OPTIONAL.values()]

@@ -35,7 +35,8 @@ class Route:
     stage: str
     binary_media_types: tuple[str, ...]
     authorizer: str | None = None  # the API's authorizer the event names (Auth.Authorizer), if any
-    user_pool: str | None = None  # logical id of that authorizer's Cognito user pool (UserPoolArn GetAtt)
+    authorizer_function: str | None = None  # logical id of that Lambda authorizer's function (FunctionArn GetAtt)
+    authorizer_ttl: int = 300  # its ReauthorizeEvery: how long API Gateway caches its answer per token
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -77,24 +78,49 @@ def routes_from_sam(sam: dict[str, Any], parameters: dict[str, str]) -> list[Rou
             stage = _literal(api_props.get("StageName", "Prod"), parameters)
             binary = tuple(t.replace("~1", "/") for t in api_props.get("BinaryMediaTypes", []))
             method = props["Method"].upper()
-            authorizer, pool = _authorizer(props, api_props)
+            authorizer, function, ttl = _authorizer(props, api_props)
             routes.append(Route("ANY" if method == "ANY" else method, props["Path"], logical_id, api, stage, binary,
-                                authorizer, pool))  # fmt: skip
+                                authorizer, function, ttl))  # fmt: skip
     return sorted(routes, key=Route.specificity)
 
 
-def _authorizer(event_props: dict[str, Any], api_props: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The event's `Auth.Authorizer` (else the API's DefaultAuthorizer; "NONE" is none), and the
-    logical id of its user pool when it is a Cognito authorizer."""
+def _authorizer(event_props: dict[str, Any], api_props: dict[str, Any]) -> tuple[str | None, str | None, int]:
+    """The event's `Auth.Authorizer` (else the API's DefaultAuthorizer; "NONE" is none), the logical
+    id of its function when it is a Lambda authorizer, and its result TTL (SAM's default 300 s)."""
     api_auth = api_props.get("Auth") or {}
     name = (event_props.get("Auth") or {}).get("Authorizer", api_auth.get("DefaultAuthorizer"))
     if not name or name == "NONE":
-        return None, None
-    arn = ((api_auth.get("Authorizers") or {}).get(name) or {}).get("UserPoolArn")
+        return None, None, 0
+    spec = (api_auth.get("Authorizers") or {}).get(name) or {}
+    ttl = int((spec.get("Identity") or {}).get("ReauthorizeEvery", 300))
+    arn = spec.get("FunctionArn")
     if isinstance(arn, dict) and "Fn::GetAtt" in arn:
         target = arn["Fn::GetAtt"]
-        return name, target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
-    return name, None
+        return name, target[0] if isinstance(target, list) else str(target).split(".", 1)[0], ttl
+    return name, None, ttl
+
+
+# What API Gateway answers when the API does not customize a gateway response.
+_GATEWAY_DEFAULTS = {
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "ACCESS_DENIED": (403, "User is not authorized to access this resource with an explicit deny"),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, None),
+}
+
+
+def gateway_response(api_props: dict[str, Any], kind: str, variables: dict[str, str]) -> Reply:
+    """API Gateway's own answer `kind` (UNAUTHORIZED, ACCESS_DENIED, ...) as the API's `GatewayResponses`
+    customize it: status, headers, and the JSON template with `$context.X` replaced by `variables[X]`
+    (e.g. `authorizer.code`; "" when unknown, as API Gateway renders a missing one)."""
+    status, message = _GATEWAY_DEFAULTS.get(kind, (500, None))
+    spec = (api_props.get("GatewayResponses") or {}).get(kind)
+    if not spec:
+        return json_reply(status, {"message": message})
+    template = (spec.get("ResponseTemplates") or {}).get("application/json", "")
+    body = re.sub(r"\$context\.([A-Za-z0-9_.]+)", lambda m: variables.get(m.group(1), ""), template)
+    headers = [(name, str(value).strip("'")) for name, value in
+               ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items()]  # fmt: skip
+    return Reply(int(spec.get("StatusCode", status)), headers, body.encode("utf-8"))
 
 
 def _literal(value: Any, parameters: dict[str, str]) -> str:

@@ -14,6 +14,7 @@ second one (a test module's own, while the session's runs) suspends the first â€
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import os
@@ -27,12 +28,20 @@ from urllib.parse import urlsplit
 
 import boto3
 
-from hub.access import AccessDenied
-from hub.errors import problem
 from infra.clock import LocalClock, current_clock, install_clock
 
 from . import cognito
-from .api import ApiServer, Reply, Route, json_reply, match, proxy_event, reply_from_proxy_result, routes_from_sam
+from .api import (
+    ApiServer,
+    Reply,
+    Route,
+    gateway_response,
+    json_reply,
+    match,
+    proxy_event,
+    reply_from_proxy_result,
+    routes_from_sam,
+)
 from .lambdas import FunctionSpec, LocalFunction, handler_exists, merge_environments
 from .motoserver import Mode, MotoServer
 from .schedules import Firing, Rule, RuleTarget, Schedule, Scheduler, parse_duration
@@ -103,7 +112,7 @@ class LocalCloud:
         self.notes: list[str] = []
         self.seeded: dict[str, Any] = {}
         self.user_pools: dict[str, str] = {}  # logical id -> pool id, created through moto's cognito-idp
-        self._authorizers: dict[str, cognito.CognitoAuthorizer] = {}
+        self._authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}  # ReauthorizeEvery
         self.started_at: datetime | None = None
         self.environment: dict[str, str] = {}
         self._specs: list[FunctionSpec] = []
@@ -251,11 +260,17 @@ class LocalCloud:
                   "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
         for logical_id, resource in sorted(resources.items(), key=lambda item: cognito.creation_order(item[1]["Type"])):
             if resource["Type"] in cognito.TYPES:
+                assert self.translation is not None
+                if not cognito.condition_holds(self.translation.cloudformation, resource.get("Condition"),
+                                               self._parameter_values(self.translation.cloudformation), pseudo):
+                    self.notes.append(f"{logical_id}: not created (its condition {resource['Condition']} is false)")
+                    continue
                 refs[logical_id], attributes[logical_id] = cognito.create(
                     self.client("cognito-idp"), logical_id, resource, refs, pseudo
                 )
                 if resource["Type"] == cognito.POOL:
                     self.user_pools[logical_id] = refs[logical_id]
+                    self._point_sign_in_at_moto(refs[logical_id])
                 self.notes.append(f"{logical_id}: created through moto's cognito-idp API")
                 continue
             if resource["Type"] != "AWS::SecretsManager::Secret":
@@ -265,6 +280,15 @@ class LocalCloud:
             attributes[logical_id] = {"Id": arn}
             self.notes.append(f"{logical_id}: created through moto's Secrets Manager API")
         return {"Ref": refs, "GetAtt": attributes}
+
+    def _point_sign_in_at_moto(self, pool_id: str) -> None:
+        """The stack's pool issues `https://cognito-idp.<region>.amazonaws.com/<pool>` tokens; moto serves its
+        keys on loopback: the authorizer fetches them there (unless the template names another issuer)."""
+        declared = (self.translation.sam if self.translation else {}).get("Parameters", {})
+        if "OidcJwksUrl" in declared and not self.parameters.get("OidcIssuer") and not self.parameters.get(
+            "OidcJwksUrl"
+        ):
+            self.parameters["OidcJwksUrl"] = cognito.jwks_url(self.aws_endpoint, pool_id)
 
     def _create_secret(self, logical_id: str, props: dict[str, Any]) -> str:
         client = self.client("secretsmanager")
@@ -526,15 +550,15 @@ class LocalCloud:
             return json_reply(404, {"message": f"no route for {method} {path}",
                                     "routes": [f"{r.method} {r.resource}" for r in self.routes]})
         route, params = found
-        claims: dict[str, str] | None = None
+        person: dict[str, str] | None = None
         if route.authorizer is not None:
-            claims_or_refusal = self._authorize(route, headers)
-            if isinstance(claims_or_refusal, Reply):
-                return claims_or_refusal  # as API Gateway: the function is never invoked
-            claims = claims_or_refusal
+            person_or_refusal = self._authorize(route, method, raw_path, headers)
+            if isinstance(person_or_refusal, Reply):
+                return person_or_refusal  # as API Gateway: the function is never invoked
+            person = person_or_refusal
         event = proxy_event(route, method, raw_path, headers, body, params, client_ip, self.clock.now(), host)
-        if claims is not None:
-            event["requestContext"]["authorizer"] = {"claims": claims}
+        if person is not None:
+            event["requestContext"]["authorizer"] = person
         try:
             result = self.invoke(route.function, event)
         except Exception:
@@ -542,24 +566,44 @@ class LocalCloud:
             return json_reply(502, {"message": "Internal server error"})
         return reply_from_proxy_result(result)
 
-    def _authorize(self, route: Route, headers: list[tuple[str, str]]) -> dict[str, str] | Reply:
-        """API Gateway's Cognito authorizer: the verified ID token's claims, or its 401 in our error shape."""
-        pool_id = self.user_pools.get(route.user_pool or "")
-        if pool_id is None:
+    def _authorize(
+        self, route: Route, method: str, raw_path: str, headers: list[tuple[str, str]]
+    ) -> dict[str, str] | Reply:
+        """API Gateway's Lambda TOKEN authorizer: invokes the template's authorizer function with the
+        `Authorization` header, caches its answer per token for ReauthorizeEvery, and on Allow hands its
+        principalId and context to the function; otherwise the API's gateway response (UNAUTHORIZED without
+        a header, ACCESS_DENIED on Deny, AUTHORIZER_CONFIGURATION_ERROR when it fails), rendered from the template."""
+        function = self.functions.get(route.authorizer_function or "")
+        if function is None:
             return json_reply(501, {"message": f"authorizer {route.authorizer} is not played by the local cloud "
-                                               "(Cognito user pool authorizers only)"})  # fmt: skip
-        authorizer = self._authorizers.get(pool_id)
-        if authorizer is None:
-            authorizer = self._authorizers[pool_id] = cognito.CognitoAuthorizer(
-                self.client("cognito-idp"), self.aws_endpoint, pool_id
-            )
-        value = next((v for k, v in reversed(headers) if k.lower() == "authorization"), None)
-        try:
-            return authorizer.claims(value)
-        except AccessDenied as refused:
-            found = problem(refused.code, "Authorization", refused.detail)
-            reply = json_reply(refused.status, {"errors": [found.as_dict()]})
-            return Reply(reply.status, [*reply.headers, ("WWW-Authenticate", "Bearer")], reply.body)
+                                               "(Lambda TOKEN authorizers in the template only)"})  # fmt: skip
+        api = ((self.translation.sam if self.translation else {}).get("Resources", {}).get(route.api) or {})
+        api_props = api.get("Properties") or {}
+        variables = {"httpMethod": method, "path": urlsplit(raw_path).path}
+        token = next((v for k, v in reversed(headers) if k.lower() == "authorization"), "")
+        if not token.strip():
+            return gateway_response(api_props, "UNAUTHORIZED", variables)
+        api_arn = f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{route.api}"
+        method_arn = f"{api_arn}/{route.stage}/{method}{variables['path']}"
+        key, now = (function.spec.logical_id, token), time.monotonic()
+        cached = self._authorizer_cache.get(key)
+        if cached is not None and cached[0] > now:
+            answer = cached[1]
+        else:
+            try:
+                answer = function.invoke({"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn})
+            except Exception as exc:
+                if str(exc) == "Unauthorized":  # the authorizer's way of asking for a 401
+                    return gateway_response(api_props, "UNAUTHORIZED", variables)
+                log.exception("%s failed authorizing %s %s", function.spec.logical_id, method, raw_path)
+                return gateway_response(api_props, "AUTHORIZER_CONFIGURATION_ERROR", variables)
+            if route.authorizer_ttl > 0:
+                self._authorizer_cache[key] = (now + route.authorizer_ttl, answer)
+        context = {str(k): str(v) for k, v in ((answer or {}).get("context") or {}).items()}
+        if not _policy_allows((answer or {}).get("policyDocument"), method_arn):
+            refusal = {f"authorizer.{name}": value for name, value in context.items()}
+            return gateway_response(api_props, "ACCESS_DENIED", variables | refusal)
+        return {"principalId": str(answer.get("principalId", "")), **context}
 
     def _admin(self, method: str, path: str, body: bytes) -> Reply:
         if path == "/_local/status" and method == "GET":
@@ -666,3 +710,18 @@ class LocalCloud:
         temporary = path.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(document, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
         temporary.replace(path)
+
+
+def _policy_allows(document: Any, method_arn: str) -> bool:
+    """Whether an authorizer's policy allows invoking `method_arn`: some Allow matches it, no Deny does."""
+    effects = set()
+    for statement in (document or {}).get("Statement") or []:
+        actions = statement.get("Action", [])
+        resources = statement.get("Resource", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = [resources] if isinstance(resources, str) else resources
+        if any(fnmatch.fnmatchcase("execute-api:Invoke", a) for a in actions) and any(
+            fnmatch.fnmatchcase(method_arn, r) for r in resources
+        ):
+            effects.add(statement.get("Effect"))
+    return "Allow" in effects and "Deny" not in effects

@@ -1,28 +1,15 @@
-"""Cognito on the local cloud: the template's user pool, client and groups, and API Gateway's authorizer.
+"""Cognito on the local cloud: the template's user pool, client and groups, where its condition holds.
 
 moto's CloudFormation skips Cognito (DESIGN.md §5), so the pool, its clients and groups are created
 through moto's cognito-idp API and their `Ref`/`Fn::GetAtt` substituted before the stack deploys.
-`CognitoAuthorizer` then does, in front of each route whose SAM Api event declares it, what API
-Gateway's Cognito user pool authorizer does: verify the `Authorization` header as an ID token of
-that pool (RS256 against the pool's JWKS, issuer, audience, token_use, expiry against the wall
-clock) and hand the claims to the function as strings, in `requestContext.authorizer.claims`.
+Tokens are not checked here: the template's own authorizer function (functions/authorizer.py) verifies
+them against the pool's JWKS, which moto serves on loopback (`jwks_url`), invoked as API Gateway does.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-import urllib.request
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
-
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
-
-from hub.access import AccessDenied
 
 POOL = "AWS::Cognito::UserPool"
 CLIENT = "AWS::Cognito::UserPoolClient"
@@ -36,7 +23,6 @@ _POOL_PROPERTIES = ("Policies", "Schema", "AdminCreateUserConfig", "UsernameConf
 _CLIENT_PROPERTIES = ("GenerateSecret", "ExplicitAuthFlows", "ReadAttributes", "WriteAttributes",
                       "PreventUserExistenceErrors", "EnableTokenRevocation", "IdTokenValidity",
                       "AccessTokenValidity", "RefreshTokenValidity", "TokenValidityUnits")  # fmt: skip
-_DATE_CLAIMS = ("exp", "iat")  # API Gateway renders these as dates: "Tue Apr 04 18:39:39 UTC 2023"
 
 
 def creation_order(resource_type: str) -> int:
@@ -95,65 +81,40 @@ def _resolve(node: Any, refs: Mapping[str, str], pseudo: Mapping[str, str]) -> A
     return node
 
 
-def render_claims(claims: Mapping[str, Any]) -> dict[str, str]:
-    """The claims as API Gateway's REST Cognito authorizer hands them over: every value a string, lists
-    (cognito:groups) joined with commas, exp and iat as dates."""
-    rendered: dict[str, str] = {}
-    for name, value in claims.items():
-        if name in _DATE_CLAIMS and isinstance(value, int | float):
-            rendered[name] = datetime.fromtimestamp(value, UTC).strftime("%a %b %d %H:%M:%S UTC %Y")
-        elif isinstance(value, list | tuple):
-            rendered[name] = ",".join(str(item) for item in value)
-        elif isinstance(value, bool):
-            rendered[name] = "true" if value else "false"
-        else:
-            rendered[name] = str(value)
-    return rendered
+def jwks_url(aws_endpoint: str, pool_id: str) -> str:
+    """Where moto serves the pool's signing keys (AWS: `https://cognito-idp.<region>.amazonaws.com/<pool>/...`)."""
+    return f"{aws_endpoint}/{pool_id}/.well-known/jwks.json"
 
 
-class CognitoAuthorizer:
-    """API Gateway's Cognito user pool authorizer (no OAuth scopes: ID tokens only) for one pool."""
+def condition_holds(template: Mapping[str, Any], name: str | None, parameters: Mapping[str, str],
+                    pseudo: Mapping[str, str]) -> bool:  # fmt: skip
+    """Whether the template's condition `name` (None: no condition) holds for these parameter values, so that
+    a resource created here (Cognito in the China regions: never) follows the template's `Condition`."""
+    if name is None:
+        return True
+    conditions = template.get("Conditions") or {}
 
-    def __init__(self, client: Any, aws_endpoint: str, pool_id: str) -> None:
-        self.pool_id = pool_id
-        self.issuer = f"https://cognito-idp.{pool_id.split('_', 1)[0]}.amazonaws.com/{pool_id}"
-        self.jwks_url = f"{aws_endpoint}/{pool_id}/.well-known/jwks.json"
-        self._client = client
-        self._keys: KeySet | None = None
-        self._client_ids: frozenset[str] = frozenset()
-        self._lock = threading.Lock()
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((function, argument),) = node.items()
+            if function == "Ref":
+                return parameters.get(argument, pseudo.get(argument))
+            if function == "Condition":
+                return holds(argument)
+            if function == "Fn::Equals":
+                return str(value(argument[0])) == str(value(argument[1]))
+            if function == "Fn::Not":
+                return not value(argument[0])
+            if function == "Fn::And":
+                return all(value(a) for a in argument)
+            if function == "Fn::Or":
+                return any(value(a) for a in argument)
+            raise ValueError(f"condition {name}: {function} is not evaluated locally")
+        return node
 
-    def _load(self) -> tuple[KeySet, frozenset[str]]:
-        with self._lock:
-            if self._keys is None:
-                with urllib.request.urlopen(self.jwks_url, timeout=10) as response:
-                    self._keys = KeySet.import_key_set(json.loads(response.read()))
-                clients = self._client.list_user_pool_clients(UserPoolId=self.pool_id, MaxResults=60)
-                self._client_ids = frozenset(c["ClientId"] for c in clients["UserPoolClients"])
-            return self._keys, self._client_ids
+    def holds(condition: str) -> bool:
+        if condition not in conditions:
+            raise ValueError(f"the template has no condition {condition}")
+        return bool(value(conditions[condition]))
 
-    def claims(self, authorization: str | None, now: float | None = None) -> dict[str, str]:
-        """The verified ID token's claims, rendered as API Gateway does, or `AccessDenied` (401)."""
-        token = (authorization or "").strip()
-        scheme, _, rest = token.partition(" ")
-        if scheme.lower() == "bearer":  # API Gateway takes the raw token or `Bearer <token>`
-            token = rest.strip()
-        if not token:
-            raise AccessDenied("TOKEN_MISSING", "send `Authorization: Bearer <id token>`", status=401)
-        keys, client_ids = self._load()
-        try:
-            claims = dict(jwt.decode(token, keys, algorithms=["RS256"]).claims)
-        except (JoseError, ValueError, TypeError, KeyError):
-            raise AccessDenied("TOKEN_INVALID", "not a token signed by the hub's user pool", status=401) from None
-        if claims.get("iss") != self.issuer:
-            raise AccessDenied("TOKEN_INVALID", "issued by another user pool", status=401)
-        if claims.get("token_use") != "id":
-            raise AccessDenied("TOKEN_INVALID", f"a {claims.get('token_use')} token; send the ID token", status=401)
-        if claims.get("aud") not in client_ids:
-            raise AccessDenied("TOKEN_INVALID", "issued to a client this API does not know", status=401)
-        expires = claims.get("exp")
-        if not isinstance(expires, int | float):
-            raise AccessDenied("TOKEN_INVALID", "the token has no expiry", status=401)
-        if expires <= (time.time() if now is None else now):
-            raise AccessDenied("TOKEN_EXPIRED", status=401)
-        return render_claims(claims)
+    return holds(name)

@@ -65,7 +65,10 @@ def cognito_client(endpoint: str, region: str) -> Any:
 
 
 def seed_users(cloud: Any, pool: str = "UserPool", app_client: str = "UserPoolClient") -> dict[str, Any]:
-    """Create the demo users in the cloud's user pool and sign each in; what goes into `seeded`."""
+    """Create the demo users in the cloud's user pool and sign each in; what goes into `seeded` (nothing
+    when the stack has no pool of its own: people then sign in with the issuer the template names)."""
+    if pool not in cloud.resources:
+        return {}
     pool_id = cloud.resources[pool]
     client_id = cloud.resources[app_client]
     client = cloud.client("cognito-idp")

@@ -1,7 +1,8 @@
-"""People sign in: the local cloud's emulation of API Gateway's Cognito authorizer in front of GET /v1/me, the
+"""People sign in with the stack's Cognito user pool (moto's, its JWKS on loopback): the template's own authorizer
+function, invoked by the local cloud as API Gateway invokes a Lambda TOKEN authorizer, in front of GET /v1/me; the
 demo users and their tokens, `hcp local users|token`. Every refusal is a 401 with its code, and the function
 behind the route is never invoked (as in API Gateway). The role and scope that come through decide what a
-person sees (R18, R20)."""
+person sees (R18, R20). Any other OIDC issuer: test_signin_any_issuer.py."""
 
 from __future__ import annotations
 

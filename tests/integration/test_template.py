@@ -165,10 +165,10 @@ def test_the_api_routes_are_served_from_the_function_events(deployed: LocalCloud
     assert routes.items() >= connectors_sign.items()
     assert routes[("GET", "/v1/me")] == "AccountFunction"
     assert all(r.binary_media_types == ("*/*",) for r in deployed.routes)
-    # signed by connectors (HMAC), not by people: no authorizer; people's routes declare the Cognito one
+    # signed by connectors (HMAC), not by people: no authorizer; people's routes declare the people's one
     authorizers = {(r.method, r.resource): r.authorizer for r in deployed.routes}
     assert all(authorizers[route] is None for route in connectors_sign)
-    assert authorizers[("GET", "/v1/me")] == "CognitoAuthorizer"
+    assert authorizers[("GET", "/v1/me")] == "PeopleAuthorizer"
 
 
 def test_every_function_gets_the_resolved_names_and_the_secret_arn(deployed: LocalCloud) -> None:

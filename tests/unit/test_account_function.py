@@ -1,6 +1,6 @@
-"""GET /v1/me in-process, with the claims in requestContext.authorizer as API Gateway's Cognito authorizer
-delivers them; the `principal_of`/`denied` helpers other functions use; how the local cloud renders claims
-and reads each route's authorizer from the SAM template."""
+"""GET /v1/me in-process, with the person in requestContext.authorizer as API Gateway delivers the hub's Lambda
+authorizer's context; the `principal_of`/`denied` helpers other functions use; how the local cloud reads each
+route's authorizer from the SAM template."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import pytest
 from functions import account
 from hub.access import AccessDenied
 from infra.localcloud.api import routes_from_sam
-from infra.localcloud.cognito import render_claims
 from infra.localcloud.translate import load_template
 
 MARKET = "11360704MB1C000102"
@@ -28,12 +27,13 @@ class Context:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
-def me_event(claims: dict[str, str] | None) -> dict[str, Any]:
-    """A REST proxy event for GET /v1/me; API Gateway adds `authorizer.claims` only behind the authorizer."""
+def me_event(person: dict[str, str] | None) -> dict[str, Any]:
+    """A REST proxy event for GET /v1/me; API Gateway adds `authorizer` (principalId and the authorizer's
+    context) only behind the authorizer."""
     context: dict[str, Any] = {"resourcePath": "/v1/me", "httpMethod": "GET", "path": "/prod/v1/me", "stage": "prod",
                                "requestId": str(uuid.uuid4()), "identity": {"sourceIp": "10.0.0.8"}}  # fmt: skip
-    if claims is not None:
-        context["authorizer"] = {"claims": claims}
+    if person is not None:
+        context["authorizer"] = person
     return {"resource": "/v1/me", "path": "/v1/me", "httpMethod": "GET", "headers": {}, "multiValueHeaders": {},
             "queryStringParameters": None, "pathParameters": None, "requestContext": context, "body": None,
             "isBase64Encoded": False}  # fmt: skip
@@ -44,7 +44,20 @@ def call(claims: dict[str, str] | None) -> tuple[int, Any, dict[str, list[str]]]
     return reply["statusCode"], json.loads(reply["body"]), reply.get("multiValueHeaders") or {}
 
 
-# claims exactly as API Gateway's REST Cognito authorizer renders them: every value a string
+# what functions/authorizer.py hands API Gateway for a department (infra.oidc.Identity.context), plus the
+# principalId and integrationLatency API Gateway adds
+DEPARTMENT = {
+    "principalId": "4a35aac1-8651-45a7-9c4a-76d2d0a25695",
+    "integrationLatency": "41",
+    "sub": "4a35aac1-8651-45a7-9c4a-76d2d0a25695",
+    "username": "market-dept",
+    "roles": "department",
+    "agency_code": MARKET,
+    "region_code": "",
+    "issuer": "https://sso.jiangxi.example.gov.cn/realms/hcp",
+}
+
+# claims as API Gateway's REST Cognito user pool authorizer renders them (a stack that keeps one)
 DEPARTMENT_CLAIMS = {
     "sub": "4a35aac1-8651-45a7-9c4a-76d2d0a25695",
     "aud": "d47b936482fc44a99e78540b04",
@@ -58,8 +71,9 @@ DEPARTMENT_CLAIMS = {
 }
 
 
-def test_v1_me_answers_the_role_and_scope_of_the_verified_claims() -> None:
-    status, me, _ = call(DEPARTMENT_CLAIMS)
+@pytest.mark.parametrize("person", [DEPARTMENT, {"claims": DEPARTMENT_CLAIMS}], ids=["lambda-authorizer", "cognito"])
+def test_v1_me_answers_the_role_and_scope_the_authorizer_verified(person: dict[str, Any]) -> None:
+    status, me, _ = call(person)
 
     assert status == 200
     assert me == {
@@ -74,7 +88,7 @@ def test_v1_me_answers_the_role_and_scope_of_the_verified_claims() -> None:
 
 
 def test_an_auditor_is_told_they_read_personal_data_R20() -> None:
-    status, me, _ = call(DEPARTMENT_CLAIMS | {"cognito:groups": "auditor", "custom:agency_code": ""})
+    status, me, _ = call(DEPARTMENT | {"roles": "auditor", "agency_code": ""})
 
     assert (status, me["role"], me["sees_personal_data"], me["sees_everything"]) == (200, "auditor", True, True)
 
@@ -90,7 +104,7 @@ def test_without_claims_the_function_itself_refuses_401_should_a_route_forget_it
 
 
 def test_a_verified_token_of_an_unscoped_account_is_403_account_unscoped() -> None:
-    status, body, _ = call(DEPARTMENT_CLAIMS | {"custom:agency_code": ""})
+    status, body, _ = call(DEPARTMENT | {"agency_code": ""})
 
     assert status == 403
     assert [e["code"] for e in body["errors"]] == ["ACCOUNT_UNSCOPED"]
@@ -107,7 +121,7 @@ def test_denied_gives_the_error_shape_with_the_refusals_status() -> None:
 
 
 def test_an_unknown_route_of_the_account_function_is_404_route_unknown() -> None:
-    event = me_event(DEPARTMENT_CLAIMS) | {"path": "/v1/you", "resource": "/v1/you"}
+    event = me_event(DEPARTMENT) | {"path": "/v1/you", "resource": "/v1/you"}
 
     reply = account.handler(event, Context())
 
@@ -115,31 +129,14 @@ def test_an_unknown_route_of_the_account_function_is_404_route_unknown() -> None
     assert json.loads(reply["body"])["errors"][0]["code"] == "ROUTE_UNKNOWN"
 
 
-# --- the local cloud's rendering of claims and reading of authorizers ------------------------------
-
-
-def test_claims_are_rendered_as_api_gateway_renders_them() -> None:
-    rendered = render_claims({
-        "sub": "s", "cognito:groups": ["department", "auditor"], "exp": 1795844694, "iat": 1795841094,
-        "auth_time": 1795841094, "email_verified": True, "custom:region_code": "360704000000",
-    })  # fmt: skip
-
-    assert rendered == {
-        "sub": "s",
-        "cognito:groups": "department,auditor",
-        "exp": "Sat Nov 28 05:44:54 UTC 2026",
-        "iat": "Sat Nov 28 04:44:54 UTC 2026",
-        "auth_time": "1795841094",
-        "email_verified": "true",
-        "custom:region_code": "360704000000",
-    }
+# --- the local cloud's reading of authorizers -------------------------------------------------------------
 
 
 def test_routes_carry_the_authorizer_their_event_names_and_signed_routes_none() -> None:
     sam = load_template("template.yaml")
-    routes = {(r.method, r.resource): (r.authorizer, r.user_pool) for r in routes_from_sam(sam, {})}
+    routes = {(r.method, r.resource): (r.authorizer, r.authorizer_function) for r in routes_from_sam(sam, {})}
 
-    assert routes[("GET", "/v1/me")] == ("CognitoAuthorizer", "UserPool")
+    assert routes[("GET", "/v1/me")] == ("PeopleAuthorizer", "AuthorizerFunction")
     assert routes[("POST", "/v1/connectors/{connector_id}/ratings")] == (None, None)
     assert routes[("POST", "/v1/ratings")] == (None, None)
 
@@ -147,9 +144,9 @@ def test_routes_carry_the_authorizer_their_event_names_and_signed_routes_none() 
 @pytest.mark.parametrize(
     ("event_auth", "api_auth", "expected"),
     [
-        ({}, {"DefaultAuthorizer": "Pool", "Authorizers": {"Pool": {"UserPoolArn": {"Fn::GetAtt": ["P", "Arn"]}}}},
-         ("Pool", "P")),
-        ({"Authorizer": "NONE"}, {"DefaultAuthorizer": "Pool", "Authorizers": {}}, (None, None)),
+        ({}, {"DefaultAuthorizer": "People", "Authorizers": {"People": {"FunctionArn": {"Fn::GetAtt": ["F", "Arn"]}}}},
+         ("People", "F")),
+        ({"Authorizer": "NONE"}, {"DefaultAuthorizer": "People", "Authorizers": {}}, (None, None)),
         ({"Authorizer": "AWS_IAM"}, {}, ("AWS_IAM", None)),  # not played locally: refused, never open
     ],
 )  # fmt: skip
@@ -164,4 +161,4 @@ def test_a_default_authorizer_applies_unless_the_event_says_none(
 
     (route,) = routes_from_sam(sam, {})
 
-    assert (route.authorizer, route.user_pool) == expected
+    assert (route.authorizer, route.authorizer_function) == expected
