@@ -33,9 +33,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Deploy template.yaml into a moto server on loopback, serve its API, poll its queues, "
         "fire its schedules, start the provincial stub and create the demo connectors.",
     )
-    up.add_argument("--port", type=int, default=8787, help="the API's port (default 8787)")
-    up.add_argument("--province-port", type=int, default=8788, help="the provincial stub's port (default 8788)")
-    up.add_argument("--aws-port", type=int, default=8789, help="the moto server's port (default 8789; 0: any)")
+    up.add_argument("--port", type=int, default=8787, help="the API's port (default 8787; make run PORT=N)")
+    up.add_argument("--province-port", type=int, default=8788,
+                    help="the provincial stub's port (default 8788; make run PROVINCE_PORT=N)")
+    up.add_argument("--aws-port", type=int, default=8789,
+                    help="the moto server's port (default 8789, 0: any; make run AWS_PORT=N)")
     up.add_argument("--state-dir", default=None, help="where local.json goes (default .hcp, or $HCP_STATE_DIR)")
     up.add_argument("--verbose", "-v", action="store_true", help="log every request and invocation")
     up.set_defaults(func=run_up)
@@ -59,6 +61,10 @@ def run_up(args: argparse.Namespace) -> int:
     if not args.verbose:
         for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    busy = busy_port(args)
+    if busy:
+        print(busy, file=sys.stderr)
+        return 1
     from infra.localcloud import LocalCloudError
     from infra.localcloud.hubcloud import HubLocalCloud
 
@@ -93,6 +99,24 @@ def run_up(args: argparse.Namespace) -> int:
         cloud.stop()
         print(f"Stopped. {directory / 'local.json'} is kept, marked stopped.")
     return 0
+
+
+PORTS = (("port", "the API", "PORT"), ("province_port", "the provincial stub", "PROVINCE_PORT"),
+         ("aws_port", "moto (AWS)", "AWS_PORT"))  # fmt: skip
+
+
+def busy_port(args: argparse.Namespace) -> str | None:
+    """One line naming the first port that cannot be listened on, before anything slow starts."""
+    from infra.localcloud.api import port_taken
+
+    for attribute, what, variable in PORTS:
+        port = getattr(args, attribute)
+        taken = port_taken("127.0.0.1", port)
+        if taken:
+            flag = "--" + attribute.replace("_", "-")
+            return (f"hcp: port {port} ({what}) is taken: {taken}; choose another with {flag} N "
+                    f"(make run {variable}=N)")  # fmt: skip
+    return None
 
 
 def what_to_try_next(api_url: str, aws_endpoint: str, resources: dict[str, str], seeded: dict[str, Any],

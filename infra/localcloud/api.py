@@ -12,6 +12,7 @@ import fnmatch
 import json
 import logging
 import re
+import socket
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -261,3 +262,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("api: " + format, *args)
+
+
+def port_taken(host: str, port: int) -> str | None:
+    """Why `port` cannot be listened on (e.g. "Address already in use"), or None when it can (0 always can).
+    SO_REUSEADDR as the servers set it, so a port in TIME_WAIT is free, a listening one is not."""
+    if not port:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
