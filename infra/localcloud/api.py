@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 log = logging.getLogger("hcp.localcloud")
+requests_log = logging.getLogger("hcp.localcloud.requests")  # one line per request: `hcp local up` shows them
 
 IMPLICIT_API = "ServerlessRestApi"  # the API SAM creates for Api events without RestApiId
 ACCOUNT_ID = "123456789012"
@@ -237,6 +239,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _handle(self) -> None:
+        started = time.perf_counter()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = list(self.headers.items())
@@ -257,6 +260,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(reply.body)
+        # the path without its query (a query may carry a filter value); never a header or a body
+        requests_log.info("%s %s %d %.0f ms", self.command, urlsplit(self.path).path, reply.status,
+                          (time.perf_counter() - started) * 1000,
+                          extra={"method": self.command, "path": urlsplit(self.path).path, "status": reply.status})
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
 
