@@ -100,6 +100,50 @@ def _call(url: str, data: bytes | None = None) -> tuple[int, Any]:
         return err.code, json.loads(err.read() or b"null")
 
 
+def hcp(capsys: pytest.CaptureFixture[str], state: Path, *argv: str) -> tuple[int, Any]:
+    from cli.main import main
+
+    code = main([*argv, "--state-dir", str(state)])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip().startswith(("{", "[")) else out
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll what the running cloud answers (its pollers run on the wall clock, in another process)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"no {what} within {timeout} s")
+
+
+def test_the_window_device_samples_work_order_names_its_agency(
+    make_run: tuple[subprocess.Popen[str], Terminal, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, _, state = make_run
+    local = json.loads((state / "local.json").read_text("utf-8"))
+    _call(local["api_url"] + "/_local/clock", json.dumps({"set": "2026-11-28T12:00:00+08:00"}).encode())
+    window = local["connectors"]["window_device"]
+    url = f"{local['api_url']}/v1/connectors/{window['connector_id']}/ratings"
+    body = (SAMPLES / "window_device" / "01-very-bad-staff.gbk.form").read_bytes()
+    status, answer = post_signed(url, window["connector_id"], window["secret"], body,
+                                 "application/x-www-form-urlencoded; charset=gbk")  # fmt: skip
+    assert status == 202, answer
+    order_id = f"wo-{answer['results'][0]['rating_id']}"
+
+    def the_order() -> Any:
+        code, page = hcp(capsys, state, "workorders", "list", "--json", "--unit", "11360704MB1C000102", "--as",
+                         "market-dept")  # fmt: skip
+        return code == 0 and next((o for o in page["items"] if o["id"] == order_id), None)
+
+    order = wait_until(the_order, 120, f"work order {order_id}")
+    assert order["unit"]["agency_name"] == "赣州市赣县区市场监督管理局"
+    received = _call(local["province_url"] + "/_received")[1]
+    assert [r["deptName"] for r in received if r["evalId"] == order["rating_id"]] == ["赣州市赣县区市场监督管理局"]
+
+
 def test_one_short_line_per_request_no_traceback_when_the_province_is_down_and_json_logs_in_the_named_file(
     make_run: tuple[subprocess.Popen[str], Terminal, Path],
 ) -> None:
@@ -138,6 +182,36 @@ def test_one_short_line_per_request_no_traceback_when_the_province_is_down_and_j
     assert any(e.get("logger") == "hcp.localcloud.requests" and e.get("status") == 401 for e in entries)
     assert any("Traceback" in str(e.get("exception", "")) for e in entries)  # the detail is kept, off the terminal
     assert any("_aws" in e for e in entries)  # the functions' metrics (EMF) too
+
+
+def test_a_tour_can_fill_the_dead_letter_queue_and_redrive_it(
+    make_run: tuple[subprocess.Popen[str], Terminal, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, _, state = make_run
+    local = json.loads((state / "local.json").read_text("utf-8"))
+    # GIVEN the province down, a rating waiting for it, and a short patience
+    assert _call(local["province_url"] + "/_faults", b'{"down": true}')[0] == 200
+    vertical = local["connectors"]["vertical_system"]
+    url = f"{local['api_url']}/v1/connectors/{vertical['connector_id']}/ratings"
+    body = (SAMPLES / "vertical_system" / "02-good-township.gbk.xml").read_bytes()
+    status, answer = post_signed(url, vertical["connector_id"], vertical["secret"], body,
+                                 "application/xml; charset=gbk")  # fmt: skip
+    assert status == 202, answer
+    rating_id = answer["results"][0]["rating_id"]
+    assert hcp(capsys, state, "dlq", "max-receives", "2")[1]["max_receives"] == 2
+    # WHEN it has been received twice THEN it waits in the dead-letter queue (10 s of backoff between)
+    wait_until(lambda: hcp(capsys, state, "dlq", "show")[1]["messages"] >= 1, 120, "a dead-lettered message")
+    assert hcp(capsys, state, "dlq", "show")[1]["max_receives"] == 2
+    # WHEN the province is mended and the queue redriven THEN the rating reaches it
+    assert _call(local["province_url"] + "/_faults", b'{"down": false}')[0] == 200
+    assert hcp(capsys, state, "dlq", "redrive")[1]["redriven"] >= 1
+    def at_the_province() -> list[dict[str, Any]]:
+        return [r for r in _call(local["province_url"] + "/_received")[1] if r["evalId"] == rating_id]
+
+    received = wait_until(at_the_province, 120, "the redriven rating at the province")
+    assert len(received) == 1
+    assert hcp(capsys, state, "dlq", "max-receives", "10")[1]["max_receives"] == 10
+    assert hcp(capsys, state, "dlq", "max-receives", "0")[0] == 2  # out of SQS's range: unusable
 
 
 @pytest.mark.skipif(shutil.which("aws") is None, reason="the aws CLI is not installed")
