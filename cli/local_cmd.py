@@ -171,7 +171,7 @@ def quiet_terminal(log_file: Path, terminal: TextIO) -> TextIO:
 
 
 PORTS = (("port", "the API", "PORT"), ("province_port", "the provincial stub", "PROVINCE_PORT"),
-         ("aws_port", "moto (AWS)", "AWS_PORT"))  # fmt: skip
+         ("aws_port", "moto, the AWS side", "AWS_PORT"))  # fmt: skip
 
 
 def busy_port(args: argparse.Namespace) -> str | None:
