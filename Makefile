@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/hcp local up
+	$(BIN)/hcp local up $(if $(PORT),--port $(PORT)) $(if $(PROVINCE_PORT),--province-port $(PROVINCE_PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT))
 
 test: $(STAMP)
 	$(BIN)/ruff check .

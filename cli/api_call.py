@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -70,6 +71,10 @@ def json_call(
 
 
 def answer(status: int, answer: Any) -> int:
-    """Print the answer as JSON; exit 0 when the hub did it, 1 when it refused."""
+    """Print the answer as JSON; exit 0 when the hub did it, 1 when it refused (and say so in one line on stderr)."""
     print_json(answer if isinstance(answer, dict) else {"answer": answer})
+    if status >= 400:
+        from cli.table import refusal_line
+
+        print(refusal_line(status, answer), file=sys.stderr)
     return 0 if status < 400 else 1

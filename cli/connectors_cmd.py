@@ -27,6 +27,8 @@ from cli.api_call import answer as _answer
 from cli.api_call import person_call
 from cli.main import UsageError
 from cli.normalize_cmd import content_type_for, parse_now, print_json, report
+from cli.table import flatten, shown, table
+from cli.table import story as key_values
 
 
 def _load(spec_file: str) -> tuple[Any, list[dict[str, Any]]]:
@@ -163,11 +165,27 @@ def run_register(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    return _answer(*_call(args, "GET", "/v1/connectors"))
+    return shown(*_call(args, "GET", "/v1/connectors"), args.json, listing)
+
+
+def listing(answer: dict[str, Any]) -> str:
+    rows = [[c.get("connector_id"), c.get("kind"), c.get("status"), c.get("name"), c.get("agencies") or [],
+             c.get("regions") or []] for c in answer.get("connectors", [])]  # fmt: skip
+    return table(["ID", "KIND", "STATUS", "NAME", "AGENCIES", "REGIONS"], rows) if rows else "no connectors"
+
+
+def one(answer: dict[str, Any]) -> str:
+    """The connector field by field; a custom spec as its line count (`--json` has it whole)."""
+    connector = dict(answer.get("connector", answer))
+    spec = connector.pop("spec", None)
+    pairs = flatten(connector)
+    if spec:
+        pairs.append(("spec", f"{len(str(spec).splitlines())} lines (--json prints it)"))
+    return key_values(pairs)
 
 
 def run_show(args: argparse.Namespace) -> int:
-    return _answer(*_call(args, "GET", f"/v1/connectors/{urllib.parse.quote(args.id)}"))
+    return shown(*_call(args, "GET", f"/v1/connectors/{urllib.parse.quote(args.id)}"), args.json, one)
 
 
 def run_update(args: argparse.Namespace) -> int:
@@ -234,9 +252,12 @@ def _register_online(actions: argparse._SubParsersAction[argparse.ArgumentParser
     reg.add_argument("--sample-content-type", help="the sample's content type, when its file name does not tell")
     reg.set_defaults(func=run_register)
 
-    _online(actions.add_parser("list", help="the connectors you may see")).set_defaults(func=run_list)
+    listing = _online(actions.add_parser("list", help="the connectors you may see"))
+    listing.add_argument("--json", action="store_true", help="the answer as JSON, whole")
+    listing.set_defaults(func=run_list)
     show = _online(actions.add_parser("show", help="one connector (never its secret)"))
     show.add_argument("id")
+    show.add_argument("--json", action="store_true", help="the answer as JSON, whole (with a custom spec's text)")
     show.set_defaults(func=run_show)
 
     update = _online(actions.add_parser("update", help="change a connector's name, scope or spec"))

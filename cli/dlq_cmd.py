@@ -1,4 +1,5 @@
-"""`hcp dlq`: what the forward dead-letter queue holds, and putting it back (`redrive`)."""
+"""`hcp dlq`: what the forward dead-letter queue holds, putting it back (`redrive`), and how many receives the
+forward queue allows before dead-lettering (`max-receives`, its redrive policy: a tour sets it low)."""
 
 from __future__ import annotations
 
@@ -49,15 +50,32 @@ def redrive(sqs: Any, dlq_url: str, queue_url: str, limit: int | None = None) ->
     return moved
 
 
+def max_receives(sqs: Any, queue_url: str, count: int | None = None) -> int:
+    """The forward queue's maxReceiveCount (receives before a message is dead-lettered); set it first if given."""
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    policy = json.loads(attributes.get("RedrivePolicy") or "{}")
+    if not policy.get("deadLetterTargetArn"):
+        raise UsageError(f"{queue_url} has no dead-letter queue")
+    if count is not None:
+        if not 1 <= count <= 1000:
+            raise UsageError("max-receives takes 1 to 1000 (SQS's range)")
+        policy["maxReceiveCount"] = count
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"RedrivePolicy": json.dumps(policy)})
+    return int(policy["maxReceiveCount"])
+
+
 def run(args: argparse.Namespace) -> int:
     sqs, dlq_url, queue_url = _queues(args)
     if args.action == "show":
         attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
-        print(
-            json.dumps(
-                {"dead_letter_queue": dlq_url, "messages": int(attributes["Attributes"]["ApproximateNumberOfMessages"])}
-            )
-        )
+        print(json.dumps({"dead_letter_queue": dlq_url,
+                          "messages": int(attributes["Attributes"]["ApproximateNumberOfMessages"]),
+                          "max_receives": max_receives(sqs, queue_url)}))  # fmt: skip
+        return 0
+    if args.action == "max-receives":
+        if args.count is None:
+            raise UsageError("hcp dlq max-receives N: dead-letter a message after N receives (the template: 10)")
+        print(json.dumps({"queue": queue_url, "max_receives": max_receives(sqs, queue_url, args.count)}))
         return 0
     moved = redrive(sqs, dlq_url, queue_url, args.limit)
     print(json.dumps({"redriven": moved, "to": queue_url}))
@@ -65,8 +83,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("dlq", help="the forward dead-letter queue: show it, or redrive it")
-    parser.add_argument("action", choices=["show", "redrive"])
+    parser = sub.add_parser(
+        "dlq", help="the forward dead-letter queue: show it, redrive it, or set how soon it fills",
+        description="show: the messages waiting and the forward queue's maxReceiveCount; redrive: back to the "
+        "forward queue; max-receives N: dead-letter after N receives (the template says 10, about 50 minutes of "
+        "backoff; 2 shows a tour the queue filling within half a minute).",
+    )  # fmt: skip
+    parser.add_argument("action", choices=["show", "redrive", "max-receives"])
+    parser.add_argument("count", nargs="?", type=int, help="max-receives: the new maxReceiveCount")
     parser.add_argument("--limit", type=int, help="redrive at most this many messages")
     parser.add_argument("--queue-url", help="the forward queue (default: the local cloud's)")
     parser.add_argument("--dlq-url", help="the dead-letter queue (default: the local cloud's)")

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from cli.main import UsageError
 from cli.state import load_state
+from cli.table import table
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -31,7 +32,10 @@ def published(state: dict[str, Any]) -> list[dict[str, Any]]:
         raise UsageError(f"the local cloud's moto at {state['aws_endpoint']} does not answer ({exc})") from None
 
 
-def describe(message: dict[str, Any]) -> str:
+COLUMNS = ("AT (Beijing)", "EVENT", "AUDIENCE", "ORDER", "WHAT")
+
+
+def row(message: dict[str, Any]) -> list[Any]:
     body = message["message"] if isinstance(message["message"], dict) else {}
     attributes = message.get("attributes", {})
     at = body.get("at", "")
@@ -44,7 +48,11 @@ def describe(message: dict[str, Any]) -> str:
         what += " (provisional)" if body.get("provisional") else ""
     if body.get("escalated_to"):
         what += f" -> {body['escalated_to']['region_code']}"
-    return f"{at}  {attributes.get('event_type', '?'):<20} {who:<38} {body.get('order_id', '')}  {what}".rstrip()
+    return [at, attributes.get("event_type", "?"), who.strip(), body.get("order_id", ""), what.strip()]
+
+
+def describe(message: dict[str, Any]) -> str:
+    return table(COLUMNS, [row(message)]).splitlines()[1]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not messages:
         print("no work-order notices published yet")
-    for message in messages:
-        print(describe(message))
+    else:
+        print(table(COLUMNS, [row(message) for message in messages]))
     return 0
 
 

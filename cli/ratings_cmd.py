@@ -6,17 +6,20 @@
     hcp ratings lookup --phone 13907970001 --as auditor     # through the keyed-hash index, audited
 
 On the local cloud the person is a demo user (`--as`, default operator); elsewhere `--url` and
-`--token`. Exit codes: 0 answered, 1 refused by the hub (its JSON printed), 2 unusable arguments.
+`--token`. A table or a story for people, `--json` for scripts. Exit codes: 0 answered, 1 refused by the hub
+(status, code and message_zh on one stderr line), 2 unusable arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import urllib.parse
+from typing import Any
 
-from cli.api_call import answer as _answer
 from cli.api_call import json_call as _call
-from cli.workorders_cmd import _common
+from cli.table import flatten, shown, table
+from cli.table import story as key_values
+from cli.workorders_cmd import _common, _when
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -27,17 +30,44 @@ def run_list(args: argparse.Namespace) -> int:
         query["include_not_adopted"] = "true"
     if args.unmasked:
         query["unmasked"] = "true"
-    return _answer(*_call(args, "GET", "/v1/ratings", query=query))
+    return shown(*_call(args, "GET", "/v1/ratings", query=query), args.json, listing)
+
+
+def listing(answer: dict[str, Any]) -> str:
+    """One line per rating, id first; masked numbers unless the auditor asked for them in clear."""
+    rows = []
+    for shown_rating in answer.get("ratings", []):
+        rating = shown_rating.get("rating") or {}
+        target, case, rater = rating.get("target") or {}, rating.get("case") or {}, rating.get("rater") or {}
+        rows.append([rating.get("rating_id"), _when(rating.get("rated_at")), rating.get("grade"), rating.get("channel"),
+                     target.get("agency_name") or target.get("agency_code"), case.get("case_no"), rater.get("phone"),
+                     shown_rating.get("delivery")])  # fmt: skip
+    if not rows:
+        return "no ratings" + (f" from {_when(answer['from'])} to {_when(answer['to'])}" if answer.get("from") else "")
+    text = table(["RATING", "RATED (Beijing)", "GRADE", "CHANNEL", "AGENCY", "CASE", "PHONE", "DELIVERY"], rows,
+                 widest=26)  # fmt: skip
+    notes = [] if answer.get("masked", True) else ["in clear: this read is in the audit log"]
+    if answer.get("cursor"):
+        notes.append(f"more: --cursor {answer['cursor']}")
+    return "\n".join([text, *notes])
+
+
+def one(answer: dict[str, Any]) -> str:
+    """One rating, field by field (dotted paths), then where it is in the pipeline."""
+    pairs = flatten(answer.get("rating") or {})
+    pairs += [(name, answer.get(name)) for name in ("stored_at", "delivery", "adopted", "not_adopted_by")]
+    pairs += flatten(answer.get("receipt"), "receipt") if answer.get("receipt") else []
+    return key_values(pairs) + ("" if answer.get("masked", True) else "\n(in clear: this read is in the audit log)")
 
 
 def run_show(args: argparse.Namespace) -> int:
     query = {"unmasked": "true"} if args.unmasked else None
-    return _answer(*_call(args, "GET", f"/v1/ratings/{urllib.parse.quote(args.id)}", query=query))
+    return shown(*_call(args, "GET", f"/v1/ratings/{urllib.parse.quote(args.id)}", query=query), args.json, one)
 
 
 def run_lookup(args: argparse.Namespace) -> int:
     body = {key: value for key, value in (("phone", args.phone), ("id_no", args.id_no)) if value}
-    return _answer(*_call(args, "POST", "/v1/ratings/lookup", body=body))
+    return shown(*_call(args, "POST", "/v1/ratings/lookup", body=body), args.json, listing)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,17 +89,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.add_argument("--cursor", help="the cursor of the previous page")
     listing.add_argument("--include-not-adopted", action="store_true", help="also ratings marked not adopted (R14)")
     listing.add_argument("--unmasked", action="store_true", help="in clear: the auditor only, and audited")
+    listing.add_argument("--json", action="store_true", help="the answer as JSON, whole")
     _common(listing)
     listing.set_defaults(func=run_list)
 
     show = commands.add_parser("show", help="one rating")
     show.add_argument("id")
     show.add_argument("--unmasked", action="store_true", help="in clear: the auditor only, and audited")
+    show.add_argument("--json", action="store_true", help="the answer as JSON, whole")
     _common(show)
     show.set_defaults(func=run_show)
 
     lookup = commands.add_parser("lookup", help="the auditor's look-up of a person's ratings by phone or ID number")
     lookup.add_argument("--phone")
     lookup.add_argument("--id-no")
+    lookup.add_argument("--json", action="store_true", help="the answer as JSON, whole")
     _common(lookup)
     lookup.set_defaults(func=run_lookup)

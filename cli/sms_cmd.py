@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from cli.main import UsageError
 from cli.state import load_state
+from cli.table import table
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -35,12 +36,18 @@ def notifications(state: dict[str, Any], now: datetime, days: int) -> list[dict[
     return [n.as_dict() for n in log.between(now - timedelta(days=days), now + timedelta(minutes=1))]
 
 
-def describe(entry: dict[str, Any]) -> str:
+COLUMNS = ("AT (Beijing)", "CASE", "KIND", "TO", "OUTCOME", "VIA")
+
+
+def row(entry: dict[str, Any]) -> list[Any]:
     at = datetime.fromisoformat(entry["at"]).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
     what = entry["outcome"] + (f" ({entry['reason']})" if entry.get("reason") else "")
-    to = entry.get("phone") or "-"
     via = f"{entry['channel']} {entry['message_id']}" if entry.get("message_id") else ""
-    return f"{at}  {entry['case_no']:<18} {entry['kind']:<16} {to:<12} {what}  {via}".rstrip()
+    return [at, entry["case_no"], entry["kind"], entry.get("phone"), what, via]
+
+
+def describe(entry: dict[str, Any]) -> str:
+    return table(COLUMNS, [row(entry)]).splitlines()[1]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not entries:
         print(f"no reminders in the {args.days} days up to {now.astimezone(SHANGHAI).isoformat(timespec='seconds')}")
-    for entry in entries:
-        print(describe(entry))
+    else:
+        print(table(COLUMNS, [row(entry) for entry in entries]))
     return 0
 
 

@@ -4,11 +4,12 @@
     hcp workorders show wo-xxxx --as market-dept              # the story: each event, when, who, what
     hcp workorders act wo-xxxx classify --kind complex --as market-dept
     hcp workorders act wo-xxxx request_extension --reason 需协调 --until 2026-10-30 --as market-dept
-    hcp workorders act wo-xxxx approve_extension --json '{"note": "同意"}' --as ganxian-management
+    hcp workorders act wo-xxxx approve_extension --body '{"note": "同意"}' --as ganxian-management
+    hcp workorders act --help                                 # every action and its fields
 
 On the local cloud the person is a demo user (`--as`, default operator) whose token `cli.people.bearer`
-fetches; elsewhere `--url` and `--token`. Exit codes: 0 done, 1 refused by the hub (its JSON answer
-printed), 2 unusable arguments.
+fetches; elsewhere `--url` and `--token`. People get tables and stories, scripts `--json`. Exit codes: 0 done,
+1 refused by the hub (status, code and message_zh on one stderr line), 2 unusable arguments.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cli.api_call import answer as _answer
 from cli.api_call import json_call as _call
 from cli.main import UsageError
+from cli.table import shown, table
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -37,22 +38,43 @@ def run_list(args: argparse.Namespace) -> int:
         query["overdue"] = "true"
     if args.limit:
         query["limit"] = str(args.limit)
-    return _answer(*_call(args, "GET", "/v1/work-orders", query=query))
+    return shown(*_call(args, "GET", "/v1/work-orders", query=query), args.json, listing)
+
+
+def listing(answer: dict[str, Any]) -> str:
+    """One line per order: id first, then what a unit scans for (status, grade, unit, case, next deadline)."""
+    rows = []
+    for order in answer.get("items", []):
+        deadlines = order.get("deadlines") or {}
+        due = min(deadlines.items(), key=lambda item: item[1]) if deadlines else None
+        unit = order.get("unit") or {}
+        rows.append([
+            order["id"], order["status"] + (f" ({order['kind']})" if order.get("kind") else ""), order.get("grade"),
+            unit.get("agency_name") or unit.get("agency_code"), order.get("case_no"),
+            f"{due[0]} {_when(due[1])}" if due else "-", ",".join(order.get("overdue") or []) or "-",
+        ])  # fmt: skip
+    if not rows:
+        return "no work orders"
+    text = table(["ID", "STATUS", "GRADE", "UNIT", "CASE", "NEXT DEADLINE", "OVERDUE"], rows, widest=30)
+    if answer.get("next_cursor"):
+        text += f"\nmore: --cursor {answer['next_cursor']}"
+    return text
 
 
 def run_show(args: argparse.Namespace) -> int:
     status, answer = _call(args, "GET", f"/v1/work-orders/{urllib.parse.quote(args.id)}")
-    if args.json or status >= 400 or not isinstance(answer, dict):
-        return _answer(status, answer)
-    print(story(answer, _demo_names(args)))
-    return 0
+    return shown(status, answer, args.json, lambda order: story(order, _demo_names(args)))
 
 
-_OWN_OPTIONS = {"--as": "as_user", "--token": "token", "--url": "url", "--state-dir": "state_dir", "--json": "json"}
+_OWN_OPTIONS = {"--as": "as_user", "--token": "token", "--url": "url", "--state-dir": "state_dir",
+                "--body": "json_body"}
 
 
 def run_act(args: argparse.Namespace) -> int:
     fields = list(args.fields)
+    while "--json" in fields:  # the output flag, given after the fields
+        fields.remove("--json")
+        args.as_json = True
     for option, attribute in _OWN_OPTIONS.items():  # given after the fields, they are the command's own
         while option in fields:
             i = fields.index(option)
@@ -60,20 +82,31 @@ def run_act(args: argparse.Namespace) -> int:
                 raise UsageError(f"{option} needs a value")
             setattr(args, attribute, fields[i + 1])
             del fields[i : i + 2]
-    body = _body(args.action, fields, args.json)
-    return _answer(*_call(args, "POST", f"/v1/work-orders/{urllib.parse.quote(args.id)}/actions", body))
+    body = _body(args.action, fields, args.json_body)
+    status, answer = _call(args, "POST", f"/v1/work-orders/{urllib.parse.quote(args.id)}/actions", body)
+    return shown(status, answer, args.as_json, acted)
+
+
+def acted(answer: dict[str, Any]) -> str:
+    """`wo-…  version 3  replied: replied to the rater: 已答复` — what the action did, and where the order is."""
+    order, event = answer.get("order") or {}, answer.get("event") or {}
+    line = f"{order.get('id')}  version {order.get('version')}  {order.get('status')}: {_what(event) if event else ''}"
+    open_deadlines = order.get("open_deadlines") or {}
+    if open_deadlines:
+        line += "\nopen deadlines: " + ", ".join(f"{k} {_limit(v)}" for k, v in open_deadlines.items())
+    return line
 
 
 def _body(action: str, fields: list[str], raw: str | None) -> dict[str, Any]:
-    """`--name value` pairs (dashes become underscores; null/true/false and numbers as JSON), or --json."""
+    """`--name value` pairs (dashes become underscores; null/true/false and numbers as JSON), or --body."""
     body: dict[str, Any] = {}
     if raw:
         try:
             loaded = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise UsageError(f"--json is not JSON: {exc}") from None
+            raise UsageError(f"--body is not JSON: {exc}") from None
         if not isinstance(loaded, dict):
-            raise UsageError('--json takes an object, e.g. \'{"kind": "simple"}\'')
+            raise UsageError('--body takes an object, e.g. \'{"kind": "simple"}\'')
         body.update(loaded)
     rest = list(fields)
     while rest:
@@ -195,6 +228,46 @@ def story(order: dict[str, Any], names: dict[str, str] | None = None) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+def actions_help() -> str:
+    """Every action with its fields, read from the command models the API validates against (hub.workorder)."""
+    from hub.workorder import COMMAND_ADAPTER
+
+    schema = COMMAND_ADAPTER.json_schema()
+    definitions = schema.get("$defs", {})
+
+    def choices(prop: dict[str, Any]) -> str:
+        ref = prop.get("$ref") or next((p.get("$ref") for p in prop.get("anyOf", []) if "$ref" in p), None)
+        target = definitions.get(str(ref).rsplit("/", 1)[-1], {}) if ref else prop
+        if "enum" in target:
+            return "{" + ",".join(str(v) for v in target["enum"]) + "}"
+        return "DATE" if target.get("format") == "date" else "TEXT"
+
+    lines = ["actions and their fields ([...] optional; every action also takes --expected-version N):"]
+    for definition in sorted(definitions.values(), key=lambda d: str(d.get("properties", {}).get("action", {}))):
+        props = definition.get("properties", {})
+        if "action" not in props:
+            continue
+        name = props["action"].get("const") or props["action"].get("default")
+        required = set(definition.get("required", []))
+        fields = []
+        for key, prop in props.items():
+            if key not in ("action", "expected_version"):
+                field = f"--{key.replace('_', '-')} {choices(prop)}"
+                fields.append(field if key in required else f"[{field}]")
+        lines.append(f"  {name:<22} {' '.join(fields)}".rstrip())
+    lines.append("\ne.g. hcp workorders act ID request_extension --reason 需协调 --until 2026-12-20 --as market-dept")
+    return "\n".join(lines)
+
+
+class _ActionsHelp(argparse.Action):
+    """-h: the usage, then the actions (built only when asked: it imports the domain's models)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any, **__: Any) -> None:
+        parser.epilog = actions_help()
+        parser.print_help()
+        parser.exit()
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="as_user", default="operator", help="the demo user to act as (default operator)")
     parser.add_argument("--token", help="an ID token instead of a demo user's")
@@ -218,6 +291,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.add_argument("--region", help="a division code (a county lists its townships' too)")
     listing.add_argument("--limit", type=int, help="page size, 1-100 (default 50)")
     listing.add_argument("--cursor", help="the next_cursor of the previous page")
+    listing.add_argument("--json", action="store_true", help="the page as the API answers it")
     _common(listing)
     listing.set_defaults(func=run_list)
 
@@ -230,12 +304,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     act = commands.add_parser(
         "act",
         help="one action: classify, send_reply, record_contact, resolve, request_extension, approve_extension, ...",
-        description="ACTION and its fields as --name value pairs (or --json BODY); --expected-version N refuses "
-        "the action if the order changed since you read it.",
+        description="ACTION and its fields as --name value pairs (or --body JSON); --expected-version N refuses "
+        "the action if the order changed since you read it. Prints what the action did and the order's open "
+        "deadlines (--json: the order and the event as the API answers them); a refusal is one line on stderr.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
+    act.add_argument("-h", "--help", action=_ActionsHelp, nargs=0, help="this help, with every action's fields")
     act.add_argument("id")
     act.add_argument("action")
-    act.add_argument("--json", help="the command's fields as a JSON object")
+    act.add_argument("--body", dest="json_body", help="the command's fields as a JSON object")
+    act.add_argument("--json", dest="as_json", action="store_true", help="print the answer as JSON")
     _common(act)
     act.add_argument("fields", nargs=argparse.REMAINDER, help="--name value pairs, e.g. --kind simple")
     act.set_defaults(func=run_act)

@@ -493,9 +493,12 @@ def _base_path(app: APIGatewayRestResolver) -> str:
 
 
 def openapi_document(app: APIGatewayRestResolver, base_path: str = "") -> str:
+    """The whole hub's API (every function's routes merged with ingest's), built when first asked for."""
     document = _documents.get(base_path)
     if document is None:
-        document = _documents[base_path] = _openapi(app, base_path)
+        from functions.openapi_doc import merged
+
+        document = _documents[base_path] = merged(json.loads(_openapi(app, base_path)), base_path)
     return document
 
 

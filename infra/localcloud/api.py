@@ -12,6 +12,8 @@ import fnmatch
 import json
 import logging
 import re
+import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 log = logging.getLogger("hcp.localcloud")
+requests_log = logging.getLogger("hcp.localcloud.requests")  # one line per request: `hcp local up` shows them
 
 IMPLICIT_API = "ServerlessRestApi"  # the API SAM creates for Api events without RestApiId
 ACCOUNT_ID = "123456789012"
@@ -262,6 +265,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _handle(self) -> None:
+        started = time.perf_counter()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = list(self.headers.items())
@@ -282,8 +286,26 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(reply.body)
+        # the path without its query (a query may carry a filter value); never a header or a body
+        requests_log.info("%s %s %d %.0f ms", self.command, urlsplit(self.path).path, reply.status,
+                          (time.perf_counter() - started) * 1000,
+                          extra={"method": self.command, "path": urlsplit(self.path).path, "status": reply.status})
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("api: " + format, *args)
+
+
+def port_taken(host: str, port: int) -> str | None:
+    """Why `port` cannot be listened on (e.g. "Address already in use"), or None when it can (0 always can).
+    SO_REUSEADDR as the servers set it, so a port in TIME_WAIT is free, a listening one is not."""
+    if not port:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None

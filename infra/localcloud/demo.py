@@ -25,6 +25,17 @@ DEMO_CONNECTORS = {
     "window_device": ("赣县区政务服务中心窗口评价器 (demo)", "赣州市赣县区行政服务中心", CENTRE, (), (GANXIAN,)),
     "unified": ("统一格式接入 (demo)", "赣州市赣县区行政服务中心", CENTRE, (), (GANXIAN,)),
 }  # fmt: skip
+# A hall's window evaluator sends its department's code only (`dept`), never its name: the demo hall's evaluators
+# are configured, as their settings, with the departments at its windows (a code of another is VALUE_UNMAPPED).
+WINDOW_DEPARTMENTS = {
+    MARKET: "赣州市赣县区市场监督管理局",
+    "11360704MB1C000405": "赣州市赣县区公安局",
+    "11360704MB1C000607": "赣州市赣县区生态环境局",
+    CENTRE: "赣州市赣县区行政服务中心",
+}
+DEMO_SETTINGS: dict[str, dict[str, Any]] = {
+    "window_device": {"fields": {"target.agency_name": {"path": "dept", "table": WINDOW_DEPARTMENTS}}},
+}
 # Seeded under a name that is not their kind: the business system that pushes completed cases
 # (`hcp send --kind cases`), and the operator credential of `hcp calendar load` (docs/cases.md).
 DEMO_ROLES = {
@@ -66,8 +77,9 @@ def seed(cloud: Any) -> dict[str, Any]:
     roles = {kind: (kind, *details) for kind, details in DEMO_CONNECTORS.items()} | DEMO_ROLES
     for role, (kind, name, department, owner, agencies, regions) in roles.items():
         connector, secret = store.create(
-            kind, name, department, now=cloud.clock.now(), owner_agency=owner, agencies=agencies, regions=regions
-        )
+            kind, name, department, DEMO_SETTINGS.get(role), now=cloud.clock.now(), owner_agency=owner,
+            agencies=agencies, regions=regions,
+        )  # fmt: skip
         connectors[role] = {"connector_id": connector.connector_id, "secret": secret, "name": name}
     from .people import seed_users
 

@@ -20,7 +20,13 @@ from typing import Any, Literal
 
 from moto.server import ThreadedMotoServer
 
+from .api import port_taken
+
 Mode = Literal["process", "thread"]
+
+
+class MotoServerError(OSError):
+    """The moto server could not start (its port is taken, say); the message names the port."""
 
 
 class MotoServer:
@@ -37,6 +43,9 @@ class MotoServer:
 
     def start(self) -> str:
         if self.mode == "thread":
+            taken = port_taken(self.host, self.port)
+            if taken:  # ThreadedMotoServer would wait forever for a server that never binds
+                raise MotoServerError(f"the moto server could not start on {self.host}:{self.port}: {taken}")
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
             serialize_dynamodb_writes()
             model_data_without_docker()
@@ -56,7 +65,8 @@ class MotoServer:
         if not line.isdigit():
             self._process.kill()
             self._process.wait()
-            raise RuntimeError(f"the moto server did not start on {self.host}:{self.port} (is the port in use?)")
+            reason = line.removeprefix("error: ") or "it exited"
+            raise MotoServerError(f"the moto server could not start on {self.host}:{self.port}: {reason}")
         self.port = int(line)
         return self.endpoint
 
@@ -194,17 +204,32 @@ def _child(host: str, port: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     serialize_dynamodb_writes()
     model_data_without_docker()
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     try:
-        server.start()
+        server = _bind(host, port)
     except OSError as exc:
-        print(f"error: {exc}", flush=True)
-        raise SystemExit(1) from exc
-    print(server.get_host_and_port()[1], flush=True)
-    done = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
-    done.wait()
-    server.stop()
+        print(f"error: {exc.strerror or exc}", flush=True)
+        raise SystemExit(1) from None
+    print(server.server_address[1], flush=True)
+    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+    sys.stdin.read()
+    server.shutdown()
+
+
+def _bind(host: str, port: int) -> Any:
+    """moto's werkzeug server, bound here rather than in `ThreadedMotoServer`'s thread: there a busy port
+    ends the thread (werkzeug prints and calls sys.exit) and `start()` waits for it forever."""
+    import io
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    complaint = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(complaint):  # werkzeug's own, several lines
+            return make_server(host, port, app, True, request_handler=MotoRequestHandler)
+    except SystemExit:
+        raise OSError(0, (complaint.getvalue().splitlines() or ["cannot bind"])[0]) from None
 
 
 if __name__ == "__main__":

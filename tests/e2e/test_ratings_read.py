@@ -91,13 +91,14 @@ def test_hcp_ratings_list_and_show_as_people_R20(hub: Hub, capsys: pytest.Captur
 
     rating_id = post_rating(hub, "PD2026112800004")
     url = ["--url", hub.cloud.api_url]
-    assert main(["ratings", "list", "--limit", "100", *url, "--token", id_token(hub.cloud.seeded, "market-dept")]) == 0
+    assert main(["ratings", "list", "--limit", "100", "--json", *url, "--token",
+                 id_token(hub.cloud.seeded, "market-dept")]) == 0  # fmt: skip
     listed_out = printed(capsys.readouterr().out)
     assert rating_id in {r["rating"]["rating_id"] for r in listed_out["ratings"]}
     assert PHONE not in json.dumps(listed_out)
     auditor = id_token(hub.cloud.seeded, "auditor")
-    assert main(["ratings", "show", rating_id, *url, "--token", auditor]) == 0
+    assert main(["ratings", "show", rating_id, "--json", *url, "--token", auditor]) == 0
     assert printed(capsys.readouterr().out)["rating"]["rater"]["phone"] == PHONE
     operator = id_token(hub.cloud.seeded, "operator")
     assert main(["ratings", "show", rating_id, "--unmasked", *url, "--token", operator]) == 1
-    assert "PERSONAL_DATA_FORBIDDEN" in capsys.readouterr().out
+    assert "hcp: 403 PERSONAL_DATA_FORBIDDEN" in capsys.readouterr().err  # one line for people
