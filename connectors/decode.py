@@ -11,6 +11,7 @@ from xml.etree.ElementTree import Element, ParseError, XMLParser
 import orjson
 
 from hub.errors import Problem, Refused, problem
+from hub.jsonbody import check_no_duplicates
 
 Format = Literal["json", "xml", "form"]
 
@@ -81,9 +82,11 @@ def _json(body: bytes, charset: str) -> Any:
         _decode(body, "utf-8")  # strict check first, so bad bytes are a charset error, not a syntax one
         text = body
     try:
-        return orjson.loads(text)
+        document = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise _refuse("BODY_MALFORMED", f"JSON: {exc}") from None
+    check_no_duplicates(text, document)  # orjson keeps the last of two equal keys
+    return document
 
 
 def _xml(body: bytes, charset: str) -> Element:

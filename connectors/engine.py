@@ -19,10 +19,14 @@ from connectors.base import Adapter, Translation
 from connectors.decode import decode_document, format_of, parse_content_type
 from connectors.spec import TIME_FIELDS, ConnectorSpec, FieldRule, Format, closest, split_xml_path
 from connectors.timeformats import compile_time_format
-from hub.errors import Problem, Refused, problem
+from hub.errors import Problem, Refused, problem, unknown_field
+from hub.jsonbody import not_an_object
 from hub.tags import TagCode, match_label
 
 MAX_BATCH = 100
+# Families whose JSON is the hub's own contract (schemas/unified-rating.json: additionalProperties false):
+# a field no path reads is a mistake to refuse (FIELD_UNKNOWN), not a source's extra to ignore.
+CLOSED_KINDS = frozenset({"unified"})
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _GRADE_FIELDS = frozenset({"grade", "staff_grade"})
@@ -197,6 +201,9 @@ class _Reader:
         self.plan: list[tuple[_Field, str | None]] = [
             (f, f.rule.path if f.rule.path and _IDENT.match(f.rule.path) else None) for f in self.fields
         ]
+        self.closed: dict[str, Any] | None = None
+        if fmt == "json" and spec.kind in CLOSED_KINDS:
+            self.closed = _known_tree([*(f.rule.path for f in self.fields if f.rule.path), *spec.source_rating_id])
         paths = {f.unified: f.source_path for f in self.fields if f.source_path}
         paths["source_rating_id"] = self.id_paths
         self.source_paths: dict[str, str | None] = paths
@@ -244,6 +251,8 @@ class SpecAdapter(Adapter):
         fmt = format_of(mime)
         if fmt is None and mime is not None and mime not in ("text/plain", "application/octet-stream"):
             fmt = "unsupported"  # type: ignore[assignment]
+        if fmt is None and self.kind in CLOSED_KINDS and mime is not None:
+            fmt = "unsupported"  # type: ignore[assignment]  # the hub's own format is JSON, declared or implied
         if fmt is None:
             return self._default, charset
         reader = self._readers.get(fmt)
@@ -257,6 +266,8 @@ class SpecAdapter(Adapter):
     def split(self, body: bytes, content_type: str | None) -> list[Any]:
         reader, charset = self._reader_for(content_type)
         document = decode_document(body, reader.fmt, charset or reader.charset)
+        if reader.fmt == "json" and not isinstance(document, (dict, list)):
+            raise not_an_object("a JSON object, or a list of JSON objects")
         found = reader.records(document) if reader.records else document
         if found is None:
             raise Refused([problem("FIELD_REQUIRED", "", source_path=reader.records_path)])
@@ -265,6 +276,8 @@ class SpecAdapter(Adapter):
             raise Refused([problem("BATCH_TOO_LARGE", "", str(MAX_BATCH))])
         if not records:
             raise Refused([problem("BODY_EMPTY", "")])
+        if reader.fmt == "json" and not all(isinstance(record, dict) for record in records):
+            raise not_an_object("a JSON object, or a list of JSON objects")
         return [_Record(reader, record) for record in records]
 
     def translate(self, record: Any) -> Translation:
@@ -277,6 +290,8 @@ class SpecAdapter(Adapter):
         if reader.fmt == "json" and not isinstance(data, dict):
             problems.append(problem("BODY_MALFORMED", "", "a record must be a JSON object"))
             return Translation(unified, None, problems, reader.source_paths.get)
+        if reader.closed is not None:
+            problems.extend(_unknown_fields(data, reader.closed, ""))
         flat = _flat_children(data) if reader.fmt == "xml" else data
         for f, key in reader.plan:
             raw = flat[key] if key is not None and key in flat else None if f.get is None else f.get(data)
@@ -363,6 +378,31 @@ class SpecAdapter(Adapter):
             if code not in tags:
                 tags.append(code)
         return tags
+
+
+def _known_tree(paths: list[str]) -> dict[str, Any]:
+    """Dotted paths as a tree of keys; a leaf (None) takes any value."""
+    tree: dict[str, Any] = {}
+    for path in paths:
+        node = tree
+        *parents, leaf = path.split(".")
+        for part in parents:
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+        node.setdefault(leaf, None)
+    return tree
+
+
+def _unknown_fields(record: dict[str, Any], known: dict[str, Any], prefix: str) -> list[Problem]:
+    """FIELD_UNKNOWN for every key of `record` (at any depth) that `known` does not hold."""
+    found: list[Problem] = []
+    for key, value in record.items():
+        if key not in known:
+            found.append(unknown_field(prefix + key, closest(key, list(known))))
+        elif known[key] is not None and isinstance(value, dict):
+            found.extend(_unknown_fields(value, known[key], f"{prefix}{key}."))
+    return found
 
 
 class _Unmapped(Exception):

@@ -164,7 +164,11 @@ RESPONSES: dict[int, Any] = {
         "description": "Every item was rejected: the same per-item results, each with its errors",
         "content": {"application/json": {"model": IngestAnswer}},
     },
-    400: _refusal("The body cannot be read at all (malformed, empty, wrong charset); nothing is stored"),
+    400: _refusal(
+        "BODY_MALFORMED (not JSON, a duplicate key, not an object or a list of objects), BODY_EMPTY, "
+        "BODY_UNDECODABLE: the body cannot be taken as a whole. No rating is stored; the signed body is archived "
+        "(encrypted) for audit, see docs/signing.md"
+    ),
     401: _refusal(
         "SIGNATURE_MISSING, SIGNATURE_INVALID, KEY_RETIRED, TIMESTAMP_EXPIRED, NONCE_REUSED, CONNECTOR_UNKNOWN"
     ),
@@ -173,7 +177,7 @@ RESPONSES: dict[int, Any] = {
         "not rate for: nothing of the request is kept)"
     ),
     413: _refusal(f"BODY_TOO_LARGE (over {MAX_BODY_BYTES} bytes) or BATCH_TOO_LARGE (over {MAX_ITEMS} items)"),
-    415: _refusal("CONTENT_TYPE_UNSUPPORTED: not a format this connector reads"),
+    415: _refusal("CONTENT_TYPE_UNSUPPORTED: not a format this connector reads (the unified route: JSON only)"),
     500: _refusal("INTERNAL_ERROR: send again later; what was accepted is kept, a re-post is a duplicate"),
 }
 SIGNED = [{name: [] for name in ("HcpConnector", "HcpTimestamp", "HcpNonce", "HcpSignature")}]

@@ -5,7 +5,7 @@
 
 `verify` refuses, storing nothing, in this order: a header missing or malformed (401 SIGNATURE_MISSING),
 an unknown connector (401 CONNECTOR_UNKNOWN), a wrong signature (401 SIGNATURE_INVALID; 401 KEY_RETIRED
-for the secret a rotation replaced, once its grace period is over), a timestamp
+for a secret a rotation replaced, once its grace period is over, however many rotations ago), a timestamp
 more than 5 minutes from the hub's clock (401 TIMESTAMP_EXPIRED), a disabled connector (403
 CONNECTOR_DISABLED), a nonce seen before (401 NONCE_REUSED). The nonce is recorded last, so a request
 refused for any other reason does not use it up.
@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hub.errors import Refused, problem
+from hub.errors import Refused, beijing_time, problem
 from hub.ports import Connector, ConnectorStore, NonceStore
 
 CONNECTOR_HEADER = "X-Hcp-Connector"
@@ -138,10 +138,18 @@ def _check_previous_key(
     """Passes for the secret a rotation replaced, inside its grace period; past it, 401 KEY_RETIRED (so the
     integrator knows to switch keys rather than hunt a bug in their signing). Anything else: SIGNATURE_INVALID."""
     previous, until = connector.previous_secret, connector.previous_valid_until
-    if not previous or until is None or not hmac.compare_digest(signature(previous, body, timestamp, nonce), signed):
-        raise _refuse("SIGNATURE_INVALID")
-    if now > until:
-        raise _refuse("KEY_RETIRED", until.isoformat(timespec="seconds"))
+    if previous and until is not None and hmac.compare_digest(signature(previous, body, timestamp, nonce), signed):
+        if now > until:
+            raise _retired(until)
+        return
+    for old, retired_at in connector.retired:  # older rotations: never valid, but named for what they are
+        if hmac.compare_digest(signature(old, body, timestamp, nonce), signed):
+            raise _retired(retired_at)
+    raise _refuse("SIGNATURE_INVALID")
+
+
+def _retired(at: datetime) -> AuthRefused:
+    return AuthRefused([problem("KEY_RETIRED", "", at.isoformat(timespec="seconds"), detail_zh=beijing_time(at))])
 
 
 class DynamoNonceStore(NonceStore):

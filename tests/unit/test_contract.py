@@ -1,0 +1,107 @@
+"""The unified contract, as a sender meets it: no field silently dropped, no ambiguous body stored.
+
+Issue 11, items 1-3 and 7: an unknown field at any depth is FIELD_UNKNOWN at its path (with the name it
+most likely meant); the unified route reads JSON only; a body that is not an object (or a list of them)
+and a body with a duplicate key are BODY_MALFORMED, one code for "not what the route takes".
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from connectors.normalize import normalize
+from connectors.registry import adapter_for
+from hub.calendar import WorkingDayCalendar
+from hub.errors import Refused
+
+NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
+JSON = "application/json"
+GOOD: dict[str, Any] = {
+    "source_rating_id": "WEB-1",
+    "case": {"case_no": "GX2026112700045", "handled_at": "2026-11-27T16:02:11+08:00"},
+    "target": {"agency_code": "11360704MB1C000102", "region_code": "360704000000", "agency_name": "赣县区行政审批局"},
+    "channel": "web",
+    "grade": "dissatisfied",
+    "tags": ["ITEM_MATERIALS"],
+    "comment": "材料要求重复提交",
+    "rater": {"type": "person", "phone": "13907970001", "real_name": True},
+    "rated_at": "2026-11-28T10:21:33+08:00",
+}
+
+
+def unified(body: bytes, content_type: str | None = JSON) -> list[Any]:
+    return normalize(
+        adapter_for("unified"), body, content_type,
+        connector_id="t", received_at=NOW, now=NOW, calendar=WorkingDayCalendar(),
+    )  # fmt: skip
+
+
+def refused(body: bytes, content_type: str | None = JSON) -> list[dict[str, Any]]:
+    with pytest.raises(Refused) as err:
+        unified(body, content_type)
+    return [p.as_dict() for p in err.value.problems]
+
+
+def test_the_good_rating_is_accepted() -> None:  # the negative control of every test below
+    [outcome] = unified(json.dumps(GOOD).encode())
+    assert outcome.outcome == "accepted", outcome.problems
+    assert outcome.rating.comment == "材料要求重复提交"
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "near"),
+    [
+        (lambda r: r.update(commnet=r.pop("comment")), "commnet", "comment"),
+        (lambda r: r["rater"].update(mobile="13907970001"), "rater.mobile", None),
+        (lambda r: r["target"].update(agnecy_name=r["target"].pop("agency_name")), "target.agnecy_name",
+         "agency_name"),
+        (lambda r: r["case"].update(handled=1), "case.handled", "handled_at"),
+    ],
+)  # fmt: skip
+def test_an_unknown_field_at_any_depth_is_refused_at_its_path(change: Any, path: str, near: str | None) -> None:
+    record = json.loads(json.dumps(GOOD))
+    change(record)
+    [outcome] = unified(json.dumps(record).encode())
+    assert outcome.outcome == "rejected" and outcome.rating is None
+    [p] = [p for p in outcome.problems if p.code == "FIELD_UNKNOWN"]
+    assert p.path == path
+    if near:
+        assert f"did you mean {near}?" in p.message and f"是否应为 {near}" in p.message_zh
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", "application/xml",
+                                          "application/x-www-form-urlencoded"])
+def test_the_unified_format_is_json_only(content_type: str) -> None:
+    [p] = refused(json.dumps(GOOD).encode(), content_type)
+    assert p["code"] == "CONTENT_TYPE_UNSUPPORTED"
+
+
+@pytest.mark.parametrize("body", [b"null", b'"x"', b"42", b"[1, 2]", b"true", b"[{}, 3]"])
+def test_a_body_that_is_not_an_object_or_a_list_of_them_is_body_malformed(body: bytes) -> None:
+    [p] = refused(body)
+    assert p["code"] == "BODY_MALFORMED"
+
+
+def test_a_duplicate_key_is_refused_naming_it() -> None:
+    text = json.dumps(GOOD, ensure_ascii=False)
+    body = text.replace('"grade": "dissatisfied"', '"grade": "satisfied", "grade": "very_dissatisfied"').encode()
+    assert body.count(b'"grade"') == 2
+    [p] = refused(body)
+    assert p["code"] == "BODY_MALFORMED" and '"grade"' in p["message"] and '"grade"' in p["message_zh"]
+
+
+def test_a_duplicate_key_deep_in_a_batch_is_refused() -> None:
+    text = json.dumps([GOOD, GOOD], ensure_ascii=False)
+    body = text.replace('"real_name": true}', '"real_name": true, "real_name": false}', 1).encode()
+    [p] = refused(body)
+    assert '"real_name"' in p["message"]
+
+
+def test_a_key_quoted_inside_a_value_is_not_a_duplicate() -> None:
+    record = {**GOOD, "comment": '材料 "grade": 重复'}
+    [outcome] = unified(json.dumps(record, ensure_ascii=False).encode())
+    assert outcome.outcome == "accepted", outcome.problems
