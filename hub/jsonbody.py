@@ -9,16 +9,9 @@ be stored. Every refusal here is `BODY_MALFORMED`, which the routes answer with 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from hub.errors import Refused, problem
-
-# A JSON string token; outside strings a JSON text has no quote character, so scanning tokens from the
-# left finds every string, and those followed by a colon are the object keys.
-_KEY = re.compile(rb'"(?:[^"\\]|\\.)*"\s*:')
-_KEY_TEXT = re.compile(r'"(?:[^"\\]|\\.)*"\s*:')
-
 
 class DuplicateKey(ValueError):
     def __init__(self, key: str) -> None:
@@ -61,22 +54,3 @@ def loads_object(text: str | bytes, what: str = "a JSON object") -> dict[str, An
     if not isinstance(document, dict):
         raise not_an_object(what)
     return document
-
-
-def count_keys(document: Any) -> int:
-    """How many object keys a decoded document holds (all depths)."""
-    if isinstance(document, dict):
-        return len(document) + sum(count_keys(v) for v in document.values() if v.__class__ in (dict, list))
-    if isinstance(document, list):
-        return sum(count_keys(v) for v in document if v.__class__ in (dict, list))
-    return 0
-
-
-def check_no_duplicates(raw: str | bytes, document: Any) -> None:
-    """For a document a fast parser decoded: as many keys in the text as in the result, else the duplicate
-    is found (and named) by `loads`. The scan costs a fraction of a parse; the slow path runs only on a
-    body that does hold a duplicate."""
-    pattern = _KEY if isinstance(raw, bytes) else _KEY_TEXT
-    written = sum(1 for _ in pattern.finditer(raw))  # type: ignore[arg-type]
-    if written != count_keys(document):
-        loads(raw)

@@ -105,3 +105,31 @@ def test_a_key_quoted_inside_a_value_is_not_a_duplicate() -> None:
     record = {**GOOD, "comment": '材料 "grade": 重复'}
     [outcome] = unified(json.dumps(record, ensure_ascii=False).encode())
     assert outcome.outcome == "accepted", outcome.problems
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": "x:y", "a": "z"}',  # the lost value held a colon
+        b'{"a": {"b": 1, "b": 2}}',
+        b'{"a": "t\\u003a", "a": 1, "c": "::"}',  # an escaped colon takes the exact path
+        b'{"k:1": 1, "k:1": 2}',
+    ],
+)
+def test_the_fast_duplicate_check_misses_no_duplicate(body: bytes) -> None:
+    from connectors.decode import decode_document
+
+    with pytest.raises(Refused) as err:
+        decode_document(body, "json", "utf-8")
+    assert "duplicate key" in err.value.problems[0].message
+
+
+def test_the_fast_duplicate_check_passes_colons_and_escapes_inside_strings() -> None:
+    from connectors.decode import decode_document
+
+    body = '{"t": "10:21:33", "u": "a\\":b", "v": ["x:", {"w:": "\\u003a"}], "中文": "：冒号"}'.encode()
+    assert decode_document(body, "json", "utf-8")["v"][1] == {"w:": ":"}
+    gbk = '{"t": "10:21", "n": "赣县区", "n2": "赣县区"}'.encode("gbk")
+    assert decode_document(gbk, "json", "gbk")["n"] == "赣县区"
+    with pytest.raises(Refused):
+        decode_document('{"n": "赣县区", "n": "x"}'.encode("gbk"), "json", "gbk")
