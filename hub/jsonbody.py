@@ -13,6 +13,7 @@ from typing import Any
 
 from hub.errors import Refused, problem
 
+
 class DuplicateKey(ValueError):
     def __init__(self, key: str) -> None:
         super().__init__(key)

@@ -103,7 +103,9 @@ def _connector(item: dict[str, Any], sealer: PersonalDataSealer | None = None) -
         previous_secret=_secret(item, "previous_secret", sealer),
         previous_valid_until=_time(item, "previous_valid_until"),
         updated_at=_time(item, "updated_at"),
-        retired=tuple((secret, datetime.fromisoformat(at)) for secret, at in json.loads(_secret(item, "retired", sealer) or "[]")),
+        retired=tuple(
+            (secret, datetime.fromisoformat(at)) for secret, at in json.loads(_secret(item, "retired", sealer) or "[]")
+        ),
     )
 
 
