@@ -311,7 +311,8 @@ def _build_app() -> APIGatewayRestResolver:
                          "content": {"application/json": {"model": CalendarAnswer}}},
                    **{status: RESPONSES[status] for status in (400, 401, 413, 500)},
                    403: _refusal("CONNECTOR_DISABLED, or OPERATOR_ONLY: not an operator credential"),
-                   422: _refusal("NOTICE_INVALID (one error per problem of the file) or NOTICE_REFUSED")},
+                   422: _refusal("NOTICE_INVALID (one error per problem of the file), FIELD_UNKNOWN (at its path) "
+                                 "or NOTICE_REFUSED")},
     )  # fmt: skip
     def post_calendar_notice() -> Response[CalendarAnswer]:
         return _calendar_notice(app)
@@ -456,7 +457,8 @@ def _calendar_notice(app: APIGatewayRestResolver) -> Response[CalendarAnswer]:
             body, force=force, now=current_clock().now(), origin="the notice", limit=RECOMPUTE_IN_REQUEST
         )
     except Refused as exc:
-        return _refused(422, exc.problems, connector.connector_id)
+        status = 400 if any(p.code.startswith("BODY_") for p in exc.problems) else 422
+        return _refused(status, exc.problems, connector.connector_id)
     metrics.add_metric(name="CalendarNoticesLoaded", unit=MetricUnit.Count, value=1)
     logger.info(
         "calendar notice loaded",

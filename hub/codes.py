@@ -84,7 +84,9 @@ def check_region_code(value: str) -> str:
     if len(code) in (2, 4, 6, 9) and code.isdigit():
         code = code.ljust(12, "0")
     if not _DIGITS12.match(code):
-        raise CodeError("REGION_CODE_INVALID", "must be a 12-digit administrative division code", "应为 12 位行政区划代码")
+        raise CodeError(
+            "REGION_CODE_INVALID", "must be a 12-digit administrative division code", "应为 12 位行政区划代码"
+        )
     if code[:2] not in PROVINCES:
         raise CodeError(
             "REGION_PROVINCE_UNKNOWN", f"{code[:2]} is not a province-level division prefix",
@@ -143,7 +145,9 @@ def check_id_number(value: str) -> str:
     """A resident ID number (居民身份证号码): province prefix, birth date and check digit."""
     number = value.strip().upper()
     if not _ID_SHAPE.match(number):
-        raise CodeError("ID_NUMBER_INVALID", "must be 18 characters: 17 digits and a digit or X", "应为 17 位数字加 1 位数字或 X")
+        raise CodeError(
+            "ID_NUMBER_INVALID", "must be 18 characters: 17 digits and a digit or X", "应为 17 位数字加 1 位数字或 X"
+        )
     if number[:2] not in PROVINCES:
         raise CodeError(
             "ID_NUMBER_INVALID", "the first two digits are not a province-level prefix", "前两位不是省级区划代码"
@@ -151,7 +155,9 @@ def check_id_number(value: str) -> str:
     try:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise CodeError("ID_NUMBER_INVALID", "the birth date digits are not a real date", "出生日期不是有效日期") from None
+        raise CodeError(
+            "ID_NUMBER_INVALID", "the birth date digits are not a real date", "出生日期不是有效日期"
+        ) from None
     total = 0
     for digit, weight in zip(number[:17], _ID_WEIGHTS, strict=True):
         total += (ord(digit) - 48) * weight

@@ -177,6 +177,15 @@ class RatingBody(_Model):
         return f"{self.target.agency_code}/{self.case.case_no}/{self.case.step or '-'}/{round_}"
 
 
+class UnifiedRating(RatingBody):
+    """`POST /v1/ratings`: a rating in the hub's own field names with the source's id for it; target.level is
+    derived from region_code (R3), rating_id and source are assigned by the hub."""
+
+    source_rating_id: Annotated[
+        str, Field(min_length=1, max_length=TEXT_MAX, description="the rating's id at the source")
+    ]
+
+
 class Rating(RatingBody):
     rating_id: Annotated[str, Field(description="hub-assigned, deterministic from connector and source id")]
     source: Source

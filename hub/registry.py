@@ -32,8 +32,10 @@ __all__ = [
     "CUSTOM_KIND",
     "DEFAULT_GRACE",
     "REGISTRY_SCHEMAS",
+    "ChangeBody",
     "ConnectorView",
     "Registration",
+    "RegistrationBody",
     "RegistryService",
     "SpecCheck",
     "SpecRejected",
@@ -219,7 +221,7 @@ def _credit_code(value: Any, path: str) -> str:
     try:
         return check_uscc(str(value).strip())
     except CodeError as exc:
-        raise Refused([problem("USCC_INVALID", path, str(exc))]) from None
+        raise Refused([problem(exc.code, path, exc.detail, detail_zh=exc.detail_zh)]) from None
 
 
 def _agencies(principal: Principal, codes: Iterable[Any]) -> tuple[str, ...]:
@@ -286,6 +288,45 @@ def connector_view(connector: Connector) -> dict[str, Any]:
         created_at=connector.created_at,
         updated_at=connector.updated_at,
     ).model_dump(mode="json")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+_SCOPE = Field(default=None, description="credit codes (agencies) or division-code prefixes (regions); one or a list")
+_SPEC = Field(default=None, description="a custom connector's spec: its text (JSON or YAML) or a JSON object")
+
+
+class RegistrationBody(_Body):
+    """`POST /v1/connectors`: what a department sends to register a connector (schemas/connector-registration.json)."""
+
+    name: str | None = Field(default=None, description="defaults to the spec's name, else the kind")
+    kind: str | None = Field(default=None, description="a built-in source family, or custom (with spec)")
+    spec: str | dict[str, Any] | None = _SPEC
+    settings: dict[str, Any] | None = Field(default=None, description="overrides of the family's spec")
+    owner_agency: str | None = None
+    agencies: list[str] | str | None = _SCOPE
+    regions: list[str] | str | None = _SCOPE
+    department: str | None = None
+    sample: str | dict[str, Any] | list[Any] | None = Field(default=None, description="a payload to try the spec on")
+    sample_base64: str | None = Field(default=None, description="the sample's bytes, base64 (any charset)")
+    sample_charset: str | None = None
+    sample_content_type: str | None = None
+
+
+class ChangeBody(_Body):
+    """`PATCH /v1/connectors/{id}`: the fields a department may change (schemas/connector-change.json)."""
+
+    name: str | None = None
+    agencies: list[str] | str | None = _SCOPE
+    regions: list[str] | str | None = _SCOPE
+    spec: str | dict[str, Any] | None = _SPEC
+    settings: dict[str, Any] | None = None
+    sample: str | dict[str, Any] | list[Any] | None = None
+    sample_base64: str | None = None
+    sample_charset: str | None = None
+    sample_content_type: str | None = None
 
 
 REGISTRY_SCHEMAS: dict[str, type[BaseModel]] = {"connector.json": ConnectorView}
