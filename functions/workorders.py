@@ -13,7 +13,6 @@ its refusals come back with their code and status (403 role/ownership, 409 state
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import threading
@@ -28,6 +27,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from functions.account import denied, principal_of
+from functions.http import BadBody, json_object
 from hub.access import AccessDenied, Principal, PrincipalRole
 from hub.calendar import SHANGHAI
 from hub.codes import CodeError, check_region_code, check_uscc
@@ -323,13 +323,11 @@ def _actor(principal: Principal, order: WorkOrder) -> Actor:
     raise AccessDenied("FORBIDDEN", "act on work orders: the auditor role reads only")
 
 
-def _command(body: bytes) -> tuple[Any, int | None]:
+def _command(event: dict[str, Any]) -> tuple[Any, int | None]:
     try:
-        data = json.loads(body or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _Refusal(400, problem("BODY_MALFORMED", "", f"JSON: {exc}"[:200])) from None
-    if not isinstance(data, dict):
-        raise _Refusal(400, problem("BODY_MALFORMED", "", "a JSON object with an action"))
+        data = json_object(event, "a JSON object with an action")
+    except BadBody as exc:
+        raise _Refusal(exc.status, exc.problem) from None
     expected = data.pop("expected_version", None)
     problems: list[Problem] = []
     if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < 1):
@@ -365,11 +363,7 @@ def _field_problems(exc: ValidationError) -> list[Problem]:
 
 
 def _act(app: APIGatewayRestResolver, principal: Principal, order_id: str) -> Response[str]:
-    raw = app.current_event.raw_event
-    body = raw.get("body") or ""
-    if raw.get("isBase64Encoded"):  # the template makes every media type binary
-        body = base64.b64decode(body)
-    command, expected = _command(body.encode() if isinstance(body, str) else body)
+    command, expected = _command(app.current_event.raw_event)
     order = _visible(principal, order_id)
     actor = _actor(principal, order)
     services: WorkOrderServices = _services()
