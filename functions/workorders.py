@@ -262,8 +262,7 @@ def _list(app: APIGatewayRestResolver, principal: Principal) -> Response[str]:
 
 def _agencies(principal: Principal, unit: str | None) -> tuple[str, ...]:
     if unit is not None:
-        principal.require(principal.sees_everything or principal.role is not PrincipalRole.DEPARTMENT
-                          or unit in principal.agency_codes, f"list the orders of {unit}")  # fmt: skip
+        principal.require(principal.may_ask_for(agency=unit), f"list the orders of {unit}")
         return (unit,)
     if principal.role is PrincipalRole.DEPARTMENT:
         return tuple(sorted(principal.agency_codes))
@@ -273,8 +272,8 @@ def _agencies(principal: Principal, unit: str | None) -> tuple[str, ...]:
 def _region(principal: Principal, region: str | None) -> str | None:
     """The asked region, inside the person's own; a region-scoped person is kept to theirs."""
     if region is not None:
-        principal.require(principal.sees_everything or principal.role is PrincipalRole.DEPARTMENT
-                          or principal.in_region(region), f"list the orders of region {region}")  # fmt: skip
+        inside = principal.role is PrincipalRole.DEPARTMENT or principal.sees_everything or principal.in_region(region)
+        principal.require(inside and principal.may_ask_for(region=region), f"list the orders of region {region}")
         return region
     if principal.sees_everything or principal.role is PrincipalRole.DEPARTMENT:
         return None

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from hub.codes import CodeError, Level, check_region_code, check_uscc, region_level
+from hub.codes import PROVINCES, CodeError, Level, check_region_code, check_uscc, region_level
 
 __all__ = [
     "AGENCY_CLAIM",
@@ -56,6 +56,22 @@ _PREFIX_DIGITS = {Level.PROVINCE: 2, Level.CITY: 4, Level.COUNTY: 6, Level.TOWNS
 def region_prefix(region_code: str) -> str:
     """The digits a division's own code shares with everything inside it: 360704000000 → "360704"."""
     return region_code[: _PREFIX_DIGITS[region_level(region_code)]]
+
+
+def agency_home(agency_code: str) -> str | None:
+    """The division prefix an agency's credit code was issued in (characters 3-8 of GB 32100), if it is one."""
+    digits = agency_code[2:8]
+    if len(digits) != 6 or not digits.isdigit() or digits[:2] not in PROVINCES:
+        return None
+    try:
+        return region_prefix(check_region_code(digits))
+    except CodeError:
+        return None
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Two division prefixes of which one holds the other."""
+    return a.startswith(b) or b.startswith(a)
 
 
 class AccessDenied(Exception):
@@ -120,6 +136,33 @@ class Principal:
         return self.role is PrincipalRole.OPERATOR or (
             self.role is PrincipalRole.DEPARTMENT and owner_agency in self.agency_codes
         )
+
+    def may_ask_for(self, *, agency: str | None = None, region: str | None = None) -> bool:
+        """Whether a list's filter lies inside the person's scope, at least in part. Asking beyond it is
+        refused (403 FORBIDDEN), never answered with an empty list that reads as "no bad ratings there".
+
+        An agency's home is the division its credit code was issued in (GB 32100, characters 3-8); a
+        department's homes are its agencies' (and its own region, when its account has one)."""
+        if self.sees_everything:
+            return True
+        own = region_prefix(self.region_code) if self.region_code else None
+        if agency is not None:
+            if self.role is PrincipalRole.DEPARTMENT:
+                if agency not in self.agency_codes:
+                    return False
+            elif own is not None:
+                home = agency_home(agency)
+                if home is not None and not _overlap(home, own):
+                    return False
+        if region is not None:
+            asked = region_prefix(region) if len(region) == 12 else region
+            if self.role is PrincipalRole.DEPARTMENT:
+                homes = {h for h in map(agency_home, self.agency_codes) if h} | ({own} if own else set())
+                if homes and not any(_overlap(asked, home) for home in homes):
+                    return False
+            elif own is not None and not _overlap(asked, own):
+                return False
+        return True
 
     def require(self, allowed: bool, what: str) -> None:
         if not allowed:

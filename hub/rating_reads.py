@@ -109,9 +109,11 @@ class RatingReads:
             if not _REGION_PREFIX.match(region):
                 raise Refused([problem("REGION_CODE_INVALID", "region", "2 to 12 digits")])
             prefix = _region_text(region)
+        if agency and not principal.may_ask_for(agency=agency):
+            raise AccessDenied("FORBIDDEN", f"see the ratings of {agency}")
+        if prefix and not principal.may_ask_for(region=prefix):
+            raise AccessDenied("FORBIDDEN", f"see the ratings of region {region}")
         if principal.role is PrincipalRole.DEPARTMENT:
-            if agency and agency not in principal.agency_codes:
-                raise AccessDenied("FORBIDDEN", f"see the ratings of {agency}")
             agencies = agencies or principal.agency_codes
         elif principal.region_code and not principal.sees_everything:
             own = region_prefix(principal.region_code)

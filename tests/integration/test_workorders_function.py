@@ -153,6 +153,24 @@ def test_a_department_may_not_list_another_units_orders(api: Api) -> None:
     assert status == 403 and answer["errors"][0]["code"] == "FORBIDDEN"
 
 
+@pytest.mark.parametrize(
+    ("user", "query"),
+    [
+        ("market-dept", {"region": "360702000000"}),  # a department, a region none of its agencies is in
+        ("ganxian-management", {"unit": OTHER_AGENCY}),  # a county's management, an agency of another county
+    ],
+)
+def test_a_list_filter_outside_the_scope_is_403_not_an_empty_list(api: Api, user: str, query: dict[str, str]) -> None:
+    """Issue 11 item 5, as for ratings lists: an empty 200 reads as "no work orders there"."""
+    status, answer = api.call("GET", "/v1/work-orders", user=user, query=query)
+    assert (status, answer["errors"][0]["code"]) == (403, "FORBIDDEN")
+    # the negative control: inside the scope, the same filters narrow
+    status, answer = api.call("GET", "/v1/work-orders", user="ganxian-management", query={"unit": COUNTY_AGENCY})
+    assert (status, [i["id"] for i in answer["items"]]) == (200, ["wo-county"])
+    status, answer = api.call("GET", "/v1/work-orders", user="market-dept", query={"region": COUNTY})
+    assert (status, [i["id"] for i in answer["items"]]) == (200, ["wo-county"])
+
+
 def test_an_order_reads_whole_for_those_who_may_see_it_and_403_for_others(api: Api) -> None:
     status, order = api.call("GET", "/v1/work-orders/wo-township", user="ganxian-management")
     assert status == 200 and order["managing_department"]["region_code"] == COUNTY
