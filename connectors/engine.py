@@ -30,6 +30,7 @@ CLOSED_KINDS = frozenset({"unified"})
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _GRADE_FIELDS = frozenset({"grade", "staff_grade"})
+_TIME_FORMAT_ZH = {"iso": "带时区偏移的 ISO 8601"}
 _TRUE = frozenset({"1", "true", "yes", "y", "是"})
 _FALSE = frozenset({"0", "false", "no", "n", "否", ""})
 
@@ -258,7 +259,9 @@ class SpecAdapter(Adapter):
         reader = self._readers.get(fmt)
         if reader is None:
             reads = " or ".join(self._readers)
-            raise Refused([problem("CONTENT_TYPE_UNSUPPORTED", "", f"{mime}; this connector reads {reads}")])
+            reads_zh = "或".join(fmt.upper() for fmt in self._readers)
+            raise Refused([problem("CONTENT_TYPE_UNSUPPORTED", "", f"{mime}; this connector reads {reads}",
+                                   detail_zh=f"{mime}；该接入方只接受 {reads_zh} 格式")])  # fmt: skip
         return reader, charset
 
     # -- the Adapter interface --
@@ -267,7 +270,7 @@ class SpecAdapter(Adapter):
         reader, charset = self._reader_for(content_type)
         document = decode_document(body, reader.fmt, charset or reader.charset)
         if reader.fmt == "json" and not isinstance(document, (dict, list)):
-            raise not_an_object("a JSON object, or a list of JSON objects")
+            raise not_an_object("a JSON object, or a list of JSON objects", "一个 JSON 对象或由 JSON 对象组成的列表")
         found = reader.records(document) if reader.records else document
         if found is None:
             raise Refused([problem("FIELD_REQUIRED", "", source_path=reader.records_path)])
@@ -277,7 +280,7 @@ class SpecAdapter(Adapter):
         if not records:
             raise Refused([problem("BODY_EMPTY", "")])
         if reader.fmt == "json" and not all(isinstance(record, dict) for record in records):
-            raise not_an_object("a JSON object, or a list of JSON objects")
+            raise not_an_object("a JSON object, or a list of JSON objects", "一个 JSON 对象或由 JSON 对象组成的列表")
         return [_Record(reader, record) for record in records]
 
     def translate(self, record: Any) -> Translation:
@@ -288,7 +291,8 @@ class SpecAdapter(Adapter):
         problems: list[Problem] = []
         unmatched: list[str] = []
         if reader.fmt == "json" and not isinstance(data, dict):
-            problems.append(problem("BODY_MALFORMED", "", "a record must be a JSON object"))
+            problems.append(problem("BODY_MALFORMED", "", "a record must be a JSON object",
+                                    detail_zh="每条记录应为一个 JSON 对象"))  # fmt: skip
             return Translation(unified, None, problems, reader.source_paths.get)
         if reader.closed is not None:
             problems.extend(_unknown_fields(data, reader.closed, ""))
@@ -308,8 +312,14 @@ class SpecAdapter(Adapter):
                     problems.append(problem(code, f.unified, repr(exc.args[0])[:80], f.source_path))
                     continue
                 except (ValueError, TypeError, OverflowError, OSError) as exc:
-                    code = "TIME_INVALID" if f.rule.time or f.unified in TIME_FIELDS else "FIELD_INVALID"
-                    problems.append(problem(code, f.unified, f"{str(raw)[:40]!r}: {exc}", f.source_path))
+                    shown = repr(str(raw)[:40])
+                    if f.rule.time or f.unified in TIME_FIELDS:
+                        wanted = _TIME_FORMAT_ZH.get(f.rule.time or "iso", f.rule.time)
+                        code, zh = "TIME_INVALID", f"{shown}，应为 {wanted} 格式"
+                    else:
+                        code = "FIELD_INVALID"
+                        zh = f"{shown}，应为 1/0 或 true/false" if f.convert is _boolean else f"{shown} 无法识别"
+                    problems.append(problem(code, f.unified, f"{shown}: {exc}", f.source_path, detail_zh=zh))
                     continue
             parts = f.parts
             if len(parts) == 1:

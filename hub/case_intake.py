@@ -226,7 +226,7 @@ def parse_notices(body: bytes, content_type: str | None) -> Sequence[Any]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise Refused([problem("BODY_UNDECODABLE", "", "UTF-8")]) from None
+        raise Refused([problem("BODY_UNDECODABLE", "", "UTF-8", detail_zh="UTF-8 编码")]) from None
     document = loads(text)  # a duplicate key is refused, naming it
     if isinstance(document, dict):
         return [document]

@@ -14,7 +14,7 @@ BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 # code -> (rule or None, English message, Chinese message). Messages may use {detail}.
 CATALOG: dict[str, tuple[str | None, str, str]] = {
     "BODY_MALFORMED": (None, "the body cannot be parsed: {detail}", "报文无法解析：{detail}"),
-    "BODY_UNDECODABLE": (None, "the body is not valid {detail}", "报文不是有效的 {detail} 编码"),
+    "BODY_UNDECODABLE": (None, "the body is not valid {detail}", "报文不是有效的 {detail}"),
     "BODY_EMPTY": (None, "the body is empty", "报文为空"),
     "CONTENT_TYPE_UNSUPPORTED": (None, "unsupported content type: {detail}", "不支持的内容类型：{detail}"),
     "BATCH_TOO_LARGE": (None, "a batch holds at most {detail} items", "一批最多 {detail} 条"),

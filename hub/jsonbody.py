@@ -32,11 +32,18 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def duplicate_key_refusal(key: str) -> Refused:
-    return Refused([problem("BODY_MALFORMED", "", f'duplicate key "{key[:60]}"')])
+    shown = key[:60]
+    return Refused([problem("BODY_MALFORMED", "", f'duplicate key "{shown}"', detail_zh=f'字段 "{shown}" 出现了两次')])
 
 
-def not_an_object(what: str) -> Refused:
-    return Refused([problem("BODY_MALFORMED", "", f"the body must be {what}")])
+def not_an_object(what: str, what_zh: str = "一个 JSON 对象") -> Refused:
+    return Refused([problem("BODY_MALFORMED", "", f"the body must be {what}", detail_zh=f"报文应为{what_zh}")])
+
+
+def syntax_error(exc: json.JSONDecodeError) -> Refused:
+    """BODY_MALFORMED with where the JSON breaks, in both languages."""
+    return Refused([problem("BODY_MALFORMED", "", f"JSON: {exc}"[:200],
+                            detail_zh=f"JSON 语法错误（第 {exc.lineno} 行第 {exc.colno} 列）")])  # fmt: skip
 
 
 def loads(text: str | bytes) -> Any:
@@ -45,13 +52,16 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text, object_pairs_hook=_no_duplicates)
     except DuplicateKey as exc:
         raise duplicate_key_refusal(exc.key) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Refused([problem("BODY_MALFORMED", "", f"JSON: {exc}"[:200])]) from None
+    except json.JSONDecodeError as exc:
+        raise syntax_error(exc) from None
+    except UnicodeDecodeError as exc:
+        raise Refused([problem("BODY_UNDECODABLE", "", f"UTF-8 (byte {exc.start})",
+                               detail_zh=f"UTF-8 编码（第 {exc.start} 字节起不符）")]) from None  # fmt: skip
 
 
-def loads_object(text: str | bytes, what: str = "a JSON object") -> dict[str, Any]:
+def loads_object(text: str | bytes, what: str = "a JSON object", what_zh: str = "一个 JSON 对象") -> dict[str, Any]:
     """`loads`, for a route that takes one object."""
     document = loads(text)
     if not isinstance(document, dict):
-        raise not_an_object(what)
+        raise not_an_object(what, what_zh)
     return document
