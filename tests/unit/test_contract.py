@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from connectors.normalize import normalize
-from connectors.registry import adapter_for
+from connectors.registry import adapter_for, builtin_spec
 from hub.calendar import WorkingDayCalendar
 from hub.errors import Refused
+from tests.conftest import ROOT, SAMPLES
+from tests.schema_walk import EXTRA, forbidden_extras, schema
 
 NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
 JSON = "application/json"
@@ -133,3 +135,87 @@ def test_the_fast_duplicate_check_passes_colons_and_escapes_inside_strings() -> 
     assert decode_document(gbk, "json", "gbk")["n"] == "赣县区"
     with pytest.raises(Refused):
         decode_document('{"n": "赣县区", "n": "x"}'.encode("gbk"), "json", "gbk")
+
+
+# -- every published request schema's forbidden extra field, refused at its path (item 1)
+
+RICH = {
+    **GOOD,
+    "target": {**GOOD["target"], "staff": {"staff_id": "GX0232", "name": "钱七"},
+               "provider": {"credit_code": "91360704MA35L7G0X3", "name": "中介机构"}},
+    "case": {**GOOD["case"], "service_code": "S1", "step": "1"},
+}  # fmt: skip
+NOTICE = json.loads((SAMPLES / "cases" / "01-completed-no-rating.json").read_text("utf-8"))
+NOTICE_WITH_RATING = {
+    **NOTICE, "case_no": "GX2", "rating": {"grade": "satisfied", "rated_at": "2026-11-28T10:00:00+08:00"}
+}
+
+
+def test_the_rich_example_is_accepted() -> None:  # the negative control of the walk below
+    [outcome] = unified(json.dumps(RICH, ensure_ascii=False).encode())
+    assert outcome.outcome == "accepted", outcome.problems
+
+
+UNIFIED_EXTRAS = list(forbidden_extras(schema("unified-rating.json"), RICH))
+
+
+def test_the_walk_reaches_every_object_of_the_unified_rating() -> None:
+    assert {path for path, _ in UNIFIED_EXTRAS} == {
+        EXTRA, f"case.{EXTRA}", f"target.{EXTRA}", f"target.staff.{EXTRA}", f"target.provider.{EXTRA}",
+        f"rater.{EXTRA}",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body"), UNIFIED_EXTRAS, ids=[p for p, _ in UNIFIED_EXTRAS])
+def test_every_forbidden_extra_field_of_unified_rating_json_is_field_unknown(path: str, body: Any) -> None:
+    [outcome] = unified(json.dumps(body, ensure_ascii=False).encode())
+    assert outcome.rating is None
+    assert [(p.code, p.path) for p in outcome.problems] == [("FIELD_UNKNOWN", path)]
+
+
+def test_every_field_of_unified_rating_json_is_read_not_dropped() -> None:
+    """The other half of agreeing with the schema: a field it publishes is one the adapter reads."""
+    document = schema("unified-rating.json")
+    defs = document["$defs"]
+
+    def leaves(node: dict[str, Any], prefix: str) -> set[str]:
+        found: set[str] = set()
+        for name, prop in node.get("properties", {}).items():
+            options = [prop, *prop.get("anyOf", ())]
+            refs = [defs[o["$ref"].rsplit("/", 1)[-1]] for o in options if "$ref" in o]
+            objects = [r for r in refs if "properties" in r]
+            found |= leaves(objects[0], f"{prefix}{name}.") if objects else {prefix + name}
+        return found
+
+    spec = builtin_spec("unified")
+    assert leaves(document, "") == set(spec.fields) | set(spec.source_rating_id)
+
+
+@pytest.mark.parametrize("example", [NOTICE, NOTICE_WITH_RATING], ids=["notice", "with rating"])
+def test_every_forbidden_extra_field_of_case_json_is_field_unknown(example: dict[str, Any]) -> None:
+    extras = list(forbidden_extras(schema("case.json"), example))
+    assert len(extras) >= 5
+    for path, body in extras:
+        problems = CaseNotice_problems(body)
+        assert ("FIELD_UNKNOWN", path) in [(p.code, p.path) for p in problems], (path, problems)
+
+
+def CaseNotice_problems(body: dict[str, Any]) -> list[Any]:
+    from tests.unit.test_case_services import Hub
+
+    hub = Hub()
+    [result] = hub.post(body)
+    assert result["outcome"] == "rejected"
+    return [type("P", (), {"code": e["code"], "path": e["path"]}) for e in result["errors"]]
+
+
+def test_every_forbidden_extra_field_of_calendar_notice_json_is_field_unknown() -> None:
+    from hub.calendar_admin import unknown_in_notice
+
+    example = json.loads((ROOT / "tests" / "fixtures" / "calendar" / "2027.json").read_text("utf-8"))
+    extras = list(forbidden_extras(schema("calendar-notice.json"), example))
+    assert len(extras) > 3
+    assert unknown_in_notice(json.dumps(example, ensure_ascii=False)) == []
+    for path, body in extras:
+        found = unknown_in_notice(json.dumps(body, ensure_ascii=False))
+        assert [(p.code, p.path) for p in found] == [("FIELD_UNKNOWN", path)]
