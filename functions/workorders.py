@@ -195,6 +195,7 @@ def _visible(principal: Principal, order_id: str) -> WorkOrder:
     principal.require(
         principal.may_see(agency_code=order.unit.agency_code, region_code=order.unit.region_code),
         f"see work order {order_id}",
+        f"查看工单 {order_id}",
     )
     return order
 
@@ -262,7 +263,7 @@ def _list(app: APIGatewayRestResolver, principal: Principal) -> Response[str]:
 
 def _agencies(principal: Principal, unit: str | None) -> tuple[str, ...]:
     if unit is not None:
-        principal.require(principal.may_ask_for(agency=unit), f"list the orders of {unit}")
+        principal.require(principal.may_ask_for(agency=unit), f"list the orders of {unit}", f"查看单位 {unit} 的工单")
         return (unit,)
     if principal.role is PrincipalRole.DEPARTMENT:
         return tuple(sorted(principal.agency_codes))
@@ -273,7 +274,10 @@ def _region(principal: Principal, region: str | None) -> str | None:
     """The asked region, inside the person's own; a region-scoped person is kept to theirs."""
     if region is not None:
         inside = principal.role is PrincipalRole.DEPARTMENT or principal.sees_everything or principal.in_region(region)
-        principal.require(inside and principal.may_ask_for(region=region), f"list the orders of region {region}")
+        principal.require(
+            inside and principal.may_ask_for(region=region), f"list the orders of region {region}",
+            f"查看地区 {region} 的工单",
+        )  # fmt: skip
         return region
     if principal.sees_everything or principal.role is PrincipalRole.DEPARTMENT:
         return None
@@ -313,13 +317,16 @@ def _page_size(text: str) -> int:
 
 def _actor(principal: Principal, order: WorkOrder) -> Actor:
     if principal.role is PrincipalRole.DEPARTMENT:
-        principal.require(order.unit.agency_code in principal.agency_codes, f"act on work order {order.id}")
+        principal.require(
+            order.unit.agency_code in principal.agency_codes, f"act on work order {order.id}", f"办理工单 {order.id}"
+        )
         return Actor(role=Role.UNIT, id=principal.subject, agency_code=order.unit.agency_code)
     if principal.role is PrincipalRole.MANAGEMENT:
         return Actor(role=Role.MANAGEMENT, id=principal.subject, region_code=principal.region_code)
     if principal.role is PrincipalRole.OPERATOR:
         return Actor(role=Role.OPERATOR, id=principal.subject)
-    raise AccessDenied("FORBIDDEN", "act on work orders: the auditor role reads only")
+    raise AccessDenied("FORBIDDEN", "act on work orders: the auditor role reads only",
+                       detail_zh="办理工单：审计角色只读")  # fmt: skip
 
 
 def _command(event: dict[str, Any]) -> tuple[Any, int | None]:

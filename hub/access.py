@@ -77,11 +77,13 @@ def _overlap(a: str, b: str) -> bool:
 class AccessDenied(Exception):
     """401 (no usable identity) or 403 (signed in, not allowed); `code` is a CATALOG code."""
 
-    def __init__(self, code: str, detail: str = "", status: int = 403) -> None:
+    def __init__(self, code: str, detail: str = "", status: int = 403, detail_zh: str | None = None) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         self.detail = detail
         self.status = status
+        # message_zh reads as Chinese: an English detail without its Chinese is left out of it, not quoted
+        self.detail_zh = detail_zh if detail_zh is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +98,11 @@ class Principal:
 
     def __post_init__(self) -> None:
         if self.role is PrincipalRole.DEPARTMENT and not self.agency_codes:
-            raise AccessDenied("ACCOUNT_UNSCOPED", "a department account needs its agency code (custom:agency_code)")
+            raise AccessDenied("ACCOUNT_UNSCOPED", "a department account needs its agency code (custom:agency_code)",
+                               detail_zh="部门账号须有其单位代码（custom:agency_code）")  # fmt: skip
         if self.role is PrincipalRole.MANAGEMENT and not self.region_code:
-            raise AccessDenied("ACCOUNT_UNSCOPED", "a management account needs its region (custom:region_code)")
+            raise AccessDenied("ACCOUNT_UNSCOPED", "a management account needs its region (custom:region_code)",
+                               detail_zh="管理部门账号须有其行政区划（custom:region_code）")  # fmt: skip
 
     # ---- what may be seen
 
@@ -164,9 +168,9 @@ class Principal:
                 return False
         return True
 
-    def require(self, allowed: bool, what: str) -> None:
+    def require(self, allowed: bool, what: str, what_zh: str | None = None) -> None:
         if not allowed:
-            raise AccessDenied("FORBIDDEN", what)
+            raise AccessDenied("FORBIDDEN", what, detail_zh=what_zh)
 
     def as_log(self) -> dict[str, Any]:
         """What a log line or an audit record may say about the person: ids and scope, nothing personal."""
@@ -188,24 +192,28 @@ def _split(value: Any) -> list[str]:
 def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
     """The person the verified token's claims describe, or `AccessDenied` (401 without claims)."""
     if not claims or not claims.get("sub"):
-        raise AccessDenied("TOKEN_MISSING", "sign in and send `Authorization: Bearer <id token>`", status=401)
+        raise AccessDenied("TOKEN_MISSING", "sign in and send `Authorization: Bearer <id token>`", status=401,
+                           detail_zh="请登录，并在请求头中携带 Authorization: Bearer <令牌>")  # fmt: skip
     groups = set(_split(claims.get(GROUPS_CLAIM)))
     role = next((r for r in _PRECEDENCE if r.value in groups), None)
     if role is None:
-        raise AccessDenied("ACCOUNT_UNSCOPED", "the account is in none of the groups " + ", ".join(_PRECEDENCE))
+        raise AccessDenied("ACCOUNT_UNSCOPED", "the account is in none of the groups " + ", ".join(_PRECEDENCE),
+                           detail_zh="账号不属于以下任一用户组：" + "、".join(_PRECEDENCE))  # fmt: skip
     agencies: set[str] = set()
     for code in _split(claims.get(AGENCY_CLAIM)):
         try:
             agencies.add(check_uscc(code))
         except CodeError:
-            raise AccessDenied("ACCOUNT_UNSCOPED", f"{AGENCY_CLAIM} is not a credit code") from None
+            raise AccessDenied("ACCOUNT_UNSCOPED", f"{AGENCY_CLAIM} is not a credit code",
+                               detail_zh=f"{AGENCY_CLAIM} 不是统一社会信用代码") from None  # fmt: skip
     region: str | None = None
     raw_region = str(claims.get(REGION_CLAIM) or "").strip()
     if raw_region:
         try:
             region = check_region_code(raw_region)
         except CodeError:
-            raise AccessDenied("ACCOUNT_UNSCOPED", f"{REGION_CLAIM} is not a division code") from None
+            raise AccessDenied("ACCOUNT_UNSCOPED", f"{REGION_CLAIM} is not a division code",
+                               detail_zh=f"{REGION_CLAIM} 不是行政区划代码") from None  # fmt: skip
     return Principal(
         subject=str(claims["sub"]),
         role=role,

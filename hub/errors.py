@@ -141,7 +141,10 @@ def problem(
     a code or a field path reads the same in both and needs none)."""
     rule, en, zh = CATALOG[code]
     zh_detail = detail if detail_zh is None else detail_zh
-    return Problem(code, path, en.format(detail=detail), zh.format(detail=zh_detail), rule, source_path)
+    text_zh = zh.format(detail=zh_detail)
+    if not zh_detail:  # a template written for a detail, given none: no empty brackets or dangling colon
+        text_zh = text_zh.replace("（）", "").rstrip("：")
+    return Problem(code, path, en.format(detail=detail), text_zh, rule, source_path)
 
 
 def beijing_time(at: datetime) -> str:

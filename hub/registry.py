@@ -108,8 +108,8 @@ class SpecRejected(Exception):
 SpecCheck = Callable[[str, str | None, dict[str, Any], bytes | None, str | None], list[dict[str, Any]]]
 
 
-def _forbidden(what: str) -> AccessDenied:
-    return AccessDenied("FORBIDDEN", what)
+def _forbidden(what: str, what_zh: str) -> AccessDenied:
+    return AccessDenied("FORBIDDEN", what, detail_zh=what_zh)
 
 
 class RegistryService:
@@ -127,15 +127,15 @@ class RegistryService:
         _no_auditor(principal)
         connector = self.connectors.get(connector_id)
         if connector is None:
-            raise AccessDenied("CONNECTOR_NOT_FOUND", connector_id[:64], status=404)
+            raise AccessDenied("CONNECTOR_NOT_FOUND", connector_id[:64], status=404, detail_zh=connector_id[:64])
         if not self._sees(principal, connector):
-            raise _forbidden("see this connector")
+            raise _forbidden("see this connector", "查看该接入方")
         return connector
 
     def managed(self, principal: Principal, connector_id: str) -> Connector:
         connector = self.read(principal, connector_id)
         if not principal.may_manage_connector(owner_agency=connector.owner_agency):
-            raise _forbidden("manage this connector")
+            raise _forbidden("manage this connector", "管理该接入方")
         return connector
 
     @staticmethod
@@ -147,7 +147,7 @@ class RegistryService:
     def register(self, principal: Principal, request: Registration, now: datetime) -> tuple[Connector, str, list[Any]]:
         """The new connector, its secret (shown once) and the spec's warnings."""
         if principal.role not in (PrincipalRole.DEPARTMENT, PrincipalRole.OPERATOR):
-            raise _forbidden("register connectors")
+            raise _forbidden("register connectors", "注册接入方")
         owner = self._owner(principal, request.owner_agency)
         agencies = _agencies(principal, request.agencies or (owner,))
         regions = _regions(request.regions)
@@ -205,7 +205,7 @@ class RegistryService:
         if owner:
             owner = _credit_code(owner, "owner_agency")
             if principal.role is PrincipalRole.DEPARTMENT and owner not in principal.agency_codes:
-                raise _forbidden(f"register a connector for {owner}")
+                raise _forbidden(f"register a connector for {owner}", f"为 {owner} 注册接入方")
             return owner
         if principal.role is PrincipalRole.DEPARTMENT and len(principal.agency_codes) == 1:
             return next(iter(principal.agency_codes))
@@ -214,7 +214,7 @@ class RegistryService:
 
 def _no_auditor(principal: Principal) -> None:
     if principal.role is PrincipalRole.AUDITOR:
-        raise _forbidden("use the connector registry")
+        raise _forbidden("use the connector registry", "使用接入方注册功能")
 
 
 def _credit_code(value: Any, path: str) -> str:
@@ -232,7 +232,8 @@ def _agencies(principal: Principal, codes: Iterable[Any]) -> tuple[str, ...]:
     if principal.role is PrincipalRole.DEPARTMENT:
         foreign = [c for c in checked if c not in principal.agency_codes]
         if foreign:
-            raise AccessDenied("SCOPE_INVALID", f"agencies {', '.join(foreign)} are not yours")
+            raise AccessDenied("SCOPE_INVALID", f"agencies {', '.join(foreign)} are not yours",
+                               detail_zh=f"单位 {'、'.join(foreign)} 不属于你")  # fmt: skip
     return checked
 
 

@@ -250,3 +250,42 @@ def test_times_and_durations_are_for_people() -> None:
     assert beijing_time(datetime(2026, 11, 28, 4, 0, tzinfo=UTC)) == "2026年11月28日 12:00（北京时间）"
     assert duration_zh(timedelta(days=37, hours=21, minutes=56, seconds=12.165103)) == "37天21小时56分钟"
     assert duration_zh(timedelta(seconds=20)) == "不足1分钟"
+
+
+def test_real_work_order_refusals_read_as_chinese() -> None:
+    from hub.workorder import DeadlineKind, Escalate, SendReply
+    from tests.unit.test_workorder import APPEAL, at, new_order, refused, simple
+
+    errors = [
+        refused(simple(), APPEAL, when=at("2026-10-11", "00:00")),  # APPEAL_WINDOW_CLOSED, a time
+        refused(simple(), Escalate(deadline=DeadlineKind.REPLY), when=at("2026-10-09")),  # ACTION_NOT_FOR_ROLE
+        refused(new_order(), SendReply(summary="已处理"), when=at("2026-09-30", "09:00")),  # TIME_BEFORE_HISTORY
+    ]
+    assert {e.code for e in errors} == {"APPEAL_WINDOW_CLOSED", "ACTION_NOT_FOR_ROLE", "TIME_BEFORE_HISTORY"}
+    for error in errors:
+        assert_chinese(error.as_problem(), "unit", "escalate", "send_reply")
+        assert "年" in error.message_zh or error.code == "ACTION_NOT_FOR_ROLE"
+
+
+def test_real_access_refusals_read_as_chinese() -> None:
+    from hub.access import AccessDenied, principal_from_claims
+    from hub.rating_reads import ListRequest, RatingReads
+    from infra.memory import InMemoryAuditLog, InMemoryRatingStore
+
+    reads = RatingReads(InMemoryRatingStore(), InMemoryAuditLog())
+    market = principal_from_claims({"sub": "s", "cognito:groups": "department", "custom:agency_code": GOOD["target"]
+                                    ["agency_code"]})  # fmt: skip
+    found: list[AccessDenied] = []
+    requests = (ListRequest(region="360702"), ListRequest(agency="11360702MB1C000105"), ListRequest(unmasked="true"))
+    for request in requests:
+        with pytest.raises(AccessDenied) as refused:
+            reads.list(market, request, now=NOW, request_id="r")
+        found.append(refused.value)
+    for claims in ({"sub": "s"}, {"sub": "s", "cognito:groups": "department"},
+                   {"sub": "s", "cognito:groups": "management", "custom:region_code": "x"}):  # fmt: skip
+        with pytest.raises(AccessDenied) as refused:
+            principal_from_claims(claims)
+        found.append(refused.value)
+    for exc in found:
+        groups = ("department", "management", "auditor", "operator")  # the names of groups, copied
+        assert_chinese(problem(exc.code, "", exc.detail, detail_zh=exc.detail_zh), "360702", *groups)
