@@ -54,7 +54,7 @@ def _field_names() -> set[str]:
 
 
 FIELD_NAMES = _field_names()
-_IDENTIFIER = re.compile(r"^(?:[A-Z0-9_]+|[a-z0-9]+(?:[_.][a-z0-9_\[\]]+)+|X-Hcp-[A-Za-z]+|[a-z]+/[a-z0-9.+-]+)$")
+_IDENTIFIER = re.compile(r"^(?:[A-Z0-9_]+|[a-z0-9]+(?:[_.:][a-z0-9_\[\]]+)+|X-Hcp-[A-Za-z]+|[a-z]+/[a-z0-9.+-]+)$")
 
 
 def latin_words(text: str, values: Iterable[str] = ()) -> list[str]:
