@@ -32,16 +32,21 @@ def body_of(event: dict[str, Any]) -> bytes:
     """
     raw = event.get("body") or ""
     if len(raw) > 2 * MAX_BODY_BYTES:  # checked before decoding anything huge
-        raise BadBody(413, problem("BODY_TOO_LARGE", "", f"{MAX_BODY_BYTES} bytes"))
+        raise BadBody(413, problem("BODY_TOO_LARGE", "", f"{MAX_BODY_BYTES} bytes", detail_zh="1 MiB"))
     if event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
-            raise BadBody(400, problem("BODY_MALFORMED", "", "isBase64Encoded, but not base64")) from None
+            raise BadBody(
+                400,
+                problem(
+                    "BODY_MALFORMED", "", "isBase64Encoded, but not base64", detail_zh="声明为 base64 编码，内容却不是"
+                ),
+            ) from None
     else:
         body = raw.encode("utf-8")
     if len(body) > MAX_BODY_BYTES:
-        raise BadBody(413, problem("BODY_TOO_LARGE", "", f"{MAX_BODY_BYTES} bytes"))
+        raise BadBody(413, problem("BODY_TOO_LARGE", "", f"{MAX_BODY_BYTES} bytes", detail_zh="1 MiB"))
     return body
 
 
@@ -63,7 +68,12 @@ def json_object(
     content_type = header(event, "content-type")
     if not is_json(content_type):
         mime = (content_type or "").split(";", 1)[0].strip()[:60]
-        raise BadBody(415, problem("CONTENT_TYPE_UNSUPPORTED", "", f"{mime}; this route reads JSON"))
+        raise BadBody(
+            415,
+            problem(
+                "CONTENT_TYPE_UNSUPPORTED", "", f"{mime}; this route reads JSON", detail_zh=f"{mime}；该接口只接受 JSON"
+            ),
+        )
     if not raw.strip():
         raise BadBody(400, problem("BODY_EMPTY", ""))
     try:

@@ -342,7 +342,8 @@ def _build_app() -> APIGatewayRestResolver:
                    "detail": str(exc) if isinstance(exc, MissingSettings) else None},
         )  # fmt: skip
         metrics.add_metric(name="IngestErrors", unit=MetricUnit.Count, value=1)
-        return _reply(500, {"errors": [problem("INTERNAL_ERROR", "", f"request {request_id}").as_dict()]})
+        refusal = problem("INTERNAL_ERROR", "", f"request {request_id}", detail_zh=f"请求编号 {request_id}")
+        return _reply(500, {"errors": [refusal.as_dict()]})
 
     return app
 
@@ -449,7 +450,8 @@ def _calendar_notice(app: APIGatewayRestResolver) -> Response[CalendarAnswer]:
         return signed
     connector, body = signed
     if connector.kind != OPERATOR_KIND:
-        return _refused(403, [problem("OPERATOR_ONLY", "", "load a calendar notice")], connector.connector_id)
+        only = problem("OPERATOR_ONLY", "", "load a calendar notice", detail_zh="加载节假日安排通知")
+        return _refused(403, [only], connector.connector_id)
     force = app.current_event.get_query_string_value("force", "").lower() in ("1", "true", "yes")
     cases: CaseServices = app.context["cases"]()
     try:

@@ -85,7 +85,16 @@ def _spec_text(value: Any) -> str | None:
         return value
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, indent=2)
-    raise Refused([problem("FIELD_INVALID", "spec", "the spec's text (JSON or YAML), or a JSON object")])
+    raise Refused(
+        [
+            problem(
+                "FIELD_INVALID",
+                "spec",
+                "the spec's text (JSON or YAML), or a JSON object",
+                detail_zh="应为接入规范的文本（JSON 或 YAML）或一个 JSON 对象",
+            )
+        ]
+    )
 
 
 def _spec_name(spec: str | None) -> str | None:
@@ -106,7 +115,7 @@ def _list(data: dict[str, Any], name: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list | tuple):
-        raise Refused([problem("FIELD_INVALID", name, "a list")])
+        raise Refused([problem("FIELD_INVALID", name, "a list", detail_zh="应为列表")])
     return tuple(str(v) for v in value)
 
 
@@ -116,7 +125,9 @@ def _sample(data: dict[str, Any]) -> bytes | None:
         try:
             return base64.b64decode(str(data["sample_base64"]), validate=True)
         except (binascii.Error, ValueError):
-            raise Refused([problem("FIELD_INVALID", "sample_base64", "not base64")]) from None
+            raise Refused(
+                [problem("FIELD_INVALID", "sample_base64", "not base64", detail_zh="不是 base64 编码")]
+            ) from None
     sample = data.get("sample")
     if sample is None:
         return None
@@ -130,7 +141,16 @@ def _grace(text: str | None) -> timedelta:
         return DEFAULT_GRACE
     found = _GRACE.match(text.strip())
     if not found:
-        raise Refused([problem("FIELD_INVALID", "grace", f"{text[:20]!r}: a number with s, m, h or d (24h, 0s)")])
+        raise Refused(
+            [
+                problem(
+                    "FIELD_INVALID",
+                    "grace",
+                    f"{text[:20]!r}: a number with s, m, h or d (24h, 0s)",
+                    detail_zh=f"{text[:20]!r}：应为数字加单位 s、m、h 或 d（如 24h、0s）",
+                )
+            ]
+        )
     return timedelta(seconds=int(found.group(1)) * _UNITS[found.group(2)])
 
 
@@ -276,21 +296,27 @@ def _build_app() -> APIGatewayRestResolver:
         logger.error("unexpected error", extra={"error": type(exc).__name__,
                                                 "where": traceback.format_tb(exc.__traceback__)[-4:]})  # fmt: skip
         metrics.add_metric(name="RegistryErrors", unit=MetricUnit.Count, value=1)
-        return errors(500, [problem("INTERNAL_ERROR", "", f"request {request_id(app)}")])
+        return errors(
+            500, [problem("INTERNAL_ERROR", "", f"request {request_id(app)}", detail_zh=f"请求编号 {request_id(app)}")]
+        )
 
     return app
 
 
 _REFUSALS = {
-    400: {"description": "BODY_MALFORMED (not JSON, a key twice, not an object), FIELD_INVALID, USCC_INVALID, "
-                         "SCOPE_INVALID (a region prefix)"},
+    400: {
+        "description": "BODY_MALFORMED (not JSON, a key twice, not an object), FIELD_INVALID, USCC_INVALID, "
+        "SCOPE_INVALID (a region prefix)"
+    },
     415: {"description": "CONTENT_TYPE_UNSUPPORTED: the body is JSON"},
     401: {"description": "TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED: sign in"},
     403: {"description": "FORBIDDEN (not yours, or not your role), SCOPE_INVALID (an agency not yours)"},
     404: {"description": "CONNECTOR_NOT_FOUND"},
     409: {"description": "CONNECTOR_CHANGED: changed by someone else meanwhile (two rotations at once); read, retry"},
-    422: {"description": "SPEC_* (each with line and column), KIND_UNKNOWN, FIELD_UNKNOWN (a field "
-                         "schemas/connector-registration.json or connector-change.json does not have)"},
+    422: {
+        "description": "SPEC_* (each with line and column), KIND_UNKNOWN, FIELD_UNKNOWN (a field "
+        "schemas/connector-registration.json or connector-change.json does not have)"
+    },
 }
 _DOC = {
     status: {"tags": ["registry"], "security": [{"CognitoAuthorizer": []}],

@@ -32,6 +32,7 @@ from hub.access import AccessDenied, Principal, PrincipalRole
 from hub.calendar import SHANGHAI
 from hub.codes import CodeError, check_region_code, check_uscc
 from hub.errors import Problem, problem
+from hub.validation import detail_zh
 from hub.workorder import (
     COMMAND_ADAPTER,
     TRANSITIONS,
@@ -157,7 +158,7 @@ def _build_app() -> APIGatewayRestResolver:
         logger.error("unexpected error", extra={"error": type(exc).__name__,
                                                 "where": traceback.format_tb(exc.__traceback__)[-4:]})  # fmt: skip
         metrics.add_metric(name="WorkOrderErrors", unit=MetricUnit.Count, value=1)
-        return _errors(500, [problem("INTERNAL_ERROR", "", "work orders")])
+        return _errors(500, [problem("INTERNAL_ERROR", "", "work orders", detail_zh="工单")])
 
     return app
 
@@ -255,7 +256,9 @@ def _list(app: APIGatewayRestResolver, principal: Principal) -> Response[str]:
     try:
         orders, cursor = _store().list(filters, limit=limit, cursor=_query(app, "cursor"))
     except CursorInvalid:
-        raise _Refusal(400, problem("CURSOR_INVALID", "cursor", "start again without it")) from None
+        raise _Refusal(
+            400, problem("CURSOR_INVALID", "cursor", "start again without it", detail_zh="请去掉 cursor 重新查询")
+        ) from None
     metrics.add_metric(name="WorkOrderLists", unit=MetricUnit.Count, value=1)
     logger.info("listed", extra={"principal": principal.as_log(), "count": len(orders)})
     return _reply(200, {"items": [_summary(o, now) for o in orders], "next_cursor": cursor})
@@ -290,7 +293,8 @@ def _parsed(problems: list[Problem], name: str, value: str | None, parse: Any) -
     try:
         return parse(value)
     except (ValueError, CodeError) as exc:
-        problems.append(problem("FIELD_INVALID", name, str(getattr(exc, "detail", "") or exc)[:200]))
+        zh = getattr(exc, "detail_zh", None) or "取值无法识别"
+        problems.append(problem("FIELD_INVALID", name, str(getattr(exc, "detail", "") or exc)[:200], detail_zh=zh))
         return None
 
 
@@ -337,7 +341,9 @@ def _command(event: dict[str, Any]) -> tuple[Any, int | None]:
     expected = data.pop("expected_version", None)
     problems: list[Problem] = []
     if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < 1):
-        problems.append(problem("FIELD_INVALID", "expected_version", "a version number, from 1"))
+        problems.append(
+            problem("FIELD_INVALID", "expected_version", "a version number, from 1", detail_zh="应为从 1 起的版本号")
+        )
     try:
         command = COMMAND_ADAPTER.validate_python(data)
     except ValidationError as exc:
@@ -362,9 +368,9 @@ def _field_problems(exc: ValidationError) -> list[Problem]:
         elif kind == "extra_forbidden":
             found.append(problem("FIELD_UNKNOWN", path))
         elif kind == "PERSONAL_DATA_IN_TEXT":
-            found.append(problem("PERSONAL_DATA_IN_TEXT", path, error["msg"]))
+            found.append(problem("PERSONAL_DATA_IN_TEXT", path, error["msg"], detail_zh=path))
         else:
-            found.append(problem("FIELD_INVALID", path, error["msg"]))
+            found.append(problem("FIELD_INVALID", path, error["msg"], detail_zh=detail_zh(error, "FIELD_INVALID", "")))
     return found
 
 
