@@ -28,7 +28,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.http import MAX_BODY_BYTES
+from functions.http import MAX_BODY_BYTES, header, is_json
 from functions.http import BadBody as _BadBody
 from functions.http import body_of as _body
 from functions.http import reply as _reply
@@ -310,6 +310,7 @@ def _build_app() -> APIGatewayRestResolver:
         responses={200: {"description": "Loaded; what was recomputed",
                          "content": {"application/json": {"model": CalendarAnswer}}},
                    **{status: RESPONSES[status] for status in (400, 401, 413, 500)},
+                   415: _refusal("CONTENT_TYPE_UNSUPPORTED: a notice is JSON"),
                    403: _refusal("CONNECTOR_DISABLED, or OPERATOR_ONLY: not an operator credential"),
                    422: _refusal("NOTICE_INVALID (one error per problem of the file), FIELD_UNKNOWN (at its path) "
                                  "or NOTICE_REFUSED")},
@@ -452,6 +453,12 @@ def _calendar_notice(app: APIGatewayRestResolver) -> Response[CalendarAnswer]:
     if connector.kind != OPERATOR_KIND:
         only = problem("OPERATOR_ONLY", "", "load a calendar notice", detail_zh="加载节假日安排通知")
         return _refused(403, [only], connector.connector_id)
+    content_type = header(app.current_event.raw_event, "content-type")
+    if not is_json(content_type):
+        mime = (content_type or "").split(";", 1)[0].strip()[:60]
+        zh = f"{mime}；通知须为 JSON"
+        refusal = problem("CONTENT_TYPE_UNSUPPORTED", "", f"{mime}; a notice is JSON", detail_zh=zh)
+        return _refused(415, [refusal], connector.connector_id)
     force = app.current_event.get_query_string_value("force", "").lower() in ("1", "true", "yes")
     cases: CaseServices = app.context["cases"]()
     try:
