@@ -390,6 +390,11 @@ class SpecAdapter(Adapter):
         return tags
 
 
+# Names senders use for a unified field, that spelling distance alone would not find.
+_SAME_MEANING = {"mobile": "phone", "tel": "phone", "telephone": "phone", "cellphone": "phone", "remark": "comment",
+                 "remarks": "comment", "reason": "comment", "score": "grade", "satisfaction": "grade"}  # fmt: skip
+
+
 def _known_tree(paths: list[str]) -> dict[str, Any]:
     """Dotted paths as a tree of keys; a leaf (None) takes any value."""
     tree: dict[str, Any] = {}
@@ -409,7 +414,8 @@ def _unknown_fields(record: dict[str, Any], known: dict[str, Any], prefix: str) 
     found: list[Problem] = []
     for key, value in record.items():
         if key not in known:
-            found.append(unknown_field(prefix + key, closest(key, list(known))))
+            near = closest(key, list(known)) or _SAME_MEANING.get(key.lower())
+            found.append(unknown_field(prefix + key, near if near in known else None))
         elif known[key] is not None and isinstance(value, dict):
             found.extend(_unknown_fields(value, known[key], f"{prefix}{key}."))
     return found

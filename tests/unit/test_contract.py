@@ -58,7 +58,7 @@ def test_the_good_rating_is_accepted() -> None:  # the negative control of every
     ("change", "path", "near"),
     [
         (lambda r: r.update(commnet=r.pop("comment")), "commnet", "comment"),
-        (lambda r: r["rater"].update(mobile="13907970001"), "rater.mobile", None),
+        (lambda r: r["rater"].update(mobile="13907970001"), "rater.mobile", "phone"),
         (lambda r: r["target"].update(agnecy_name=r["target"].pop("agency_name")), "target.agnecy_name",
          "agency_name"),
         (lambda r: r["case"].update(handled=1), "case.handled", "handled_at"),
