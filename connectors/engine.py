@@ -19,13 +19,18 @@ from connectors.base import Adapter, Translation
 from connectors.decode import decode_document, format_of, parse_content_type
 from connectors.spec import TIME_FIELDS, ConnectorSpec, FieldRule, Format, closest, split_xml_path
 from connectors.timeformats import compile_time_format
-from hub.errors import Problem, Refused, problem
+from hub.errors import Problem, Refused, problem, unknown_field
+from hub.jsonbody import not_an_object
 from hub.tags import TagCode, match_label
 
 MAX_BATCH = 100
+# Families whose JSON is the hub's own contract (schemas/unified-rating.json: additionalProperties false):
+# a field no path reads is a mistake to refuse (FIELD_UNKNOWN), not a source's extra to ignore.
+CLOSED_KINDS = frozenset({"unified"})
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _GRADE_FIELDS = frozenset({"grade", "staff_grade"})
+_TIME_FORMAT_ZH = {"iso": "带时区偏移的 ISO 8601"}
 _TRUE = frozenset({"1", "true", "yes", "y", "是"})
 _FALSE = frozenset({"0", "false", "no", "n", "否", ""})
 
@@ -197,6 +202,9 @@ class _Reader:
         self.plan: list[tuple[_Field, str | None]] = [
             (f, f.rule.path if f.rule.path and _IDENT.match(f.rule.path) else None) for f in self.fields
         ]
+        self.closed: dict[str, Any] | None = None
+        if fmt == "json" and spec.kind in CLOSED_KINDS:
+            self.closed = _known_tree([*(f.rule.path for f in self.fields if f.rule.path), *spec.source_rating_id])
         paths = {f.unified: f.source_path for f in self.fields if f.source_path}
         paths["source_rating_id"] = self.id_paths
         self.source_paths: dict[str, str | None] = paths
@@ -244,12 +252,16 @@ class SpecAdapter(Adapter):
         fmt = format_of(mime)
         if fmt is None and mime is not None and mime not in ("text/plain", "application/octet-stream"):
             fmt = "unsupported"  # type: ignore[assignment]
+        if fmt is None and self.kind in CLOSED_KINDS and mime is not None:
+            fmt = "unsupported"  # type: ignore[assignment]  # the hub's own format is JSON, declared or implied
         if fmt is None:
             return self._default, charset
         reader = self._readers.get(fmt)
         if reader is None:
             reads = " or ".join(self._readers)
-            raise Refused([problem("CONTENT_TYPE_UNSUPPORTED", "", f"{mime}; this connector reads {reads}")])
+            reads_zh = "或".join(fmt.upper() for fmt in self._readers)
+            raise Refused([problem("CONTENT_TYPE_UNSUPPORTED", "", f"{mime}; this connector reads {reads}",
+                                   detail_zh=f"{mime}；该接入方只接受 {reads_zh} 格式")])  # fmt: skip
         return reader, charset
 
     # -- the Adapter interface --
@@ -257,6 +269,8 @@ class SpecAdapter(Adapter):
     def split(self, body: bytes, content_type: str | None) -> list[Any]:
         reader, charset = self._reader_for(content_type)
         document = decode_document(body, reader.fmt, charset or reader.charset)
+        if reader.fmt == "json" and not isinstance(document, (dict, list)):
+            raise not_an_object("a JSON object, or a list of JSON objects", "一个 JSON 对象或由 JSON 对象组成的列表")
         found = reader.records(document) if reader.records else document
         if found is None:
             raise Refused([problem("FIELD_REQUIRED", "", source_path=reader.records_path)])
@@ -265,6 +279,8 @@ class SpecAdapter(Adapter):
             raise Refused([problem("BATCH_TOO_LARGE", "", str(MAX_BATCH))])
         if not records:
             raise Refused([problem("BODY_EMPTY", "")])
+        if reader.fmt == "json" and not all(isinstance(record, dict) for record in records):
+            raise not_an_object("a JSON object, or a list of JSON objects", "一个 JSON 对象或由 JSON 对象组成的列表")
         return [_Record(reader, record) for record in records]
 
     def translate(self, record: Any) -> Translation:
@@ -275,8 +291,11 @@ class SpecAdapter(Adapter):
         problems: list[Problem] = []
         unmatched: list[str] = []
         if reader.fmt == "json" and not isinstance(data, dict):
-            problems.append(problem("BODY_MALFORMED", "", "a record must be a JSON object"))
+            problems.append(problem("BODY_MALFORMED", "", "a record must be a JSON object",
+                                    detail_zh="每条记录应为一个 JSON 对象"))  # fmt: skip
             return Translation(unified, None, problems, reader.source_paths.get)
+        if reader.closed is not None:
+            problems.extend(_unknown_fields(data, reader.closed, ""))
         flat = _flat_children(data) if reader.fmt == "xml" else data
         for f, key in reader.plan:
             raw = flat[key] if key is not None and key in flat else None if f.get is None else f.get(data)
@@ -293,8 +312,14 @@ class SpecAdapter(Adapter):
                     problems.append(problem(code, f.unified, repr(exc.args[0])[:80], f.source_path))
                     continue
                 except (ValueError, TypeError, OverflowError, OSError) as exc:
-                    code = "TIME_INVALID" if f.rule.time or f.unified in TIME_FIELDS else "FIELD_INVALID"
-                    problems.append(problem(code, f.unified, f"{str(raw)[:40]!r}: {exc}", f.source_path))
+                    shown = repr(str(raw)[:40])
+                    if f.rule.time or f.unified in TIME_FIELDS:
+                        wanted = _TIME_FORMAT_ZH.get(f.rule.time or "iso", f.rule.time)
+                        code, zh = "TIME_INVALID", f"{shown}，应为 {wanted} 格式"
+                    else:
+                        code = "FIELD_INVALID"
+                        zh = f"{shown}，应为 1/0 或 true/false" if f.convert is _boolean else f"{shown} 无法识别"
+                    problems.append(problem(code, f.unified, f"{shown}: {exc}", f.source_path, detail_zh=zh))
                     continue
             parts = f.parts
             if len(parts) == 1:
@@ -363,6 +388,37 @@ class SpecAdapter(Adapter):
             if code not in tags:
                 tags.append(code)
         return tags
+
+
+# Names senders use for a unified field, that spelling distance alone would not find.
+_SAME_MEANING = {"mobile": "phone", "tel": "phone", "telephone": "phone", "cellphone": "phone", "remark": "comment",
+                 "remarks": "comment", "reason": "comment", "score": "grade", "satisfaction": "grade"}  # fmt: skip
+
+
+def _known_tree(paths: list[str]) -> dict[str, Any]:
+    """Dotted paths as a tree of keys; a leaf (None) takes any value."""
+    tree: dict[str, Any] = {}
+    for path in paths:
+        node = tree
+        *parents, leaf = path.split(".")
+        for part in parents:
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+        node.setdefault(leaf, None)
+    return tree
+
+
+def _unknown_fields(record: dict[str, Any], known: dict[str, Any], prefix: str) -> list[Problem]:
+    """FIELD_UNKNOWN for every key of `record` (at any depth) that `known` does not hold."""
+    found: list[Problem] = []
+    for key, value in record.items():
+        if key not in known:
+            near = closest(key, list(known)) or _SAME_MEANING.get(key.lower())
+            found.append(unknown_field(prefix + key, near if near in known else None))
+        elif known[key] is not None and isinstance(value, dict):
+            found.extend(_unknown_fields(value, known[key], f"{prefix}{key}."))
+    return found
 
 
 class _Unmapped(Exception):

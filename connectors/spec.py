@@ -28,12 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 from pydantic_core import PydanticCustomError
 
 from connectors.timeformats import TimeFormatError, compile_time_format
+from hub.codes import Level
 from hub.rating import Channel, EvaluationType, Grade, RaterType
 from hub.tags import TagCode
 
 UNIFIED_FIELDS: tuple[str, ...] = (
     "case.case_no", "case.service_code", "case.service_name", "case.step", "case.handled_at",
-    "target.agency_code", "target.agency_name", "target.region_code",
+    "target.agency_code", "target.agency_name", "target.region_code", "target.level",
     "target.staff.staff_id", "target.staff.name",
     "target.provider.credit_code", "target.provider.name",
     "channel", "evaluation_type", "grade", "staff_grade", "tags", "comment",
@@ -42,7 +43,7 @@ UNIFIED_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 UnifiedField = Literal[
     "case.case_no", "case.service_code", "case.service_name", "case.step", "case.handled_at",
-    "target.agency_code", "target.agency_name", "target.region_code",
+    "target.agency_code", "target.agency_name", "target.region_code", "target.level",
     "target.staff.staff_id", "target.staff.name",
     "target.provider.credit_code", "target.provider.name",
     "channel", "evaluation_type", "grade", "staff_grade", "tags", "comment",
@@ -60,6 +61,7 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
     "grade": tuple(Grade),
     "staff_grade": tuple(Grade),
     "channel": tuple(Channel),
+    "target.level": tuple(Level),
     "evaluation_type": tuple(EvaluationType),
     "rater.type": tuple(RaterType),
     "tags": tuple(TagCode),

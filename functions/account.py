@@ -58,7 +58,8 @@ def principal_of(resolver: APIGatewayRestResolver) -> Principal:
 
 def denied(exc: AccessDenied) -> Response[str]:
     """A refusal of a person in the hub's error shape, with the status the refusal carries (401 or 403)."""
-    body = {"errors": [problem(exc.code, "Authorization" if exc.status == 401 else "", exc.detail).as_dict()]}
+    path = "Authorization" if exc.status == 401 else ""
+    body = {"errors": [problem(exc.code, path, exc.detail, detail_zh=exc.detail_zh).as_dict()]}
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return Response(exc.status, JSON, json.dumps(body, ensure_ascii=False, separators=(",", ":")), headers=headers)
 

@@ -28,7 +28,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.http import MAX_BODY_BYTES
+from functions.http import MAX_BODY_BYTES, header, is_json
 from functions.http import BadBody as _BadBody
 from functions.http import body_of as _body
 from functions.http import reply as _reply
@@ -164,7 +164,11 @@ RESPONSES: dict[int, Any] = {
         "description": "Every item was rejected: the same per-item results, each with its errors",
         "content": {"application/json": {"model": IngestAnswer}},
     },
-    400: _refusal("The body cannot be read at all (malformed, empty, wrong charset); nothing is stored"),
+    400: _refusal(
+        "BODY_MALFORMED (not JSON, a duplicate key, not an object or a list of objects), BODY_EMPTY, "
+        "BODY_UNDECODABLE: the body cannot be taken as a whole. No rating is stored; the signed body is archived "
+        "(encrypted) for audit, see docs/signing.md"
+    ),
     401: _refusal(
         "SIGNATURE_MISSING, SIGNATURE_INVALID, KEY_RETIRED, TIMESTAMP_EXPIRED, NONCE_REUSED, CONNECTOR_UNKNOWN"
     ),
@@ -173,7 +177,7 @@ RESPONSES: dict[int, Any] = {
         "not rate for: nothing of the request is kept)"
     ),
     413: _refusal(f"BODY_TOO_LARGE (over {MAX_BODY_BYTES} bytes) or BATCH_TOO_LARGE (over {MAX_ITEMS} items)"),
-    415: _refusal("CONTENT_TYPE_UNSUPPORTED: not a format this connector reads"),
+    415: _refusal("CONTENT_TYPE_UNSUPPORTED: not a format this connector reads (the unified route: JSON only)"),
     500: _refusal("INTERNAL_ERROR: send again later; what was accepted is kept, a re-post is a duplicate"),
 }
 SIGNED = [{name: [] for name in ("HcpConnector", "HcpTimestamp", "HcpNonce", "HcpSignature")}]
@@ -306,8 +310,10 @@ def _build_app() -> APIGatewayRestResolver:
         responses={200: {"description": "Loaded; what was recomputed",
                          "content": {"application/json": {"model": CalendarAnswer}}},
                    **{status: RESPONSES[status] for status in (400, 401, 413, 500)},
+                   415: _refusal("CONTENT_TYPE_UNSUPPORTED: a notice is JSON"),
                    403: _refusal("CONNECTOR_DISABLED, or OPERATOR_ONLY: not an operator credential"),
-                   422: _refusal("NOTICE_INVALID (one error per problem of the file) or NOTICE_REFUSED")},
+                   422: _refusal("NOTICE_INVALID (one error per problem of the file), FIELD_UNKNOWN (at its path) "
+                                 "or NOTICE_REFUSED")},
     )  # fmt: skip
     def post_calendar_notice() -> Response[CalendarAnswer]:
         return _calendar_notice(app)
@@ -337,7 +343,8 @@ def _build_app() -> APIGatewayRestResolver:
                    "detail": str(exc) if isinstance(exc, MissingSettings) else None},
         )  # fmt: skip
         metrics.add_metric(name="IngestErrors", unit=MetricUnit.Count, value=1)
-        return _reply(500, {"errors": [problem("INTERNAL_ERROR", "", f"request {request_id}").as_dict()]})
+        refusal = problem("INTERNAL_ERROR", "", f"request {request_id}", detail_zh=f"请求编号 {request_id}")
+        return _reply(500, {"errors": [refusal.as_dict()]})
 
     return app
 
@@ -444,7 +451,14 @@ def _calendar_notice(app: APIGatewayRestResolver) -> Response[CalendarAnswer]:
         return signed
     connector, body = signed
     if connector.kind != OPERATOR_KIND:
-        return _refused(403, [problem("OPERATOR_ONLY", "", "load a calendar notice")], connector.connector_id)
+        only = problem("OPERATOR_ONLY", "", "load a calendar notice", detail_zh="加载节假日安排通知")
+        return _refused(403, [only], connector.connector_id)
+    content_type = header(app.current_event.raw_event, "content-type")
+    if not is_json(content_type):
+        mime = (content_type or "").split(";", 1)[0].strip()[:60]
+        zh = f"{mime}；通知须为 JSON"
+        refusal = problem("CONTENT_TYPE_UNSUPPORTED", "", f"{mime}; a notice is JSON", detail_zh=zh)
+        return _refused(415, [refusal], connector.connector_id)
     force = app.current_event.get_query_string_value("force", "").lower() in ("1", "true", "yes")
     cases: CaseServices = app.context["cases"]()
     try:
@@ -452,7 +466,8 @@ def _calendar_notice(app: APIGatewayRestResolver) -> Response[CalendarAnswer]:
             body, force=force, now=current_clock().now(), origin="the notice", limit=RECOMPUTE_IN_REQUEST
         )
     except Refused as exc:
-        return _refused(422, exc.problems, connector.connector_id)
+        status = 400 if any(p.code.startswith("BODY_") for p in exc.problems) else 422
+        return _refused(status, exc.problems, connector.connector_id)
     metrics.add_metric(name="CalendarNoticesLoaded", unit=MetricUnit.Count, value=1)
     logger.info(
         "calendar notice loaded",

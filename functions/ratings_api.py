@@ -24,8 +24,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.account import denied, principal_of
+from functions.http import BadBody, json_object
 from hub.access import AccessDenied
-from hub.errors import Problem, Refused, problem
+from hub.errors import Problem, Refused, problem, unknown_field
 from hub.rating_reads import AuditUnavailable, ListRequest
 from infra import bootstrap
 from infra.clock import current_clock
@@ -112,13 +113,19 @@ def get_rating(rating_id: str) -> Response[str]:
 
 @app.post("/v1/ratings/lookup")
 def lookup() -> Response[str]:
-    raw = app.current_event.decoded_body or ""
+    shape = 'a JSON object {"phone": ...} or {"id_no": ...}'
+    event = app.current_event.raw_event
+    if len(event.get("body") or "") > 2 * MAX_LOOKUP_BODY:
+        return _errors(400, [problem("BODY_MALFORMED", "", shape)])
     try:
-        body = json.loads(raw) if len(raw) <= MAX_LOOKUP_BODY else None
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or not all(isinstance(body.get(k, ""), str) for k in ("phone", "id_no")):
-        return _errors(400, [problem("BODY_MALFORMED", "", 'a JSON object {"phone": ...} or {"id_no": ...}')])
+        body = json_object(event, shape)
+    except BadBody as exc:
+        return _errors(exc.status, [exc.problem])
+    unknown = [unknown_field(key) for key in body if key not in ("phone", "id_no")]
+    if unknown:
+        return _errors(422, unknown)
+    if not all(isinstance(body.get(k, ""), str) for k in ("phone", "id_no")):
+        return _errors(400, [problem("BODY_MALFORMED", "", shape)])
     phone, id_no = body.get("phone") or None, body.get("id_no") or None
     return _answer(
         "lookup", lambda who, now, rid: reads().lookup(who, phone=phone, id_no=id_no, now=now, request_id=rid)

@@ -30,13 +30,23 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ValidationError
 
 from functions.account import denied, principal_of
-from functions.http import BadBody, body_of, errors, header, reply, request_id
+from functions.http import BadBody, body_of, errors, header, json_object, reply, request_id, status_of
 from hub.access import AccessDenied, Principal
 from hub.errors import Problem, Refused, problem
 from hub.ports import ConnectorChanged
-from hub.registry import DEFAULT_GRACE, Registration, SpecRejected, connector_view, out_of_scope
+from hub.registry import (
+    DEFAULT_GRACE,
+    ChangeBody,
+    Registration,
+    RegistrationBody,
+    SpecRejected,
+    connector_view,
+    out_of_scope,
+)
+from hub.validation import problems_from
 from infra import bootstrap
 from infra.bootstrap import RegistryServices
 from infra.clock import current_clock
@@ -52,17 +62,21 @@ KEEP_THE_SECRET = (
 )
 
 
-def _json_body(app: APIGatewayRestResolver) -> dict[str, Any]:
-    raw = body_of(app.current_event.raw_event)
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Refused([problem("BODY_MALFORMED", "", f"not JSON: {exc}"[:200])]) from None
-    if not isinstance(data, dict):
-        raise Refused([problem("BODY_MALFORMED", "", "a JSON object is expected")])
+def _json_body(app: APIGatewayRestResolver, model: type[BaseModel]) -> dict[str, Any]:
+    """The body as `model` (schemas/connector-*.json) takes it: a field it does not have is FIELD_UNKNOWN."""
+    data = json_object(app.current_event.raw_event, empty={})
+    unknown = [p for p in _validated(model, data) if p.code == "FIELD_UNKNOWN"]
+    if unknown:
+        raise Refused(unknown)
     return data
+
+
+def _validated(model: type[BaseModel], data: dict[str, Any]) -> list[Problem]:
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        return problems_from(exc, model=model)
+    return []
 
 
 def _spec_text(value: Any) -> str | None:
@@ -71,7 +85,16 @@ def _spec_text(value: Any) -> str | None:
         return value
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, indent=2)
-    raise Refused([problem("FIELD_INVALID", "spec", "the spec's text (JSON or YAML), or a JSON object")])
+    raise Refused(
+        [
+            problem(
+                "FIELD_INVALID",
+                "spec",
+                "the spec's text (JSON or YAML), or a JSON object",
+                detail_zh="应为接入规范的文本（JSON 或 YAML）或一个 JSON 对象",
+            )
+        ]
+    )
 
 
 def _spec_name(spec: str | None) -> str | None:
@@ -92,7 +115,7 @@ def _list(data: dict[str, Any], name: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list | tuple):
-        raise Refused([problem("FIELD_INVALID", name, "a list")])
+        raise Refused([problem("FIELD_INVALID", name, "a list", detail_zh="应为列表")])
     return tuple(str(v) for v in value)
 
 
@@ -102,7 +125,9 @@ def _sample(data: dict[str, Any]) -> bytes | None:
         try:
             return base64.b64decode(str(data["sample_base64"]), validate=True)
         except (binascii.Error, ValueError):
-            raise Refused([problem("FIELD_INVALID", "sample_base64", "not base64")]) from None
+            raise Refused(
+                [problem("FIELD_INVALID", "sample_base64", "not base64", detail_zh="不是 base64 编码")]
+            ) from None
     sample = data.get("sample")
     if sample is None:
         return None
@@ -116,7 +141,16 @@ def _grace(text: str | None) -> timedelta:
         return DEFAULT_GRACE
     found = _GRACE.match(text.strip())
     if not found:
-        raise Refused([problem("FIELD_INVALID", "grace", f"{text[:20]!r}: a number with s, m, h or d (24h, 0s)")])
+        raise Refused(
+            [
+                problem(
+                    "FIELD_INVALID",
+                    "grace",
+                    f"{text[:20]!r}: a number with s, m, h or d (24h, 0s)",
+                    detail_zh=f"{text[:20]!r}：应为数字加单位 s、m、h 或 d（如 24h、0s）",
+                )
+            ]
+        )
     return timedelta(seconds=int(found.group(1)) * _UNITS[found.group(2)])
 
 
@@ -157,7 +191,7 @@ def _build_app() -> APIGatewayRestResolver:
 
     @app.post("/v1/connectors", summary="Register a connector (the secret is in this answer only)", **_DOC[201])
     def register() -> Response[str]:
-        principal, data = principal_of(app), _json_body(app)
+        principal, data = principal_of(app), _json_body(app, RegistrationBody)
         spec = _spec_text(data.get("spec"))
         request = Registration(
             name=str(data.get("name") or _spec_name(spec) or data.get("kind") or ""),
@@ -188,11 +222,7 @@ def _build_app() -> APIGatewayRestResolver:
 
     @app.patch("/v1/connectors/<connector_id>", summary="Change name, scope, spec or settings", **_DOC[200])
     def change(connector_id: str) -> Response[str]:
-        principal, data = principal_of(app), _json_body(app)
-        allowed = {"name", "agencies", "regions", "spec", "settings", "sample", "sample_base64", "sample_content_type"}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise Refused([problem("FIELD_UNKNOWN", name) for name in unknown])
+        principal, data = principal_of(app), _json_body(app, ChangeBody)
         changes = {k: v for k, v in data.items() if k not in ("sample", "sample_base64")}
         if "spec" in changes:
             changes["spec"] = _spec_text(changes["spec"])
@@ -266,18 +296,27 @@ def _build_app() -> APIGatewayRestResolver:
         logger.error("unexpected error", extra={"error": type(exc).__name__,
                                                 "where": traceback.format_tb(exc.__traceback__)[-4:]})  # fmt: skip
         metrics.add_metric(name="RegistryErrors", unit=MetricUnit.Count, value=1)
-        return errors(500, [problem("INTERNAL_ERROR", "", f"request {request_id(app)}")])
+        return errors(
+            500, [problem("INTERNAL_ERROR", "", f"request {request_id(app)}", detail_zh=f"请求编号 {request_id(app)}")]
+        )
 
     return app
 
 
 _REFUSALS = {
-    400: {"description": "BODY_MALFORMED, FIELD_*, USCC_INVALID, SCOPE_INVALID (a region prefix)"},
+    400: {
+        "description": "BODY_MALFORMED (not JSON, a key twice, not an object), FIELD_INVALID, USCC_INVALID, "
+        "SCOPE_INVALID (a region prefix)"
+    },
+    415: {"description": "CONTENT_TYPE_UNSUPPORTED: the body is JSON"},
     401: {"description": "TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED: sign in"},
     403: {"description": "FORBIDDEN (not yours, or not your role), SCOPE_INVALID (an agency not yours)"},
     404: {"description": "CONNECTOR_NOT_FOUND"},
     409: {"description": "CONNECTOR_CHANGED: changed by someone else meanwhile (two rotations at once); read, retry"},
-    422: {"description": "SPEC_* (each with line and column), KIND_UNKNOWN"},
+    422: {
+        "description": "SPEC_* (each with line and column), KIND_UNKNOWN, FIELD_UNKNOWN (a field "
+        "schemas/connector-registration.json or connector-change.json does not have)"
+    },
 }
 _DOC = {
     status: {"tags": ["registry"], "security": [{"CognitoAuthorizer": []}],
@@ -302,7 +341,7 @@ def openapi_document(app: APIGatewayRestResolver) -> str:
 
 def _refused(problems: list[Problem]) -> Response[str]:
     logger.info("refused", extra={"codes": [p.code for p in problems]})
-    return errors(400, problems)
+    return errors(status_of(problems), problems)
 
 
 def make_handler(build: Callable[[], RegistryServices]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

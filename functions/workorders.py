@@ -13,7 +13,6 @@ its refusals come back with their code and status (403 role/ownership, 409 state
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import threading
@@ -28,10 +27,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from functions.account import denied, principal_of
+from functions.http import BadBody, json_object
 from hub.access import AccessDenied, Principal, PrincipalRole
 from hub.calendar import SHANGHAI
 from hub.codes import CodeError, check_region_code, check_uscc
 from hub.errors import Problem, problem
+from hub.validation import detail_zh
 from hub.workorder import (
     COMMAND_ADAPTER,
     TRANSITIONS,
@@ -157,7 +158,7 @@ def _build_app() -> APIGatewayRestResolver:
         logger.error("unexpected error", extra={"error": type(exc).__name__,
                                                 "where": traceback.format_tb(exc.__traceback__)[-4:]})  # fmt: skip
         metrics.add_metric(name="WorkOrderErrors", unit=MetricUnit.Count, value=1)
-        return _errors(500, [problem("INTERNAL_ERROR", "", "work orders")])
+        return _errors(500, [problem("INTERNAL_ERROR", "", "work orders", detail_zh="工单")])
 
     return app
 
@@ -195,6 +196,7 @@ def _visible(principal: Principal, order_id: str) -> WorkOrder:
     principal.require(
         principal.may_see(agency_code=order.unit.agency_code, region_code=order.unit.region_code),
         f"see work order {order_id}",
+        f"查看工单 {order_id}",
     )
     return order
 
@@ -254,7 +256,9 @@ def _list(app: APIGatewayRestResolver, principal: Principal) -> Response[str]:
     try:
         orders, cursor = _store().list(filters, limit=limit, cursor=_query(app, "cursor"))
     except CursorInvalid:
-        raise _Refusal(400, problem("CURSOR_INVALID", "cursor", "start again without it")) from None
+        raise _Refusal(
+            400, problem("CURSOR_INVALID", "cursor", "start again without it", detail_zh="请去掉 cursor 重新查询")
+        ) from None
     metrics.add_metric(name="WorkOrderLists", unit=MetricUnit.Count, value=1)
     logger.info("listed", extra={"principal": principal.as_log(), "count": len(orders)})
     return _reply(200, {"items": [_summary(o, now) for o in orders], "next_cursor": cursor})
@@ -262,8 +266,7 @@ def _list(app: APIGatewayRestResolver, principal: Principal) -> Response[str]:
 
 def _agencies(principal: Principal, unit: str | None) -> tuple[str, ...]:
     if unit is not None:
-        principal.require(principal.sees_everything or principal.role is not PrincipalRole.DEPARTMENT
-                          or unit in principal.agency_codes, f"list the orders of {unit}")  # fmt: skip
+        principal.require(principal.may_ask_for(agency=unit), f"list the orders of {unit}", f"查看单位 {unit} 的工单")
         return (unit,)
     if principal.role is PrincipalRole.DEPARTMENT:
         return tuple(sorted(principal.agency_codes))
@@ -273,8 +276,11 @@ def _agencies(principal: Principal, unit: str | None) -> tuple[str, ...]:
 def _region(principal: Principal, region: str | None) -> str | None:
     """The asked region, inside the person's own; a region-scoped person is kept to theirs."""
     if region is not None:
-        principal.require(principal.sees_everything or principal.role is PrincipalRole.DEPARTMENT
-                          or principal.in_region(region), f"list the orders of region {region}")  # fmt: skip
+        inside = principal.role is PrincipalRole.DEPARTMENT or principal.sees_everything or principal.in_region(region)
+        principal.require(
+            inside and principal.may_ask_for(region=region), f"list the orders of region {region}",
+            f"查看地区 {region} 的工单",
+        )  # fmt: skip
         return region
     if principal.sees_everything or principal.role is PrincipalRole.DEPARTMENT:
         return None
@@ -287,7 +293,8 @@ def _parsed(problems: list[Problem], name: str, value: str | None, parse: Any) -
     try:
         return parse(value)
     except (ValueError, CodeError) as exc:
-        problems.append(problem("FIELD_INVALID", name, str(getattr(exc, "detail", "") or exc)[:200]))
+        zh = getattr(exc, "detail_zh", None) or "取值无法识别"
+        problems.append(problem("FIELD_INVALID", name, str(getattr(exc, "detail", "") or exc)[:200], detail_zh=zh))
         return None
 
 
@@ -314,26 +321,29 @@ def _page_size(text: str) -> int:
 
 def _actor(principal: Principal, order: WorkOrder) -> Actor:
     if principal.role is PrincipalRole.DEPARTMENT:
-        principal.require(order.unit.agency_code in principal.agency_codes, f"act on work order {order.id}")
+        principal.require(
+            order.unit.agency_code in principal.agency_codes, f"act on work order {order.id}", f"办理工单 {order.id}"
+        )
         return Actor(role=Role.UNIT, id=principal.subject, agency_code=order.unit.agency_code)
     if principal.role is PrincipalRole.MANAGEMENT:
         return Actor(role=Role.MANAGEMENT, id=principal.subject, region_code=principal.region_code)
     if principal.role is PrincipalRole.OPERATOR:
         return Actor(role=Role.OPERATOR, id=principal.subject)
-    raise AccessDenied("FORBIDDEN", "act on work orders: the auditor role reads only")
+    raise AccessDenied("FORBIDDEN", "act on work orders: the auditor role reads only",
+                       detail_zh="办理工单：审计角色只读")  # fmt: skip
 
 
-def _command(body: bytes) -> tuple[Any, int | None]:
+def _command(event: dict[str, Any]) -> tuple[Any, int | None]:
     try:
-        data = json.loads(body or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _Refusal(400, problem("BODY_MALFORMED", "", f"JSON: {exc}"[:200])) from None
-    if not isinstance(data, dict):
-        raise _Refusal(400, problem("BODY_MALFORMED", "", "a JSON object with an action"))
+        data = json_object(event, "a JSON object with an action")
+    except BadBody as exc:
+        raise _Refusal(exc.status, exc.problem) from None
     expected = data.pop("expected_version", None)
     problems: list[Problem] = []
     if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < 1):
-        problems.append(problem("FIELD_INVALID", "expected_version", "a version number, from 1"))
+        problems.append(
+            problem("FIELD_INVALID", "expected_version", "a version number, from 1", detail_zh="应为从 1 起的版本号")
+        )
     try:
         command = COMMAND_ADAPTER.validate_python(data)
     except ValidationError as exc:
@@ -358,18 +368,14 @@ def _field_problems(exc: ValidationError) -> list[Problem]:
         elif kind == "extra_forbidden":
             found.append(problem("FIELD_UNKNOWN", path))
         elif kind == "PERSONAL_DATA_IN_TEXT":
-            found.append(problem("PERSONAL_DATA_IN_TEXT", path, error["msg"]))
+            found.append(problem("PERSONAL_DATA_IN_TEXT", path, error["msg"], detail_zh=path))
         else:
-            found.append(problem("FIELD_INVALID", path, error["msg"]))
+            found.append(problem("FIELD_INVALID", path, error["msg"], detail_zh=detail_zh(error, "FIELD_INVALID", "")))
     return found
 
 
 def _act(app: APIGatewayRestResolver, principal: Principal, order_id: str) -> Response[str]:
-    raw = app.current_event.raw_event
-    body = raw.get("body") or ""
-    if raw.get("isBase64Encoded"):  # the template makes every media type binary
-        body = base64.b64decode(body)
-    command, expected = _command(body.encode() if isinstance(body, str) else body)
+    command, expected = _command(app.current_event.raw_event)
     order = _visible(principal, order_id)
     actor = _actor(principal, order)
     services: WorkOrderServices = _services()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from hub.codes import CodeError, Level, check_region_code, check_uscc, region_level
+from hub.codes import PROVINCES, CodeError, Level, check_region_code, check_uscc, region_level
 
 __all__ = [
     "AGENCY_CLAIM",
@@ -58,14 +58,32 @@ def region_prefix(region_code: str) -> str:
     return region_code[: _PREFIX_DIGITS[region_level(region_code)]]
 
 
+def agency_home(agency_code: str) -> str | None:
+    """The division prefix an agency's credit code was issued in (characters 3-8 of GB 32100), if it is one."""
+    digits = agency_code[2:8]
+    if len(digits) != 6 or not digits.isdigit() or digits[:2] not in PROVINCES:
+        return None
+    try:
+        return region_prefix(check_region_code(digits))
+    except CodeError:
+        return None
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Two division prefixes of which one holds the other."""
+    return a.startswith(b) or b.startswith(a)
+
+
 class AccessDenied(Exception):
     """401 (no usable identity) or 403 (signed in, not allowed); `code` is a CATALOG code."""
 
-    def __init__(self, code: str, detail: str = "", status: int = 403) -> None:
+    def __init__(self, code: str, detail: str = "", status: int = 403, detail_zh: str | None = None) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         self.detail = detail
         self.status = status
+        # message_zh reads as Chinese: an English detail without its Chinese is left out of it, not quoted
+        self.detail_zh = detail_zh if detail_zh is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +98,11 @@ class Principal:
 
     def __post_init__(self) -> None:
         if self.role is PrincipalRole.DEPARTMENT and not self.agency_codes:
-            raise AccessDenied("ACCOUNT_UNSCOPED", "a department account needs its agency code (custom:agency_code)")
+            raise AccessDenied("ACCOUNT_UNSCOPED", "a department account needs its agency code (custom:agency_code)",
+                               detail_zh="部门账号须有其单位代码（custom:agency_code）")  # fmt: skip
         if self.role is PrincipalRole.MANAGEMENT and not self.region_code:
-            raise AccessDenied("ACCOUNT_UNSCOPED", "a management account needs its region (custom:region_code)")
+            raise AccessDenied("ACCOUNT_UNSCOPED", "a management account needs its region (custom:region_code)",
+                               detail_zh="管理部门账号须有其行政区划（custom:region_code）")  # fmt: skip
 
     # ---- what may be seen
 
@@ -121,9 +141,36 @@ class Principal:
             self.role is PrincipalRole.DEPARTMENT and owner_agency in self.agency_codes
         )
 
-    def require(self, allowed: bool, what: str) -> None:
+    def may_ask_for(self, *, agency: str | None = None, region: str | None = None) -> bool:
+        """Whether a list's filter lies inside the person's scope, at least in part. Asking beyond it is
+        refused (403 FORBIDDEN), never answered with an empty list that reads as "no bad ratings there".
+
+        An agency's home is the division its credit code was issued in (GB 32100, characters 3-8); a
+        department's homes are its agencies' (and its own region, when its account has one)."""
+        if self.sees_everything:
+            return True
+        own = region_prefix(self.region_code) if self.region_code else None
+        if agency is not None:
+            if self.role is PrincipalRole.DEPARTMENT:
+                if agency not in self.agency_codes:
+                    return False
+            elif own is not None:
+                home = agency_home(agency)
+                if home is not None and not _overlap(home, own):
+                    return False
+        if region is not None:
+            asked = region_prefix(region) if len(region) == 12 else region
+            if self.role is PrincipalRole.DEPARTMENT:
+                homes = {h for h in map(agency_home, self.agency_codes) if h} | ({own} if own else set())
+                if homes and not any(_overlap(asked, home) for home in homes):
+                    return False
+            elif own is not None and not _overlap(asked, own):
+                return False
+        return True
+
+    def require(self, allowed: bool, what: str, what_zh: str | None = None) -> None:
         if not allowed:
-            raise AccessDenied("FORBIDDEN", what)
+            raise AccessDenied("FORBIDDEN", what, detail_zh=what_zh)
 
     def as_log(self) -> dict[str, Any]:
         """What a log line or an audit record may say about the person: ids and scope, nothing personal."""
@@ -145,24 +192,28 @@ def _split(value: Any) -> list[str]:
 def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
     """The person the verified token's claims describe, or `AccessDenied` (401 without claims)."""
     if not claims or not claims.get("sub"):
-        raise AccessDenied("TOKEN_MISSING", "sign in and send `Authorization: Bearer <id token>`", status=401)
+        raise AccessDenied("TOKEN_MISSING", "sign in and send `Authorization: Bearer <id token>`", status=401,
+                           detail_zh="请登录，并在请求头中携带 Authorization: Bearer <令牌>")  # fmt: skip
     groups = set(_split(claims.get(GROUPS_CLAIM)))
     role = next((r for r in _PRECEDENCE if r.value in groups), None)
     if role is None:
-        raise AccessDenied("ACCOUNT_UNSCOPED", "the account is in none of the groups " + ", ".join(_PRECEDENCE))
+        raise AccessDenied("ACCOUNT_UNSCOPED", "the account is in none of the groups " + ", ".join(_PRECEDENCE),
+                           detail_zh="账号不属于以下任一用户组：" + "、".join(_PRECEDENCE))  # fmt: skip
     agencies: set[str] = set()
     for code in _split(claims.get(AGENCY_CLAIM)):
         try:
             agencies.add(check_uscc(code))
         except CodeError:
-            raise AccessDenied("ACCOUNT_UNSCOPED", f"{AGENCY_CLAIM} is not a credit code") from None
+            raise AccessDenied("ACCOUNT_UNSCOPED", f"{AGENCY_CLAIM} is not a credit code",
+                               detail_zh=f"{AGENCY_CLAIM} 不是统一社会信用代码") from None  # fmt: skip
     region: str | None = None
     raw_region = str(claims.get(REGION_CLAIM) or "").strip()
     if raw_region:
         try:
             region = check_region_code(raw_region)
         except CodeError:
-            raise AccessDenied("ACCOUNT_UNSCOPED", f"{REGION_CLAIM} is not a division code") from None
+            raise AccessDenied("ACCOUNT_UNSCOPED", f"{REGION_CLAIM} is not a division code",
+                               detail_zh=f"{REGION_CLAIM} 不是行政区划代码") from None  # fmt: skip
     return Principal(
         subject=str(claims["sub"]),
         role=role,

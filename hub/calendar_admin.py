@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from hub.calendar import NoticeInvalid, NoticeRefused, WorkingDayCalendar, YearNotice, parse_notice
 from hub.cases import TimerKind, open_rating_window
-from hub.errors import Refused, problem
+from hub.errors import Problem, Refused, problem
+from hub.jsonbody import loads_object
 from hub.ports import CalendarStore, CaseStore, TimerStore
 from hub.rules import RatingPolicy
+from hub.validation import problems_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,9 @@ class CalendarAdmin:
     ) -> LoadReport:
         """Validate, store and apply a notice. Raises `Refused`: NOTICE_INVALID (one problem per line of
         the calendar's message) or NOTICE_REFUSED (the year is official and `force` was not given)."""
+        unknown = unknown_in_notice(text)
+        if unknown:
+            raise Refused(unknown)
         try:
             notice = parse_notice(text, origin)
         except NoticeInvalid as exc:
@@ -115,6 +122,17 @@ class CalendarAdmin:
             if source == "override" and len(done) < limit:
                 done += self.recompute(year, calendar, limit - len(done))[0]
         return done
+
+
+def unknown_in_notice(text: str | bytes) -> list[Problem]:
+    """FIELD_UNKNOWN for every field schemas/calendar-notice.json does not have, at its path; raises `Refused`
+    (BODY_MALFORMED) for a body that is not one JSON object or writes a key twice."""
+    loads_object(text, "one notice, a JSON object (schemas/calendar-notice.json)")
+    try:
+        YearNotice.model_validate_json(text)
+    except ValidationError as exc:
+        return [p for p in problems_from(exc, model=YearNotice) if p.code == "FIELD_UNKNOWN"]
+    return []
 
 
 def problem_lines(exc: NoticeInvalid) -> list[str]:

@@ -11,7 +11,6 @@ The raw bytes are archived first, as for ratings, so whatever was accepted can b
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from hub.cases import (
     slot_key,
 )
 from hub.errors import Problem, Refused, problem
+from hub.jsonbody import loads, not_an_object
 from hub.ports import CaseStore, Connector, ForwardQueue, RatingStore, RawArchive, StoredCase
 from hub.rating import EvaluationType
 from hub.registry import out_of_scope
@@ -140,7 +140,7 @@ class CaseIntake:
         try:
             notice = CaseNotice.model_validate(record)
         except ValidationError as exc:
-            return CaseResult(index, "rejected", errors=tuple(problems_from(exc)))
+            return CaseResult(index, "rejected", errors=tuple(problems_from(exc, model=CaseNotice)))
         future = check_handled_at(notice, now, self.policy)
         if future:
             return CaseResult(index, "rejected", case_key(notice), errors=tuple(future))
@@ -226,15 +226,12 @@ def parse_notices(body: bytes, content_type: str | None) -> Sequence[Any]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise Refused([problem("BODY_UNDECODABLE", "", "UTF-8")]) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise Refused([problem("BODY_MALFORMED", "", f"JSON: {exc}")]) from None
+        raise Refused([problem("BODY_UNDECODABLE", "", "UTF-8", detail_zh="UTF-8 编码")]) from None
+    document = loads(text)  # a duplicate key is refused, naming it
     if isinstance(document, dict):
         return [document]
-    if not isinstance(document, list) or not document:
-        raise Refused([problem("BODY_MALFORMED", "", "a notice (a JSON object) or a non-empty list of them")])
+    if not isinstance(document, list) or not document or not all(isinstance(item, dict) for item in document):
+        raise not_an_object("a notice (a JSON object) or a non-empty list of them")
     if len(document) > MAX_ITEMS:
         raise Refused([problem("BATCH_TOO_LARGE", "", str(MAX_ITEMS))])
     return document

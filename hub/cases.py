@@ -14,7 +14,7 @@ from enum import StrEnum
 from hub.calendar import SHANGHAI, WorkingDayCalendar, local_date
 from hub.case_notice import Applicant, CaseNotice
 from hub.codes import CodeError, check_mobile
-from hub.errors import Problem, problem
+from hub.errors import Problem, duration_en, duration_zh, problem
 from hub.rating import Case, EvaluationType, Grade, Rater, Rating, Source, Target, rating_id_for
 from hub.rules import RatingPolicy, rating_window
 
@@ -112,7 +112,8 @@ def check_handled_at(notice: CaseNotice, now: datetime, policy: RatingPolicy | N
     policy = policy or RatingPolicy()
     if notice.handled_at > now + policy.clock_skew:
         ahead = notice.handled_at - now
-        return [problem("HANDLED_IN_FUTURE", "handled_at", f"{ahead} ahead of the hub's clock")]
+        return [problem("HANDLED_IN_FUTURE", "handled_at", f"{duration_en(ahead)} ahead of the hub's clock",
+                        detail_zh=f"超前 {duration_zh(ahead)}")]  # fmt: skip
     return []
 
 

@@ -12,10 +12,13 @@ from enum import StrEnum
 
 
 class CodeError(ValueError):
-    def __init__(self, code: str, detail: str) -> None:
+    """`detail` says it in English, `detail_zh` in Chinese (message_zh reads as Chinese throughout)."""
+
+    def __init__(self, code: str, detail: str, detail_zh: str) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.detail_zh = detail_zh
 
 
 # GB 32100-2015: 31 characters (no I, O, S, V, Z) and the weights of the 17 leading positions.
@@ -36,10 +39,16 @@ def check_uscc(value: str) -> str:
     """A unified social credit code (统一社会信用代码), check character included."""
     code = value.strip().upper()
     if len(code) != 18 or not _USCC_SHAPE.match(code):
-        raise CodeError("USCC_INVALID", "must be 18 characters of 0-9 and A-Y without I, O, S, V, Z")
+        raise CodeError(
+            "USCC_INVALID", "must be 18 characters of 0-9 and A-Y without I, O, S, V, Z",
+            "应为 18 位，由数字 0-9 和除 I、O、S、V、Z 以外的大写字母组成",
+        )  # fmt: skip
     expected = uscc_check_character(code[:17])
     if code[17] != expected:
-        raise CodeError("USCC_CHECK_FAILED", f"check character is {code[17]}, expected {expected}")
+        raise CodeError(
+            "USCC_CHECK_FAILED", f"check character is {code[17]}, expected {expected}",
+            f"第 18 位校验码为 {code[17]}，应为 {expected}",
+        )  # fmt: skip
     return code
 
 
@@ -75,11 +84,18 @@ def check_region_code(value: str) -> str:
     if len(code) in (2, 4, 6, 9) and code.isdigit():
         code = code.ljust(12, "0")
     if not _DIGITS12.match(code):
-        raise CodeError("REGION_CODE_INVALID", "must be a 12-digit administrative division code")
+        raise CodeError(
+            "REGION_CODE_INVALID", "must be a 12-digit administrative division code", "应为 12 位行政区划代码"
+        )
     if code[:2] not in PROVINCES:
-        raise CodeError("REGION_PROVINCE_UNKNOWN", f"{code[:2]} is not a province-level division prefix")
+        raise CodeError(
+            "REGION_PROVINCE_UNKNOWN", f"{code[:2]} is not a province-level division prefix",
+            f"前两位 {code[:2]} 不是省级区划代码",
+        )  # fmt: skip
     if code[2:4] == "00" and code[4:] != "00000000":
-        raise CodeError("REGION_CODE_INVALID", "a county or lower division needs its city digits")
+        raise CodeError(
+            "REGION_CODE_INVALID", "a county or lower division needs its city digits", "县级及以下区划代码须含地市位"
+        )
     return code
 
 
@@ -112,7 +128,10 @@ def check_mobile(value: str) -> str:
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
     if not _MOBILE.match(digits):
-        raise CodeError("PHONE_INVALID", "must be a mainland mobile number of 11 digits starting 13-19")
+        raise CodeError(
+            "PHONE_INVALID", "must be a mainland mobile number of 11 digits starting 13-19",
+            "应为以 13-19 开头的 11 位大陆手机号码",
+        )  # fmt: skip
     return digits
 
 
@@ -126,17 +145,26 @@ def check_id_number(value: str) -> str:
     """A resident ID number (居民身份证号码): province prefix, birth date and check digit."""
     number = value.strip().upper()
     if not _ID_SHAPE.match(number):
-        raise CodeError("ID_NUMBER_INVALID", "must be 18 characters: 17 digits and a digit or X")
+        raise CodeError(
+            "ID_NUMBER_INVALID", "must be 18 characters: 17 digits and a digit or X", "应为 17 位数字加 1 位数字或 X"
+        )
     if number[:2] not in PROVINCES:
-        raise CodeError("ID_NUMBER_INVALID", "the first two digits are not a province-level prefix")
+        raise CodeError(
+            "ID_NUMBER_INVALID", "the first two digits are not a province-level prefix", "前两位不是省级区划代码"
+        )
     try:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise CodeError("ID_NUMBER_INVALID", "the birth date digits are not a real date") from None
+        raise CodeError(
+            "ID_NUMBER_INVALID", "the birth date digits are not a real date", "出生日期不是有效日期"
+        ) from None
     total = 0
     for digit, weight in zip(number[:17], _ID_WEIGHTS, strict=True):
         total += (ord(digit) - 48) * weight
     expected = _ID_CHECK[total % 11]
     if number[17] != expected:
-        raise CodeError("ID_NUMBER_CHECK_FAILED", f"check character is {number[17]}, expected {expected}")
+        raise CodeError(
+            "ID_NUMBER_CHECK_FAILED", f"check character is {number[17]}, expected {expected}",
+            f"第 18 位校验码为 {number[17]}，应为 {expected}",
+        )  # fmt: skip
     return number

@@ -6,19 +6,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 # code -> (rule or None, English message, Chinese message). Messages may use {detail}.
 CATALOG: dict[str, tuple[str | None, str, str]] = {
     "BODY_MALFORMED": (None, "the body cannot be parsed: {detail}", "报文无法解析：{detail}"),
-    "BODY_UNDECODABLE": (None, "the body is not valid {detail}", "报文不是有效的 {detail} 编码"),
+    "BODY_UNDECODABLE": (None, "the body is not valid {detail}", "报文不是有效的 {detail}"),
     "BODY_EMPTY": (None, "the body is empty", "报文为空"),
     "CONTENT_TYPE_UNSUPPORTED": (None, "unsupported content type: {detail}", "不支持的内容类型：{detail}"),
     "BATCH_TOO_LARGE": (None, "a batch holds at most {detail} items", "一批最多 {detail} 条"),
     "FIELD_REQUIRED": (None, "this field is required", "缺少必填字段"),
     "FIELD_INVALID": (None, "invalid value: {detail}", "字段值无效：{detail}"),
     "FIELD_TOO_LONG": (None, "too long: {detail}", "内容过长：{detail}"),
-    "FIELD_UNKNOWN": (None, "unknown field", "未知字段"),
+    "FIELD_UNKNOWN": (None, "unknown field{detail}", "未知字段{detail}"),
     "VALUE_UNMAPPED": (None, "value not in this connector's table: {detail}", "取值不在该接入方码表中：{detail}"),
     "TIME_INVALID": (None, "not a time in the expected format: {detail}", "时间格式不正确：{detail}"),
     "TIME_NAIVE": (None, "a time needs its UTC offset", "时间必须带时区偏移"),
@@ -132,9 +135,47 @@ class Problem:
         return data
 
 
-def problem(code: str, path: str, detail: str = "", source_path: str | None = None) -> Problem:
+def problem(
+    code: str, path: str, detail: str = "", source_path: str | None = None, *, detail_zh: str | None = None
+) -> Problem:
+    """`detail` fills the English message; `detail_zh`, when the detail is prose, the Chinese one (a value,
+    a code or a field path reads the same in both and needs none)."""
     rule, en, zh = CATALOG[code]
-    return Problem(code, path, en.format(detail=detail), zh.format(detail=detail), rule, source_path)
+    zh_detail = detail if detail_zh is None else detail_zh
+    text_zh = zh.format(detail=zh_detail)
+    if not zh_detail:  # a template written for a detail, given none: no empty brackets or dangling colon
+        text_zh = text_zh.replace("（）", "").rstrip("：")
+    return Problem(code, path, en.format(detail=detail), text_zh, rule, source_path)
+
+
+def beijing_time(at: datetime) -> str:
+    """A time as people in China read it: 2026年11月28日 12:00 (Beijing time)."""
+    local = at.astimezone(BEIJING)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}（北京时间）"
+
+
+def duration_zh(span: timedelta) -> str:
+    """A span in 天/小时/分钟 (never Python's `37 days, 21:56:12.165103`)."""
+    minutes = int(abs(span).total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days}天" if days else "", f"{hours}小时" if hours else "", f"{minutes}分钟" if minutes else ""]
+    return "".join(parts) or "不足1分钟"
+
+
+def duration_en(span: timedelta) -> str:
+    minutes = int(abs(span).total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    return " ".join(p for p in parts if p) or "under a minute"
+
+
+def unknown_field(path: str, near: str | None = None) -> Problem:
+    """FIELD_UNKNOWN at `path`, with the known name it most likely meant."""
+    if near is None:
+        return problem("FIELD_UNKNOWN", path)
+    return problem("FIELD_UNKNOWN", path, f"; did you mean {near}?", detail_zh=f"，是否应为 {near}？")
 
 
 @dataclass

@@ -66,10 +66,16 @@ class Connector:
     previous_secret: str | None = field(default=None, repr=False)
     previous_valid_until: datetime | None = None
     updated_at: datetime | None = None
+    # Secrets older than the previous one, with when each stopped signing: never accepted, kept (sealed) only so
+    # a request signed with one is told KEY_RETIRED rather than SIGNATURE_INVALID. Newest first, at most RETIRED_KEPT.
+    retired: tuple[tuple[str, datetime], ...] = field(default=(), repr=False)
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+
+RETIRED_KEPT = 5  # retired secrets remembered per connector, for KEY_RETIRED
 
 
 class UnknownConnector(LookupError):
@@ -150,9 +156,13 @@ class ConnectorStore(ABC):
         if current is None:
             raise UnknownConnector(connector_id)
         secret = secrets.token_urlsafe(32)
+        retired = current.retired
+        if current.previous_secret and current.previous_valid_until is not None:
+            retired = ((current.previous_secret, min(current.previous_valid_until, now)), *retired)[:RETIRED_KEPT]
         updated = replace(
-            current, secret=secret, previous_secret=current.secret, previous_valid_until=now + grace, updated_at=now
-        )
+            current, secret=secret, previous_secret=current.secret, previous_valid_until=now + grace, updated_at=now,
+            retired=retired,
+        )  # fmt: skip
         self._replace(updated, previous=current)
         return updated, secret
 

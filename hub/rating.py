@@ -17,6 +17,7 @@ from hub.tags import TagCode
 from hub.types import AwareDatetime, CreditCode, IdNumber, Mobile, RegionCode, optional_text
 
 COMMENT_MAX = 2000
+LEVEL_ZH = {Level.PROVINCE: "省", Level.CITY: "市", Level.COUNTY: "县", Level.TOWNSHIP: "乡镇", Level.VILLAGE: "村"}
 TEXT_MAX = 200
 
 
@@ -120,7 +121,10 @@ class Target(_Model):
         if self.level is None:
             object.__setattr__(self, "level", derived)
         elif self.level != derived:
-            raise PydanticCustomError("LEVEL_MISMATCH", f"{self.region_code} is {derived}, not {self.level}")
+            raise PydanticCustomError(
+                "LEVEL_MISMATCH", f"{self.region_code} is {derived}, not {self.level}",
+                {"detail_zh": f"{self.region_code} 属于{LEVEL_ZH[derived]}级，而不是{LEVEL_ZH[self.level]}级"},
+            )  # fmt: skip
         return self
 
 
@@ -173,6 +177,15 @@ class RatingBody(_Model):
         return f"{self.target.agency_code}/{self.case.case_no}/{self.case.step or '-'}/{round_}"
 
 
+class UnifiedRating(RatingBody):
+    """`POST /v1/ratings`: a rating in the hub's own field names with the source's id for it; target.level is
+    derived from region_code (R3), rating_id and source are assigned by the hub."""
+
+    source_rating_id: Annotated[
+        str, Field(min_length=1, max_length=TEXT_MAX, description="the rating's id at the source")
+    ]
+
+
 class Rating(RatingBody):
     rating_id: Annotated[str, Field(description="hub-assigned, deterministic from connector and source id")]
     source: Source
@@ -187,7 +200,9 @@ def check_bad_rating_has_reason(body: RatingBody) -> None:
 def check_staff_rating_channel(body: RatingBody) -> None:
     """R4: online and kiosk handling rate the item only; window handling may rate the staff too."""
     if body.staff_grade is not None and body.channel not in STAFF_RATING_CHANNELS:
-        raise PydanticCustomError("STAFF_RATING_NOT_ALLOWED", f"channel is {body.channel}")
+        raise PydanticCustomError(
+            "STAFF_RATING_NOT_ALLOWED", f"channel is {body.channel}", {"detail_zh": f"本次评价渠道为 {body.channel}"}
+        )
 
 
 def check_rated_after_handled(body: RatingBody) -> None:

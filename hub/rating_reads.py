@@ -97,7 +97,8 @@ class RatingReads:
         if principal.sees_personal_data:
             return unmasked is not False
         if unmasked:
-            raise AccessDenied("PERSONAL_DATA_FORBIDDEN", f"the {principal.role.value} role sees it masked")
+            raise AccessDenied("PERSONAL_DATA_FORBIDDEN", f"the {principal.role.value} role sees it masked",
+                               detail_zh=f"{principal.role.value} 角色只能查看脱敏信息")  # fmt: skip
         return False
 
     @staticmethod
@@ -109,15 +110,21 @@ class RatingReads:
             if not _REGION_PREFIX.match(region):
                 raise Refused([problem("REGION_CODE_INVALID", "region", "2 to 12 digits")])
             prefix = _region_text(region)
+        if agency and not principal.may_ask_for(agency=agency):
+            raise AccessDenied("FORBIDDEN", f"see the ratings of {agency}", detail_zh=f"查看单位 {agency} 的评价")
+        if prefix and not principal.may_ask_for(region=prefix):
+            raise AccessDenied(
+                "FORBIDDEN", f"see the ratings of region {region}", detail_zh=f"查看地区 {region} 的评价"
+            )
         if principal.role is PrincipalRole.DEPARTMENT:
-            if agency and agency not in principal.agency_codes:
-                raise AccessDenied("FORBIDDEN", f"see the ratings of {agency}")
             agencies = agencies or principal.agency_codes
         elif principal.region_code and not principal.sees_everything:
             own = region_prefix(principal.region_code)
             if prefix and not prefix.startswith(own):
                 if not own.startswith(prefix):
-                    raise AccessDenied("FORBIDDEN", f"see the ratings of region {region}")
+                    raise AccessDenied(
+                        "FORBIDDEN", f"see the ratings of region {region}", detail_zh=f"查看地区 {region} 的评价"
+                    )
                 prefix = own
             prefix = prefix or own
         return agencies, prefix
@@ -176,7 +183,8 @@ class RatingReads:
     ) -> dict[str, Any]:
         """The auditor's look-up of a person's ratings, through the keyed hash index (never a scan)."""
         if not principal.sees_personal_data:
-            raise AccessDenied("PERSONAL_DATA_FORBIDDEN", "look-ups by phone or ID number are the auditor's")
+            raise AccessDenied("PERSONAL_DATA_FORBIDDEN", "look-ups by phone or ID number are the auditor's",
+                               detail_zh="按手机号码或身份证号码查询仅限审计角色")  # fmt: skip
         if not (phone or id_no):
             raise Refused([problem("FIELD_REQUIRED", "phone")])
         found = [s for s in map(self._ratings.get, self._ratings.ids_of_person(phone=phone, id_no=id_no)) if s]

@@ -32,8 +32,10 @@ __all__ = [
     "CUSTOM_KIND",
     "DEFAULT_GRACE",
     "REGISTRY_SCHEMAS",
+    "ChangeBody",
     "ConnectorView",
     "Registration",
+    "RegistrationBody",
     "RegistryService",
     "SpecCheck",
     "SpecRejected",
@@ -106,8 +108,8 @@ class SpecRejected(Exception):
 SpecCheck = Callable[[str, str | None, dict[str, Any], bytes | None, str | None], list[dict[str, Any]]]
 
 
-def _forbidden(what: str) -> AccessDenied:
-    return AccessDenied("FORBIDDEN", what)
+def _forbidden(what: str, what_zh: str) -> AccessDenied:
+    return AccessDenied("FORBIDDEN", what, detail_zh=what_zh)
 
 
 class RegistryService:
@@ -125,15 +127,15 @@ class RegistryService:
         _no_auditor(principal)
         connector = self.connectors.get(connector_id)
         if connector is None:
-            raise AccessDenied("CONNECTOR_NOT_FOUND", connector_id[:64], status=404)
+            raise AccessDenied("CONNECTOR_NOT_FOUND", connector_id[:64], status=404, detail_zh=connector_id[:64])
         if not self._sees(principal, connector):
-            raise _forbidden("see this connector")
+            raise _forbidden("see this connector", "查看该接入方")
         return connector
 
     def managed(self, principal: Principal, connector_id: str) -> Connector:
         connector = self.read(principal, connector_id)
         if not principal.may_manage_connector(owner_agency=connector.owner_agency):
-            raise _forbidden("manage this connector")
+            raise _forbidden("manage this connector", "管理该接入方")
         return connector
 
     @staticmethod
@@ -145,7 +147,7 @@ class RegistryService:
     def register(self, principal: Principal, request: Registration, now: datetime) -> tuple[Connector, str, list[Any]]:
         """The new connector, its secret (shown once) and the spec's warnings."""
         if principal.role not in (PrincipalRole.DEPARTMENT, PrincipalRole.OPERATOR):
-            raise _forbidden("register connectors")
+            raise _forbidden("register connectors", "注册接入方")
         owner = self._owner(principal, request.owner_agency)
         agencies = _agencies(principal, request.agencies or (owner,))
         regions = _regions(request.regions)
@@ -203,7 +205,7 @@ class RegistryService:
         if owner:
             owner = _credit_code(owner, "owner_agency")
             if principal.role is PrincipalRole.DEPARTMENT and owner not in principal.agency_codes:
-                raise _forbidden(f"register a connector for {owner}")
+                raise _forbidden(f"register a connector for {owner}", f"为 {owner} 注册接入方")
             return owner
         if principal.role is PrincipalRole.DEPARTMENT and len(principal.agency_codes) == 1:
             return next(iter(principal.agency_codes))
@@ -212,14 +214,14 @@ class RegistryService:
 
 def _no_auditor(principal: Principal) -> None:
     if principal.role is PrincipalRole.AUDITOR:
-        raise _forbidden("use the connector registry")
+        raise _forbidden("use the connector registry", "使用接入方注册功能")
 
 
 def _credit_code(value: Any, path: str) -> str:
     try:
         return check_uscc(str(value).strip())
     except CodeError as exc:
-        raise Refused([problem("USCC_INVALID", path, str(exc))]) from None
+        raise Refused([problem(exc.code, path, exc.detail, detail_zh=exc.detail_zh)]) from None
 
 
 def _agencies(principal: Principal, codes: Iterable[Any]) -> tuple[str, ...]:
@@ -230,7 +232,8 @@ def _agencies(principal: Principal, codes: Iterable[Any]) -> tuple[str, ...]:
     if principal.role is PrincipalRole.DEPARTMENT:
         foreign = [c for c in checked if c not in principal.agency_codes]
         if foreign:
-            raise AccessDenied("SCOPE_INVALID", f"agencies {', '.join(foreign)} are not yours")
+            raise AccessDenied("SCOPE_INVALID", f"agencies {', '.join(foreign)} are not yours",
+                               detail_zh=f"单位 {'、'.join(foreign)} 不属于你")  # fmt: skip
     return checked
 
 
@@ -286,6 +289,45 @@ def connector_view(connector: Connector) -> dict[str, Any]:
         created_at=connector.created_at,
         updated_at=connector.updated_at,
     ).model_dump(mode="json")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+_SCOPE = Field(default=None, description="credit codes (agencies) or division-code prefixes (regions); one or a list")
+_SPEC = Field(default=None, description="a custom connector's spec: its text (JSON or YAML) or a JSON object")
+
+
+class RegistrationBody(_Body):
+    """`POST /v1/connectors`: what a department sends to register a connector (schemas/connector-registration.json)."""
+
+    name: str | None = Field(default=None, description="defaults to the spec's name, else the kind")
+    kind: str | None = Field(default=None, description="a built-in source family, or custom (with spec)")
+    spec: str | dict[str, Any] | None = _SPEC
+    settings: dict[str, Any] | None = Field(default=None, description="overrides of the family's spec")
+    owner_agency: str | None = None
+    agencies: list[str] | str | None = _SCOPE
+    regions: list[str] | str | None = _SCOPE
+    department: str | None = None
+    sample: str | dict[str, Any] | list[Any] | None = Field(default=None, description="a payload to try the spec on")
+    sample_base64: str | None = Field(default=None, description="the sample's bytes, base64 (any charset)")
+    sample_charset: str | None = None
+    sample_content_type: str | None = None
+
+
+class ChangeBody(_Body):
+    """`PATCH /v1/connectors/{id}`: the fields a department may change (schemas/connector-change.json)."""
+
+    name: str | None = None
+    agencies: list[str] | str | None = _SCOPE
+    regions: list[str] | str | None = _SCOPE
+    spec: str | dict[str, Any] | None = _SPEC
+    settings: dict[str, Any] | None = None
+    sample: str | dict[str, Any] | list[Any] | None = None
+    sample_base64: str | None = None
+    sample_charset: str | None = None
+    sample_content_type: str | None = None
 
 
 REGISTRY_SCHEMAS: dict[str, type[BaseModel]] = {"connector.json": ConnectorView}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.calendar import Deadline, WorkingDayCalendar
-from hub.errors import Problem, problem
+from hub.errors import Problem, beijing_time, duration_en, duration_zh, problem
 from hub.rating import EvaluationType, RatingBody
 
 RATING_WINDOW_WORKING_DAYS = 5  # R5, 第十一条
@@ -33,10 +33,12 @@ def check_timing(
     problems: list[Problem] = []
     if body.rated_at > now + policy.clock_skew:
         ahead = body.rated_at - now
-        problems.append(problem("RATED_IN_FUTURE", "rated_at", f"{ahead} ahead of the hub's clock"))
+        problems.append(problem("RATED_IN_FUTURE", "rated_at", f"{duration_en(ahead)} ahead of the hub's clock",
+                                detail_zh=f"超前 {duration_zh(ahead)}"))  # fmt: skip
     handled_at = body.case.handled_at
     if body.evaluation_type == EvaluationType.ACTIVE and handled_at is not None:
         window = rating_window(handled_at, calendar, policy)
         if body.rated_at > window.at:
-            problems.append(problem("RATING_WINDOW_CLOSED", "rated_at", window.at.isoformat()))
+            problems.append(problem("RATING_WINDOW_CLOSED", "rated_at", window.at.isoformat(),
+                                    detail_zh=beijing_time(window.at)))  # fmt: skip
     return problems

@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from hub.case_notice import CaseNotice
-from hub.rating import Rating
+from hub.rating import Rating, UnifiedRating
+from hub.registry import ChangeBody, RegistrationBody
 from hub.tags import TAGS
 
 
@@ -37,4 +38,8 @@ def model_schema(model: type[BaseModel], mode: str = "serialization") -> dict[st
 HUB_MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "rating.json": (Rating, "serialization"),
     "case.json": (CaseNotice, "validation"),
+    # request bodies, as they are validated (additionalProperties false: an unknown field is FIELD_UNKNOWN)
+    "unified-rating.json": (UnifiedRating, "validation"),
+    "connector-registration.json": (RegistrationBody, "validation"),
+    "connector-change.json": (ChangeBody, "validation"),
 }

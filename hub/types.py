@@ -17,7 +17,7 @@ def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
         try:
             return check(value)
         except CodeError as exc:
-            raise PydanticCustomError(exc.code, exc.detail) from None
+            raise PydanticCustomError(exc.code, exc.detail, {"detail_zh": exc.detail_zh}) from None
 
     return validate
 

@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from hub.calendar import END_OF_DAY, SHANGHAI, Deadline, WorkingDayCalendar
 from hub.codes import CodeError, Level, check_id_number, county_of, region_level
-from hub.errors import Problem
+from hub.errors import Problem, beijing_time
 from hub.rating import Grade, Rating
 from hub.types import AwareDatetime, RegionCode
 
@@ -176,17 +176,22 @@ REFUSALS: dict[str, tuple[str | None, int, str, str]] = {
 }  # fmt: skip
 
 
+def _when_zh(at: Any) -> str:
+    return beijing_time(at) if isinstance(at, datetime) else str(at)
+
+
 class WorkOrderError(Exception):
     """A refused work-order action. `http_status` is 403 for ownership and role, 409 for state and deadline."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: str = "", detail_zh: str | None = None) -> None:
+        """`detail_zh` says the detail in Chinese; without it the detail is a value (a count) and reads the same."""
         rule, status, en, zh = REFUSALS[code]
         self.code = code
         self.rule = rule
         self.http_status = status
         self.detail = detail
         self.message = en.format(detail=detail)
-        self.message_zh = zh.format(detail=detail)
+        self.message_zh = zh.format(detail=detail if detail_zh is None else detail_zh)
         super().__init__(f"{code}: {self.message}")
 
     def as_problem(self, path: str = "") -> Problem:
@@ -197,7 +202,10 @@ class VersionConflict(WorkOrderError):
     """Someone saved the order after it was read: optimistic locking refuses the lost update."""
 
     def __init__(self, order_id: str, expected: int, actual: int | None) -> None:
-        super().__init__("VERSION_CONFLICT", f"{order_id}: expected version {expected}, found {actual}")
+        super().__init__(
+            "VERSION_CONFLICT", f"{order_id}: expected version {expected}, found {actual}",
+            f"{order_id}：应为第 {expected} 版，实为第 {actual} 版",
+        )  # fmt: skip
         self.order_id = order_id
         self.expected = expected
         self.actual = actual
@@ -1104,15 +1112,20 @@ class WorkOrder(_Frozen):
             raise ValueError(f"naive datetime {at.isoformat()} refused: give it a time zone")
         rule = TRANSITIONS[command.action]
         if by.role not in rule.roles:
-            raise WorkOrderError("ACTION_NOT_FOR_ROLE", f"{by.role} may not {command.action}")
+            raise WorkOrderError(
+                "ACTION_NOT_FOR_ROLE", f"{by.role} may not {command.action}", f"{by.role} 角色不能执行 {command.action}"
+            )
         if not self.owned_by(by):
-            raise WorkOrderError("NOT_YOUR_ORDER", f"{self.id} is {self._owner_text()}")
+            raise WorkOrderError("NOT_YOUR_ORDER", f"{self.id} is {self._owner_text()}", self._owner_text_zh())
         if self.status is Status.CLOSED:
             raise WorkOrderError("ORDER_CLOSED")
         if at < self.history[-1].at:
-            raise WorkOrderError("TIME_BEFORE_HISTORY", at.isoformat())
+            raise WorkOrderError("TIME_BEFORE_HISTORY", at.isoformat(), beijing_time(at))
         if self.status not in rule.sources:
-            raise WorkOrderError("WORK_ORDER_STATE", f"{command.action} while {self.status}")
+            raise WorkOrderError(
+                "WORK_ORDER_STATE", f"{command.action} while {self.status}",
+                f"工单状态为 {self.status} 时不能执行 {command.action}",
+            )  # fmt: skip
         step = _Step(self, by, at, calendar)
         event, changes = _HANDLERS[command.action](self, command, step)
         order = self.model_copy(update={**changes, "version": self.version + 1, "history": (*self.history, event)})
@@ -1120,6 +1133,10 @@ class WorkOrder(_Frozen):
 
     def _owner_text(self) -> str:
         return f"unit {self.unit.agency_code}, managed by {self.managing_department.region_code}"
+
+    def _owner_text_zh(self) -> str:
+        unit, region = self.unit.agency_code, self.managing_department.region_code
+        return f"工单 {self.id} 的承办单位为 {unit}，管理部门辖区为 {region}"
 
     def _classify(self, cmd: Classify, step: _Step) -> _Outcome:
         status = Status.SIMPLE if cmd.kind is Kind.SIMPLE else Status.COMPLEX
@@ -1160,9 +1177,12 @@ class WorkOrder(_Frozen):
         if self.approved_extensions >= MAX_APPROVED_EXTENSIONS:
             raise WorkOrderError("EXTENSION_LIMIT", str(self.approved_extensions))
         if step.at > current.at:
-            raise WorkOrderError("EXTENSION_AFTER_DEADLINE", current.at.isoformat())
+            raise WorkOrderError("EXTENSION_AFTER_DEADLINE", current.at.isoformat(), beijing_time(current.at))
         if cmd.until <= current.date:
-            raise WorkOrderError("EXTENSION_TIME_LIMIT_INVALID", f"{cmd.until} is not after {current.date}")
+            raise WorkOrderError(
+                "EXTENSION_TIME_LIMIT_INVALID", f"{cmd.until} is not after {current.date}",
+                f"{cmd.until} 不晚于 {current.date}",
+            )  # fmt: skip
         extension = Extension(
             deadline=kind,
             requested_at=step.at,
@@ -1199,7 +1219,9 @@ class WorkOrder(_Frozen):
         if self.appeal is not None:
             raise WorkOrderError("APPEAL_ALREADY_FILED")
         if step.at > self.deadlines.appeal.at:
-            raise WorkOrderError("APPEAL_WINDOW_CLOSED", self.deadlines.appeal.at.isoformat())
+            raise WorkOrderError(
+                "APPEAL_WINDOW_CLOSED", self.deadlines.appeal.at.isoformat(), beijing_time(self.deadlines.appeal.at)
+            )
         review_by = TimeLimit.counted(step.calendar, step.at, APPEAL_REVIEW_WORKING_DAYS)
         appeal = Appeal(
             filed_at=step.at, grounds=cmd.grounds, reason=cmd.reason, document_ref=cmd.document_ref, review_by=review_by
@@ -1223,7 +1245,7 @@ class WorkOrder(_Frozen):
 
     def _record_follow_up_visit(self, cmd: RecordFollowUpVisit, step: _Step) -> _Outcome:
         if self.follow_up is not None:
-            raise WorkOrderError("WORK_ORDER_STATE", "the follow-up visit is recorded already")
+            raise WorkOrderError("WORK_ORDER_STATE", "the follow-up visit is recorded already", "回访已记录")
         visit = FollowUpVisit(at=step.at, visitor_name=cmd.visitor_name, method=cmd.method, note=cmd.note)
         status = Status.NOT_ADOPTED if self.status is Status.NOT_ADOPTED else Status.FOLLOW_UP_VISITED
         return step.event(FollowUpVisited, method=cmd.method), {"follow_up": visit, "status": status}
@@ -1250,18 +1272,26 @@ class WorkOrder(_Frozen):
     def _escalate(self, cmd: Escalate, step: _Step) -> _Outcome:
         check = next((c for c in self.overdue_checks(step.at) if c.deadline is cmd.deadline), None)
         if check is None:
-            raise WorkOrderError("ESCALATION_NOT_DUE", f"{cmd.deadline} is not overdue")
+            raise WorkOrderError("ESCALATION_NOT_DUE", f"{cmd.deadline} is not overdue", f"{cmd.deadline} 期限尚未逾期")
         if check.escalate_to is None:
-            raise WorkOrderError("ESCALATION_NOT_DUE", "there is no level above the province")
+            raise WorkOrderError(
+                "ESCALATION_NOT_DUE", "there is no level above the province", "省级之上没有可升级的层级"
+            )
         if check.escalated_at is not None:
-            raise WorkOrderError("ESCALATION_NOT_DUE", f"{cmd.deadline} was escalated at {check.escalated_at}")
+            raise WorkOrderError(
+                "ESCALATION_NOT_DUE", f"{cmd.deadline} was escalated at {check.escalated_at}",
+                f"{cmd.deadline} 期限已于 {_when_zh(check.escalated_at)} 升级督办",
+            )  # fmt: skip
         escalation = Escalation(at=step.at, deadline=cmd.deadline, due_at=check.due.at, to=check.escalate_to)
         event = step.event(DeadlineEscalated, deadline=cmd.deadline, due=check.due, to=check.escalate_to)
         return event, {"escalations": (*self.escalations, escalation)}
 
     def _remind_deadline(self, cmd: RemindDeadline, step: _Step) -> _Outcome:
         if cmd.deadline not in self.reminders_due(step.at):
-            raise WorkOrderError("REMINDER_NOT_DUE", f"{cmd.deadline} at {step.at.isoformat()}")
+            raise WorkOrderError(
+                "REMINDER_NOT_DUE", f"{cmd.deadline} at {step.at.isoformat()}",
+                f"{cmd.deadline} 期限，{beijing_time(step.at)}",
+            )  # fmt: skip
         due = self.open_deadlines()[cmd.deadline]
         return step.event(DeadlineReminded, deadline=cmd.deadline, due=due), {}
 

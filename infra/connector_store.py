@@ -51,6 +51,8 @@ def _item(connector: Connector, sealer: PersonalDataSealer | None = None) -> dic
         "updated_at": connector.updated_at.isoformat() if connector.updated_at else None,
     }
     item.update({name: {"S": value} for name, value in optional.items() if value is not None})
+    if connector.retired:
+        item["retired"] = {"S": json.dumps([[secret, at.isoformat()] for secret, at in connector.retired])}
     if sealer is not None:
         context = _context(connector.connector_id)
         item["secret_sealed"] = {"B": sealer.seal(item.pop("secret")["S"].encode(), context=context)}
@@ -59,6 +61,8 @@ def _item(connector: Connector, sealer: PersonalDataSealer | None = None) -> dic
             item["previous_secret_sealed"] = {
                 "B": sealer.seal(item.pop("previous_secret")["S"].encode(), context=context)
             }
+        if "retired" in item:
+            item["retired_sealed"] = {"B": sealer.seal(item.pop("retired")["S"].encode(), context=context)}
     return item
 
 
@@ -99,6 +103,9 @@ def _connector(item: dict[str, Any], sealer: PersonalDataSealer | None = None) -
         previous_secret=_secret(item, "previous_secret", sealer),
         previous_valid_until=_time(item, "previous_valid_until"),
         updated_at=_time(item, "updated_at"),
+        retired=tuple(
+            (secret, datetime.fromisoformat(at)) for secret, at in json.loads(_secret(item, "retired", sealer) or "[]")
+        ),
     )
 
 

@@ -5,7 +5,7 @@
 
 `verify` refuses, storing nothing, in this order: a header missing or malformed (401 SIGNATURE_MISSING),
 an unknown connector (401 CONNECTOR_UNKNOWN), a wrong signature (401 SIGNATURE_INVALID; 401 KEY_RETIRED
-for the secret a rotation replaced, once its grace period is over), a timestamp
+for a secret a rotation replaced, once its grace period is over, however many rotations ago), a timestamp
 more than 5 minutes from the hub's clock (401 TIMESTAMP_EXPIRED), a disabled connector (403
 CONNECTOR_DISABLED), a nonce seen before (401 NONCE_REUSED). The nonce is recorded last, so a request
 refused for any other reason does not use it up.
@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hub.errors import Refused, problem
+from hub.errors import Refused, beijing_time, duration_zh, problem
 from hub.ports import Connector, ConnectorStore, NonceStore
 
 CONNECTOR_HEADER = "X-Hcp-Connector"
@@ -80,8 +80,8 @@ def sign(
     return headers
 
 
-def _refuse(code: str, detail: str = "", status: int = 401) -> AuthRefused:
-    return AuthRefused([problem(code, "", detail)], status)
+def _refuse(code: str, detail: str = "", status: int = 401, zh: str | None = None) -> AuthRefused:
+    return AuthRefused([problem(code, "", detail, detail_zh=zh)], status)
 
 
 def _shown(value: str) -> str:
@@ -103,16 +103,20 @@ def verify(
     values = {name: (lowered.get(name.lower()) or "").strip() for name in HEADERS}
     missing = [name for name, value in values.items() if not value]
     if missing:
-        raise _refuse("SIGNATURE_MISSING", f"no {', '.join(missing)}")
+        raise _refuse("SIGNATURE_MISSING", f"no {', '.join(missing)}", zh=f"缺少 {'、'.join(missing)}")
     connector_id, timestamp, nonce, signed = (values[name] for name in HEADERS)
     if not _TIMESTAMP.match(timestamp):
-        raise _refuse("SIGNATURE_MISSING", f"{TIMESTAMP_HEADER} must be unix seconds")
+        raise _refuse("SIGNATURE_MISSING", f"{TIMESTAMP_HEADER} must be unix seconds",
+                      zh=f"{TIMESTAMP_HEADER} 应为 Unix 时间戳（秒）")  # fmt: skip
     if not NONCE.match(nonce):
-        raise _refuse("SIGNATURE_MISSING", f"{NONCE_HEADER} must be 16-128 characters of A-Z a-z 0-9 _ -")
+        raise _refuse("SIGNATURE_MISSING", f"{NONCE_HEADER} must be 16-128 characters of A-Z a-z 0-9 _ -",
+                      zh=f"{NONCE_HEADER} 应为 16-128 位，由字母、数字、_ 和 - 组成")  # fmt: skip
     if path_connector_id is not None and connector_id != path_connector_id:
+        path_id, header_id = _shown(path_connector_id), _shown(connector_id)
         raise _refuse(
             "CONNECTOR_UNKNOWN",
-            f"the path names {_shown(path_connector_id)} but {CONNECTOR_HEADER} is {_shown(connector_id)}",
+            f"the path names {path_id} but {CONNECTOR_HEADER} is {header_id}",
+            zh=f"路径中的接入方为 {path_id}，而 {CONNECTOR_HEADER} 为 {header_id}",
         )
     connector = connectors.get(connector_id)
     if connector is None:
@@ -123,8 +127,11 @@ def verify(
         _check_previous_key(connector, body, timestamp, nonce, signed.lower(), now)
     offset = int(timestamp) - now.timestamp()
     if abs(offset) > MAX_SKEW.total_seconds():
-        where = "ahead of" if offset > 0 else "behind"
-        raise _refuse("TIMESTAMP_EXPIRED", f"{abs(offset):.0f} s {where} the hub's clock")
+        where, where_zh = ("ahead of", "超前") if offset > 0 else ("behind", "落后")
+        span = duration_zh(timedelta(seconds=abs(offset)))
+        raise _refuse(
+            "TIMESTAMP_EXPIRED", f"{abs(offset):.0f} s {where} the hub's clock", zh=f"比系统时间{where_zh} {span}"
+        )
     if not connector.active:
         raise _refuse("CONNECTOR_DISABLED", status=403)
     if not nonces.remember(connector_id, nonce, now=now, ttl=NONCE_TTL):
@@ -138,10 +145,18 @@ def _check_previous_key(
     """Passes for the secret a rotation replaced, inside its grace period; past it, 401 KEY_RETIRED (so the
     integrator knows to switch keys rather than hunt a bug in their signing). Anything else: SIGNATURE_INVALID."""
     previous, until = connector.previous_secret, connector.previous_valid_until
-    if not previous or until is None or not hmac.compare_digest(signature(previous, body, timestamp, nonce), signed):
-        raise _refuse("SIGNATURE_INVALID")
-    if now > until:
-        raise _refuse("KEY_RETIRED", until.isoformat(timespec="seconds"))
+    if previous and until is not None and hmac.compare_digest(signature(previous, body, timestamp, nonce), signed):
+        if now > until:
+            raise _retired(until)
+        return
+    for old, retired_at in connector.retired:  # older rotations: never valid, but named for what they are
+        if hmac.compare_digest(signature(old, body, timestamp, nonce), signed):
+            raise _retired(retired_at)
+    raise _refuse("SIGNATURE_INVALID")
+
+
+def _retired(at: datetime) -> AuthRefused:
+    return AuthRefused([problem("KEY_RETIRED", "", at.isoformat(timespec="seconds"), detail_zh=beijing_time(at))])
 
 
 class DynamoNonceStore(NonceStore):

@@ -341,6 +341,42 @@ def test_the_unified_route_takes_one_rating_or_a_batch_from_any_connector(hub: H
     assert len(hub.stored_ratings()) == 3 and len(hub.queued()) == 3
 
 
+def test_a_misspelt_comment_is_refused_not_stored_without_it(hub: Hub) -> None:
+    """Issue 11 item 1: `commnet` was stored with no comment, forwarded, and opened a work order."""
+    rating = unified("U-1", grade="dissatisfied", tags=["ITEM_MATERIALS"], commnet="材料要求重复提交",
+                     rater={"type": "person", "mobile": "13907970001"})  # fmt: skip
+    status, answer = hub.post("unified", as_json(rating), unified=True)
+    assert status == 422
+    [result] = answer["results"]
+    found = {e["path"]: e for e in result["errors"] if e["code"] == "FIELD_UNKNOWN"}
+    assert set(found) == {"commnet", "rater.mobile"}
+    assert "did you mean comment?" in found["commnet"]["message"]
+    assert hub.stored_ratings() == [] and hub.queued() == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded"])
+def test_the_unified_route_takes_json_only_415(hub: Hub, content_type: str) -> None:
+    status, answer = hub.post("unified", as_json(unified("U-1")), content_type, unified=True)
+    assert (status, [e["code"] for e in answer["errors"]]) == (415, ["CONTENT_TYPE_UNSUPPORTED"])
+    assert hub.stored_ratings() == []
+
+
+@pytest.mark.parametrize("body", [b"null", b'"x"', b"42", b"[1, 2]", b"true"])
+@pytest.mark.parametrize("route", ["unified", "kiosk"])
+def test_a_body_that_is_not_an_object_is_400_body_malformed_on_both_routes(hub: Hub, body: bytes, route: str) -> None:
+    status, answer = hub.post(route, body, unified=route == "unified")
+    assert (status, [e["code"] for e in answer["errors"]]) == (400, ["BODY_MALFORMED"])
+
+
+def test_a_rating_whose_grade_is_given_twice_is_not_stored(hub: Hub) -> None:
+    body = as_json(unified("U-1")).replace(b'"grade": "satisfied"', b'"grade": "satisfied", "grade": "very_dissatisfied"')
+    status, answer = hub.post("unified", body, unified=True)
+    assert (status, [e["code"] for e in answer["errors"]]) == (400, ["BODY_MALFORMED"])
+    assert '"grade"' in answer["errors"][0]["message"]
+    assert hub.stored_ratings() == [] and hub.queued() == []
+    assert len(hub.archived()) == 1  # archived (encrypted) for audit, as docs/signing.md says
+
+
 def test_a_second_rating_for_a_case_is_a_conflict_that_keeps_the_first_R8(hub: Hub) -> None:
     hub.post("unified", as_json(unified("U-1")), unified=True)
     status, answer = hub.post("unified", as_json(unified("U-9", case={"case_no": "WEB-U-1"})), unified=True)

@@ -163,3 +163,44 @@ def test_every_connector_answer_is_the_published_connector_contract(api: Api) ->
     assert rotated["connector"]["previous_key_valid_until"] is not None
     # a view missing a required field is not the contract: the check can fail
     assert list(validator.iter_errors({k: v for k, v in one.items() if k != "owner_agency"}))
+
+
+REGISTRATION = {"name": "12345 热线", "spec": json.loads(HOTLINE), "settings": {}, "agencies": [MARKET],
+                "sample_content_type": "application/json"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "method", "example"),
+    [("connector-registration.json", "POST", REGISTRATION), ("connector-change.json", "PATCH", {"name": "新名称"})],
+)
+def test_every_forbidden_extra_field_of_the_registry_schemas_is_field_unknown(
+    api: Api, schema_name: str, method: str, example: dict[str, Any]
+) -> None:
+    """Issue 11 item 1: the registry's bodies agree with their published schemas (the spec itself is checked
+    against schemas/connector-spec.json by the spec loader, SPEC_INVALID with its line)."""
+    from tests.schema_walk import forbidden_extras, schema
+
+    cid = register(api)[1]["connector"]["connector_id"]
+    path = "/v1/connectors" if method == "POST" else f"/v1/connectors/{cid}"
+    extras = [(at, body) for at, body in forbidden_extras(schema(schema_name), example) if not at.startswith("spec.")]
+    assert extras
+    for at, body in extras:
+        status, answer = api(method, path, body=body)
+        assert (status, [(e["code"], e["path"]) for e in answer["errors"]]) == (422, [("FIELD_UNKNOWN", at)])
+    status, answer = api(method, path, body={**example, "agencis": [MARKET]})
+    assert status == 422 and "did you mean agencies?" in answer["errors"][0]["message"]
+    assert api(method, path, body=example)[0] in (200, 201)  # the negative control
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "status", "code"),
+    [(b"null", "application/json", 400, "BODY_MALFORMED"), (b"[1, 2]", "application/json", 400, "BODY_MALFORMED"),
+     (b'{"name": "a", "name": "b", "kind": "kiosk"}', "application/json", 400, "BODY_MALFORMED"),
+     (b'{"name": "a", "kind": "kiosk"}', "text/plain", 415, "CONTENT_TYPE_UNSUPPORTED")],
+)  # fmt: skip
+def test_a_registration_body_is_read_as_every_json_route_reads_one(
+    api: Api, raw: bytes, content_type: str, status: int, code: str
+) -> None:
+    got, answer = api("POST", "/v1/connectors", raw=raw, content_type=content_type)
+    assert (got, [e["code"] for e in answer["errors"]]) == (status, [code])
+    assert api("GET", "/v1/connectors")[1]["connectors"] == []  # nothing registered

@@ -410,6 +410,9 @@ def test_scope_spec_and_rotation_read_back_as_written(connectors: ConnectorStore
     assert new != old and rotated.secret == new and rotated.previous_secret == old
     assert rotated.previous_valid_until == NOW + timedelta(hours=24)
     assert connectors.get(connector.connector_id) == rotated
+    twice, _ = connectors.rotate(connector.connector_id, now=NOW + timedelta(hours=1), grace=timedelta(hours=24))
+    assert twice.retired == ((old, NOW + timedelta(hours=1)),)  # KEY_RETIRED for it, never accepted
+    assert connectors.get(connector.connector_id) == twice
     changed = connectors.update(connector.connector_id, now=NOW + timedelta(minutes=1), regions=("360704",))
     assert connectors.get(connector.connector_id) == changed and changed.regions == ("360704",)
     with pytest.raises(UnknownConnector):

@@ -52,7 +52,8 @@ class Api:
     store: DynamoWorkOrderStore
 
     def call(self, method: str, path: str, *, user: str | None, body: Any = None,
-             query: dict[str, str] | None = None, raw: bytes | None = None) -> tuple[int, Any]:  # fmt: skip
+             query: dict[str, str] | None = None, raw: bytes | None = None,
+             content_type: str | None = None) -> tuple[int, Any]:  # fmt: skip
         resource = "/v1/work-orders"
         params = None
         parts = path.removeprefix("/v1/work-orders").strip("/").split("/")
@@ -62,8 +63,10 @@ class Api:
             resource += "/{order_id}" + ("/actions" if len(parts) > 1 else "")
             params = {"order_id": parts[0]}
         data = raw if raw is not None else (json.dumps(body, ensure_ascii=False).encode() if body is not None else b"")
-        event = api_event(method, path, resource, body=data, path_parameters=params,
-                          headers={"Authorization": "Bearer x"} if user else None)  # fmt: skip
+        headers = {"Authorization": "Bearer x"} if user else {}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        event = api_event(method, path, resource, body=data, path_parameters=params, headers=headers or None)
         if user is not None:
             event["requestContext"]["authorizer"] = {"claims": {"sub": f"sub-{user}", "cognito:username": user,
                                                                 **CLAIMS[user]}}  # fmt: skip
@@ -150,6 +153,24 @@ def test_a_department_may_not_list_another_units_orders(api: Api) -> None:
     assert status == 403 and answer["errors"][0]["code"] == "FORBIDDEN"
 
 
+@pytest.mark.parametrize(
+    ("user", "query"),
+    [
+        ("market-dept", {"region": "360702000000"}),  # a department, a region none of its agencies is in
+        ("ganxian-management", {"unit": OTHER_AGENCY}),  # a county's management, an agency of another county
+    ],
+)
+def test_a_list_filter_outside_the_scope_is_403_not_an_empty_list(api: Api, user: str, query: dict[str, str]) -> None:
+    """Issue 11 item 5, as for ratings lists: an empty 200 reads as "no work orders there"."""
+    status, answer = api.call("GET", "/v1/work-orders", user=user, query=query)
+    assert (status, answer["errors"][0]["code"]) == (403, "FORBIDDEN")
+    # the negative control: inside the scope, the same filters narrow
+    status, answer = api.call("GET", "/v1/work-orders", user="ganxian-management", query={"unit": COUNTY_AGENCY})
+    assert (status, [i["id"] for i in answer["items"]]) == (200, ["wo-county"])
+    status, answer = api.call("GET", "/v1/work-orders", user="market-dept", query={"region": COUNTY})
+    assert (status, [i["id"] for i in answer["items"]]) == (200, ["wo-county"])
+
+
 def test_an_order_reads_whole_for_those_who_may_see_it_and_403_for_others(api: Api) -> None:
     status, order = api.call("GET", "/v1/work-orders/wo-township", user="ganxian-management")
     assert status == 200 and order["managing_department"]["region_code"] == COUNTY
@@ -206,6 +227,26 @@ def test_bad_bodies_are_4xx_with_field_paths(api: Api) -> None:
     assert status == 422 and answer["errors"][0]["path"] == "action"
     status, answer = api.act("wo-county", "market-dept", action="classify", kind="simple", expected_version="x")
     assert status == 422 and answer["errors"][0]["path"] == "expected_version"
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "status", "code"),
+    [
+        (b"null", None, 400, "BODY_MALFORMED"),
+        (b'"x"', None, 400, "BODY_MALFORMED"),
+        (b"[1, 2]", None, 400, "BODY_MALFORMED"),
+        (b'{"action": "classify", "kind": "simple", "kind": "complex"}', None, 400, "BODY_MALFORMED"),
+        (b'{"action": "classify", "kind": "simple"}', "text/plain", 415, "CONTENT_TYPE_UNSUPPORTED"),
+    ],
+)
+def test_an_action_body_is_read_as_every_json_route_reads_one(
+    api: Api, raw: bytes, content_type: str | None, status: int, code: str
+) -> None:
+    """Issue 11 items 2, 3, 7: one answer for "not what the route takes"; a kind given twice is not guessed."""
+    got, answer = api.call("POST", "/v1/work-orders/wo-county/actions", user="market-dept", raw=raw,
+                           content_type=content_type)  # fmt: skip
+    assert (got, [e["code"] for e in answer["errors"]]) == (status, [code])
+    assert api.store.get("wo-county").version == 1  # nothing acted
 
 
 def test_a_text_with_the_raters_phone_is_refused_and_not_logged_R20(api: Api, caplog: Any) -> None:

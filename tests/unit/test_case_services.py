@@ -169,6 +169,10 @@ def test_an_embedded_rating_keeps_its_rater_without_a_phone_that_is_not_a_mobile
 @pytest.mark.parametrize(("body", "code"), [
     (b"", "BODY_EMPTY"), (b"{", "BODY_MALFORMED"), (b"[]", "BODY_MALFORMED"), (b"\xff\xfe", "BODY_UNDECODABLE"),
     (json.dumps([NOTICE] * 101).encode(), "BATCH_TOO_LARGE"),
+    # issue 11 items 3 and 7: not an object (or a list of objects), a key twice: one code, whole body
+    (b"null", "BODY_MALFORMED"), (b'"x"', "BODY_MALFORMED"), (b"42", "BODY_MALFORMED"), (b"[1, 2]", "BODY_MALFORMED"),
+    (json.dumps([NOTICE, "not a notice"]).encode(), "BODY_MALFORMED"),
+    (json.dumps(NOTICE).replace('"case_no": ', '"case_no": "X", "case_no": ', 1).encode(), "BODY_MALFORMED"),
 ])  # fmt: skip
 def test_a_body_that_is_no_notice_is_refused_whole_and_archived(hub: Hub, body: bytes, code: str) -> None:
     with pytest.raises(Refused) as refused:
@@ -179,11 +183,13 @@ def test_a_body_that_is_no_notice_is_refused_whole_and_archived(hub: Hub, body: 
 
 
 def test_each_item_of_a_batch_is_answered_by_index(hub: Hub) -> None:
-    results = hub.post(notice("B1"), "not a notice", {**NOTICE, "case_no": ""})  # type: ignore[arg-type]
+    results = hub.post(notice("B1"), {**NOTICE, "case_no": ""}, {**notice("B3"), "servcie": {}})
 
     assert [r["outcome"] for r in results] == ["accepted", "rejected", "rejected"]
-    assert results[1]["errors"][0]["code"] == "FIELD_INVALID"
-    assert results[2]["errors"][0]["path"] == "case_no"
+    assert results[1]["errors"][0]["path"] == "case_no"
+    [unknown] = [e for e in results[2]["errors"] if e["code"] == "FIELD_UNKNOWN"]
+    assert unknown["path"] == "servcie" and "did you mean service?" in unknown["message"]
+    assert "是否应为 service" in unknown["message_zh"]
 
 
 # --- reminders and the default rating -------------------------------------------------------------

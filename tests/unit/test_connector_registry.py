@@ -67,6 +67,30 @@ def test_the_old_key_signs_within_its_grace_period_and_is_key_retired_after() ->
     assert [p.code for p in refused.value.problems] == ["KEY_RETIRED"]
 
 
+@pytest.mark.parametrize("rotations", [2, 3, 5])
+def test_a_key_several_rotations_old_is_key_retired_not_signature_invalid(rotations: int) -> None:
+    """Issue 11 item 4: the integrator is told to switch keys, whatever the number of rotations since."""
+    connectors, nonces = InMemoryConnectorStore(), InMemoryNonceStore()
+    connector, first = connectors.create("kiosk", "一号机", "中心", now=NOW)
+    at = NOW
+    for _ in range(rotations):
+        at += timedelta(days=2)
+        _, latest = connectors.rotate(connector.connector_id, now=at, grace=timedelta(hours=1))
+    later = at + timedelta(hours=2)
+    with pytest.raises(AuthRefused) as refused:
+        verify(sign(first, b"{}", int(later.timestamp()), None, connector_id=connector.connector_id), b"{}",
+               connectors=connectors, nonces=nonces, now=later)  # fmt: skip
+    [p] = refused.value.problems
+    assert p.code == "KEY_RETIRED" and "年" in p.message_zh
+    # the negative control: a secret the connector never had is still SIGNATURE_INVALID
+    with pytest.raises(AuthRefused) as refused:
+        verify(sign("never-issued", b"{}", int(later.timestamp()), None, connector_id=connector.connector_id), b"{}",
+               connectors=connectors, nonces=nonces, now=later)  # fmt: skip
+    assert [p.code for p in refused.value.problems] == ["SIGNATURE_INVALID"]
+    verify(sign(latest, b"{}", int(later.timestamp()), None, connector_id=connector.connector_id), b"{}",
+           connectors=connectors, nonces=nonces, now=later)  # fmt: skip
+
+
 def registry() -> RegistryService:
     return RegistryService(InMemoryConnectorStore(), check_registration)
 

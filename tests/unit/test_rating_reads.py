@@ -91,6 +91,26 @@ def test_filters_narrow_within_the_scope_and_beyond_it_are_refused_R20(world: An
 
 
 @pytest.mark.parametrize(
+    ("name", "query"),
+    [
+        ("market", {"region": "360702000000"}),  # a department, a region none of its agencies is in
+        ("market", {"region": "360702"}),
+        ("ganxian", {"agency": OTHER}),  # a county's management, an agency of another county
+    ],
+)
+def test_a_filter_outside_the_scope_is_403_not_an_empty_list_R20(world: Any, name: str, query: dict[str, str]) -> None:
+    """Issue 11 item 5: an empty 200 reads as "no bad ratings there"; docs/people.md says 403."""
+    reads, _, _, by = world
+    with pytest.raises(AccessDenied) as refused:
+        listed(reads, name, **query)
+    assert (refused.value.code, refused.value.status) == ("FORBIDDEN", 403)
+    # the negative control: inside the scope, the same filters narrow
+    assert ids(listed(reads, "market", region="360704")) == [by["market"]]
+    assert ids(listed(reads, "ganxian", agency=MARKET)) == [by["market"]]
+    assert ids(listed(reads, "ganzhou", agency=OTHER)) == [by["other"]]
+
+
+@pytest.mark.parametrize(
     "query",
     [{"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"grade": "great"}, {"start": "yesterday"},
      {"start": "2026-11-28T10:00:00"}, {"start": "2026-11-29", "end": "2026-11-28"},
