@@ -127,7 +127,10 @@ def deps(out: Path, *, platform: str, python_version: str, abi: str, lock_file: 
         "--only-binary=:all:", "--implementation", "cp", "--platform", platform,
         "--python-version", python_version, "--abi", abi, "--target", str(out), "-r", str(lock_file),
     ]  # fmt: skip
-    subprocess.run(command, check=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"pip could not install the pinned wheels for {platform}/cp{python_version}")
     for leftover in [out / "bin", *out.rglob("__pycache__")]:
         shutil.rmtree(leftover, ignore_errors=True)
 
