@@ -83,7 +83,8 @@ def test_every_table_has_point_in_time_recovery_and_encryption() -> None:
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     cloud = LocalCloud(TEMPLATE, stack_name=f"template-{uuid.uuid4().hex[:6]}",
-                       parameters={"ProvinceEndpoint": "http://127.0.0.1:9/province"})
+                       parameters={"ProvinceEndpoint": "http://127.0.0.1:9/province",
+                                   "RatingLink": "https://hcp.local.gov.cn/rate"})
     with cloud:
         yield cloud
 
