@@ -150,6 +150,7 @@ def test_every_function_is_built_by_the_makefile_with_the_layer() -> None:
 
     assert dry.returncode == 0, dry.stderr
     assert all(FUNCTIONS[f].get("Metadata") == {"BuildMethod": "makefile"} for f in FUNCTIONS)
-    assert SAM["Resources"]["DependenciesLayer"]["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    layer = SAM["Resources"]["DependenciesLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     assert SAM["Globals"]["Function"]["Layers"] == [{"Ref": "DependenciesLayer"}]
     assert all("Layers" not in props["Properties"] for props in FUNCTIONS.values())
