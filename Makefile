@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint schemas bench clean
+.PHONY: run test lint package schemas bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
@@ -19,9 +19,36 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
+# cfn-lint on the SAM source and on the translated template (which is where it finds what AWS refuses),
+# for a global region and both China regions (deploy/lint.py).
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python deploy/lint.py
+
+# --- The Lambda artifact (deploy/build.py, docs/deploy.md) -------------------------------------------
+# `make package` builds what `sam build` builds, with the same targets, without SAM, Docker or python3.12:
+# .aws-sam/build/<LogicalId>/ for the dependency layer and each function, and the built template that
+# `sam deploy` picks up. `sam build` calls the build-<LogicalId> targets itself (BuildMethod: makefile),
+# from a copy of this directory, with ARTIFACTS_DIR set.
+FUNCTIONS := AccountFunction RegistryFunction IngestFunction WorkOrdersFunction ForwardFunction SweepFunction \
+	SchedulerFunction RatingsQueryFunction AuthorizerFunction
+BUILD_DIR := .aws-sam/build
+BUILD_PY = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PY))
+
+package: $(STAMP)
+	rm -rf $(BUILD_DIR)
+	$(MAKE) --no-print-directory build-DependenciesLayer ARTIFACTS_DIR=$(CURDIR)/$(BUILD_DIR)/DependenciesLayer
+	for f in $(FUNCTIONS); do $(MAKE) --no-print-directory build-$$f ARTIFACTS_DIR=$(CURDIR)/$(BUILD_DIR)/$$f || exit 1; done
+	$(BIN)/python deploy/build.py template
+	$(BIN)/python deploy/build.py report
+
+# The runtime dependencies, once, in the layer every function uses: wheels for python3.12 on arm64.
+build-DependenciesLayer:
+	$(BUILD_PY) deploy/build.py deps --out "$(ARTIFACTS_DIR)/python"
+
+# A function's code: the runtime packages only (hub, connectors, infra, functions).
+$(addprefix build-,$(FUNCTIONS)):
+	$(BUILD_PY) deploy/build.py code --out "$(ARTIFACTS_DIR)"
 
 schemas: $(STAMP)
 	$(BIN)/hcp schema export
@@ -30,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/normalize.py
 
 clean:
-	rm -rf $(VENV) .hcp .pytest_cache
+	rm -rf $(VENV) .hcp .pytest_cache .aws-sam

@@ -55,6 +55,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if not report.full or _remaining_ms(context) < TIME_TO_SPARE_MS:
             break
     metrics.add_metric(name="TimersDue", unit=MetricUnit.Count, value=due)
+    # 1 when the run stopped with a full batch still due (out of time): the scheduler lags (SchedulerLagAlarm)
+    metrics.add_metric(name="SchedulerBehind", unit=MetricUnit.Count, value=int(report.full))
     for outcome, count in totals.items():
         metrics.add_metric(name=f"Timers_{outcome.replace(':', '_')}", unit=MetricUnit.Count, value=count)
     if recomputed:

@@ -20,6 +20,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+LOCAL_RATING_LINK = "https://hcp.local.gov.cn/rate"  # what the local SMS reminders link to (R7)
+
+
 class HubLocalCloud(LocalCloud):
     """`LocalCloud` for template.yaml. The provincial stub's port must be known before deploying,
     since the functions get `PROVINCE_URL` from the `ProvinceEndpoint` parameter; `demo.seed`
@@ -45,8 +48,10 @@ class HubLocalCloud(LocalCloud):
             port=port,
             aws_port=aws_port,
             state_dir=state_dir,
+            # The template's required parameters (no placeholder defaults): the stub, and the rating page's link.
             parameters={
                 "ProvinceEndpoint": self.province_url,
+                "RatingLink": LOCAL_RATING_LINK,
                 "ProvinceProfile": province_profile,
                 **options.pop("parameters", {}),
             },

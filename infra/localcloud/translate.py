@@ -38,6 +38,7 @@ LEFT_OUT: dict[str, str] = {
     "AWS::Cognito::UserPoolGroup": "moto's CloudFormation skips Cognito",
     "AWS::S3::BucketPolicy": "moto's CloudFormation does not know bucket policies; IAM is not enforced locally",
     "AWS::SQS::QueuePolicy": "moto's CloudFormation does not know queue policies; IAM is not enforced locally",
+    "AWS::Lambda::LayerVersion": "the dependency layer: handlers run in-process with the project's own packages",
 }
 SELF_CREATED = frozenset(
     {"AWS::SecretsManager::Secret", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
@@ -98,11 +99,15 @@ def translate(path: str | Path, parameters: dict[str, str] | None = None, region
     for logical_id in code_dirs:
         # The translator insists on an S3 location; the placeholder is replaced with inline code below.
         fragment["Resources"][logical_id]["Properties"]["CodeUri"] = f"s3://local-cloud-code/{logical_id}.zip"
+    for logical_id, resource in fragment["Resources"].items():
+        if resource.get("Type") == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = f"s3://local-cloud-code/{logical_id}.zip"
     cfn = sam_to_cloudformation(fragment, dict(parameters or {}), region)
     for logical_id in code_dirs:
         resource = cfn["Resources"].get(logical_id)
         if resource and resource["Type"] == "AWS::Lambda::Function":
             resource["Properties"]["Code"] = {"ZipFile": PLACEHOLDER_CODE}
+            resource["Properties"].pop("Layers", None)  # the layer is left out (LEFT_OUT)
     adapted, left_out, self_created = adapt_for_moto(cfn)
     return Translation(sam, adapted, tuple(left_out), code_dirs, self_created)
 
