@@ -369,7 +369,8 @@ def test_a_body_that_is_not_an_object_is_400_body_malformed_on_both_routes(hub: 
 
 
 def test_a_rating_whose_grade_is_given_twice_is_not_stored(hub: Hub) -> None:
-    body = as_json(unified("U-1")).replace(b'"grade": "satisfied"', b'"grade": "satisfied", "grade": "very_dissatisfied"')
+    twice = b'"grade": "satisfied", "grade": "very_dissatisfied"'
+    body = as_json(unified("U-1")).replace(b'"grade": "satisfied"', twice)
     status, answer = hub.post("unified", body, unified=True)
     assert (status, [e["code"] for e in answer["errors"]]) == (400, ["BODY_MALFORMED"])
     assert '"grade"' in answer["errors"][0]["message"]

@@ -30,6 +30,8 @@ def translated(region: str) -> dict[str, Any]:
     for logical_id, resource in sam["Resources"].items():
         if resource["Type"] == "AWS::Serverless::Function":  # as `sam package` leaves them
             resource["Properties"]["CodeUri"] = f"s3://hcp-hub-artifacts/{logical_id}.zip"
+        elif resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = f"s3://hcp-hub-artifacts/{logical_id}.zip"
     return sam_to_cloudformation(sam, {}, region)
 
 
