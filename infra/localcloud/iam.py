@@ -150,11 +150,21 @@ def role_policies(function: str, role_id: str, role: Template, resolver: Resolve
     props = role.get("Properties", {})
     statements: list[Statement] = []
     notes: list[str] = []
-    for policy in resolver.resolve(props.get("Policies", [])) or []:
-        document = policy.get("PolicyDocument", {})
-        raw = document.get("Statement", [])
+    for policy in props.get("Policies", []):
+        try:
+            resolved = resolver.resolve(policy)
+        except Unresolvable as exc:  # its statements allow nothing locally; the note says why
+            notes.append(f"policy {policy.get('PolicyName', '?')} of {role_id} is not resolvable locally: {exc}")
+            continue
+        if resolved is NO_VALUE:
+            continue
+        raw = resolved.get("PolicyDocument", {}).get("Statement", [])
         statements.extend(Statement.parse(s) for s in (raw if isinstance(raw, list) else [raw]))
-    managed = tuple(str(arn) for arn in resolver.resolve(props.get("ManagedPolicyArns", [])) or [])
+    try:
+        managed = tuple(str(arn) for arn in resolver.resolve(props.get("ManagedPolicyArns", [])) or [])
+    except Unresolvable as exc:
+        managed = ()
+        notes.append(f"the managed policies of {role_id} are not resolvable locally: {exc}")
     for arn in managed:
         found = managed_statements(arn)
         if found is None:
@@ -510,10 +520,14 @@ class Enforcer:
             calls = dict(self.calls)
         lines = []
         for function in sorted(self.roles):
-            mine = {c: n for c, n in calls.items() if c.function == function}
+            mine: Counter[tuple[str, str, bool]] = Counter()
+            for c, n in calls.items():
+                if c.function == function:  # objects of one bucket as one line
+                    resource = re.sub(r"^(arn:[^:]+:s3:::[^/]+)/.+$", r"\1/*", c.resource)
+                    mine[(c.action, resource, c.allowed)] += n
             lines.append(f"{function}: {sum(mine.values())} calls checked")
-            lines += [f"  {'allowed' if c.allowed else 'DENIED '} {n:6d}x {c.action} {c.resource}"
-                      for c, n in sorted(mine.items(), key=lambda item: (item[0].action, item[0].resource))]
+            lines += [f"  {'allowed' if ok else 'DENIED '} {n:6d}x {action} {resource}"
+                      for (action, resource, ok), n in sorted(mine.items())]  # fmt: skip
         return "\n".join(lines)
 
     def evaluate(self, roles: Mapping[str, FunctionRole]) -> list[Call]:
