@@ -8,7 +8,9 @@ and evaluated against the policies of the role of the function whose handler the
 (`infra.localcloud.lambdas.current_function`). The policies come from the *translated* template — SAM's
 policy templates expanded by aws-sam-translator, its managed policies from moto's copy of AWS's —
 with `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join` and `Fn::If` resolved to the deployed stack's physical
-ARNs. A call the role does not allow raises the service's AccessDenied error in the function, with
+ARNs. Reading a secret or an object under a customer managed key is also the key's kms:Decrypt (an
+upload its kms:GenerateDataKey), as Secrets Manager and S3 ask KMS on the caller's behalf. A call the
+role does not allow raises the service's AccessDenied error in the function, with
 AWS's wording, as it would in Lambda; every call is recorded (`Enforcer.calls`), so a denial a function
 swallows is still found (tests/e2e/test_iam_enforced.py).
 
@@ -349,6 +351,9 @@ class Arns:
     account: str
     secret_arns: tuple[str, ...] = ()  # the stack's secrets, to name one given by name
     key_ids: Mapping[str, str] = field(default_factory=dict)  # alias name -> key id
+    # secret ARN or bucket name -> the customer managed key it is encrypted under: reading it is also a
+    # kms:Decrypt (an upload a kms:GenerateDataKey) by the caller, as Secrets Manager and S3 ask KMS for it
+    encrypted_by: Mapping[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> str:
         if name.startswith("arn:"):
@@ -401,8 +406,11 @@ def authorizations(service: str, operation: str, params: Mapping[str, Any], arns
         key = params.get("KeyId") or params.get("DestinationKeyId") or _moto_blob_key(params.get("CiphertextBlob"))
         return [(f"kms:{operation}", arns.key(str(key)) if key else "*")]
     if prefix == "secretsmanager":
-        secret = params.get("SecretId")
-        return [(f"secretsmanager:{operation}", arns.secret(str(secret)) if secret else "*")]
+        secret = arns.secret(str(params["SecretId"])) if params.get("SecretId") else "*"
+        found = [(f"secretsmanager:{operation}", secret)]
+        if operation == "GetSecretValue" and secret in arns.encrypted_by:
+            found.append(("kms:Decrypt", arns.encrypted_by[secret]))
+        return found
     if prefix == "s3":
         bucket = str(params.get("Bucket", ""))
         bucket_arn = f"arn:{arns.partition}:s3:::{bucket}"
@@ -413,7 +421,9 @@ def authorizations(service: str, operation: str, params: Mapping[str, Any], arns
                     ("s3:PutObject", f"{bucket_arn}/{params.get('Key', '')}")]  # fmt: skip
         action = f"s3:{_S3_ACTIONS.get(operation, operation)}"
         if "Key" in params and action != "s3:ListBucket":
-            return [(action, f"{bucket_arn}/{params['Key']}")]
+            key = arns.encrypted_by.get(bucket)
+            implied = {"s3:PutObject": "kms:GenerateDataKey", "s3:GetObject": "kms:Decrypt"}.get(action)
+            return [(action, f"{bucket_arn}/{params['Key']}"), *([(implied, key)] if key and implied else [])]
         if operation == "DeleteObjects":
             return [(action, f"{bucket_arn}/{o['Key']}") for o in params.get("Delete", {}).get("Objects", [])]
         return [(action, bucket_arn)]
@@ -468,6 +478,7 @@ class Enforcer:
         self.calls: Counter[Call] = Counter()
         self._lock = threading.Lock()
         self._revoked: dict[str, tuple[Statement, ...]] = {}
+        self._decided: dict[tuple[str, str, str, int], bool] = {}  # a revoke starts it anew
 
     @classmethod
     def for_cloud(cls, cloud: Any, template: Template | None = None) -> Enforcer:
@@ -489,7 +500,8 @@ class Enforcer:
             if resource["Type"] == "AWS::KMS::Alias" and lid in cloud.resources:
                 with contextlib.suppress(Unresolvable, KeyError):
                     aliases[cloud.resources[lid]] = str(resolver.resolve(resource["Properties"]["TargetKeyId"]))
-        return cls(roles, principals, Arns(partition, cloud.region, ACCOUNT_ID, secrets, aliases))
+        return cls(roles, principals, Arns(partition, cloud.region, ACCOUNT_ID, secrets, aliases,
+                                           encryption_keys(cfn, translation.self_created, cloud.resources, resolver)))
 
     def check(self, function: str, service: str, operation: str, params: Mapping[str, Any]) -> str | None:
         """Record the call; the AccessDenied message AWS would give, or None when the role allows it."""
@@ -498,7 +510,10 @@ class Enforcer:
             return None  # not a function of this stack
         statements = self._revoked.get(function, role.statements)
         for action, resource in authorizations(service, operation, params, self.arns):
-            ok = allowed(statements, action, resource)
+            key = (function, action, resource, id(statements))
+            ok = self._decided.get(key)
+            if ok is None:
+                ok = self._decided[key] = allowed(statements, action, resource)
             with self._lock:
                 self.calls[Call(function, action, resource, ok)] += 1
             if not ok:
@@ -547,15 +562,42 @@ class Enforcer:
                 continue
             kept.append(Statement(s.effect, actions, s.not_actions, s.resources, s.not_resources, s.sid, s.condition))
         self._revoked[function] = tuple(kept)
+        self._decided.clear()
 
         def undo() -> None:
             self._revoked.pop(function, None)
+            self._decided.clear()
             with self._lock:  # the denials asked for are not the suite's
                 for call in [c for c in self.calls if c.function == function and not c.allowed
                              and _glob(action, c.action, ignore_case=True)]:  # fmt: skip
                     del self.calls[call]
 
         return undo
+
+
+def encryption_keys(
+    cfn: Template, self_created: Mapping[str, Template], physical: Mapping[str, str], resolver: Resolver
+) -> dict[str, str]:
+    """Secrets (`KmsKeyId`) and buckets (SSE-KMS by default) under a customer managed key: physical id -> key ARN."""
+    found: dict[str, str] = {}
+    for logical_id, resource in {**self_created, **cfn.get("Resources", {})}.items():
+        props = resource.get("Properties", {})
+        key: Any = None
+        if resource["Type"] == "AWS::SecretsManager::Secret":
+            key = props.get("KmsKeyId")
+        elif resource["Type"] == "AWS::S3::Bucket":
+            for rule in props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", []):
+                default = rule.get("ServerSideEncryptionByDefault", {})
+                if str(default.get("SSEAlgorithm", "")).startswith("aws:kms"):
+                    key = default.get("KMSMasterKeyID")
+        if key is None or logical_id not in physical:
+            continue
+        with contextlib.suppress(Unresolvable):
+            value = str(resolver.resolve(key))
+            if not value.startswith("alias/aws/"):  # an AWS managed key asks nothing of the caller
+                found[physical[logical_id]] = value if value.startswith("arn:") else (
+                    f"arn:{resolver.partition}:kms:{resolver.region}:{resolver.account}:key/{value}")
+    return found
 
 
 _enforcers: weakref.WeakKeyDictionary[Any, Enforcer] = weakref.WeakKeyDictionary()

@@ -177,3 +177,30 @@ def test_the_resolver_forms_arns_in_the_stack_s_partition() -> None:
     assert resolver.resolve([{"Fn::If": ["IsV1", {"Ref": "AWS::NoValue"}, "x"]}, "y"]) == ["y"]
     with pytest.raises(iam.Unresolvable):
         resolver.resolve({"Ref": "Missing"})
+
+
+def test_reading_a_secret_under_our_key_is_also_a_kms_decrypt_and_an_upload_a_data_key() -> None:
+    # GIVEN the look-up key secret and the raw payload bucket under the stack's DataKey, as template.yaml has them
+    key = "arn:aws:kms:us-east-1:123456789012:key/k1"
+    secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:lookup-AbC123"
+    arns = iam.Arns("aws", "us-east-1", "123456789012", (secret,), encrypted_by={secret: key, "raw": key})
+    # THEN Secrets Manager and S3 ask KMS for the caller
+    asked = iam.authorizations("secretsmanager", "GetSecretValue", {"SecretId": secret}, arns)
+    assert asked == [("secretsmanager:GetSecretValue", secret), ("kms:Decrypt", key)]
+    assert iam.authorizations("s3", "PutObject", {"Bucket": "raw", "Key": "a"}, arns)[1] == ("kms:GenerateDataKey", key)
+    # and a role with the secret but not the key is denied the read
+    only_secret = [allow(Action="secretsmanager:GetSecretValue", Resource=secret)]
+    assert not all(iam.allowed(only_secret, action, resource) for action, resource in asked)
+    with_key = [*only_secret, allow(Action="kms:Decrypt", Resource=key)]
+    assert all(iam.allowed(with_key, action, resource) for action, resource in asked)
+
+
+def test_the_template_s_secrets_and_bucket_under_the_data_key_are_found() -> None:
+    translation = translate(TEMPLATE, {"ProvinceEndpoint": "https://province.example"})
+    cfn = translation.cloudformation
+    types = {lid: r["Type"] for lid, r in {**translation.self_created, **cfn["Resources"]}.items()}
+    physical = {lid: lid for lid in types}
+    resolver = iam.Resolver(cfn, physical, types, {}, "us-east-1")
+    found = iam.encryption_keys(cfn, translation.self_created, physical, resolver)
+    data_key = "arn:aws:kms:us-east-1:123456789012:key/DataKey"
+    assert found == {"LookupKeySecret": data_key, "RawPayloadBucket": data_key}
