@@ -621,13 +621,13 @@ def _cloud_at(endpoint: str) -> Any:
 
 
 def _check_call(client: Any) -> Callable[..., None]:
-    service = client.meta.service_model.signing_name or client.meta.service_model.endpoint_prefix
     endpoint = (client.meta.endpoint_url or "").rstrip("/")
 
     def check(params: Mapping[str, Any], model: Any, **_: Any) -> None:
         spec = current_function()
         if spec is None:
             return  # not inside a function: the local cloud's own work, a test's set-up
+        service = model.service_model.signing_name or model.service_model.endpoint_prefix
         cloud = _cloud_at(endpoint)
         if cloud is None or cloud.translation is None:
             return
