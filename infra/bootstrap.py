@@ -57,6 +57,10 @@ def build_ingest(
     return IngestServices(IngestService(ratings, archive, queue, normalize or normalizer()), connectors, nonces)
 
 
+# Called with every client built here; the local cloud adds its IAM check (infra/localcloud/iam.py).
+CLIENT_HOOKS: list[Callable[[Any], None]] = []
+
+
 def aws_clients(session: Any = None, services: tuple[str, ...] = ("dynamodb", "s3", "sqs")) -> dict[str, Any]:
     """Clients (by default DynamoDB, S3, SQS) from one botocore session, timeouts well inside 15 s.
 
@@ -68,7 +72,11 @@ def aws_clients(session: Any = None, services: tuple[str, ...] = ("dynamodb", "s
 
     session = session or botocore.session.get_session()
     config = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
-    return {name: session.create_client(name, config=config) for name in services}
+    clients = {name: session.create_client(name, config=config) for name in services}
+    for hook in CLIENT_HOOKS:
+        for client in clients.values():
+            hook(client)
+    return clients
 
 
 def sealed_stores(clients: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import importlib
 import importlib.util
@@ -95,6 +96,28 @@ def serialize_powertools_metrics() -> None:
     provider._hcp_serialized = True
 
 
+_current: contextvars.ContextVar[FunctionSpec | None] = contextvars.ContextVar("hcp_local_function", default=None)
+
+
+def current_function() -> FunctionSpec | None:
+    """The function whose handler this thread is running (infra.localcloud.iam checks its AWS calls)."""
+    return _current.get()
+
+
+def acting_as(spec: FunctionSpec, handler: Handler) -> Handler:
+    """`handler`, tagged: while it runs, its AWS calls are the function's, under the function's role."""
+
+    @functools.wraps(handler)
+    def tagged(event: Any, context: Any) -> Any:
+        token = _current.set(spec)
+        try:
+            return handler(event, context)
+        finally:
+            _current.reset(token)
+
+    return tagged
+
+
 class LocalFunction:
     """Imports the handler on first use (as a cold start would) and calls it with a fresh context.
 
@@ -113,7 +136,10 @@ class LocalFunction:
         with self._lock:
             if self._handler is None:
                 serialize_powertools_metrics()
-                self._handler = resolve_handler(self.spec.handler, self.spec.code_dir)
+                from .iam import install
+
+                install()  # each call checked against the function's own role, as AWS checks it
+                self._handler = acting_as(self.spec, resolve_handler(self.spec.handler, self.spec.code_dir))
             return self._handler
 
     def invoke(self, event: Any) -> Any:

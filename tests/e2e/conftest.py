@@ -143,5 +143,6 @@ def _capture_new_loggers(log_capture: LogCapture) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The log search runs after every other test of the session, so it sees their lines."""
-    items.sort(key=lambda item: item.nodeid.split("::")[0].endswith("e2e/test_log_search.py"))
+    """The IAM check and the log search run after every other test of the session, so they see its calls and lines."""
+    last = ("e2e/test_log_search.py", "e2e/test_iam_enforced.py")  # the log search very last
+    items.sort(key=lambda item: [item.nodeid.split("::")[0].endswith(name) for name in last])
