@@ -45,7 +45,7 @@ for name in modules:
     loaded = importlib.import_module(module)
     assert loaded.__file__.startswith(code), loaded.__file__
     assert not attribute or callable(getattr(loaded, attribute)), name
-print(json.dumps(sorted(m for m in ("moto", "joserfc", "samtranslator", "cfnlint", "werkzeug") if m in sys.modules)))
+print(json.dumps(sorted(m for m in ("moto", "samtranslator", "cfnlint", "werkzeug") if m in sys.modules)))
 """
 
 
@@ -97,7 +97,7 @@ def test_the_artifact_holds_the_runtime_packages_only(artifact: tuple[Path, Path
     assert not (code / "infra" / "localcloud").exists()
     assert not list(code.rglob("*.pyc")) and not list(code.rglob("local.json"))
     shipped = {p.name.split("-")[0].lower() for p in layer.glob("*.dist-info")}
-    assert not shipped & {"moto", "joserfc", "aws_sam_translator", "cfn_lint", "pytest", "hypothesis", "ruff"}
+    assert not shipped & {"moto", "aws_sam_translator", "cfn_lint", "pytest", "hypothesis", "ruff"}
     assert {"pydantic_core", "orjson", "cryptography"} <= shipped
     assert list(layer.glob("pydantic_core/*.so")), "pip kept the compiled extension"
 
@@ -109,7 +109,7 @@ def test_every_handler_imports_from_the_artifact_alone(artifact: tuple[Path, Pat
     done = import_from(code, layer, [FUNCTIONS[logical_id]["Properties"]["Handler"]], environment(logical_id))
 
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.splitlines()[-1]) == []  # no local-only package (moto, joserfc, ...) imported
+    assert json.loads(done.stdout.splitlines()[-1]) == []  # no local-only package (moto, samtranslator, ...) imported
 
 
 def test_every_module_of_the_artifact_imports_so_no_lazy_import_is_left_unshipped(artifact: tuple[Path, Path]) -> None:
