@@ -79,7 +79,7 @@ _outbox = bootstrap.BuiltOnce(
 
 def _queue() -> SqsForwardQueue:
     services = _services()
-    queue = services.forward.queue
+    queue = getattr(services.forward, "queue", None)
     if isinstance(queue, SqsForwardQueue):
         return queue
     return SqsForwardQueue(services.sqs, services.settings.forward_queue_url)
@@ -179,7 +179,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         processor = _local.processor = BatchProcessor(event_type=EventType.SQS)
     records = event.get("Records") or []
     margin = _env_int("FORWARD_SAFETY_MARGIN_MS", SAFETY_MARGIN_MS)
-    remaining_ms = context.get_remaining_time_in_millis() if context is not None else 60_000
+    remaining = getattr(context, "get_remaining_time_in_millis", None)  # Lambda's context always has it
+    remaining_ms = remaining() if callable(remaining) else 60_000
     deadline = time.monotonic() + max(0, remaining_ms - margin) / 1000
     workers = max(1, min(_env_int("FORWARD_CONCURRENCY", DEFAULT_CONCURRENCY), len(records)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forward")

@@ -82,7 +82,7 @@ MAX_BACKOFF_SECONDS = 900  # SQS's per-message delay and visibility changes go f
 
 def backoff_seconds(attempt: int, base: float = BACKOFF_BASE_SECONDS, *, jitter: float = 1.0) -> int:
     """10 s, 20 s, 40 s ... capped at 15 min; `jitter` (0.8..1.2, the caller's dice) spreads a burst."""
-    return max(1, int(min(MAX_BACKOFF_SECONDS, base * 2 ** max(attempt - 1, 0) * jitter)))
+    return max(0, int(min(MAX_BACKOFF_SECONDS, base * 2 ** max(attempt - 1, 0) * jitter)))
 
 
 @dataclass

@@ -13,11 +13,11 @@ from hub.calendar import WorkingDayCalendar
 from hub.forwarding import (
     MAX_FAILURES,
     ForwardService,
-    RetryLater,
     ProvinceReceipt,
     ProvinceRefusedRating,
     ProvinceUnreachable,
     ProvincialSink,
+    RetryLater,
 )
 from hub.rating import Rating
 from infra.memory import InMemoryForwardQueue, InMemoryRatingStore
