@@ -5,12 +5,21 @@ measured in the same run: the provincial client sending the same kind of rating 
 (the least any path to the province can cost here). Target (issue 3): p99 <= 1 s, none lost.
 
     .venv/bin/python bench/e2e.py [--ratings 10000] [--batch 100] [--clients 2]
+
+The fault case (issue 16): `--faults 0.3,0.1` has the stub answer 503 to 30 % of requests and hang past the
+read timeout on 10 % (`--hang` seconds, default read timeout + 1 s); `--province-latency 2.0[,0.5]` has it
+answer 2 s late (to half the requests). Either prints, besides latency: delivered, lost, duplicate sends,
+the dead-letter queue's depth, provincial requests per second, and each function's longest invocation
+against its timeout (the local cloud abandons a queue invocation past it, as Lambda does).
+
+    .venv/bin/python bench/e2e.py --ratings 1000 --faults 0.3,0.1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import statistics
 import sys
@@ -46,13 +55,30 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--clients", type=int, default=2, help="concurrent posting clients")
     parser.add_argument("--baseline", type=int, default=300, help="direct sends for the baseline")
+    parser.add_argument("--faults", help="ERROR_RATE,TIMEOUT_RATE at the stub, e.g. 0.3,0.1")
+    parser.add_argument("--hang", type=float, default=None, help="seconds a timeout fault hangs (default: read + 1)")
+    parser.add_argument("--province-latency", help="SECONDS[,SHARE]: the stub answers that late (to that share)")
+    parser.add_argument("--wait", type=float, default=900, help="seconds to wait for every rating at the stub")
     args = parser.parse_args()
+    faults: dict[str, float] = {}
+    if args.faults:
+        error_rate, timeout_rate = (float(x) for x in args.faults.split(","))
+        read_timeout = float(os.environ.get("PROVINCE_READ_TIMEOUT") or 5.0)
+        faults = {"error_rate": error_rate, "timeout_rate": timeout_rate,
+                  "timeout_sleep": args.hang if args.hang is not None else read_timeout + 1}  # fmt: skip
+    if args.province_latency:
+        if faults:
+            parser.error("--province-latency and --faults both set the stub's late answers: choose one")
+        seconds, _, share = args.province_latency.partition(",")
+        faults = {"timeout_rate": float(share or 1.0), "timeout_sleep": float(seconds)}
 
     import logging
 
-    logging.disable(logging.INFO)  # the functions' INFO lines would dominate the measurement
+    logging.disable(logging.WARNING)  # the functions' lines (retries are warnings) would dominate; counts are printed
     with HubLocalCloud(state_dir=tempfile.mkdtemp(prefix="hcp-bench-")) as cloud:
         cloud.move_clock(set_to=NOW)
+        if faults:
+            cloud.province.set_faults(**faults, seed=16)
         demo = cloud.seeded["connectors"]["kiosk"]
         url = f"{cloud.api_url}/v1/connectors/{demo['connector_id']}/ratings"
         posted_at: dict[str, float] = {}
@@ -72,8 +98,13 @@ def main() -> None:
                     url, body, {**headers, "Content-Type": "application/json"}, method="POST"
                 )
                 started = time.monotonic()
-                with urllib.request.urlopen(request, timeout=60) as response:
-                    results = json.loads(response.read())["results"]
+                try:
+                    with urllib.request.urlopen(request, timeout=120) as response:
+                        results = json.loads(response.read())["results"]
+                except OSError as exc:  # a loaded machine: the POST timed out; counted, the client goes on
+                    with lock:
+                        failures.extend([f"post failed: {type(exc).__name__}"] * len(numbers))
+                    continue
                 with lock:
                     for r in results:
                         if r["outcome"] == "accepted":
@@ -88,13 +119,19 @@ def main() -> None:
         for thread in threads:
             thread.join()
         posting = time.monotonic() - t0
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + args.wait
         while time.monotonic() < deadline:
             arrivals = cloud.province.arrivals()
             if set(posted_at) <= set(arrivals):
                 break
             time.sleep(0.2)
         arrivals = cloud.province.arrivals()
+        stats = cloud.province.stats()
+        cloud.province.set_faults()
+        sqs = cloud.client("sqs")
+        dlq = sqs.get_queue_attributes(QueueUrl=cloud.resources["ForwardDeadLetterQueue"],
+                                       AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]  # fmt: skip
+        limits = {name: f.limits() for name, f in cloud.functions.items() if f.invocations}
         delivered = [k for k in posted_at if k in arrivals]
         latencies = [arrivals[k] - posted_at[k] for k in delivered]
         elapsed = max(arrivals[k] for k in delivered) - t0
@@ -125,6 +162,15 @@ def main() -> None:
     b50 = statistics.median(base)
     print(f"baseline (client straight to the stub, one rating): p50 {b50 * 1000:.1f} ms")
     print(f"ratio hub p50 / direct p50: {p50 / b50:.0f}x   (target: p99 <= 1 s, none lost)")
+    if faults:
+        print(f"faults {faults}: injected {stats['faults_injected']} of {stats['requests']} provincial requests "
+              f"({stats['requests'] / elapsed:.1f}/s)")  # fmt: skip
+        print(f"delivered {len(delivered)}, lost {lost}, duplicate sends {stats['duplicates']} (answered by the "
+              f"province's idempotency), dead-letter queue depth {dlq['ApproximateNumberOfMessages']}")  # fmt: skip
+    for name, limit in sorted(limits.items()):
+        flag = "  PAST ITS TIMEOUT" if limit["over_timeout"] or limit["timed_out"] else ""
+        print(f"  {name}: {limit['invocations']} invocations, longest {limit['longest_s']:.1f} s of "
+              f"{limit['timeout_s']} s, {limit['over_timeout']} past it, {limit['timed_out']} abandoned{flag}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 """Forwarding to the provincial system (R9): every stored rating reaches it, once, whatever the retries.
 
 The province is a port: it answers with a receipt, refuses for good (the rating is parked with the
-province's reason, for an operator), or is unreachable for now (the caller retries with backoff and,
-past its patience, dead-letters the message; `hcp dlq redrive` puts it back).
+province's reason, for an operator), or is unreachable for now: retried with backoff, each attempt recorded
+on the rating (when it was, when the next is due), so the sweep leaves alone what only waits out its
+backoff. Only failures the province itself gave (it answered, and not with "busy") are counted; past
+`max_failures` of them the rating is dead-lettered with the reason (`hcp dlq redrive` puts it back). A
+slow or absent province — timeouts, refused connections, 502/503/504/429 — is retried for as long as it
+lasts and never fills the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -27,8 +31,33 @@ class ProvinceRefusedRating(Exception):
         self.reason = reason
 
 
+OUTAGE_STATUSES = frozenset({408, 425, 429, 502, 503, 504})  # "busy" or "away": the province did not judge it
+
+
 class ProvinceUnreachable(Exception):
-    """5xx, timeout, connection refused, or our credentials refused: it may work later."""
+    """5xx, timeout, connection refused, or our credentials refused: it may work later.
+
+    `status` is the province's HTTP status when it answered (None: a timeout or no connection)."""
+
+    def __init__(self, reason: str = "", *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+
+    @property
+    def counted(self) -> bool:
+        """Whether this failure counts towards dead-lettering: the province answered and failed this send
+        (a 500, an unreadable answer, our credentials refused). A timeout is an unknown outcome, a refused
+        connection or a 502/503/504/429 the province being away or busy: retried however long it lasts."""
+        return self.status is not None and self.status not in OUTAGE_STATUSES
+
+
+class RetryLater(ProvinceUnreachable):
+    """The send did not get through, and that is recorded: the message comes back in `delay` seconds.
+    `attempt` counts every attempt so far, `failures` those the province gave (`ProvinceUnreachable.counted`)."""
+
+    def __init__(self, delay: int, attempt: int, failures: int, reason: str, *, status: int | None = None) -> None:
+        super().__init__(f"retry in {delay} s (attempt {attempt}, {failures} counted): {reason}", status=status)
+        self.delay, self.attempt, self.failures, self.reason = delay, attempt, failures, reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +76,17 @@ class ProvincialSink(ABC):
         return None
 
 
-ForwardOutcome = Literal["forwarded", "already_forwarded", "parked", "unknown"]
+ForwardOutcome = Literal["forwarded", "already_forwarded", "parked", "dead_lettered", "unknown"]
 
 SWEEP_AGE = timedelta(minutes=3)  # older than any ingest in flight: what is pending this long was dropped
+MAX_FAILURES = 5  # counted provincial failures (`ProvinceUnreachable.counted`) before dead-lettering
+BACKOFF_BASE_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 900  # SQS's per-message delay and visibility changes go further, but R9 wants it soon
+
+
+def backoff_seconds(attempt: int, base: float = BACKOFF_BASE_SECONDS, *, jitter: float = 1.0) -> int:
+    """10 s, 20 s, 40 s ... capped at 15 min; `jitter` (0.8..1.2, the caller's dice) spreads a burst."""
+    return max(0, int(min(MAX_BACKOFF_SECONDS, base * 2 ** max(attempt - 1, 0) * jitter)))
 
 
 @dataclass
@@ -62,9 +99,13 @@ class ForwardService:
     queue: ForwardQueue
     work_orders: WorkOrderStore | None = None
     calendars: Callable[[], WorkingDayCalendar] = WorkingDayCalendar
+    max_failures: int = MAX_FAILURES
 
-    def forward(self, rating_id: str, now: datetime) -> ForwardOutcome:
-        """Send one stored rating. `ProvinceUnreachable` propagates: the message is retried."""
+    def forward(
+        self, rating_id: str, now: datetime, *, retry_in: Callable[[int], int] = backoff_seconds
+    ) -> ForwardOutcome:
+        """Send one stored rating. Raises `RetryLater` (the attempt recorded on the rating) when it did not
+        get through; past `max_failures` counted failures it is dead-lettered instead, with the reason."""
         stored = self.ratings.get(rating_id)
         if stored is None:
             return "unknown"
@@ -80,6 +121,20 @@ class ForwardService:
         except ProvinceRefusedRating as refused:
             self.ratings.mark_parked(rating_id, refused.reason, at=now)
             return "parked"
+        except ProvinceUnreachable as exc:
+            attempt = stored.attempts + 1
+            failures = stored.failures + exc.counted
+            reason = str(exc) or type(exc).__name__
+            if failures >= self.max_failures:
+                why = f"{failures} failures the province gave (last: {reason})"
+                self.queue.dead_letter(rating_id, why)
+                self.ratings.mark_dead_lettered(rating_id, why, at=now)
+                return "dead_lettered"
+            delay = retry_in(attempt)
+            self.ratings.record_attempt(
+                rating_id, at=now, next_due=now + timedelta(seconds=delay), counted=exc.counted
+            )
+            raise RetryLater(delay, attempt, failures, reason, status=exc.status) from exc
         self.ratings.mark_forwarded(rating_id, receipt.receipt_id, at=now)
         return "forwarded"
 
@@ -90,8 +145,10 @@ class ForwardService:
         return self.work_orders.put_new(open_work_order(rating, now.astimezone(SHANGHAI), self.calendars()))
 
     def sweep(self, now: datetime, *, older_than: timedelta = SWEEP_AGE, limit: int = 1000) -> Sequence[str]:
-        """Queue again whatever was stored but not forwarded: a crash between store and queue loses nothing."""
-        pending = self.ratings.pending_older_than(now - older_than, limit)
+        """Queue again whatever was stored but not forwarded: a crash between store and queue loses nothing.
+        A rating waiting out its backoff is not due (its message is on the queue, invisible): left alone; one
+        whose next attempt is `older_than` overdue lost its message, and is queued again."""
+        pending = self.ratings.pending_older_than(now - older_than, limit, due_by=now - older_than)
         if pending:
             self.queue.enqueue(pending)
         return pending

@@ -14,7 +14,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -204,6 +204,10 @@ ACCEPTED = PutResult("accepted")
 DUPLICATE = PutResult("duplicate")
 
 
+# A dead-lettered rating's next attempt is the operator's redrive: never due for the sweep.
+DEAD_LETTERED_DUE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class StoredRating:
     rating: Rating
@@ -215,6 +219,10 @@ class StoredRating:
     parked_reason: str | None = None
     service_receipt: str | None = None  # two-step provinces: the service record (办件服务) went through
     not_adopted_by: str | None = None  # the work order whose R14 mark or upheld appeal (R17) took it out
+    attempts: int = 0  # sends that did not get through, since stored (or since it was dead-lettered)
+    failures: int = 0  # of those, the ones the province gave (`hub.forwarding.ProvinceUnreachable.counted`)
+    last_attempt_at: datetime | None = None
+    next_due_at: datetime | None = None  # when its queued message comes back; the sweep waits for it
 
     @property
     def adopted(self) -> bool:
@@ -276,8 +284,19 @@ class RatingStore(ABC):
         """The province refused it (a 4xx); it leaves the backlog for an operator. Raises `UnknownRating`."""
 
     @abstractmethod
-    def pending_older_than(self, cutoff: datetime, limit: int) -> Sequence[str]:
-        """Ids of ratings stored before `cutoff` and not forwarded, oldest first (for the sweep)."""
+    def pending_older_than(self, cutoff: datetime, limit: int, *, due_by: datetime | None = None) -> Sequence[str]:
+        """Ids of ratings stored before `cutoff` and not forwarded, oldest first (for the sweep); with
+        `due_by`, only those whose next attempt (if one is scheduled) was due by then."""
+
+    @abstractmethod
+    def record_attempt(self, rating_id: str, *, at: datetime, next_due: datetime, counted: bool) -> None:
+        """A send that did not get through: when, when the next is due, and whether it counts as a failure
+        the province gave. Raises `UnknownRating`."""
+
+    @abstractmethod
+    def mark_dead_lettered(self, rating_id: str, reason: str, *, at: datetime) -> None:
+        """Sent to the dead-letter queue with `reason`: the sweep leaves it to the operator (who redrives it,
+        and it starts counting afresh). Still pending. Raises `UnknownRating`."""
 
     @abstractmethod
     def slot_holder(self, duplicate_key: str) -> str | None:
@@ -376,6 +395,11 @@ class ForwardQueue(ABC):
         """Queue each id once; returns the ids that could not be queued. Never raises for a queue fault:
         the ratings are stored as pending, and the sweep queues what is left behind.
         """
+
+    @abstractmethod
+    def dead_letter(self, rating_id: str, reason: str) -> None:
+        """Put the rating in the dead-letter queue with `reason`, for an operator (`hcp dlq`). Raises on a
+        queue fault: the caller then keeps retrying instead."""
 
 
 # --------------------------------------------------------------------------------------------------

@@ -190,10 +190,11 @@ def forward_from_env(environ: Mapping[str, str] | None = None, *, session: Any =
     settings = ForwardSettings.from_env(environ)
     clients = aws_clients(session, services=("dynamodb", "sqs", *SEALING_CLIENTS))
     client = ProvincialClient.from_env(environ, secrets_client=clients["secretsmanager"])
+    env = os.environ if environ is None else environ
     service = ForwardService(
         ratings=DynamoRatingStore(clients["dynamodb"], settings.ratings_table, **sealed_stores(clients, environ)),
         province=ClientSink(client),
-        queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
+        queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url, dead_letter_url=env.get("FORWARD_DLQ_URL")),
         **_work_order_creation(clients["dynamodb"], environ),
     )
     return ForwardServices(service, settings, clients["sqs"])

@@ -23,11 +23,39 @@ class SqsForwardQueue(ForwardQueue, OutcomeQueue):
     fails is returned and stays pending in the ratings table, where the sweep finds it.
     """
 
-    def __init__(self, client: Any, queue_url: str, *, attempts: int = 3, backoff: float = 0.05) -> None:
+    def __init__(
+        self, client: Any, queue_url: str, *, dead_letter_url: str | None = None, attempts: int = 3,
+        backoff: float = 0.05,
+    ) -> None:  # fmt: skip
         self._client = client
         self._url = queue_url
+        self._dead_letter_url = dead_letter_url
         self._attempts = attempts
         self._backoff = backoff
+
+    def retry_later(self, receipt_handle: str, delay: int) -> None:
+        """The received message comes back after `delay` seconds (its visibility timeout, at most 12 h)."""
+        self._client.change_message_visibility(
+            QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(int(delay), 43_200))
+        )
+
+    def requeue(self, body: str, delay: int) -> None:
+        """A fresh copy of a message, visible after `delay` (at most 15 min): its receive count starts again.
+        For a message that has waited out a long outage, before the redrive policy's `maxReceiveCount`
+        would dead-letter what the province never refused. Raises on a queue fault."""
+        self._client.send_message(QueueUrl=self._url, MessageBody=body, DelaySeconds=max(0, min(int(delay), 900)))
+
+    def dead_letter(self, rating_id: str, reason: str) -> None:
+        """`{"rating_id", "dead_letter": {"reason"}}` into the dead-letter queue (the forward function reads
+        `rating_id` alone when `hcp dlq redrive` puts it back); `reason` also as a message attribute."""
+        if not self._dead_letter_url:
+            raise RuntimeError("this forward queue was built without its dead-letter queue (FORWARD_DLQ_URL)")
+        body = json.dumps({"rating_id": rating_id, "dead_letter": {"reason": reason}}, ensure_ascii=False)
+        self._client.send_message(
+            QueueUrl=self._dead_letter_url,
+            MessageBody=body,
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
+        )
 
     def enqueue(self, rating_ids: Sequence[str]) -> Sequence[str]:
         return self._enqueue(rating_ids, "rating_id")

@@ -15,6 +15,7 @@ from hub.cases import Timer
 from hub.outcomes import OutcomeQueue
 from hub.ports import (
     ACCEPTED,
+    DEAD_LETTERED_DUE,
     DUPLICATE,
     AuditEntry,
     AuditLog,
@@ -132,13 +133,29 @@ class InMemoryRatingStore(RatingStore):
     def mark_parked(self, rating_id: str, reason: str, *, at: datetime) -> None:
         self._update(rating_id, forward_state="parked", parked_reason=reason)
 
-    def pending_older_than(self, cutoff: datetime, limit: int) -> Sequence[str]:
+    def pending_older_than(self, cutoff: datetime, limit: int, *, due_by: datetime | None = None) -> Sequence[str]:
         pending = sorted(
             (s.stored_at, s.rating.rating_id)
             for s in list(self._ratings.values())
             if s.forward_state == "pending" and s.stored_at < cutoff
+            and (due_by is None or s.next_due_at is None or s.next_due_at <= due_by)
         )
         return [rating_id for _, rating_id in pending[:limit]]
+
+    def record_attempt(self, rating_id: str, *, at: datetime, next_due: datetime, counted: bool) -> None:
+        with self._lock:
+            stored = self._ratings.get(rating_id)
+            if stored is None:
+                raise UnknownRating(rating_id)
+            if stored.forward_state != "pending":  # forwarded meanwhile: a late record changes nothing
+                return
+            self._ratings[rating_id] = replace(
+                stored, attempts=stored.attempts + 1, failures=stored.failures + counted,
+                last_attempt_at=at, next_due_at=next_due,
+            )  # fmt: skip
+
+    def mark_dead_lettered(self, rating_id: str, reason: str, *, at: datetime) -> None:
+        self._update(rating_id, attempts=0, failures=0, last_attempt_at=at, next_due_at=DEAD_LETTERED_DUE)
 
     def mark_not_adopted(self, rating_id: str, *, order_id: str, at: datetime) -> None:
         self._update(rating_id, not_adopted_by=order_id)
@@ -201,6 +218,7 @@ class InMemoryForwardQueue(ForwardQueue, OutcomeQueue):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.messages: list[dict[str, str]] = []
+        self.dead_letters: list[dict[str, str]] = []
         self.unavailable = False
 
     def enqueue(self, rating_ids: Sequence[str]) -> Sequence[str]:
@@ -209,6 +227,12 @@ class InMemoryForwardQueue(ForwardQueue, OutcomeQueue):
         with self._lock:
             self.messages.extend({"rating_id": rating_id} for rating_id in rating_ids)
         return []
+
+    def dead_letter(self, rating_id: str, reason: str) -> None:
+        if self.unavailable:
+            raise ConnectionError("the queue is unavailable")
+        with self._lock:
+            self.dead_letters.append({"rating_id": rating_id, "reason": reason})
 
     def enqueue_outcomes(self, keys: Sequence[str]) -> Sequence[str]:
         if self.unavailable:

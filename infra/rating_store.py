@@ -3,7 +3,9 @@
 Items:
   - `pk=RATING#{rating_id}, sk=RATING`: the rating (JSON without the rater), the rater sealed apart
     (R20), its content hash, where the raw bytes are, `delivery` (pending/forwarded/parked) and, while
-    it is still the sweep's or an operator's business, `forward_state` + `stored_at`: the GSI key.
+    it is still the sweep's or an operator's business, `forward_state` + `stored_at`: the GSI key. A send
+    that did not get through adds `attempts` (and `failures`, when the province gave it) and sets
+    `last_attempt_at` and `next_due_at`, which the sweep's query filters on.
     The rating item also carries `stored_month` (UTC `yyyy-mm`), the key of the GSI `by_month`
     (stored_month, stored_at) that people's lists read newest first, and `agency_code`, `region_code`,
     `grade`, `not_adopted_by` for its filters.
@@ -27,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from hub.ports import (
     ACCEPTED,
+    DEAD_LETTERED_DUE,
     DUPLICATE,
     PersonalDataSealer,
     PutResult,
@@ -39,6 +42,7 @@ from hub.ports import (
 from hub.rating import Rating
 
 GSI = "by_forward_state"
+MAX_SWEEP_PAGES = 20
 MONTH_INDEX = "by_month"
 MAX_QUERIES_PER_PAGE = 20  # a page is answered within a few hundred ms even when the filters match little
 _NEW = "attribute_not_exists(pk)"
@@ -62,6 +66,10 @@ class PlaintextSealer(PersonalDataSealer):
 
     def unseal(self, sealed: bytes, *, context: str) -> bytes:
         return sealed
+
+
+def _maybe_time(value: dict[str, str] | None) -> datetime | None:
+    return parse_utc_text(value["S"]) if value else None
 
 
 def month_of(text: str) -> str:
@@ -213,6 +221,10 @@ class DynamoRatingStore(RatingStore):
             parked_reason=item.get("parked_reason", {}).get("S"),
             service_receipt=item.get("service_receipt", {}).get("S"),
             not_adopted_by=item.get("not_adopted_by", {}).get("S"),
+            attempts=int(item.get("attempts", {}).get("N", 0)),
+            failures=int(item.get("failures", {}).get("N", 0)),
+            last_attempt_at=_maybe_time(item.get("last_attempt_at")),
+            next_due_at=_maybe_time(item.get("next_due_at")),
         )
 
     def slot_holder(self, duplicate_key: str) -> str | None:
@@ -227,13 +239,13 @@ class DynamoRatingStore(RatingStore):
 
     # -- the forwarding backlog --
 
-    def _update(self, rating_id: str, expression: str, values: dict[str, Any]) -> None:
+    def _update(self, rating_id: str, expression: str, values: dict[str, Any], condition: str = "") -> None:
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": f"RATING#{rating_id}"}, "sk": {"S": "RATING"}},
                 UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk)",
+                ConditionExpression="attribute_exists(pk)" + (f" AND {condition}" if condition else ""),
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
@@ -263,22 +275,52 @@ class DynamoRatingStore(RatingStore):
             {":d": {"S": "parked"}, ":r": {"S": reason}, ":t": {"S": utc_text(at)}},
         )
 
-    def pending_older_than(self, cutoff: datetime, limit: int) -> Sequence[str]:
+    def record_attempt(self, rating_id: str, *, at: datetime, next_due: datetime, counted: bool) -> None:
+        """Only while pending: a late thread's record never lands on a rating forwarded meanwhile."""
+        try:
+            self._update(
+                rating_id,
+                "SET last_attempt_at = :t, next_due_at = :n ADD attempts :one, failures :f",
+                {":t": {"S": utc_text(at)}, ":n": {"S": utc_text(next_due)}, ":one": {"N": "1"},
+                 ":f": {"N": "1" if counted else "0"}, ":p": {"S": "pending"}},
+                "delivery = :p",
+            )  # fmt: skip
+        except UnknownRating:
+            if self._item(rating_id) is None:
+                raise
+
+    def mark_dead_lettered(self, rating_id: str, reason: str, *, at: datetime) -> None:
+        self._update(
+            rating_id,
+            "SET attempts = :z, failures = :z, last_attempt_at = :t, next_due_at = :n, dead_letter_reason = :r",
+            {":z": {"N": "0"}, ":t": {"S": utc_text(at)}, ":n": {"S": utc_text(DEAD_LETTERED_DUE)},
+             ":r": {"S": reason[:500]}},
+        )  # fmt: skip
+
+    def pending_older_than(self, cutoff: datetime, limit: int, *, due_by: datetime | None = None) -> Sequence[str]:
+        """With `due_by`, a filter on `next_due_at` (read, then dropped: DynamoDB bills the read, the GSI's
+        key stays as it is); at most `MAX_SWEEP_PAGES` pages per call, so a run fits its timeout however
+        many ratings wait out a long outage."""
         found: list[str] = []
         start: dict[str, Any] | None = None
-        while len(found) < limit:
+        pages = 0
+        while len(found) < limit and pages < MAX_SWEEP_PAGES:
+            pages += 1
             kwargs: dict[str, Any] = {
                 "TableName": self._table,
                 "IndexName": GSI,
                 "KeyConditionExpression": "forward_state = :p AND stored_at < :c",
                 "ExpressionAttributeValues": {":p": {"S": "pending"}, ":c": {"S": utc_text(cutoff)}},
                 "ProjectionExpression": "rating_id",
-                "Limit": limit - len(found),
+                "Limit": limit - len(found) if due_by is None else limit,
             }
+            if due_by is not None:
+                kwargs["FilterExpression"] = "attribute_not_exists(next_due_at) OR next_due_at <= :d"
+                kwargs["ExpressionAttributeValues"][":d"] = {"S": utc_text(due_by)}
             if start:
                 kwargs["ExclusiveStartKey"] = start
             response = self._client.query(**kwargs)
-            found.extend(item["rating_id"]["S"] for item in response.get("Items", []))
+            found.extend(item["rating_id"]["S"] for item in response.get("Items", [])[: limit - len(found)])
             start = response.get("LastEvaluatedKey")
             if not start:
                 break

@@ -118,11 +118,22 @@ def acting_as(spec: FunctionSpec, handler: Handler) -> Handler:
     return tagged
 
 
+class InvocationTimedOut(RuntimeError):
+    """The handler ran past its function's timeout: Lambda would have stopped it, and so its answer is lost."""
+
+
 class LocalFunction:
     """Imports the handler on first use (as a cold start would) and calls it with a fresh context.
 
     Invocations may run concurrently in threads, as Lambda runs concurrent instances; the handler
     module is shared between them, so module state must be thread-safe.
+
+    Lambda's limit, counted always: `longest` (seconds) against `spec.timeout`, `over_timeout` invocations
+    that ran past it. With `invoke(..., enforce_timeout=True)` (queue pollers) such an invocation is also
+    abandoned at its timeout, as Lambda stops it: `InvocationTimedOut` is raised, its answer is lost and the
+    batch's records return to the queue when their visibility timeout ends, their receive count raised. (A
+    thread cannot be killed: the abandoned handler runs on unobserved, as a frozen Lambda sandbox would
+    resume; what it does after its timeout is still counted in `longest`.)
     """
 
     def __init__(self, spec: FunctionSpec) -> None:
@@ -131,6 +142,49 @@ class LocalFunction:
         self._lock = threading.Lock()
         self.invocations = 0
         self.errors = 0
+        self.timed_out = 0  # abandoned at the timeout (enforce_timeout)
+        self.over_timeout = 0  # ran past the timeout, abandoned or not
+        self.longest = 0.0
+
+    def limits(self) -> dict[str, Any]:
+        """What Lambda's timeout would have done to this function's invocations so far."""
+        with self._lock:
+            return {"invocations": self.invocations, "timeout_s": self.spec.timeout,
+                    "longest_s": round(self.longest, 2), "over_timeout": self.over_timeout,
+                    "timed_out": self.timed_out}  # fmt: skip
+
+    def _ran(self, elapsed: float) -> None:
+        with self._lock:
+            self.longest = max(self.longest, elapsed)
+            if elapsed > self.spec.timeout:
+                self.over_timeout += 1
+        if elapsed > self.spec.timeout:
+            log.warning("%s ran %.1f s, longer than its timeout of %d s (Lambda would have stopped it)",
+                        self.spec.logical_id, elapsed, self.spec.timeout)
+
+    def _invoke_within_timeout(self, handler: Handler, event: Any, context: Any) -> Any:
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["value"] = handler(event, context)
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=run, name=f"lambda-{self.spec.logical_id}", daemon=True)
+        thread.start()
+        if not done.wait(self.spec.timeout):
+            with self._lock:
+                self.timed_out += 1
+            log.warning("%s timed out after %d s: abandoned, its batch returns to the queue",
+                        self.spec.logical_id, self.spec.timeout)
+            raise InvocationTimedOut(f"{self.spec.logical_id} ran past its timeout of {self.spec.timeout} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("value")
 
     def handler(self) -> Handler:
         with self._lock:
@@ -142,7 +196,7 @@ class LocalFunction:
                 self._handler = acting_as(self.spec, resolve_handler(self.spec.handler, self.spec.code_dir))
             return self._handler
 
-    def invoke(self, event: Any) -> Any:
+    def invoke(self, event: Any, *, enforce_timeout: bool = False) -> Any:
         handler = self.handler()
         context = LambdaContext(
             function_name=self.spec.name,
@@ -150,18 +204,26 @@ class LocalFunction:
             memory_limit_in_mb=self.spec.memory,
             timeout_seconds=self.spec.timeout,
         )
-        self.invocations += 1
+        with self._lock:
+            self.invocations += 1
         started = time.monotonic()
+        timed = handler
+        if enforce_timeout:  # the clock keeps running for the abandoned one: its full time still counts
+            def timed(event: Any, context: Any) -> Any:
+                try:
+                    return handler(event, context)
+                finally:
+                    self._ran(time.monotonic() - started)
         try:
+            if enforce_timeout:
+                return self._invoke_within_timeout(timed, event, context)
             return handler(event, context)
         except Exception:
             self.errors += 1
             raise
         finally:
-            elapsed = time.monotonic() - started
-            if elapsed > self.spec.timeout:
-                log.warning("%s ran %.1f s, longer than its timeout of %d s (Lambda would have stopped it)",
-                            self.spec.logical_id, elapsed, self.spec.timeout)
+            if not enforce_timeout:
+                self._ran(time.monotonic() - started)
 
 
 def resolve_handler(dotted: str, code_dir: Path) -> Handler:

@@ -10,6 +10,8 @@ that want no child process.
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import logging
 import os
 import signal
@@ -49,6 +51,7 @@ class MotoServer:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
             serialize_dynamodb_writes()
             model_data_without_docker()
+            sqs_counts_on_demand()
             self._thread = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
             self._thread.start()
             self.port = self._thread.get_host_and_port()[1]
@@ -136,6 +139,69 @@ def model_data_without_docker() -> None:
     DockerModel.docker_client = property(docker_client)  # type: ignore[method-assign,assignment]
 
 
+def sqs_counts_on_demand() -> None:
+    """moto 5.2.5 computes a queue's `attributes` — three scans of every message in the queue for the
+    Approximate* counts — to read one setting: three times per message received (its retention period,
+    `SQSBackend.is_message_valid_based_on_retention_period`) and once per message sent (content-based
+    deduplication) — and every receive scans the queue reading the clock twice per message. With thousands
+    of messages waiting out a provincial outage that was most of the local cloud's time, and a fault run
+    never finished. Here the counts are computed only when a caller asks for
+    them (`get_queue_attributes`): the retention check reads its setting, sends read the attributes
+    without counts. What SQS answers is unchanged; only moto's cost per message."""
+    from moto.core.utils import camelcase_to_underscores, unix_time, unix_time_millis
+    from moto.sqs.models import Queue, SQSBackend
+
+    if getattr(Queue, "_hcp_counts_on_demand", False):
+        return
+    counts = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed",
+              "ApproximateNumberOfMessagesNotVisible")  # fmt: skip
+    uncounted = threading.local()
+    original = Queue.attributes
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if not getattr(uncounted, "on", False):
+            return original.fget(self)  # type: ignore[no-any-return,attr-defined]
+        result: dict[str, Any] = {}  # moto's Queue.attributes, less the three counts
+        names = [n for n in self.BASE_ATTRIBUTES if n not in counts]
+        names += self.FIFO_ATTRIBUTES if self.fifo_queue else []
+        names += self.KMS_ATTRIBUTES if self.kms_master_key_id else []
+        for name in names:
+            result[name] = getattr(self, camelcase_to_underscores(name))
+        if self.policy:
+            result["Policy"] = self.policy
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy)
+        return {k: str(v).lower() if isinstance(v, bool) else v for k, v in result.items()}
+
+    def without_counts(method: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            before = getattr(uncounted, "on", False)
+            uncounted.on = True
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                uncounted.on = before
+
+        return functools.wraps(method)(call)
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        queue = self.get_queue(queue_name)
+        return float(queue.message_retention_period) + message.sent_timestamp / 1000 > unix_time()
+
+    def messages(self: Any) -> list[Any]:
+        """The visible, undelayed messages, as moto's `Queue.messages`, with one clock reading for the scan
+        (moto reads it twice per message, and receives scan the queue once per call)."""
+        now = unix_time_millis()
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+    Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
+    Queue.messages = property(messages)  # type: ignore[method-assign,assignment]
+    for name in ("send_message", "send_message_batch"):
+        setattr(SQSBackend, name, without_counts(getattr(SQSBackend, name)))
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    Queue._hcp_counts_on_demand = True  # type: ignore[attr-defined]
+
+
 def _transactions_back_up_items_not_tables(lock: threading.RLock) -> None:
     """moto backs up every table a transaction touches with a deepcopy (O(table) per write: 10,000
     ratings took minutes). Under the write lock it is enough to back up the items the transaction
@@ -204,6 +270,7 @@ def _child(host: str, port: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     serialize_dynamodb_writes()
     model_data_without_docker()
+    sqs_counts_on_demand()
     try:
         server = _bind(host, port)
     except OSError as exc:

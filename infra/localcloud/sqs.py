@@ -190,7 +190,7 @@ class QueuePoller:
         self.batches += 1
         ids = [m["MessageId"] for m in batch]
         try:
-            result = self.function.invoke(sqs_event(batch, self.mapping.queue_arn, self.region))
+            result = self.function.invoke(sqs_event(batch, self.mapping.queue_arn, self.region), enforce_timeout=True)
         except Exception:
             log.exception("%s failed on a batch of %d; the batch stays on the queue", self.mapping.function, len(batch))
             return

@@ -18,12 +18,14 @@ never the province's reason text (it may echo what we sent).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +47,19 @@ RETRYABLE_4XX = frozenset({408, 425, 429})
 AUTH_STATUSES = frozenset({401, 403})
 DEFAULT_TIMEOUT = (2.0, 5.0)
 _REASON_MAX = 500
+DEFAULT_POOL_SIZE = 10
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("province_send_deadline", default=None)
+
+
+@contextlib.contextmanager
+def send_deadline(at: float | None) -> Iterator[None]:
+    """Sends in this block (this thread) are answered by `at` (`time.monotonic()`) or given up as timeouts:
+    the forward function's remaining time, less a margin, so no send outlives its invocation."""
+    token = _deadline.set(at)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 _BASE_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
 
 
@@ -160,6 +175,7 @@ class ProvincialClient:
         outcome_url: str | None = None,
         profile: ProvinceProfile | None = None,
         credentials: Credentials | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
         self.url = url
         self.outcome_url = outcome_url or default_outcome_url(url)
@@ -171,9 +187,12 @@ class ProvincialClient:
         # Only connection set-up is retried here (nothing was sent); everything else is the forwarder's
         # retry with backoff, and redirects are a misconfigured URL to be seen, not followed.
         retries = urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0, raise_on_status=False)
+        # One connection per concurrent send (`pool_size`, the forward function's FORWARD_CONCURRENCY): urllib3
+        # would open more than `maxsize` under load and throw them away after one request each.
+        self._timeout = timeout
         self._pool = urllib3.PoolManager(
             num_pools=4,
-            maxsize=10,
+            maxsize=max(1, pool_size),
             timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
             retries=retries,
         )
@@ -205,6 +224,7 @@ class ProvincialClient:
             outcome_url=env.get("PROVINCE_OUTCOME_URL") or None,
             profile=ProvinceProfile.from_env(env),
             credentials=credentials,
+            pool_size=int(env.get("FORWARD_CONCURRENCY") or DEFAULT_POOL_SIZE),
         )
 
     def _build_codec(self, creds: Credentials) -> Codec | None:
@@ -307,8 +327,15 @@ class ProvincialClient:
         else:
             headers = {**_BASE_HEADERS, **self._sign_headers(record, body)}
         started = time.perf_counter()
+        deadline = _deadline.get()
+        within: dict[str, Any] = {}  # timeout=None would mean none at all to urllib3: only pass a real one
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0.05:  # nothing sent: the message comes back, no duplicate at the province
+                raise ProvinceUnavailable("timeout: no time left in this invocation")
+            within["timeout"] = urllib3.Timeout(connect=min(self._timeout[0], left), read=min(self._timeout[1], left))
         try:
-            response = self._pool.request("POST", url or self.url, body=body, headers=headers)
+            response = self._pool.request("POST", url or self.url, body=body, headers=headers, **within)
         except HTTPError as exc:
             reason = _transport_reason(exc)
             logger.warning("province unreachable", extra={"rating_id": key, "reason": reason})

@@ -17,7 +17,7 @@ def translated(send: Callable[[], Receipt]) -> ProvinceReceipt:
     except ProvinceRejected as exc:
         raise ProvinceRefusedRating(f"{exc.status} {exc.code or ''} {exc.reason}".replace("  ", " ").strip()) from exc
     except ProvinceUnavailable as exc:
-        raise ProvinceUnreachable(str(exc)) from exc
+        raise ProvinceUnreachable(str(exc), status=exc.status) from exc
     return ProvinceReceipt(receipt.receipt_id or receipt.idempotency_key, receipt.duplicate)
 
 

@@ -366,6 +366,35 @@ def test_the_backlog_is_read_oldest_first_up_to_the_cutoff_and_the_limit(ratings
     assert list(ratings.pending_older_than(NOW, 10)) == []
 
 
+def test_an_attempt_is_recorded_and_the_backlog_skips_what_is_not_due_yet(ratings: RatingStore) -> None:
+    waiting, dropped, fresh = (make_rating(f"A-{i}", case_no=f"GA{i}", received_at=NOW + timedelta(minutes=i))
+                               for i in range(3))  # fmt: skip
+    for rating in (waiting, dropped, fresh):
+        ratings.put_new(rating, "raw/1")
+    later = NOW + timedelta(hours=1)
+    ratings.record_attempt(waiting.rating_id, at=later, next_due=later + timedelta(minutes=10), counted=False)
+    ratings.record_attempt(dropped.rating_id, at=later, next_due=later + timedelta(minutes=1), counted=True)
+    ratings.record_attempt(dropped.rating_id, at=later, next_due=later + timedelta(minutes=2), counted=False)
+    stored = ratings.get(dropped.rating_id)
+    assert stored is not None
+    assert (stored.attempts, stored.failures, stored.last_attempt_at) == (2, 1, later)
+    assert stored.next_due_at == later + timedelta(minutes=2)
+    due_by = later + timedelta(minutes=5)
+    assert list(ratings.pending_older_than(later, 10, due_by=due_by)) == [dropped.rating_id, fresh.rating_id]
+    assert list(ratings.pending_older_than(later, 1, due_by=due_by)) == [dropped.rating_id]
+    assert list(ratings.pending_older_than(later, 10)) == [waiting.rating_id, dropped.rating_id, fresh.rating_id]
+    ratings.mark_dead_lettered(dropped.rating_id, "5 failures the province gave", at=later)
+    assert list(ratings.pending_older_than(later, 10, due_by=later + timedelta(days=365))) == [
+        waiting.rating_id, fresh.rating_id]  # fmt: skip
+    revived = ratings.get(dropped.rating_id)
+    assert revived is not None and (revived.forward_state, revived.failures) == ("pending", 0)
+    ratings.mark_forwarded(waiting.rating_id, "receipt-1", at=later)
+    ratings.record_attempt(waiting.rating_id, at=later, next_due=later, counted=True)  # a late thread: no effect
+    assert ratings.get(waiting.rating_id).failures == 0  # type: ignore[union-attr]
+    with pytest.raises(UnknownRating):
+        ratings.record_attempt("r-none", at=later, next_due=later, counted=False)
+
+
 def test_dynamo_keeps_the_rater_apart_from_the_rating_R20(aws: dict[str, Any]) -> None:
     store = DynamoRatingStore(aws["dynamodb"], aws["RatingsTable"])
     rating = make_rating()

@@ -104,14 +104,18 @@ def test_short_lived_tables_expire_by_ttl(deployed: LocalCloud, logical_id: str,
     assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": attribute}
 
 
-def test_the_forward_queue_dead_letters_after_ten_receives(deployed: LocalCloud) -> None:
+def test_the_forward_queues_receive_limit_is_a_backstop_the_forward_function_knows(deployed: LocalCloud) -> None:
     sqs = deployed.client("sqs")
     url = sqs.get_queue_url(QueueName=deployed.resources["ForwardQueue"].rsplit("/", 1)[1])["QueueUrl"]
 
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 
     redrive = json.loads(attributes["RedrivePolicy"])
-    assert redrive["maxReceiveCount"] == 10
+    # the function re-queues afresh what nears it (an outage is not a reason to dead-letter): it must know it
+    assert redrive["maxReceiveCount"] == 100
+    forward_env = deployed.functions["ForwardFunction"].spec.environment
+    assert forward_env["FORWARD_MAX_RECEIVES"] == str(redrive["maxReceiveCount"])
+    assert forward_env["FORWARD_DLQ_URL"].endswith(deployed.resources["ForwardDeadLetterQueue"].rsplit("/", 1)[1])
     assert redrive["deadLetterTargetArn"].endswith(deployed.resources["ForwardDeadLetterQueue"].rsplit("/", 1)[1])
 
 

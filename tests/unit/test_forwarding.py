@@ -11,11 +11,13 @@ from connectors.normalize import normalize
 from connectors.registry import adapter_for
 from hub.calendar import WorkingDayCalendar
 from hub.forwarding import (
+    MAX_FAILURES,
     ForwardService,
     ProvinceReceipt,
     ProvinceRefusedRating,
     ProvinceUnreachable,
     ProvincialSink,
+    RetryLater,
 )
 from hub.rating import Rating
 from infra.memory import InMemoryForwardQueue, InMemoryRatingStore
@@ -34,7 +36,11 @@ class ScriptedProvince(ProvincialSink):
     def send(self, rating: Rating) -> ProvinceReceipt:
         answer = self.answers.pop(0) if self.answers else "ok"
         if answer == "down":
-            raise ProvinceUnreachable("503")
+            raise ProvinceUnreachable("503", status=503)
+        if answer == "timeout":
+            raise ProvinceUnreachable("timeout: ReadTimeoutError")
+        if answer == "500":
+            raise ProvinceUnreachable("internal error", status=500)
         if answer == "refuse":
             raise ProvinceRefusedRating("400 areaCode unknown")
         self.keys.append(rating.rating_id)
@@ -99,3 +105,55 @@ def test_the_sweep_requeues_what_was_stored_but_never_queued() -> None:
 def test_an_unknown_id_is_dropped_not_retried() -> None:
     forward, _, _, _ = service()
     assert forward.forward("r-nope", NOW) == "unknown"
+
+
+def test_each_failed_attempt_is_recorded_and_the_sweep_leaves_a_rating_waiting_out_its_backoff() -> None:
+    # GIVEN a rating whose first send hit a 503, retried in 10 minutes
+    forward, ratings, _, queue = service("down")
+    rating = kiosk_rating()
+    ratings.put_new(rating, "raw/x")
+    with pytest.raises(RetryLater) as retry:
+        forward.forward(rating.rating_id, NOW + timedelta(minutes=5), retry_in=lambda attempt: 600)
+    assert (retry.value.delay, retry.value.attempt, retry.value.failures) == (600, 1, 0)
+    stored = ratings.get(rating.rating_id)
+    assert stored.attempts == 1 and stored.last_attempt_at == NOW + timedelta(minutes=5)
+    assert stored.next_due_at == NOW + timedelta(minutes=15)
+    # WHEN the sweep runs while its message is still invisible on the queue, THEN it is left alone
+    assert list(forward.sweep(NOW + timedelta(minutes=10))) == []
+    # ... and once its next attempt is well overdue (the message was lost), it is queued again
+    assert list(forward.sweep(NOW + timedelta(minutes=19))) == [rating.rating_id]
+    assert queue.rating_ids() == [rating.rating_id]
+
+
+def test_an_outage_however_long_never_dead_letters_a_rating() -> None:
+    # 503s and timeouts: the province away or slow, never judged the rating
+    forward, ratings, _, queue = service(*(["down", "timeout"] * 20))
+    rating = kiosk_rating()
+    ratings.put_new(rating, "raw/x")
+    for _ in range(40):
+        with pytest.raises(RetryLater):
+            forward.forward(rating.rating_id, NOW)
+    assert ratings.get(rating.rating_id).failures == 0 and queue.dead_letters == []
+    assert forward.forward(rating.rating_id, NOW) == "forwarded"
+
+
+def test_failures_the_province_gives_dead_letter_the_rating_with_the_reason_and_a_redrive_starts_afresh() -> None:
+    forward, ratings, _, queue = service(*(["500", "down"] * MAX_FAILURES)[:-1])
+    rating = kiosk_rating()
+    ratings.put_new(rating, "raw/x")
+    outcomes = []
+    for _ in range(2 * MAX_FAILURES - 1):  # the fifth 500 is the ninth answer
+        try:
+            outcomes.append(forward.forward(rating.rating_id, NOW))
+        except RetryLater as retry:
+            outcomes.append(f"retry {retry.failures}")
+    assert outcomes[-1] == "dead_lettered" and outcomes.count("dead_lettered") == 1
+    [letter] = queue.dead_letters
+    assert letter["rating_id"] == rating.rating_id
+    assert f"{MAX_FAILURES} failures the province gave" in letter["reason"] and "internal error" in letter["reason"]
+    # the sweep leaves a dead-lettered rating to the operator
+    assert list(forward.sweep(NOW + timedelta(days=30))) == []
+    # an operator's redrive: it counts afresh, and goes through
+    stored = ratings.get(rating.rating_id)
+    assert stored.forward_state == "pending" and stored.failures == 0
+    assert forward.forward(rating.rating_id, NOW) == "forwarded"
