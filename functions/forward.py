@@ -27,6 +27,7 @@ rating to guard a case (one message delivered twice at the same moment) the key 
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import random
@@ -185,7 +186,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     workers = max(1, min(_env_int("FORWARD_CONCURRENCY", DEFAULT_CONCURRENCY), len(records)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forward")
     try:
-        futures = {r["messageId"]: pool.submit(_run, r, deadline) for r in records}
+        # Each send carries the invocation's context (a copy per thread): what the invocation set, such as the
+        # local cloud's note of which function is calling under which role, holds in the pool too.
+        futures = {r["messageId"]: pool.submit(contextvars.copy_context().run, _run, r, deadline) for r in records}
         wait_for(list(futures.values()), timeout=max(0.0, deadline - time.monotonic()))
         # BatchProcessor shapes the partial-failure answer from what each record's future holds
         return process_partial_response(
