@@ -19,6 +19,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
+test-fast: $(STAMP)  # unit and integration: no local cloud, minutes not tens of minutes
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q tests/unit tests/integration
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
