@@ -146,5 +146,14 @@ def _capture_new_loggers(log_capture: LogCapture) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The log search runs after every other test of the session, so it sees their lines."""
-    items.sort(key=lambda item: item.nodeid.split("::")[0].endswith("e2e/test_log_search.py"))
+    """The README's tour is the first e2e test, on the session's cloud as a fresh `make run` has it; the log
+    search runs after every other test of the session, so it sees their lines."""
+
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    tour = [i for i in items if module(i).endswith("e2e/test_readme_tour.py")]
+    last = [i for i in items if module(i).endswith("e2e/test_log_search.py")]
+    rest = [i for i in items if i not in tour and i not in last]
+    first_e2e = next((n for n, i in enumerate(rest) if "e2e/" in module(i)), len(rest))
+    items[:] = rest[:first_e2e] + tour + rest[first_e2e:] + last
