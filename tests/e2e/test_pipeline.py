@@ -115,22 +115,23 @@ def test_the_province_down_then_up_drains_the_backlog(hub: Hub) -> None:
 def test_faults_at_the_province_lose_nothing_and_each_rating_keeps_one_key_R9(hub: Hub) -> None:
     # GIVEN a province answering 503 to 30 % of requests and too late to 10 %
     hub.province.set_faults(error_rate=0.3, timeout_rate=0.1, seed=7, timeout_sleep=1.0)
-    ids: list[str] = []
-    for batch in range(20):
-        status, answer = hub.post("kiosk", kiosk_batch(f"FAULT{batch:02d}-", 100))
-        assert status == 202
-        ids += [r["rating_id"] for r in answer["results"] if r["outcome"] == "accepted"]
-    assert len(ids) == 2000
-    # WHEN the queue has worked through it, each failure retried after its backoff, five batches at once
-    # as the mapping's MaximumConcurrency, and anything that kept failing is redriven from the DLQ
+    # WHEN 2000 ratings come in 20 posts and the queue works through each (five batches at once, as the
+    # mapping's MaximumConcurrency), each failure retried once its backoff passed, what kept failing redriven
     sqs = hub.cloud.client("sqs")
     resources = hub.cloud.resources
+    ids: list[str] = []
     try:
-        for _ in range(10):
+        for batch in range(20):
+            status, answer = hub.post("kiosk", kiosk_batch(f"FAULT{batch:02d}-", 100))
+            assert status == 202
+            ids += [r["rating_id"] for r in answer["results"] if r["outcome"] == "accepted"]
             hub.cloud.drain(redeliver=True, parallel=True)
+        assert len(ids) == 2000
+        for _ in range(10):
             if set(ids) <= set(hub.received_ids()):
                 break
             redrive(sqs, resources["ForwardDeadLetterQueue"], resources["ForwardQueue"])
+            hub.cloud.drain(redeliver=True, parallel=True)
         assert set(ids) <= set(hub.received_ids()), "2000 ratings at the stub through faults"
     finally:
         stats = hub.province.stats()

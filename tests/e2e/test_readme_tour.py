@@ -73,6 +73,7 @@ class Run:
 class Tour:
     cloud: HubLocalCloud
     ids: dict[str, str] = field(default_factory=dict)  # what later lines refer to, taken from earlier outputs
+    no_json: set[tuple[str, ...]] = field(default_factory=set)  # commands that print JSON without `--json`
 
     def hcp(self, args: list[str]) -> Run:
         env = {**os.environ, "HCP_STATE_DIR": str(self.cloud.state_dir), "COLUMNS": "200"}
@@ -81,11 +82,13 @@ class Tour:
 
     def structured(self, args: list[str]) -> Any:
         """The command's answer as JSON: with `--json` where it takes it, else its output (JSON today)."""
-        run = self.hcp([*args, "--json"])
+        command = tuple(a for a in args if not a.startswith("-"))[:2]
+        run = self.hcp(args if command in self.no_json else [*args, "--json"])
         if run.code == 2 and "--json" in run.out:  # not offered: the command prints JSON already
+            self.no_json.add(command)
             run = self.hcp(args)
         assert run.code == 0, run.out
-        return json.loads(run.out[run.out.index(next(c for c in run.out if c in "[{")) :])
+        return json.loads(run.out)
 
 
 def rating_id(run: Run) -> str:
