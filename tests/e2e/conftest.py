@@ -101,9 +101,18 @@ class Hub:
         self.cloud.run_due(redeliver=redeliver)
         assert condition(), f"not so once the due work ran: {what}"
 
-    def wait_until(self, condition: Callable[[], bool], timeout: float = 0.0, what: str = "") -> None:
-        """Kept for tests written against the threaded cloud: `settled` (no waiting; `timeout` unused)."""
-        self.settled(condition, what)
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 120.0, what: str = "") -> None:
+        """For tests written against the threaded cloud: on a driven one, `settled` (no waiting, `timeout`
+        unused); on a threaded one (a module's own `HubLocalCloud` without `driven=True`), polling as before."""
+        if self.cloud.driven:
+            self.settled(condition, what)
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="session")
