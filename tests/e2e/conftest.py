@@ -155,8 +155,8 @@ def _capture_new_loggers(log_capture: LogCapture) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The README's tour is the first e2e test, on the session's cloud as a fresh `make run` has it; the log
-    search runs after every other test of the session, so it sees their lines."""
+    """The README's tour is the first e2e test (its own cloud comes and goes before the session's starts); the
+    log search runs after every other test of the session, so it sees their lines."""
 
     def module(item: pytest.Item) -> str:
         return item.nodeid.split("::")[0]

@@ -1,8 +1,8 @@
 """The README's tour, run as a new user runs it: every `hcp` line of README.md's shell blocks, in order, in a
-subprocess against ONE local cloud (the session's, before any other test touched it), each comment's claim
-checked. The lines are read from README.md itself, so the README and this test cannot drift: a line without
-a check of its own gets the generic one (exit 0, or a refusal's status and code when the comment names them),
-a check whose line left the README fails.
+subprocess against ONE local cloud (its own, fresh as a new `make run`), each comment's claim checked. The lines
+are read from README.md itself, so the README and this test cannot drift: a line without a check of its own gets
+the generic one (exit 0, or a refusal's status and code when the comment names them), and a check whose line
+left the README fails.
 
 Between two commands the due work runs (`run_due`), as `make run`'s pollers would do it within a second; the
 comment under `--up` claims the backlog drains "within the next retry", so there the held retries come back.
@@ -297,12 +297,11 @@ def generic(line: Line) -> Check:
 
 
 @pytest.fixture(scope="module")
-def tour(local_cloud: HubLocalCloud) -> Any:
-    yield Tour(local_cloud)
-    from tests.e2e.conftest import BUSINESS_NOW
-
-    local_cloud.province.set_faults()
-    local_cloud.move_clock(set_to=BUSINESS_NOW)  # the next modules expect the samples' day
+def tour(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A cloud of its own, as a fresh `make run` is: the samples the tour sends are new to it, and the other
+    tests' samples stay new to the session's cloud. Driven, as the session's (infra.localcloud.pytest_plugin)."""
+    with HubLocalCloud(state_dir=tmp_path_factory.mktemp("hcp-tour"), driven=True) as cloud:
+        yield Tour(cloud)
 
 
 def test_the_readme_tour_runs_top_to_bottom_on_one_local_cloud_as_its_comments_say(tour: Tour) -> None:
