@@ -34,8 +34,12 @@ _DURATION_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 class DrivenClock(Clock):
-    """A business clock that moves only when it is set or advanced: what a test sees between two
-    moves does not depend on how fast the machine runs it. Same interface as `infra.clock.LocalClock`."""
+    """A business clock that moves when it is set or advanced, not with the machine: what a test sees
+    between two moves does not depend on how fast the machine runs it. Each reading is one microsecond
+    after the one before, so two events are never at the same instant (a rating read back "until now"
+    is before now), as on a real clock. Same interface as `infra.clock.LocalClock`."""
+
+    TICK = timedelta(microseconds=1)
 
     def __init__(self, start: datetime | None = None) -> None:
         self._lock = threading.Lock()
@@ -43,6 +47,7 @@ class DrivenClock(Clock):
 
     def now(self) -> datetime:
         with self._lock:
+            self._now += self.TICK
             return self._now
 
     def set(self, when: datetime) -> None:

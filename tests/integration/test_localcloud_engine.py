@@ -346,7 +346,8 @@ def test_a_driven_cloud_runs_nothing_by_itself_and_the_due_work_in_the_callers_t
         assert not [t for t in set(threading.enumerate()) - before if t.name.startswith(("sqs-", "schedules"))]
         for body in ("ok-1", "fail-1"):
             sqs.send_message(QueueUrl=queue_url, MessageBody=body)
-        assert module.consumed == [] and driven.clock.now() == started  # no poller took them; the clock stood
+        assert module.consumed == []  # no poller took them
+        assert driven.clock.now() - started < timedelta(milliseconds=1)  # the clock stood (a tick per reading)
 
         assert driven.drain() == 2
         # the failed one is held (its queue's 1 s timeout would have brought it back): redelivered on request
@@ -360,4 +361,4 @@ def test_a_driven_cloud_runs_nothing_by_itself_and_the_due_work_in_the_callers_t
         assert driven.run_due() == [] and module.ticks == []  # nothing due: the hourly rule waits for the clock
         fired = driven.move_clock(advance=timedelta(hours=1))
         assert [f.function for f in fired] == ["TickFunction"]
-        assert module.ticks[0]["now"] == started + timedelta(hours=1)
+        assert timedelta(hours=1) <= module.ticks[0]["now"] - started < timedelta(hours=1, milliseconds=1)
