@@ -19,6 +19,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
+test-fast: $(STAMP)  # unit and integration: no local cloud, minutes not tens of minutes
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q tests/unit tests/integration
+
 # cfn-lint on the SAM source and on the translated template (which is where it finds what AWS refuses),
 # for a global region and both China regions (deploy/lint.py).
 lint: $(STAMP)

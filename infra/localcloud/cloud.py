@@ -10,10 +10,20 @@ into `os.environ`, together with the endpoint and fake credentials that send eve
 moto; `stop()` restores what was there. Hence one *active* `LocalCloud` per process: starting a
 second one (a test module's own, while the session's runs) suspends the first — its API answers
 503, its pollers and schedules pause — until the second stops.
+
+Two modes. *Threaded* (`hcp local up`): pollers take messages as they arrive, a thread fires the
+schedules as the clock runs at real speed from where it was set. *Driven* (`driven=True`, the tests'
+`local_cloud` fixture): nothing runs in the background and the clock stands still between moves;
+the caller advances it and the due work runs in the caller's thread before the call returns —
+`move_clock()` fires the rules it passes and drains the queues, `run_due()` does the same at the
+current time, `drain(redeliver=True)` also brings back what a function left on a queue (see
+`sqs.py`: held messages stand for a visibility timeout that has passed). A test then asserts what
+happened, without waiting on the wall clock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import logging
@@ -44,7 +54,7 @@ from .api import (
 )
 from .lambdas import FunctionSpec, LocalFunction, handler_exists, merge_environments
 from .motoserver import Mode, MotoServer
-from .schedules import Firing, Rule, RuleTarget, Schedule, Scheduler, parse_duration
+from .schedules import DrivenClock, Firing, Rule, RuleTarget, Schedule, Scheduler, parse_duration
 from .sqs import QueuePoller, SqsMapping
 from .translate import LeftOut, Template, Translation, substitute_refs, translate
 
@@ -85,8 +95,9 @@ class LocalCloud:
         parameters: dict[str, str] | None = None,
         state_dir: str | Path | None = None,
         seed: Seed | None = None,
-        clock: LocalClock | None = None,
+        clock: LocalClock | DrivenClock | None = None,
         sqs_visibility_timeout: int | None = None,
+        driven: bool = False,
     ) -> None:
         self.template = Path(template).resolve()
         self.host = host
@@ -96,8 +107,10 @@ class LocalCloud:
         self.parameters = dict(parameters or {})
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.seed_function = seed
-        self.clock = clock or LocalClock()
+        self.driven = driven
+        self.clock = clock or (DrivenClock() if driven else LocalClock())
         self.sqs_visibility_timeout = sqs_visibility_timeout
+        self._driving = threading.RLock()  # driven: one drain at a time (a test's, an HTTP clock move's)
         self._moto = None if aws_endpoint else MotoServer(aws_port, moto_mode, host)
         self.aws_endpoint = aws_endpoint or ""
         self.api_url = ""
@@ -482,8 +495,9 @@ class LocalCloud:
         sqs = self.client("sqs")
         for mapping in self.mappings:
             poller = QueuePoller(mapping, self.functions[mapping.function], sqs, self.region,
-                                 self.sqs_visibility_timeout)
-            poller.start()
+                                 self.sqs_visibility_timeout, held=self.driven)
+            if not self.driven:
+                poller.start()
             self._pollers.append(poller)
 
     def queue_depths(self) -> dict[str, int]:
@@ -497,9 +511,17 @@ class LocalCloud:
             depths[mapping.queue_arn.rsplit(":", 1)[1]] = sum(int(attributes.get(n, 0)) for n in names)
         return depths
 
-    def drain(self, timeout: float = 30.0) -> None:
-        """Wait until every mapped queue is empty and no batch is in flight (twice in a row, since a
-        handler may queue more). Failed messages count until they succeed or are dead-lettered."""
+    def drain(self, timeout: float = 30.0, *, redeliver: bool = False, parallel: bool = False) -> int:
+        """Threaded: wait until every mapped queue is empty and no batch is in flight (twice in a row,
+        since a handler may queue more); failed messages count until they succeed or are dead-lettered.
+
+        Driven: poll each mapped queue in this thread until none shows a visible message (a handler may
+        queue more on another), invoking the functions; `timeout` is not used. What a function leaves
+        on a queue is held there (`sqs.py`); with `redeliver` it comes back at once, again and again,
+        until it succeeds or reaches the dead-letter queue (`maxReceiveCount`). `parallel` runs each
+        mapping's `MaximumConcurrency` batches at once. Returns the messages processed (driven)."""
+        if self.driven:
+            return self._drive(redeliver=redeliver, parallel=parallel)
         deadline = time.monotonic() + timeout
         quiet = 0
         while True:
@@ -511,17 +533,47 @@ class LocalCloud:
                 raise TimeoutError(f"queues not drained after {timeout} s: {self.queue_depths()}")
             time.sleep(0.05)
 
+    def _drive(self, *, redeliver: bool, parallel: bool, rounds: int = 1000) -> int:
+        processed = 0
+        with self._driving:
+            for _ in range(rounds):
+                done = sum(poller.drive(parallel=parallel) for poller in self._pollers)
+                processed += done
+                if done:
+                    continue
+                if not (redeliver and sum(poller.redeliver() for poller in self._pollers)):
+                    return processed
+        raise RuntimeError(f"queues still busy after {rounds} rounds: {self.queue_depths()}")
+
+    def held(self) -> dict[str, int]:
+        """Driven: the messages each mapped queue (by logical id) holds for redelivery, left there by a
+        failed invocation."""
+        by_name = {physical.rsplit("/", 1)[-1]: logical_id for logical_id, physical in self.resources.items()}
+        names = [p.mapping.queue_arn.rsplit(":", 1)[1] for p in self._pollers]
+        return {by_name.get(name, name): p.held_count for name, p in zip(names, self._pollers, strict=True)}
+
+    def run_due(self, *, redeliver: bool = False, parallel: bool = False) -> list[Firing]:
+        """Fire the schedule rules due at the clock's time, then drain (driven: all of it in this thread)."""
+        fired = self._scheduler.check() if self._scheduler is not None else []
+        self.drain(redeliver=redeliver, parallel=parallel)
+        return fired
+
     def _start_scheduler(self) -> None:
         self._scheduler = Scheduler(self.rules, self.clock, self.invoke, self.region, ACCOUNT_ID)
-        self._scheduler.start()
+        self._scheduler.start(background=not self.driven)
 
     def move_clock(self, *, set_to: datetime | None = None, advance: timedelta | None = None) -> list[Firing]:
-        """Set or advance the clock and fire, at once, the schedule rules it passes."""
-        if set_to is not None:
-            self.clock.set(set_to)
-        if advance is not None:
-            self.clock.advance(advance)
-        return self._scheduler.moved() if self._scheduler is not None else []
+        """Set or advance the clock and fire, at once, the schedule rules it passes; driven, then drain
+        the queues too, so that what the move made due has happened when this returns."""
+        with self._driving if self.driven else contextlib.nullcontext():
+            if set_to is not None:
+                self.clock.set(set_to)
+            if advance is not None:
+                self.clock.advance(advance)
+            fired = self._scheduler.moved() if self._scheduler is not None else []
+            if self.driven:
+                self.drain()
+            return fired
 
     # --- HTTP side --------------------------------------------------------------------------
 

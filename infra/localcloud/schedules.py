@@ -6,6 +6,10 @@ advance 3d` over a `rate(5 minutes)` rule passes 864), the rule fires **once**, 
 times. A scheduled function picks up what is due by index at `now`, so one late run does the work
 of the missed ones — as after an outage in AWS. Moving the clock backwards fires nothing and
 re-plans every rule from the new time.
+
+Driven (the tests' mode): no thread ticks (`Scheduler.start(background=False)`), and the clock is a
+`DrivenClock` that stands still between moves; rules fire only when the caller moves the clock or
+asks for what is due (`check()`), in the caller's thread.
 """
 
 from __future__ import annotations
@@ -27,6 +31,34 @@ log = logging.getLogger("hcp.localcloud")
 _UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
 _DURATION_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+class DrivenClock(Clock):
+    """A business clock that moves when it is set or advanced, not with the machine: what a test sees
+    between two moves does not depend on how fast the machine runs it. Each reading is one microsecond
+    after the one before, so two events are never at the same instant (a rating read back "until now"
+    is before now), as on a real clock. Same interface as `infra.clock.LocalClock`."""
+
+    TICK = timedelta(microseconds=1)
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._lock = threading.Lock()
+        self._now = datetime.now(UTC) if start is None else start
+
+    def now(self) -> datetime:
+        with self._lock:
+            self._now += self.TICK
+            return self._now
+
+    def set(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("the clock takes an aware datetime (with an offset)")
+        with self._lock:
+            self._now = when
+
+    def advance(self, by: timedelta) -> None:
+        with self._lock:
+            self._now += by
 
 
 def parse_duration(text: str) -> timedelta:
@@ -227,10 +259,12 @@ class Scheduler:
     _thread: threading.Thread | None = None
     _last_now: datetime | None = None
 
-    def start(self) -> None:
+    def start(self, *, background: bool = True) -> None:
+        """Plan every rule from now; with `background`, a thread fires them as the clock runs past."""
         self.plan(self.clock.now())
-        self._thread = threading.Thread(target=self._run, name="schedules", daemon=True)
-        self._thread.start()
+        if background:
+            self._thread = threading.Thread(target=self._run, name="schedules", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()

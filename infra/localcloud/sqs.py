@@ -6,6 +6,15 @@ As Lambda's poller does: up to `BatchSize` records, gathered for up to
 report) leaves the whole batch. Messages become visible again after the visibility timeout, and
 moto moves them to the dead-letter queue once `maxReceiveCount` receives have passed (checked:
 moto 5.2.5 does this on receive, as SQS does).
+
+Driven (`held=True`, the tests' mode): no thread polls; `drive()` takes what is visible, batch after
+batch, and invokes the function in the caller's thread until the queue shows nothing more. A message
+the function leaves on the queue (a failed record, a failed batch) is *held*: its visibility is set
+to 10 hours (SQS allows 12 from the receive), whatever the function set (the forward function's backoff, the queue's
+timeout), because moto counts visibility on the wall clock, which the business clock does not move,
+and a message reappearing a second later would make a test's outcome depend on its speed. It comes
+back only when the test asks, `redeliver()` (visibility 0: "its timeout has passed"); each receive
+still counts toward `maxReceiveCount`, so the dead-letter queue fills as it would in AWS.
 """
 
 from __future__ import annotations
@@ -13,12 +22,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from .lambdas import LocalFunction
 
 log = logging.getLogger("hcp.localcloud")
+HOLD_SECONDS = 36_000  # a held message waits for `redeliver()`; SQS allows 12 h from its receive in all
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,7 @@ class QueuePoller:
     """The pollers of one mapping. `busy` counts batches in flight, for `drain`."""
 
     def __init__(self, mapping: SqsMapping, function: LocalFunction, client: Any, region: str,
-                 visibility_timeout: int | None = None) -> None:
+                 visibility_timeout: int | None = None, *, held: bool = False) -> None:
         self.mapping = mapping
         self.function = function
         self.client = client
@@ -100,6 +111,8 @@ class QueuePoller:
         self._polling = 0
         self._lock = threading.Lock()
         self.batches = 0
+        self.held = held  # driven: what a function leaves on the queue waits for `redeliver()`
+        self._held: dict[str, str] = {}  # message id -> its latest receipt handle
 
     @property
     def busy(self) -> int:
@@ -187,14 +200,17 @@ class QueuePoller:
                 self._busy -= 1
 
     def _process(self, batch: list[dict[str, Any]]) -> None:
-        self.batches += 1
+        with self._lock:
+            self.batches += 1
         ids = [m["MessageId"] for m in batch]
         try:
             result = self.function.invoke(sqs_event(batch, self.mapping.queue_arn, self.region), enforce_timeout=True)
         except Exception:
             log.exception("%s failed on a batch of %d; the batch stays on the queue", self.mapping.function, len(batch))
+            self._hold(batch)
             return
         failed = failed_message_ids(result, ids) if self.mapping.report_batch_item_failures else set()
+        self._hold([m for m in batch if m["MessageId"] in failed])
         done = [m for m in batch if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
@@ -204,3 +220,62 @@ class QueuePoller:
             )
             for failure in response.get("Failed", []):
                 log.warning("could not delete a processed message: %s", failure)
+
+    # --- driven: the test's thread does the polling ------------------------------------------------
+
+    def drive(self, *, parallel: bool = False) -> int:
+        """Process every visible message, batch by batch, until a receive finds none; returns how many
+        were processed. With `parallel`, each round takes up to `concurrency` batches and runs them at
+        once (as that many Lambda instances would), and returns when all have finished."""
+        if not self.mapping.enabled:
+            return 0
+        processed = 0
+        rounds = self.mapping.concurrency if parallel else 1
+        with ThreadPoolExecutor(max_workers=rounds, thread_name_prefix=f"sqs-{self.mapping.function}") as pool:
+            while True:
+                batches = []
+                for _ in range(rounds):
+                    batch = self._receive(self.mapping.batch_size, wait=0)
+                    while batch and len(batch) < self.mapping.batch_size:  # the batching window: what is there
+                        more = self._receive(self.mapping.batch_size - len(batch), wait=0)
+                        if not more:
+                            break
+                        batch.extend(more)
+                    if not batch:
+                        break
+                    batches.append(batch)
+                if not batches:
+                    return processed
+                for _ in pool.map(self._process, batches):
+                    pass
+                processed += sum(len(b) for b in batches)
+
+    def _hold(self, messages: list[dict[str, Any]]) -> None:
+        """Driven: keep what the function left on the queue invisible until `redeliver()`."""
+        if not self.held or not messages:
+            return
+        self._change_visibility([m["ReceiptHandle"] for m in messages], HOLD_SECONDS)
+        with self._lock:
+            self._held.update((m["MessageId"], m["ReceiptHandle"]) for m in messages)
+
+    @property
+    def held_count(self) -> int:
+        with self._lock:
+            return len(self._held)
+
+    def redeliver(self) -> int:
+        """Driven: make every held message visible now, as if its visibility timeout had passed."""
+        with self._lock:
+            receipts, self._held = list(self._held.values()), {}
+        self._change_visibility(receipts, 0)
+        return len(receipts)
+
+    def _change_visibility(self, receipts: list[str], seconds: int) -> None:
+        for start in range(0, len(receipts), 10):
+            chunk = receipts[start : start + 10]
+            response = self.client.change_message_visibility_batch(
+                QueueUrl=self.mapping.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": seconds} for i, r in enumerate(chunk)],
+            )
+            for failure in response.get("Failed", []):
+                log.warning("could not change a message's visibility: %s", failure)

@@ -94,7 +94,19 @@ class Hub:
         sealed = sealed_stores(clients, environ)
         return DynamoRatingStore(self.cloud.client("dynamodb"), self.cloud.resources["RatingsTable"], **sealed)
 
+    def settled(self, condition: Callable[[], bool], what: str = "", *, redeliver: bool = False) -> None:
+        """Run the work due now (fire due rules, drain every queue in this thread), then `condition` must
+        hold. The cloud is driven (infra.localcloud.pytest_plugin): nothing happens later by itself, so
+        there is nothing to wait for."""
+        self.cloud.run_due(redeliver=redeliver)
+        assert condition(), f"not so once the due work ran: {what}"
+
     def wait_until(self, condition: Callable[[], bool], timeout: float = 120.0, what: str = "") -> None:
+        """For tests written against the threaded cloud: on a driven one, `settled` (no waiting, `timeout`
+        unused); on a threaded one (a module's own `HubLocalCloud` without `driven=True`), polling as before."""
+        if self.cloud.driven:
+            self.settled(condition, what)
+            return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if condition():
@@ -143,6 +155,16 @@ def _capture_new_loggers(log_capture: LogCapture) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The IAM check and the log search run after every other test of the session, so they see its calls and lines."""
-    last = ("e2e/test_log_search.py", "e2e/test_iam_enforced.py")  # the log search very last
-    items.sort(key=lambda item: [item.nodeid.split("::")[0].endswith(name) for name in last])
+    """The README's tour is the first e2e test (its own cloud comes and goes before the session's starts); the
+    IAM check and the log search run after every other test of the session, so they see its calls and lines
+    (the log search very last)."""
+
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    tour = [i for i in items if module(i).endswith("e2e/test_readme_tour.py")]
+    iam = [i for i in items if module(i).endswith("e2e/test_iam_enforced.py")]
+    last = [i for i in items if module(i).endswith("e2e/test_log_search.py")]
+    rest = [i for i in items if i not in tour and i not in iam and i not in last]
+    first_e2e = next((n for n, i in enumerate(rest) if "e2e/" in module(i)), len(rest))
+    items[:] = rest[:first_e2e] + tour + rest[first_e2e:] + iam + last

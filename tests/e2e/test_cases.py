@@ -2,7 +2,8 @@
 the provincial stub, a year's notice loaded with `hcp calendar load`, and the real and default ratings racing.
 
 Nothing mocked: template.yaml deployed into moto, the functions played in-process, the schedule rules fired
-as the clock passes them, the stub a real HTTP server. Rules: R5, R6, R7, R8, R9, R20.
+as the clock passes them, the stub a real HTTP server. The cloud is driven: a clock move returns once what it
+made due has run, queues included, so each assertion follows its move. Rules: R5, R6, R7, R8, R9, R20.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def at(text: str) -> datetime:
 @pytest.fixture(scope="module", autouse=True)
 def clock_back_to_the_samples_day(hub: Hub) -> Any:
     yield
-    hub.cloud.drain(30)  # nothing of ours still on its way to the stub when the next module counts
+    hub.cloud.drain()  # nothing of ours still on its way to the stub when the next module counts
     hub.cloud.move_clock(set_to=BUSINESS_NOW)  # the next modules expect the samples' day
 
 
@@ -83,11 +84,10 @@ def test_the_sample_case_is_reminded_twice_and_default_rated_at_the_province_R5_
     assert len(lines) == 2 and lines[1].startswith("2026-12-03 10:05") and "second_reminder" in lines[1]
     # the window's last second: no default yet
     hub.cloud.move_clock(set_to=at("2026-12-04T23:59:30"))
-    hub.cloud.drain(30)
     assert at_the_province(hub, NOTICE["case_no"]) == []
     # THEN after 2026-12-04T23:59:59+08:00 the default rating reaches the provincial stub (R6, R9)
-    hub.cloud.move_clock(set_to=at("2026-12-05T00:00:30"))
-    hub.wait_until(lambda: bool(at_the_province(hub, NOTICE["case_no"])), 30, "the default rating at the stub")
+    fired = hub.cloud.move_clock(set_to=at("2026-12-05T00:00:30"))
+    assert "SchedulerFunction" in {f.function for f in fired}
     [payload] = at_the_province(hub, NOTICE["case_no"])
     assert (payload["isDefault"], payload["satisfaction"], payload["assessTime"]) == ("1", "4", "2026-12-04 23:59:59")
 
@@ -165,7 +165,8 @@ def test_the_real_rating_and_the_default_racing_at_the_close_exactly_one_wins_10
         wins["real" if real_won else "default"] += 1
     # and the province gets one rating per case, whichever won
     case_nos = {n["case_no"] for n in notices}
-    hub.wait_until(lambda: case_nos <= {p["projectNo"] for p in hub.province.received()}, 60, "100 ratings")
+    hub.cloud.drain()
+    assert case_nos <= {p["projectNo"] for p in hub.province.received()}, "100 ratings"
     received = [p["projectNo"] for p in hub.province.received() if p["projectNo"] in case_nos]
     assert sorted(received) == sorted(case_nos)
     print(f"races won: {wins}")
@@ -193,8 +194,7 @@ def test_a_2027_window_is_provisional_until_hcp_calendar_load_then_correct(hub: 
     assert (after["outcome"], after["closes_at"], after["provisional"]) == ("duplicate", "2027-01-05T23:59:59+08:00",
                                                                             False)  # fmt: skip
     hub.cloud.move_clock(set_to=at("2027-01-05T23:59:00"))
-    hub.cloud.drain(30)
     assert at_the_province(hub, "E2E-2027") == []  # the provisional close (01-04) has passed: nothing
     hub.cloud.move_clock(set_to=at("2027-01-06T00:00:30"))
-    hub.wait_until(lambda: bool(at_the_province(hub, "E2E-2027")), 30, "the 2027 default rating at the stub")
+    assert at_the_province(hub, "E2E-2027"), "the 2027 default rating at the stub"
     assert at_the_province(hub, "E2E-2027")[0]["assessTime"] == "2027-01-05 23:59:59"

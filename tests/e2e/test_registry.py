@@ -92,7 +92,8 @@ def test_a_new_format_goes_from_spec_to_the_province_through_the_registry(hub: H
     status, answer = post(hub, connector_id, secret, body)
     assert status == 202 and [r["outcome"] for r in answer["results"]] == ["accepted", "accepted"], answer
     ids = [r["rating_id"] for r in answer["results"]]
-    hub.wait_until(lambda: set(ids) <= set(hub.received_ids()), what="the township's ratings at the province")
+    hub.cloud.drain()
+    assert set(ids) <= set(hub.received_ids()), "the township's ratings at the province"
     forwarded = {p["evalId"]: p for p in hub.province.received()}
     assert forwarded[ids[0]]["deptCode"] == TOWNSHIP and forwarded[ids[0]]["satisfaction"] == "2"
 

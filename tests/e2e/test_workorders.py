@@ -31,7 +31,7 @@ def at(text: str) -> datetime:
 @pytest.fixture(scope="module", autouse=True)
 def clock_back_to_the_samples_day(hub: Hub) -> Any:
     yield
-    hub.cloud.drain(30)
+    hub.cloud.drain()
     hub.cloud.move_clock(set_to=BUSINESS_NOW)
 
 
@@ -50,7 +50,7 @@ def kiosk_rating(hub: Hub, order_no: str, unit: tuple[str, str, str] = MARKET, w
             "evaluateTime": moment, "user": {"mobile": "13807970002"}}  # fmt: skip
     status, answer = hub.post("kiosk", json.dumps(body, ensure_ascii=False).encode())
     assert status == 202 and answer["results"][0]["outcome"] in ("accepted", "duplicate"), answer
-    hub.cloud.drain(60)
+    hub.cloud.drain()
     return f"wo-{answer['results'][0]['rating_id']}"
 
 
@@ -181,7 +181,7 @@ def test_the_whole_story_of_a_real_name_order_is_told_by_hcp_workorders_show_R10
     sample["params"]["projectNo"] = "GX2026112800901"
     status, answer = hub.post("vertical_system", json.dumps(sample, ensure_ascii=False).encode())
     assert status == 202 and answer["results"][0]["outcome"] in ("accepted", "duplicate"), answer
-    hub.cloud.drain(60)
+    hub.cloud.drain()
     order_id = f"wo-{answer['results'][0]['rating_id']}"
     # WHEN the unit handles it and the county closes it
     code, out = hcp(hub, "workorders", "act", order_id, "classify", "--kind", "simple", "--as", "market-dept")

@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import sys
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -327,3 +328,37 @@ def test_hcp_clock_says_clearly_when_no_local_cloud_runs(tmp_path: Path, capsys:
     assert main(["clock", "--state-dir", str(tmp_path), "show"]) == 1
     assert "does not answer" in capsys.readouterr().err
     assert main(["clock", "--state-dir", str(tmp_path / "nowhere"), "show"]) == 1
+
+
+# --- Driven: what the tests' fixture runs -------------------------------------------------------------
+
+
+def test_a_driven_cloud_runs_nothing_by_itself_and_the_due_work_in_the_callers_thread(moto: MotoServer) -> None:
+    before = set(threading.enumerate())  # the module's threaded cloud has its pollers and schedule thread
+    with LocalCloud(FIXTURE, aws_endpoint=moto.endpoint, stack_name=f"driven-{uuid.uuid4().hex[:6]}",
+                    driven=True) as driven:  # fmt: skip
+        module = handlers(driven)
+        module.consumed.clear()
+        module.ticks.clear()
+        sqs = driven.client("sqs")
+        queue_url = driven.mappings[0].queue_url
+        started = driven.clock.now()
+        assert not [t for t in set(threading.enumerate()) - before if t.name.startswith(("sqs-", "schedules"))]
+        for body in ("ok-1", "fail-1"):
+            sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+        assert module.consumed == []  # no poller took them
+        assert driven.clock.now() - started < timedelta(milliseconds=1)  # the clock stood (a tick per reading)
+
+        assert driven.drain() == 2
+        # the failed one is held (its queue's 1 s timeout would have brought it back): redelivered on request
+        assert [r["body"] for r in module.consumed] == ["ok-1", "fail-1"] and driven.held()["WorkQueue"] == 1
+        assert driven.drain() == 0
+        driven.drain(redeliver=True)
+        assert [r["receive_count"] for r in module.consumed if r["body"] == "fail-1"] == ["1", "2"]
+        dlq_url = sqs.get_queue_url(QueueName=driven.resources["WorkDeadLetterQueue"].rsplit("/", 1)[1])["QueueUrl"]
+        assert [m["Body"] for m in sqs.receive_message(QueueUrl=dlq_url)["Messages"]] == ["fail-1"]  # maxReceiveCount
+        assert driven.held()["WorkQueue"] == 0
+        assert driven.run_due() == [] and module.ticks == []  # nothing due: the hourly rule waits for the clock
+        fired = driven.move_clock(advance=timedelta(hours=1))
+        assert [f.function for f in fired] == ["TickFunction"]
+        assert timedelta(hours=1) <= module.ticks[0]["now"] - started < timedelta(hours=1, milliseconds=1)
