@@ -50,6 +50,24 @@ def redrive(sqs: Any, dlq_url: str, queue_url: str, limit: int | None = None) ->
     return moved
 
 
+def peek(sqs: Any, dlq_url: str, count: int = 10) -> list[dict[str, Any]]:
+    """The first messages of the dead-letter queue, left where they are (visible again at once): which rating,
+    and why it is there — the forward function names the failures the province gave; a message moto moved
+    there after maxReceiveCount receives has no reason of its own."""
+    got = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=min(count, 10), VisibilityTimeout=0,
+                              MessageAttributeNames=["All"]).get("Messages", [])  # fmt: skip
+    seen = []
+    for message in got:
+        try:
+            body = json.loads(message["Body"])
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        reason = (body.get("dead_letter") or {}).get("reason") or "moved after maxReceiveCount receives"
+        seen.append({"rating_id": body.get("rating_id"), "outcome": body.get("outcome"), "reason": reason})
+    return [{k: v for k, v in m.items() if v is not None} for m in seen]
+
+
 def max_receives(sqs: Any, queue_url: str, count: int | None = None) -> int:
     """The forward queue's maxReceiveCount (receives before a message is dead-lettered); set it first if given."""
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
@@ -70,11 +88,12 @@ def run(args: argparse.Namespace) -> int:
         attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
         print(json.dumps({"dead_letter_queue": dlq_url,
                           "messages": int(attributes["Attributes"]["ApproximateNumberOfMessages"]),
-                          "max_receives": max_receives(sqs, queue_url)}))  # fmt: skip
+                          "max_receives": max_receives(sqs, queue_url),
+                          "first": peek(sqs, dlq_url)}, ensure_ascii=False))  # fmt: skip
         return 0
     if args.action == "max-receives":
         if args.count is None:
-            raise UsageError("hcp dlq max-receives N: dead-letter a message after N receives (the template: 10)")
+            raise UsageError("hcp dlq max-receives N: dead-letter a message after N receives (the template: 100)")
         print(json.dumps({"queue": queue_url, "max_receives": max_receives(sqs, queue_url, args.count)}))
         return 0
     moved = redrive(sqs, dlq_url, queue_url, args.limit)

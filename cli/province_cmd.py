@@ -34,9 +34,11 @@ def run(args: argparse.Namespace) -> int:
     if args.down:
         faults["down"] = True
     if args.up:
-        faults |= {"down": False, "error_rate": 0.0, "timeout_rate": 0.0}
+        faults |= {"down": False, "error_rate": 0.0, "timeout_rate": 0.0, "error_status": 503}
     if args.error_rate is not None:
         faults["error_rate"] = args.error_rate
+    if args.error_status is not None:
+        faults["error_status"] = args.error_status
     if args.timeout_rate is not None:
         faults["timeout_rate"] = args.timeout_rate
     if faults:
@@ -75,6 +77,8 @@ def health(faults: dict[str, Any]) -> str:
         return "DOWN (every rating connection is reset, unanswered)"
     broken = [f"{name.replace('_', ' ')} {faults[name]:g}" for name in ("error_rate", "timeout_rate")
               if faults.get(name)]  # fmt: skip
+    if faults.get("error_rate") and faults.get("error_status", 503) != 503:
+        broken.append(f"errors answered {faults['error_status']}")
     if faults.get("reject_status"):
         broken.append(f"answers every rating {faults['reject_status']}")
     return "up" + (f", faults: {', '.join(broken)}" if broken else ", no faults")
@@ -128,6 +132,9 @@ def register_local(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.add_argument("--down", action="store_true", help="the stub stops answering ratings")
     parser.add_argument("--up", action="store_true", help="the stub answers again, every fault off")
     parser.add_argument("--error-rate", type=float, help="share of requests answered 503 (0..1)")
+    parser.add_argument("--error-status", type=int, choices=[500, 503],
+                        help="what those errors answer: 503 busy (retried, never dead-letters) or 500 "
+                        "(the province failed on the rating: counted; dead-lettered after 5)")
     parser.add_argument("--timeout-rate", type=float, help="share of requests answered too late (0..1)")
     parser.add_argument("--json", action="store_true", help="the records (or stats, or faults) as JSON")
     parser.add_argument("--state-dir", help="where local.json is (default .hcp)")

@@ -5,7 +5,7 @@ It checks what the real one would: the signature (401), the record against the p
 de-duplicates by `evalId`, answering a re-sent rating with its original receipt and `duplicate: true`.
 
 Faults, for the forwarder's retry paths:
-  - `error_rate`: answer 503 before looking at the request (nothing is stored);
+  - `error_rate`: answer 503 (or `error_status`, e.g. 500) before looking at the request (nothing is stored);
   - `timeout_rate`: store the rating, then answer only after `timeout_sleep` seconds (default: the client's
     default read timeout + 1 s; keep it longer than the read timeout in use), so the answer is lost and the
     retry arrives as a duplicate (the hard case);
@@ -257,11 +257,16 @@ class ProvinceStub:
         seed: int | None = None,
         timeout_sleep: float | None = None,
         repeat: bool = False,
+        error_status: int = 503,
     ) -> None:
-        """Set every knob at once (unnamed ones back to no fault); `seed` makes the dice repeatable."""
+        """Set every knob at once (unnamed ones back to no fault); `seed` makes the dice repeatable.
+        `error_status` is what an injected error answers: 503 (the province is busy: retried, never counted
+        against the rating) or 500 (the province failed on this rating: counted, dead-lettered after the limit)."""
         for name, rate in (("error_rate", error_rate), ("timeout_rate", timeout_rate)):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be within 0..1")
+        if not 500 <= int(error_status) <= 599:
+            raise ValueError("error_status must be a 5xx status")
         with self._lock:
             sleep = self._faults.get("timeout_sleep", TIMEOUT_SLEEP) if timeout_sleep is None else float(timeout_sleep)
             self._faults = {
@@ -271,6 +276,7 @@ class ProvinceStub:
                 "seed": seed,
                 "timeout_sleep": sleep,
                 "repeat": bool(repeat),
+                "error_status": int(error_status),
             }
             self._rng = random.Random(seed)
 
@@ -288,6 +294,10 @@ class ProvinceStub:
             self._stats = {"requests": 0, "accepted": 0, "duplicates": 0, "rejected": 0, "faults_injected": 0}
 
     # --- the rating route ------------------------------------------------------------------------
+    def error_status(self) -> int:
+        with self._lock:
+            return int(self._faults.get("error_status", 503))
+
     def _dice(self) -> tuple[bool, bool, bool, float]:
         with self._lock:
             self._stats["requests"] += 1
@@ -561,7 +571,7 @@ class _Handler(BaseHTTPRequestHandler):
             stub._count_rejected()
             return
         if error:
-            self._refuse(503, "UNAVAILABLE", "injected fault")
+            self._refuse(stub.error_status(), "UNAVAILABLE", "injected fault")
             return
         headers = dict(self.headers.items())
         if stub.profile is not None and not outcome:

@@ -168,6 +168,9 @@ def test_one_short_line_per_request_no_traceback_when_the_province_is_down_and_j
     # THEN the terminal says so in one line per request, and the failed delivery in one line, no traceback
     line = re.compile(r"^\d\d:\d\d:\d\d (GET|POST) (/\S+) (\d{3}) \d+ ms$")
     terminal.wait_for(lambda text: " retry: " in text, 120, "a one-line retry notice")
+    # the request's own line is written once its answer has gone, which may be after the retry is told
+    posted = f"POST /v1/connectors/{intermediary['connector_id']}/ratings 202"
+    terminal.wait_for(lambda text: posted in text, 30, "the rating's request line")
     shown = terminal.drain()
     requests = [m.groups() for m in map(line.match, shown.splitlines()) if m]
     assert ("GET", "/v1/me", "401") in requests

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from infra.localcloud import LocalCloud
+from infra.localcloud.hubcloud import LOCAL_RATING_LINK
 from tests.oidc_issuer import AUDIENCE, LoopbackIssuer
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +37,7 @@ def idp() -> Iterator[LoopbackIssuer]:
 def cloud(idp: LoopbackIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     parameters = {
         "ProvinceEndpoint": "http://127.0.0.1:9/province",
+        "RatingLink": LOCAL_RATING_LINK,
         "CreateUserPool": "false",
         "OidcIssuer": idp.issuer,  # its keys: discovered from /.well-known/openid-configuration
         "OidcAudience": AUDIENCE,

@@ -67,9 +67,10 @@ def test_the_moto_server_on_a_free_port_still_starts() -> None:  # the negative 
 
 
 def test_make_run_passes_the_ports_through() -> None:
-    dry = subprocess.run(["make", "-n", "-o", ".venv/.installed", "run", "PORT=9101", "PROVINCE_PORT=9102",
-                          "AWS_PORT=9103"], cwd=ROOT, capture_output=True, text=True, timeout=30)  # fmt: skip
+    make = ["make", "--no-print-directory", "-n", "-o", ".venv/.installed", "run"]  # quiet as a sub-make too
+    dry = subprocess.run([*make, "PORT=9101", "PROVINCE_PORT=9102", "AWS_PORT=9103"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=30)  # fmt: skip
     assert "hcp local up --port 9101 --province-port 9102 --aws-port 9103" in dry.stdout, dry.stdout + dry.stderr
-    plain = subprocess.run(["make", "-n", "-o", ".venv/.installed", "run"], cwd=ROOT, capture_output=True, text=True,
+    plain = subprocess.run(make, cwd=ROOT, capture_output=True, text=True,
                            timeout=30)  # fmt: skip
     assert plain.stdout.split("hcp local up")[1].strip() == ""

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import urllib3
 
+from hub.forwarding import ProvinceUnreachable
 from hub.rating import Rating
 from infra.province.client import (
     ProvinceAuthFailed,
@@ -179,6 +180,22 @@ def test_error_rate_1_is_unavailable(stub: ProvinceStub, client: ProvincialClien
         client.send(sample_ratings()[KIOSK])
     assert failure.value.status == 503
     assert stub.received() == [] and stub.stats()["faults_injected"] == 1
+
+
+def test_errors_answered_500_are_failures_the_province_gave_and_count_against_the_rating(
+    stub: ProvinceStub, client: ProvincialClient
+) -> None:
+    """The tour's way to fill the dead-letter queue: a 500 is counted, a 503 (busy) is not."""
+    stub.set_faults(error_rate=1.0, error_status=500)
+    with pytest.raises(ProvinceUnavailable) as failure:
+        client.send(sample_ratings()[KIOSK])
+    stub.set_faults(error_rate=1.0)
+    with pytest.raises(ProvinceUnavailable) as busy:
+        client.send(sample_ratings()[KIOSK])
+    counted = [ProvinceUnreachable(status=e.value.status).counted for e in (failure, busy)]
+    assert ([failure.value.status, busy.value.status], counted) == ([500, 503], [True, False])
+    with pytest.raises(ValueError, match="5xx"):
+        stub.set_faults(error_rate=1.0, error_status=404)
 
 
 def test_a_timeout_is_unavailable_within_the_read_timeout_and_the_retry_is_a_duplicate(
