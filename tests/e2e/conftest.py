@@ -10,6 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -122,12 +123,18 @@ def hub(local_cloud: HubLocalCloud) -> Iterator[Hub]:
     Fast retries and short province timeouts, so minutes of backoff take seconds in a test; the
     forward function reads them on its next call.
     """
-    knobs = {"FORWARD_RETRY_BASE_SECONDS": "1", "PROVINCE_READ_TIMEOUT": "0.5", "PROVINCE_CONNECT_TIMEOUT": "0.5"}
-    saved = {name: os.environ.get(name) for name in knobs}
-    os.environ.update(knobs)
-    try:
+    with environment(FORWARD_RETRY_BASE_SECONDS="1", PROVINCE_READ_TIMEOUT="0.5", PROVINCE_CONNECT_TIMEOUT="0.5"):
         local_cloud.move_clock(set_to=BUSINESS_NOW)
         yield Hub(local_cloud)
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Variables set for a block (the functions read them on their next call), then as they were."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
     finally:
         for name, value in saved.items():
             if value is None:

@@ -8,32 +8,15 @@ past its timeout" is what Lambda would have seen too.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Hub
+from tests.e2e.conftest import Hub, environment
 from tests.e2e.test_pipeline import kiosk_batch
 
 pytestmark = pytest.mark.e2e
-
-
-@contextmanager
-def environment(**values: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def dead_letter_depth(hub: Hub) -> int:
