@@ -28,7 +28,7 @@ from moto import mock_aws  # noqa: E402
 
 from hub.calendar import SHANGHAI, WorkingDayCalendar  # noqa: E402
 from hub.rating import Rating  # noqa: E402
-from hub.workorder import open_work_order  # noqa: E402
+from hub.workorders import open_work_order  # noqa: E402
 from infra.localcloud.motoserver import serialize_dynamodb_writes  # noqa: E402
 from infra.rating_store import utc_text  # noqa: E402
 from infra.workorder_store import DynamoWorkOrderStore, OrderFilter  # noqa: E402

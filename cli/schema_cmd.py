@@ -16,7 +16,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 _EXTRA_SOURCES = (
     ("infra.province.payload", "PROVINCIAL_SCHEMAS"),
     ("infra.province.profile", "PROFILE_SCHEMAS"),
-    ("hub.workorder", "WORK_ORDER_SCHEMAS"),
+    ("hub.workorders", "WORK_ORDER_SCHEMAS"),
     ("hub.registry", "REGISTRY_SCHEMAS"),
 )
 

@@ -229,8 +229,8 @@ def story(order: dict[str, Any], names: dict[str, str] | None = None) -> str:
 
 
 def actions_help() -> str:
-    """Every action with its fields, read from the command models the API validates against (hub.workorder)."""
-    from hub.workorder import COMMAND_ADAPTER
+    """Every action with its fields, read from the command models the API validates against (hub.workorders)."""
+    from hub.workorders import COMMAND_ADAPTER
 
     schema = COMMAND_ADAPTER.json_schema()
     definitions = schema.get("$defs", {})

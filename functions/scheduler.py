@@ -1,7 +1,7 @@
 """The scheduler: fired by a schedule rule, it sends the reminders (R7) and records the default ratings (R6)
 that are due — read through the due-time index, never a scan — and recounts windows still provisional for a
 year whose notice is now loaded. Then the work orders due (their own due index): the unit's morning reminder
-of a deadline, the overdue escalation, provisional deadlines recounted (`hub.workorder_monitor`); and the
+of a deadline, the overdue escalation, provisional deadlines recounted (`hub.workorders.monitor`); and the
 work-order notices still owed are published (`OutboxRelay.sweep`, notices only: outcomes are the sweep's).
 
 Thin: the work is `hub.scheduler.CaseScheduler`. Logs and metrics carry counts and codes, never a phone

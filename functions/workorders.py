@@ -2,7 +2,7 @@
 
     GET  /v1/work-orders                 the orders the signed-in person may see; filters, pages
     GET  /v1/work-orders/{id}            one order with its whole history
-    POST /v1/work-orders/{id}/actions    one command (hub.workorder's COMMAND_ADAPTER), optional expected_version
+    POST /v1/work-orders/{id}/actions    one command (hub.workorders's COMMAND_ADAPTER), optional expected_version
 
 Every route is behind API Gateway's Cognito authorizer: the verified claims arrive in the event and
 `functions.account.principal_of` turns them into a `Principal`. Roles become work-order actors: a
@@ -33,10 +33,12 @@ from hub.calendar import SHANGHAI
 from hub.codes import CodeError, check_region_code, check_uscc
 from hub.errors import Problem, problem
 from hub.validation import detail_zh
-from hub.workorder import (
+from hub.workorders import (
     COMMAND_ADAPTER,
     TRANSITIONS,
     Actor,
+    CursorInvalid,
+    OrderFilter,
     Role,
     Status,
     VersionConflict,
@@ -47,7 +49,6 @@ from infra import bootstrap
 from infra.bootstrap import WorkOrderServices
 from infra.clock import current_clock
 from infra.settings import OutboxSettings, WorkOrderSettings
-from infra.workorder_store import CursorInvalid, OrderFilter
 
 JSON = "application/json; charset=utf-8"
 MAX_PAGE = 100
@@ -254,7 +255,8 @@ def _list(app: APIGatewayRestResolver, principal: Principal) -> Response[str]:
         overdue_at=now if overdue else None,
     )
     try:
-        orders, cursor = _store().list(filters, limit=limit, cursor=_query(app, "cursor"))
+        page = _store().list(filters, limit=limit, cursor=_query(app, "cursor"))
+        orders, cursor = page.orders, page.cursor
     except CursorInvalid:
         raise _Refusal(
             400, problem("CURSOR_INVALID", "cursor", "start again without it", detail_zh="请去掉 cursor 重新查询")
@@ -429,7 +431,7 @@ def openapi_document(app: APIGatewayRestResolver) -> str:
 def _openapi(app: APIGatewayRestResolver) -> str:
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-    from hub.workorder import WorkOrder as Order
+    from hub.workorders import WorkOrder as Order
 
     bearer = HTTPBearer(bearerFormat="JWT", description="the Cognito ID token of a person (docs/people.md)")
     document = json.loads(

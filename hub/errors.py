@@ -109,7 +109,7 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "AUDIT_UNAVAILABLE": ("R20", "the read could not be written to the audit log, so nothing is returned; try "
                           "again later", "本次查询未能写入审计日志，故不返回数据，请稍后重试"),
     "RATING_NOT_FOUND": (None, "no rating {detail} that you may see", "不存在或无权查看的评价：{detail}"),
-    # -- work orders (hub/workorder.py keeps its own REFUSALS)
+    # -- work orders (hub/workorders/ keeps its own REFUSALS)
     "WORK_ORDER_UNKNOWN": (None, "no work order {detail}", "工单不存在：{detail}"),
     "PERSONAL_DATA_IN_TEXT": ("R20", "{detail}: write no phone or ID number of the rater here",
                               "{detail}：此处不得填写评价人的手机号码或身份证号码"),

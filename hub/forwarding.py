@@ -20,7 +20,7 @@ from typing import Literal
 from hub.calendar import SHANGHAI, WorkingDayCalendar
 from hub.ports import ForwardQueue, RatingStore
 from hub.rating import Rating
-from hub.workorder import WorkOrderStore, open_work_order
+from hub.workorders import WorkOrderStore, open_work_order
 
 
 class ProvinceRefusedRating(Exception):

@@ -1,7 +1,7 @@
 """What a work order owes others once it changed: notices to departments (SNS) and outcomes to the province.
 
 The order's store keeps an outbox entry for each owed event, written with the order (see
-`hub.workorder.WorkOrderStore`). `OutboxRelay` empties it: an event only departments hear of is published
+`hub.workorders.WorkOrderStore`). `OutboxRelay` empties it: an event only departments hear of is published
 and done at once; an event the province tracks (the reply, the rectification, a not-adopted decision, the
 follow-up satisfaction — 第十七条, 第十九条; R14, R16, R17) goes on the forward queue, and `OutcomeDelivery`,
 run by the forward function, sends it under its one key (order id and event version), publishes its
@@ -24,7 +24,7 @@ from typing import Any
 
 from hub.forwarding import ProvinceReceipt, ProvinceRefusedRating
 from hub.ports import RatingStore
-from hub.workorder import (
+from hub.workorders import (
     Audience,
     DeadlineEscalated,
     DeadlineReminded,

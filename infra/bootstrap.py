@@ -445,9 +445,9 @@ class OutboxServices:
     """`monitor` for the scheduler, `relay` for the sweep and right after actions, `delivery` (with the
     province) for the forward function's outcome messages."""
 
-    store: Any  # hub.workorder.WorkOrderStore
+    store: Any  # hub.workorders.WorkOrderStore
     relay: Any  # hub.outcomes.OutboxRelay
-    monitor: Any  # hub.workorder_monitor.WorkOrderMonitor
+    monitor: Any  # hub.workorders.WorkOrderMonitor
     delivery: Any = None  # hub.outcomes.OutcomeDelivery
 
 
@@ -455,7 +455,7 @@ def build_outbox(
     *, store: Any, notifier: Any, queue: Any, calendars: Any, province: Any = None, ratings: Any = None
 ) -> OutboxServices:
     from hub.outcomes import OutboxRelay, OutcomeDelivery
-    from hub.workorder_monitor import WorkOrderMonitor
+    from hub.workorders import WorkOrderMonitor
 
     relay = OutboxRelay(store, notifier, queue)
     delivery = OutcomeDelivery(store, province, notifier, ratings) if province is not None else None

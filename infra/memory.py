@@ -44,6 +44,16 @@ from hub.ports import (
     archive_key,
 )
 from hub.rating import Rating
+from hub.workorders import (
+    CursorInvalid,
+    OrderFilter,
+    OrderPage,
+    OutboxEntry,
+    VersionConflict,
+    WorkOrder,
+    WorkOrderStore,
+    owed,
+)
 
 
 class InMemoryConnectorStore(ConnectorStore):
@@ -397,3 +407,65 @@ class InMemoryAuditLog(AuditLog):
 
     def between(self, start: datetime, end: datetime) -> Sequence[AuditEntry]:
         return sorted((e for e in self.entries if start <= e.at < end), key=lambda e: e.at)
+
+
+class InMemoryWorkOrderStore(WorkOrderStore):
+    """The fake the domain tests use; orders are immutable, so storing the object is storing a copy."""
+
+    def __init__(self) -> None:
+        self._orders: dict[str, WorkOrder] = {}
+        self._outbox: dict[str, OutboxEntry] = {}
+        self._lock = threading.Lock()
+
+    def get(self, order_id: str) -> WorkOrder | None:
+        return self._orders.get(order_id)
+
+    def _owe(self, order: WorkOrder, after_version: int) -> None:
+        for event in order.history[after_version:]:
+            if owed(event):
+                entry = OutboxEntry(order.id, event.version, event)
+                self._outbox[entry.key] = entry
+
+    def put_new(self, order: WorkOrder) -> bool:
+        with self._lock:
+            if order.id in self._orders:
+                return False
+            self._orders[order.id] = order
+            self._owe(order, 0)
+            return True
+
+    def save(self, order: WorkOrder, expected_version: int) -> None:
+        with self._lock:
+            current = self._orders.get(order.id)
+            if current is None or current.version != expected_version:
+                raise VersionConflict(order.id, expected_version, current.version if current else None)
+            self._orders[order.id] = order
+            self._owe(order, expected_version)
+
+    def due(self, now: datetime, limit: int = 100) -> list[WorkOrder]:
+        found = [(o.next_check_at, o.id) for o in list(self._orders.values()) if o.next_check_at is not None]
+        return [self._orders[i] for at, i in sorted(found) if at is not None and at <= now][:limit]
+
+    def outbox(self, limit: int = 100) -> list[OutboxEntry]:
+        entries = sorted(self._outbox.values(), key=lambda e: (e.event.at, e.order_id, e.version))
+        return entries[:limit]
+
+    def outbox_done(self, entry: OutboxEntry) -> None:
+        with self._lock:
+            self._outbox.pop(entry.key, None)
+
+    def owes(self, entry: OutboxEntry) -> bool:
+        return entry.key in self._outbox
+
+    def list(self, filters: OrderFilter, *, limit: int = 50, cursor: str | None = None) -> OrderPage:
+        try:
+            offset = int(cursor or 0)
+        except ValueError:
+            raise CursorInvalid(cursor) from None
+        if offset < 0:
+            raise CursorInvalid(cursor)
+        found = sorted((o for o in list(self._orders.values()) if filters.admits(o)), key=filters.recency_of,
+                       reverse=True)  # fmt: skip
+        found.sort(key=filters.group_of)
+        more = offset + limit < len(found)
+        return OrderPage(found[offset : offset + limit], str(offset + limit) if more else None)

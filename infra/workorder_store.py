@@ -29,7 +29,6 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +36,19 @@ from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
 from hub.codes import Level, county_of, region_level
-from hub.workorder import OutboxEntry, Status, VersionConflict, WorkOrder, WorkOrderEvent, WorkOrderStore, owed
+from hub.workorders import (
+    CursorInvalid,
+    OrderFilter,
+    OrderPage,
+    OutboxEntry,
+    Status,
+    VersionConflict,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderStore,
+    owed,
+)
+from hub.workorders.store import managing_partition, region_prefix
 from infra.rating_store import utc_text
 
 UNIT_INDEX = "by_unit"
@@ -47,7 +58,6 @@ CHECK_INDEX = "by_next_check"
 OUTBOX_INDEX = "by_outbox"
 SHARDS = 8
 _EVENT: TypeAdapter[Any] = TypeAdapter(WorkOrderEvent)
-_PREFIX_DIGITS = {Level.PROVINCE: 2, Level.CITY: 4, Level.COUNTY: 6, Level.TOWNSHIP: 9, Level.VILLAGE: 12}
 
 
 def _shard(prefix: str, key: str) -> str:
@@ -61,31 +71,8 @@ def _page_size(limit: int) -> int:
     return max(2, -(-limit // SHARDS) + 1)
 
 
-def _city_of(region_code: str) -> str:
-    """The partition of the managing-region index: the city, or the province itself for a province."""
-    if region_level(region_code) is Level.PROVINCE:
-        return region_code
-    return region_code[:4] + "0" * 8
-
-
 def _pk(order_id: str) -> dict[str, str]:
     return {"S": f"ORDER#{order_id}"}
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    """What a list asks for. `agencies` picks the unit index; else `region` the managing-region index;
-    else the status index. Region, status and the due times then narrow the query (filter expressions)."""
-
-    agencies: tuple[str, ...] = ()
-    region: str | None = None
-    status: Status | None = None
-    due_before: datetime | None = None
-    overdue_at: datetime | None = None  # overdue: a binding deadline passed before this moment
-
-
-class CursorInvalid(ValueError):
-    """The page cursor was not one this store handed out."""
 
 
 class DynamoWorkOrderStore(WorkOrderStore):
@@ -111,7 +98,7 @@ class DynamoWorkOrderStore(WorkOrderStore):
             "agency_code": {"S": order.unit.agency_code},
             "unit_region": {"S": order.unit.region_code},
             "unit_key": {"S": f"{dispatched}#{order.id}"},
-            "managing_city": {"S": _city_of(managing)},
+            "managing_city": {"S": managing_partition(managing)},
             "managing_key": {"S": f"{managing}#{dispatched}#{order.id}"},
         }
         binding = [limit.at for limit in order.open_deadlines().values()]
@@ -263,11 +250,9 @@ class DynamoWorkOrderStore(WorkOrderStore):
 
     # -- lists for the API: index queries, never a scan
 
-    def list(
-        self, filters: OrderFilter, *, limit: int = 50, cursor: str | None = None
-    ) -> tuple[list[WorkOrder], str | None]:
+    def list(self, filters: OrderFilter, *, limit: int = 50, cursor: str | None = None) -> OrderPage:
         """Newest dispatch first within each query; several queries (a unit's agencies, the operator's
-        statuses) are read one after the other. Returns the page and the cursor of the next one."""
+        statuses) are read one after the other."""
         queries = self._queries(filters)
         position, start = _decode_cursor(cursor, len(queries))
         orders: list[WorkOrder] = []
@@ -286,16 +271,15 @@ class DynamoWorkOrderStore(WorkOrderStore):
             if not start:
                 position += 1
         if position >= len(queries):
-            return orders, None
-        return orders, _encode_cursor(position, start)
+            return OrderPage(orders)
+        return OrderPage(orders, _encode_cursor(position, start))
 
     def _queries(self, f: OrderFilter) -> list[dict[str, Any]]:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         conditions: list[str] = []
         if f.region is not None:
-            level = region_level(f.region)
-            values[":region"] = {"S": f.region[: _PREFIX_DIGITS[level]]}
+            values[":region"] = {"S": region_prefix(f.region)}
             conditions.append("begins_with(unit_region, :region)")
         if f.status is not None:
             names["#status"] = "order_status"
@@ -324,7 +308,7 @@ class DynamoWorkOrderStore(WorkOrderStore):
             return [query(UNIT_INDEX, "agency_code = :agency", {":agency": {"S": a}}) for a in f.agencies]
         if f.region is not None:
             level = region_level(f.region)
-            city = _city_of(f.region)
+            city = managing_partition(f.region)
             if level in (Level.PROVINCE, Level.CITY):
                 return [query(REGION_INDEX, "managing_city = :city", {":city": {"S": city}})]
             county = county_of(f.region)  # R18: a township's and a village's orders are the county's
@@ -361,4 +345,4 @@ def _decode_cursor(cursor: str | None, queries: int) -> tuple[int, dict[str, Any
     return position, start
 
 
-__all__: Sequence[str] = ("CursorInvalid", "DynamoWorkOrderStore", "OrderFilter")
+__all__: Sequence[str] = ("DynamoWorkOrderStore",)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hub.forwarding import ProvinceReceipt
 from hub.outcomes import OutcomeSink
-from hub.workorder import (
+from hub.workorders import (
     AppealUpheld,
     Event,
     Kind,

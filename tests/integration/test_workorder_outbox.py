@@ -20,8 +20,7 @@ from moto import mock_aws
 
 import functions.forward as forward_function
 from hub.outcomes import OutboxRelay
-from hub.workorder import Classify, FileAppeal, Kind, UpholdAppeal, WorkOrder
-from hub.workorder_monitor import WorkOrderMonitor
+from hub.workorders import Classify, FileAppeal, Kind, UpholdAppeal, WorkOrder, WorkOrderMonitor
 from infra import bootstrap
 from infra.forward_queue import SqsForwardQueue
 from infra.localcloud.sqs import sqs_event

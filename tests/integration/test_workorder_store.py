@@ -1,5 +1,5 @@
-"""The work-order store contract (hub.workorder.WorkOrderStore) over DynamoDB in moto and the in-memory fake,
-plus the Dynamo store's list queries. The table is created from template.yaml's own definition."""
+"""The work-order store contract (hub.workorders.WorkOrderStore) over DynamoDB in moto and the in-memory fake,
+its scoped lists included. The table is created from template.yaml's own definition."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ from werkzeug.serving import make_server
 
 from hub.calendar import SHANGHAI, WorkingDayCalendar
 from hub.rating import Rating
-from hub.workorder import (
+from hub.workorders import (
     Actor,
     ApproveExtension,
     Classify,
+    CursorInvalid,
     FileAppeal,
-    InMemoryWorkOrderStore,
     Kind,
+    OrderFilter,
     RequestExtension,
     Role,
     SendReply,
@@ -34,7 +35,8 @@ from hub.workorder import (
     WorkOrderStore,
     open_work_order,
 )
-from infra.workorder_store import CursorInvalid, DynamoWorkOrderStore, OrderFilter
+from infra.memory import InMemoryWorkOrderStore
+from infra.workorder_store import DynamoWorkOrderStore
 from tests.integration.test_stores_contract import REGION, fake_credentials, template_resources
 
 CALENDAR = WorkingDayCalendar()
@@ -250,73 +252,102 @@ def test_twenty_concurrent_deliveries_of_one_bad_rating_open_one_order_R10(racin
 
 
 # --------------------------------------------------------------------------------------------------
-# The Dynamo store's lists: index queries, scoped
+# Lists: scoped, filtered, paged (index queries in DynamoDB, never a scan)
 
 
 @pytest.fixture
-def listed(dynamo: DynamoWorkOrderStore) -> DynamoWorkOrderStore:
-    dynamo.put_new(new_order("county-1"))
-    dynamo.put_new(new_order("county-2", at=at("2026-10-09")))
-    dynamo.put_new(new_order("township", agency=TOWNSHIP_AGENCY, region=TOWNSHIP, at=at("2026-10-10")))
-    dynamo.put_new(new_order("other", agency=OTHER_AGENCY, region=OTHER_COUNTY))
-    dynamo.apply("wo-county-2", Classify(kind=Kind.COMPLEX), by=UNIT, at=at("2026-10-09", "11:00"), calendar=CALENDAR)
-    return dynamo
+def listed(store: WorkOrderStore) -> WorkOrderStore:
+    store.put_new(new_order("county-1"))
+    store.put_new(new_order("county-2", at=at("2026-10-09")))
+    store.put_new(new_order("township", agency=TOWNSHIP_AGENCY, region=TOWNSHIP, at=at("2026-10-10")))
+    store.put_new(new_order("other", agency=OTHER_AGENCY, region=OTHER_COUNTY))
+    store.apply("wo-county-2", Classify(kind=Kind.COMPLEX), by=UNIT, at=at("2026-10-09", "11:00"), calendar=CALENDAR)
+    return store
 
 
 def ids(orders: list[WorkOrder]) -> list[str]:
     return [o.id for o in orders]
 
 
-def test_a_unit_lists_its_own_orders_newest_first(listed: DynamoWorkOrderStore) -> None:
-    orders, cursor = listed.list(OrderFilter(agencies=(COUNTY_AGENCY,)))
+def listing(store: WorkOrderStore, filters: OrderFilter, limit: int = 50) -> tuple[list[WorkOrder], str | None]:
+    page = store.list(filters, limit=limit)
+    return page.orders, page.cursor
+
+
+def every_page(store: WorkOrderStore, filters: OrderFilter, limit: int) -> list[str]:
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(20):
+        page = store.list(filters, limit=limit, cursor=cursor)
+        assert len(page.orders) <= limit
+        seen.extend(ids(page.orders))
+        cursor = page.cursor
+        if cursor is None:
+            return seen
+    raise AssertionError("the cursor never ran out")
+
+
+def test_a_unit_lists_its_own_orders_newest_first(listed: WorkOrderStore) -> None:
+    orders, cursor = listing(listed, OrderFilter(agencies=(COUNTY_AGENCY,)))
     assert ids(orders) == ["wo-county-2", "wo-county-1"] and cursor is None
 
 
-def test_a_county_lists_its_townships_orders_too_R18(listed: DynamoWorkOrderStore) -> None:
-    orders, _ = listed.list(OrderFilter(region=COUNTY))
+def test_a_county_lists_its_townships_orders_too_R18(listed: WorkOrderStore) -> None:
+    orders, _ = listing(listed, OrderFilter(region=COUNTY))
     assert ids(orders) == ["wo-township", "wo-county-2", "wo-county-1"]
-    orders, _ = listed.list(OrderFilter(region=TOWNSHIP))
+    orders, _ = listing(listed, OrderFilter(region=TOWNSHIP))
     assert ids(orders) == ["wo-township"]
 
 
-def test_a_city_lists_every_county_of_it(listed: DynamoWorkOrderStore) -> None:
-    orders, _ = listed.list(OrderFilter(region="360700000000"))
+def test_a_city_lists_every_county_of_it(listed: WorkOrderStore) -> None:
+    orders, _ = listing(listed, OrderFilter(region="360700000000"))
     assert sorted(ids(orders)) == ["wo-county-1", "wo-county-2", "wo-other", "wo-township"]
 
 
-def test_lists_filter_by_status_and_due_time(listed: DynamoWorkOrderStore) -> None:
-    orders, _ = listed.list(OrderFilter(status=Status.COMPLEX))
+def test_lists_filter_by_status_and_due_time(listed: WorkOrderStore) -> None:
+    orders, _ = listing(listed, OrderFilter(status=Status.COMPLEX))
     assert ids(orders) == ["wo-county-2"]
-    orders, _ = listed.list(OrderFilter(region=COUNTY, status=Status.DISPATCHED))
+    orders, _ = listing(listed, OrderFilter(region=COUNTY, status=Status.DISPATCHED))
     assert ids(orders) == ["wo-township", "wo-county-1"]
     # county-1's reply limit passed at the end of 2026-10-08; the others are due later
-    orders, _ = listed.list(OrderFilter(region=COUNTY, overdue_at=at("2026-10-09", "09:00")))
+    orders, _ = listing(listed, OrderFilter(region=COUNTY, overdue_at=at("2026-10-09", "09:00")))
     assert ids(orders) == ["wo-county-1"]
-    orders, _ = listed.list(OrderFilter(due_before=at("2026-10-12", "00:00")))
+    orders, _ = listing(listed, OrderFilter(due_before=at("2026-10-12", "00:00")))
     assert sorted(ids(orders)) == ["wo-county-1", "wo-other"]
 
 
-def test_the_operators_list_pages_through_every_status(listed: DynamoWorkOrderStore) -> None:
-    seen: list[str] = []
-    cursor: str | None = None
-    for _ in range(10):
-        page, cursor = listed.list(OrderFilter(), limit=1, cursor=cursor)
-        seen.extend(ids(page))
-        if cursor is None:
-            break
+def test_the_operators_list_pages_through_every_status(listed: WorkOrderStore) -> None:
+    seen = every_page(listed, OrderFilter(), limit=1)
     assert sorted(seen) == ["wo-county-1", "wo-county-2", "wo-other", "wo-township"]
+    # status by status: the dispatched ones newest first (a tie by id, descending), then the complex one
+    assert seen == ["wo-township", "wo-other", "wo-county-1", "wo-county-2"]
 
 
-def test_a_cursor_not_handed_out_is_refused(listed: DynamoWorkOrderStore) -> None:
+def test_pages_of_a_units_list_hold_each_order_once_in_order(listed: WorkOrderStore) -> None:
+    units = OrderFilter(agencies=(TOWNSHIP_AGENCY, COUNTY_AGENCY))
+    assert every_page(listed, units, limit=1) == ["wo-township", "wo-county-2", "wo-county-1"]
+    assert every_page(listed, units, limit=2) == ["wo-township", "wo-county-2", "wo-county-1"]
+
+
+def test_a_unit_and_region_narrow_each_other(listed: WorkOrderStore) -> None:
+    orders, _ = listing(listed, OrderFilter(agencies=(COUNTY_AGENCY, OTHER_AGENCY), region=OTHER_COUNTY))
+    assert ids(orders) == ["wo-other"]
+    orders, _ = listing(listed, OrderFilter(agencies=(COUNTY_AGENCY,), status=Status.COMPLEX))
+    assert ids(orders) == ["wo-county-2"]
+    orders, _ = listing(listed, OrderFilter(region=OTHER_COUNTY, status=Status.COMPLEX))
+    assert orders == []
+
+
+def test_a_cursor_not_handed_out_is_refused(listed: WorkOrderStore) -> None:
     with pytest.raises(CursorInvalid):
         listed.list(OrderFilter(), cursor="not-a-cursor")
 
 
-def test_an_extension_decision_keeps_the_order_listed_under_its_status_R15(listed: DynamoWorkOrderStore) -> None:
+def test_an_extension_decision_keeps_the_order_listed_under_its_status_R15(listed: WorkOrderStore) -> None:
     request = RequestExtension(reason="需协调市级部门", until=date(2026, 11, 30))
     listed.apply("wo-county-2", request, by=UNIT, at=at("2026-10-12"), calendar=CALENDAR)
     listed.apply("wo-county-2", ApproveExtension(), by=MANAGEMENT, at=at("2026-10-12"), calendar=CALENDAR)
-    orders, _ = listed.list(OrderFilter(status=Status.COMPLEX))
+    orders, _ = listing(listed, OrderFilter(status=Status.COMPLEX))
     assert ids(orders) == ["wo-county-2"] and orders[0].version == 4
 
 

@@ -21,7 +21,7 @@ import functions.workorders as workorders_function
 from hub.calendar import WorkingDayCalendar
 from hub.forwarding import ForwardService, ProvinceReceipt, ProvinceUnreachable, ProvincialSink
 from hub.rating import Rating
-from hub.workorder import open_work_order
+from hub.workorders import open_work_order
 from infra.clock import LocalClock, current_clock, install_clock
 from infra.memory import InMemoryForwardQueue, InMemoryRatingStore
 from infra.workorder_store import DynamoWorkOrderStore

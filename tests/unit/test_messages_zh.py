@@ -21,7 +21,7 @@ from connectors.normalize import normalize
 from connectors.registry import adapter_for
 from hub.calendar import WorkingDayCalendar
 from hub.errors import CATALOG, Problem, Refused, beijing_time, duration_zh, problem
-from hub.workorder import REFUSALS, WorkOrderError
+from hub.workorders import REFUSALS, WorkOrderError
 from infra.memory import InMemoryConnectorStore, InMemoryNonceStore
 from infra.signing import AuthRefused, sign, verify
 
@@ -253,7 +253,7 @@ def test_times_and_durations_are_for_people() -> None:
 
 
 def test_real_work_order_refusals_read_as_chinese() -> None:
-    from hub.workorder import DeadlineKind, Escalate, SendReply
+    from hub.workorders import DeadlineKind, Escalate, SendReply
     from tests.unit.test_workorder import APPEAL, at, new_order, refused, simple
 
     errors = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from hub.rating import Grade
-from hub.workorder import (
+from hub.workorders import (
     Classify,
     Kind,
     MarkNotAdopted,

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from hub.calendar import SHANGHAI, WorkingDayCalendar, parse_notice
 from hub.codes import Level
 from hub.rating import Grade, Rating
-from hub.workorder import (
+from hub.workorders import (
     COMMAND_ADAPTER,
     REFUSALS,
     SYSTEM,
@@ -29,7 +29,6 @@ from hub.workorder import (
     DeadlineKind,
     Escalate,
     FileAppeal,
-    InMemoryWorkOrderStore,
     Kind,
     ManagingDepartment,
     MarkNotAdopted,
@@ -54,6 +53,7 @@ from hub.workorder import (
     open_work_order,
     work_order_id_for,
 )
+from infra.memory import InMemoryWorkOrderStore
 from tests.conftest import ROOT
 
 CALENDAR = WorkingDayCalendar()

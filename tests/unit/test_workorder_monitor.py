@@ -12,18 +12,17 @@ import pytest
 from hub.calendar import WorkingDayCalendar, parse_notice
 from hub.forwarding import ProvinceReceipt, ProvinceUnreachable
 from hub.outcomes import Notice, OutboxRelay, OutcomeDelivery, OutcomeSink
-from hub.workorder import (
+from hub.workorders import (
     Audience,
     DeadlineKind,
     Event,
-    InMemoryWorkOrderStore,
     Kind,
     UpholdAppeal,
     WorkOrder,
+    WorkOrderMonitor,
     open_work_order,
 )
-from hub.workorder_monitor import WorkOrderMonitor
-from infra.memory import InMemoryForwardQueue, InMemoryRatingStore
+from infra.memory import InMemoryForwardQueue, InMemoryRatingStore, InMemoryWorkOrderStore
 from infra.notify import InMemoryNotifier
 from tests.conftest import ROOT
 from tests.unit.test_workorder import (

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from hub.calendar import SHANGHAI, WorkingDayCalendar, parse_notice
 from hub.rating import Grade
-from hub.workorder import (
+from hub.workorders import (
     REFUSALS,
     SYSTEM,
     TRANSITIONS,
@@ -22,7 +22,6 @@ from hub.workorder import (
     DeadlineKind,
     Escalate,
     FileAppeal,
-    InMemoryWorkOrderStore,
     Kind,
     MarkNotAdopted,
     RecomputeDeadlines,
@@ -42,6 +41,7 @@ from hub.workorder import (
     WorkOrderError,
     open_work_order,
 )
+from infra.memory import InMemoryWorkOrderStore
 from tests.conftest import ROOT
 from tests.unit.test_workorder import (
     CITY_MANAGEMENT,

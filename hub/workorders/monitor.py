@@ -18,21 +18,20 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from hub.calendar import WorkingDayCalendar
-from hub.outcomes import OutboxRelay
-from hub.workorder import (
-    SYSTEM,
-    Command,
-    Escalate,
-    RecomputeDeadlines,
-    RemindDeadline,
-    Status,
-    VersionConflict,
-    WorkOrder,
-    WorkOrderError,
-    WorkOrderStore,
-)
+from hub.workorders.commands import Command, Escalate, RecomputeDeadlines, RemindDeadline
+from hub.workorders.model import WorkOrder
+from hub.workorders.parties import SYSTEM
+from hub.workorders.records import Status
+from hub.workorders.refusals import VersionConflict, WorkOrderError
+from hub.workorders.store import WorkOrderStore
+
+if TYPE_CHECKING:
+    from hub.outcomes import OutboxRelay  # hub.outcomes reads the orders: imported for the annotation only
+
+__all__ = ["MonitorReport", "WorkOrderMonitor", "owed_commands"]
 
 MAX_STEPS = 12  # commands per order per run: a handful at most (recompute, three reminders, four escalations)
 MAX_CONFLICTS = 3  # re-reads after losing a race before leaving the order to the next run
@@ -128,6 +127,3 @@ class WorkOrderMonitor:
                 for what, n in self.relay.relay_new(transition.order, order.version).items():
                     counts[f"relay:{what}"] += n
         return counts
-
-
-__all__ = ["MonitorReport", "WorkOrderMonitor", "owed_commands"]
