@@ -11,6 +11,11 @@ and may they read raters' personal data in clear.
     management  a 政务服务管理部门: everything rated in its region (a county sees its townships, R18)
     auditor     reads personal data unmasked, every read audited; sees its region, or all without one
 
+On work orders the roles become the order's parties (`work_order_actor`): a department acts as the unit
+(承办单位) for its own agencies' orders, management for the orders its region manages (R18: a county its
+townships'), an operator on all; an auditor reads only. `work_order_list_scope` keeps a list inside the
+person's scope.
+
 Pure: claims in, decisions out. The token itself is checked before this (API Gateway's Cognito
 authorizer in AWS, the local cloud's emulation of it on a laptop).
 """
@@ -23,6 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 from hub.codes import PROVINCES, CodeError, Level, check_region_code, check_uscc, region_level
+from hub.workorders.parties import Actor, Role
 
 __all__ = [
     "AGENCY_CLAIM",
@@ -32,6 +38,8 @@ __all__ = [
     "PrincipalRole",
     "principal_from_claims",
     "region_prefix",
+    "work_order_actor",
+    "work_order_list_scope",
 ]
 
 AGENCY_CLAIM = "custom:agency_code"  # one credit code, or several separated by commas
@@ -221,3 +229,46 @@ def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
         agency_codes=frozenset(agencies),
         region_code=region,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Work orders: who a person acts as, and which lists they may read
+
+
+def work_order_actor(principal: Principal, *, order_id: str, agency_code: str) -> Actor:
+    """The party a person acts as on the order of unit `agency_code`; the order's own rules decide the rest
+    (its transition table: which role may send which command; `WorkOrder.owned_by`: whose order it is)."""
+    if principal.role is PrincipalRole.DEPARTMENT:
+        mine = agency_code in principal.agency_codes
+        principal.require(mine, f"act on work order {order_id}", f"办理工单 {order_id}")
+        return Actor(role=Role.UNIT, id=principal.subject, agency_code=agency_code)
+    if principal.role is PrincipalRole.MANAGEMENT:
+        return Actor(role=Role.MANAGEMENT, id=principal.subject, region_code=principal.region_code)
+    if principal.role is PrincipalRole.OPERATOR:
+        return Actor(role=Role.OPERATOR, id=principal.subject)
+    raise AccessDenied("FORBIDDEN", "act on work orders: the auditor role reads only",
+                       detail_zh="办理工单：审计角色只读")  # fmt: skip
+
+
+def work_order_list_scope(
+    principal: Principal, *, unit: str | None = None, region: str | None = None
+) -> tuple[tuple[str, ...], str | None]:
+    """The units and the region a list of orders reads: what was asked, inside the person's scope, else
+    403 (never an empty list that reads as "no bad ratings there"); unasked, the person's own scope."""
+    if unit is not None:
+        principal.require(principal.may_ask_for(agency=unit), f"list the orders of {unit}", f"查看单位 {unit} 的工单")
+        agencies: tuple[str, ...] = (unit,)
+    elif principal.role is PrincipalRole.DEPARTMENT:
+        agencies = tuple(sorted(principal.agency_codes))
+    else:
+        agencies = ()
+    if region is not None:
+        inside = principal.role is PrincipalRole.DEPARTMENT or principal.sees_everything or principal.in_region(region)
+        principal.require(
+            inside and principal.may_ask_for(region=region), f"list the orders of region {region}",
+            f"查看地区 {region} 的工单",
+        )  # fmt: skip
+        return agencies, region
+    if principal.sees_everything or principal.role is PrincipalRole.DEPARTMENT:
+        return agencies, None
+    return agencies, principal.region_code
