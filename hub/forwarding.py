@@ -11,14 +11,13 @@ lasts and never fills the dead-letter queue.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from hub.calendar import SHANGHAI, WorkingDayCalendar
-from hub.ports import ForwardQueue, RatingStore
+from hub.ports import ForwardQueue, ProvincialSink, RatingStore
 from hub.rating import Rating
 from hub.workorders import WorkOrderStore, open_work_order
 
@@ -64,16 +63,6 @@ class RetryLater(ProvinceUnreachable):
 class ProvinceReceipt:
     receipt_id: str
     duplicate: bool
-
-
-class ProvincialSink(ABC):
-    @abstractmethod
-    def send(self, rating: Rating) -> ProvinceReceipt:
-        """Deliver under the rating's one idempotency key. Raises ProvinceRefusedRating or ProvinceUnreachable."""
-
-    def send_service(self, rating: Rating) -> ProvinceReceipt | None:
-        """Two-step provinces: the case's service record (办件服务), before the evaluation; None: one step."""
-        return None
 
 
 ForwardOutcome = Literal["forwarded", "already_forwarded", "parked", "dead_lettered", "unknown"]

@@ -15,15 +15,14 @@ history stay out too (a department reads them in the hub, signed in).
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hub.forwarding import ProvinceReceipt, ProvinceRefusedRating
-from hub.ports import RatingStore
+from hub.forwarding import ProvinceRefusedRating
+from hub.ports import Notifier, OutcomeQueue, OutcomeSink, RatingStore
 from hub.workorders import (
     Audience,
     DeadlineEscalated,
@@ -128,30 +127,6 @@ def notices_for(order: WorkOrder, event: Event) -> list[Notice]:
             )
         )
     return notices
-
-
-class Notifier(ABC):
-    """Publishes notices (SNS in AWS). At least once: a subscriber drops repeats by `Notice.key`."""
-
-    @abstractmethod
-    def publish(self, notice: Notice) -> str:
-        """The message id. Raises on failure: the entry stays owed."""
-
-
-class OutcomeSink(ABC):
-    """The province, for work-order outcomes. Raises `ProvinceRefusedRating` (judged and refused) or
-    `ProvinceUnreachable` (retry later), as `hub.forwarding.ProvincialSink` does for ratings."""
-
-    @abstractmethod
-    def send_outcome(self, order: WorkOrder, event: Event) -> ProvinceReceipt: ...
-
-
-class OutcomeQueue(ABC):
-    """The forward queue's second message type: `{"outcome": key}` for an outbox entry's key."""
-
-    @abstractmethod
-    def enqueue_outcomes(self, keys: Sequence[str]) -> Sequence[str]:
-        """Queue the keys; returns those that could not be queued (they stay owed for the sweep)."""
 
 
 def split_key(key: str) -> tuple[str, int]:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from hub.calendar import YearNotice
 from hub.cases import Timer
-from hub.outcomes import OutcomeQueue
+from hub.outcomes import Notice
 from hub.ports import (
     ACCEPTED,
     DEAD_LETTERED_DUE,
@@ -29,6 +29,8 @@ from hub.ports import (
     NonceStore,
     Notification,
     NotificationLog,
+    Notifier,
+    OutcomeQueue,
     PutResult,
     RatingPage,
     RatingQuery,
@@ -469,3 +471,16 @@ class InMemoryWorkOrderStore(WorkOrderStore):
         found.sort(key=filters.group_of)
         more = offset + limit < len(found)
         return OrderPage(found[offset : offset + limit], str(offset + limit) if more else None)
+
+
+class InMemoryNotifier(Notifier):
+    """Keeps every notice it publishes, in order."""
+
+    def __init__(self) -> None:
+        self.published: list[Notice] = []
+        self._lock = threading.Lock()
+
+    def publish(self, notice: Notice) -> str:
+        with self._lock:
+            self.published.append(notice)
+            return f"m-{len(self.published)}"

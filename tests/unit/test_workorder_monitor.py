@@ -22,8 +22,7 @@ from hub.workorders import (
     WorkOrderMonitor,
     open_work_order,
 )
-from infra.memory import InMemoryForwardQueue, InMemoryRatingStore, InMemoryWorkOrderStore
-from infra.notify import InMemoryNotifier
+from infra.memory import InMemoryForwardQueue, InMemoryNotifier, InMemoryRatingStore, InMemoryWorkOrderStore
 from tests.conftest import ROOT
 from tests.unit.test_workorder import (
     APPEAL,
