@@ -28,10 +28,10 @@ from moto import mock_aws  # noqa: E402
 
 from hub.calendar import SHANGHAI, WorkingDayCalendar  # noqa: E402
 from hub.rating import Rating  # noqa: E402
-from hub.workorders import open_work_order  # noqa: E402
+from hub.workorders import OrderFilter, open_work_order  # noqa: E402
 from infra.localcloud.motoserver import serialize_dynamodb_writes  # noqa: E402
 from infra.rating_store import utc_text  # noqa: E402
-from infra.workorder_store import DynamoWorkOrderStore, OrderFilter  # noqa: E402
+from infra.workorder_store import DynamoWorkOrderStore  # noqa: E402
 
 COUNTIES = [f"3607{n:02d}000000" for n in range(1, 41)]
 
@@ -93,11 +93,11 @@ def main() -> None:
         due_read = store.items_read
         scan_read, scan_found = scan_count(client, "wo", FilterExpression="next_check_at <= :n",
                                            ExpressionAttributeValues={":n": {"S": utc_text(now)}})  # fmt: skip
-        orders, cursor = store.list(OrderFilter(region=COUNTIES[0]), limit=100)
-        county_found = len(orders)
-        while cursor:
-            more, cursor = store.list(OrderFilter(region=COUNTIES[0]), limit=100, cursor=cursor)
-            county_found += len(more)
+        page = store.list(OrderFilter(region=COUNTIES[0]), limit=100)
+        county_found = len(page.orders)
+        while page.cursor:
+            page = store.list(OrderFilter(region=COUNTIES[0]), limit=100, cursor=page.cursor)
+            county_found += len(page.orders)
         county_scan, _ = scan_count(client, "wo")
         print(json.dumps({
             "orders": args.orders, "due": len(due),

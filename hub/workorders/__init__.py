@@ -14,7 +14,8 @@ dispatch     R10: a bad rating opens one order
 store        the store port: optimistic locking, the outbox, the due index, scoped lists
 monitor      the scheduler's deadline checks: reminders, overdue escalation, recounted deadlines
 views        what a person is shown of an order
-desk         the work-order service for a signed-in person: list, read, act (`hub.workorders.desk`)
+desk         the work-order service for a signed-in person: list, read, act; imported as `hub.workorders.desk`
+             (it reads the person's scope from `hub.access`, which reads the parties from here)
 """
 
 from hub.workorders.commands import (
@@ -133,6 +134,7 @@ from hub.workorders.transitions import (
     TRANSITIONS,
     TransitionRule,
 )
+from hub.workorders.views import order_summary, order_view
 
 __all__ = [
     "APPEAL_REVIEW_WORKING_DAYS",
@@ -226,6 +228,8 @@ __all__ = [
     "WorkOrderStore",
     "managing_department_for",
     "open_work_order",
+    "order_summary",
+    "order_view",
     "owed",
     "owed_commands",
     "work_order_id_for",
