@@ -29,7 +29,7 @@ from functions.workorders_openapi import ACT_ROUTE, GET_ROUTE, LIST_ROUTE, opena
 from hub.access import AccessDenied, Principal
 from hub.calendar import SHANGHAI
 from hub.errors import problem
-from hub.workorders.desk import DeskRefusal, WorkOrderDesk
+from hub.workorders import DeskRefusal, WorkOrderDesk
 from infra import bootstrap
 from infra.clock import current_clock
 from infra.settings import OutboxSettings, WorkOrderSettings

@@ -25,10 +25,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.codes import PROVINCES, CodeError, Level, check_region_code, check_uscc, region_level
-from hub.workorders.parties import Actor, Role
+
+if TYPE_CHECKING:
+    from hub.workorders.parties import Actor
 
 __all__ = [
     "AGENCY_CLAIM",
@@ -238,6 +240,7 @@ def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
 def work_order_actor(principal: Principal, *, order_id: str, agency_code: str) -> Actor:
     """The party a person acts as on the order of unit `agency_code`; the order's own rules decide the rest
     (its transition table: which role may send which command; `WorkOrder.owned_by`: whose order it is)."""
+    from hub.workorders.parties import Actor, Role  # on first use: the authorizer, importing this, needs no models
     if principal.role is PrincipalRole.DEPARTMENT:
         mine = agency_code in principal.agency_codes
         principal.require(mine, f"act on work order {order_id}", f"办理工单 {order_id}")

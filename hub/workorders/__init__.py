@@ -14,8 +14,7 @@ dispatch     R10: a bad rating opens one order
 store        the store port: optimistic locking, the outbox, the due index, scoped lists
 monitor      the scheduler's deadline checks: reminders, overdue escalation, recounted deadlines
 views        what a person is shown of an order
-desk         the work-order service for a signed-in person: list, read, act; imported as `hub.workorders.desk`
-             (it reads the person's scope from `hub.access`, which reads the parties from here)
+desk         the work-order service for a signed-in person: list, read, act (the scope policy is `hub.access`'s)
 """
 
 from hub.workorders.commands import (
@@ -52,6 +51,7 @@ from hub.workorders.deadlines import (
     OverdueCheck,
     TimeLimit,
 )
+from hub.workorders.desk import Acted, DeskRefusal, WorkOrderDesk
 from hub.workorders.dispatch import (
     open_work_order,
     work_order_id_for,
@@ -151,6 +151,7 @@ __all__ = [
     "SYSTEM",
     "TRANSITIONS",
     "WORK_ORDER_SCHEMAS",
+    "Acted",
     "Actor",
     "ActorRef",
     "Appeal",
@@ -171,6 +172,7 @@ __all__ = [
     "DeadlineReminded",
     "Deadlines",
     "DeadlinesRecomputed",
+    "DeskRefusal",
     "Escalate",
     "Escalation",
     "Event",
@@ -221,6 +223,7 @@ __all__ = [
     "UpholdAppeal",
     "VersionConflict",
     "WorkOrder",
+    "WorkOrderDesk",
     "WorkOrderDispatched",
     "WorkOrderError",
     "WorkOrderEvent",

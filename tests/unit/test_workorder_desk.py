@@ -11,7 +11,7 @@ import pytest
 
 from hub.access import AccessDenied, Principal, principal_from_claims
 from hub.outcomes import OutboxRelay
-from hub.workorders.desk import DeskRefusal, WorkOrderDesk
+from hub.workorders import DeskRefusal, WorkOrderDesk
 from infra.memory import InMemoryForwardQueue, InMemoryNotifier, InMemoryWorkOrderStore
 from tests.unit.test_workorder import (
     CALENDAR,
