@@ -241,6 +241,7 @@ def work_order_actor(principal: Principal, *, order_id: str, agency_code: str) -
     """The party a person acts as on the order of unit `agency_code`; the order's own rules decide the rest
     (its transition table: which role may send which command; `WorkOrder.owned_by`: whose order it is)."""
     from hub.workorders.parties import Actor, Role  # on first use: the authorizer, importing this, needs no models
+
     if principal.role is PrincipalRole.DEPARTMENT:
         mine = agency_code in principal.agency_codes
         principal.require(mine, f"act on work order {order_id}", f"办理工单 {order_id}")
