@@ -38,7 +38,7 @@ from hub.ports import (
     TimerStore,
 )
 from infra import dynamo_pages
-from infra.rating_store import PlaintextSealer, parse_utc_text, utc_text
+from infra.rating_store import parse_utc_text, utc_text
 
 DUE_INDEX = "by_due"
 PROVISIONAL_INDEX = "by_provisional_year"
@@ -64,10 +64,12 @@ def _failed_condition(exc: ClientError) -> bool:
 
 
 class DynamoCaseStore(CaseStore):
-    def __init__(self, client: Any, table: str, *, sealer: PersonalDataSealer | None = None, attempts: int = 4) -> None:
+    """R20: `sealer` is required (the applicant is sealed): no default keeps it in clear text."""
+
+    def __init__(self, client: Any, table: str, *, sealer: PersonalDataSealer, attempts: int = 4) -> None:
         self._client = client
         self._table = table
-        self._sealer = sealer or PlaintextSealer()
+        self._sealer = sealer
         self._attempts = attempts
 
     def put_new(self, case: StoredCase, timers: Sequence[Timer]) -> CasePutOutcome:

@@ -5,6 +5,8 @@ Thread-safe, since the local cloud and the race tests call them from several thr
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +31,7 @@ from hub.ports import (
     NonceStore,
     Notification,
     NotificationLog,
+    PersonalDataSealer,
     PutResult,
     RatingPage,
     RatingQuery,
@@ -397,3 +400,25 @@ class InMemoryAuditLog(AuditLog):
 
     def between(self, start: datetime, end: datetime) -> Sequence[AuditEntry]:
         return sorted((e for e in self.entries if start <= e.at < end), key=lambda e: e.at)
+
+
+class InMemorySealer(PersonalDataSealer):
+    """Not encryption: the value is kept reversed behind a tag of its record and content, so a test sees that
+    a store sealed what it stored, and a value altered or moved to another record does not open (R20)."""
+
+    _PREFIX = b"memory-sealed:"
+
+    @staticmethod
+    def _tag(plaintext: bytes, context: str) -> bytes:
+        return hashlib.sha256(context.encode() + b"\0" + plaintext).digest()[:16]
+
+    def seal(self, plaintext: bytes, *, context: str) -> bytes:
+        return self._PREFIX + self._tag(plaintext, context) + plaintext[::-1]
+
+    def unseal(self, sealed: bytes, *, context: str) -> bytes:
+        body = sealed.removeprefix(self._PREFIX)
+        plaintext = body[16:][::-1]
+        if body == sealed or not hmac.compare_digest(body[:16], self._tag(plaintext, context)):
+            raise ValueError("memory: not sealed for this record, or altered")
+        return plaintext
+

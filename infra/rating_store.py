@@ -58,17 +58,6 @@ def parse_utc_text(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-class PlaintextSealer(PersonalDataSealer):
-    """Stores the value as it is: for tests of the stores' other behaviour only. Production wiring
-    (`infra.bootstrap`) always passes `infra.sealing.EnvelopeSealer` (R20)."""
-
-    def seal(self, plaintext: bytes, *, context: str) -> bytes:
-        return plaintext
-
-    def unseal(self, sealed: bytes, *, context: str) -> bytes:
-        return sealed
-
-
 def _maybe_time(value: dict[str, str] | None) -> datetime | None:
     return parse_utc_text(value["S"]) if value else None
 
@@ -107,18 +96,21 @@ def decode_cursor(cursor: str) -> tuple[str, dict[str, Any]]:
 
 
 class DynamoRatingStore(RatingStore):
+    """R20: `sealer` is required, there is no default that would keep the rater in clear text: production
+    passes `infra.sealing.EnvelopeSealer`, a store that never sees a rater `infra.sealing.NoPersonalData`."""
+
     def __init__(
         self,
         client: Any,
         table: str,
         *,
-        sealer: PersonalDataSealer | None = None,
+        sealer: PersonalDataSealer,
         lookup_hash: Callable[[str, str], str] | None = None,
         attempts: int = 4,
     ) -> None:
         self._client = client
         self._table = table
-        self._sealer = sealer or PlaintextSealer()
+        self._sealer = sealer
         self._hash = lookup_hash  # None (tests of other things): no look-up items are written
         self._attempts = attempts
 
