@@ -1,4 +1,4 @@
-"""Work-order notices out through one SNS topic (`WorkOrderTopic`), and the in-memory fake tests use.
+"""Work-order notices out through one SNS topic (`WorkOrderTopic`); the fake is `infra.memory.InMemoryNotifier`.
 
 Each message is the notice's JSON body with four message attributes a department's subscription filters
 on — `audience` (unit, managing_department, escalation, rater), `region_code`, `agency_code` (unit and
@@ -12,7 +12,6 @@ Nothing personal goes out (R20): the notice holds ids, codes, deadlines and the 
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from typing import Any
 
@@ -33,17 +32,6 @@ class SnsNotifier(Notifier):
             MessageAttributes=attributes,
         )
         return str(response["MessageId"])
-
-
-class InMemoryNotifier(Notifier):
-    def __init__(self) -> None:
-        self.published: list[Notice] = []
-        self._lock = threading.Lock()
-
-    def publish(self, notice: Notice) -> str:
-        with self._lock:
-            self.published.append(notice)
-            return f"m-{len(self.published)}"
 
 
 def published_on_moto(endpoint: str, topic_arn: str | None = None, timeout: float = 10) -> list[dict[str, Any]]:
