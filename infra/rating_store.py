@@ -107,12 +107,14 @@ class DynamoRatingStore(RatingStore):
         sealer: PersonalDataSealer,
         lookup_hash: Callable[[str, str], str] | None = None,
         attempts: int = 4,
+        queries_per_page: int = MAX_QUERIES_PER_PAGE,
     ) -> None:
         self._client = client
         self._table = table
         self._sealer = sealer
         self._hash = lookup_hash  # None (tests of other things): no look-up items are written
         self._attempts = attempts
+        self._queries_per_page = queries_per_page
 
     # -- writing once --
 
@@ -354,6 +356,8 @@ class DynamoRatingStore(RatingStore):
         found: list[dict[str, Any]] = []
         calls = 0
         for month in months:
+            if calls >= self._queries_per_page:  # out of calls as a month begins: the next page starts with it
+                return RatingPage([self._stored(i) for i in found], _encode_cursor(month, {}))
             request: dict[str, Any] = {
                 "TableName": self._table,
                 "IndexName": MONTH_INDEX,
@@ -365,7 +369,7 @@ class DynamoRatingStore(RatingStore):
             if conditions:
                 request["FilterExpression"] = " AND ".join(conditions)
             for response in dynamo_pages.pages(
-                self._client.query, request, start=start_key, max_pages=MAX_QUERIES_PER_PAGE - calls
+                self._client.query, request, start=start_key, max_pages=self._queries_per_page - calls
             ):
                 calls += 1
                 for item in response.get("Items", []):
