@@ -17,16 +17,19 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP)  # unit and integration: no local cloud, minutes not tens of minutes
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q tests/unit tests/integration
 
 # cfn-lint on the SAM source and on the translated template (which is where it finds what AWS refuses),
 # for a global region and both China regions (deploy/lint.py).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python deploy/lint.py
 
 # --- The Lambda artifact (deploy/build.py, docs/deploy.md) -------------------------------------------
@@ -61,4 +64,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/normalize.py
 
 clean:
-	rm -rf $(VENV) .hcp .pytest_cache .aws-sam
+	rm -rf $(VENV) .hcp .pytest_cache .aws-sam .mypy_cache

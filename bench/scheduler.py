@@ -37,6 +37,7 @@ from hub.case_notice import CaseNotice  # noqa: E402
 from hub.cases import Timer, TimerKind  # noqa: E402
 from hub.ports import StoredCase  # noqa: E402
 from infra.case_store import SHARDS, DynamoCaseStore, DynamoTimerStore  # noqa: E402
+from infra.memory import InMemorySealer  # noqa: E402
 
 SAMPLE = ROOT.parent / "shared" / "samples" / "cases" / "01-completed-no-rating.json"
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -76,7 +77,7 @@ def load(dynamodb: Any, cases: int, due: int) -> tuple[int, int]:
     Items are the adapter's own (`DynamoCaseStore._case_item`, `_timer_item`), built once and re-keyed per
     case, so the table holds what the hub would write, at the size it would write it.
     """
-    store = DynamoCaseStore(dynamodb, TABLE)
+    store = DynamoCaseStore(dynamodb, TABLE, sealer=InMemorySealer())
     notice = CaseNotice.model_validate(json.loads(SAMPLE.read_text("utf-8")))
     template = StoredCase(notice, "bench", "raw/bench", NOW, NOW + timedelta(days=7), False)
     case_item = store._case_item(template, template.content_hash)

@@ -31,6 +31,7 @@ import yaml  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from hub.forwarding import SWEEP_AGE  # noqa: E402
+from infra.memory import InMemorySealer  # noqa: E402
 from infra.rating_store import MAX_SWEEP_PAGES, DynamoRatingStore, utc_text  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
@@ -109,7 +110,7 @@ def main() -> None:
         cutoff = NOW - SWEEP_AGE
         for label, due_by in (("before (no due filter)", None), ("now (next_due_at <= now - 3 min)", cutoff)):
             counting = Counting(dynamodb)
-            store = DynamoRatingStore(counting, TABLE)
+            store = DynamoRatingStore(counting, TABLE, sealer=InMemorySealer())
             started = time.perf_counter()
             found = store.pending_older_than(cutoff, 1000, due_by=due_by)
             took = time.perf_counter() - started

@@ -205,9 +205,9 @@ class _Reader:
         self.closed: dict[str, Any] | None = None
         if fmt == "json" and spec.kind in CLOSED_KINDS:
             self.closed = _known_tree([*(f.rule.path for f in self.fields if f.rule.path), *spec.source_rating_id])
-        paths = {f.unified: f.source_path for f in self.fields if f.source_path}
+        paths: dict[str, str | None] = {f.unified: f.source_path for f in self.fields if f.source_path}
         paths["source_rating_id"] = self.id_paths
-        self.source_paths: dict[str, str | None] = paths
+        self.source_paths = paths
 
     def _getter(self, path: str, *, many: bool = False) -> Getter:
         if self.fmt == "json":

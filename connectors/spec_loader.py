@@ -112,10 +112,11 @@ def parse_spec(
 ) -> LoadedSpec:
     """A spec from its text (JSON or YAML; told apart by the first character when `syntax` is None)."""
     if isinstance(text, bytes):
+        raw = text
         try:
-            text = text.decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = text[: exc.start].count(b"\n") + 1
+            line = raw[: exc.start].count(b"\n") + 1
             raise SpecInvalid([SpecProblem("SPEC_SYNTAX", "", line, None, "a spec file is UTF-8 text",
                                            "接入规范文件须为 UTF-8 编码文本")]) from None  # fmt: skip
     if syntax is None:
@@ -302,9 +303,9 @@ def _type_problems(document: dict[str, Any], where: SourceMap) -> Iterator[SpecP
         answered.update(prefix for prefix, _ in tags)
         en, zh = _explain(error, loc)
         yield _problem("SPEC_INVALID", loc, where, en, zh)
-    for prefix, tags in unions.items():
+    for prefix, union_tags in unions.items():
         if prefix not in answered:
-            kinds = sorted({_kind(tag) for tag in tags})
+            kinds = sorted({_kind(tag) for tag in union_tags})
             yield _problem("SPEC_INVALID", prefix, where, f"expected {' or '.join(kinds)}",
                            "应为" + "或".join(_KIND_ZH[k] for k in kinds))  # fmt: skip
 

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from hub.rating import COMMENT_MAX, TEXT_MAX, Channel, EvaluationType, Grade, RaterType, Staff, _Model
 from hub.tags import TagCode
-from hub.types import AwareDatetime, CreditCode, IdNumber, RegionCode, optional_text
+from hub.types import BLANK_IS_ABSENT, AwareDatetime, CreditCode, IdNumber, RegionCode
 
 
 class Service(_Model):
@@ -34,7 +34,7 @@ class Applicant(_Model):
 
     type: RaterType = RaterType.PERSON
     name: Annotated[str | None, Field(max_length=100)] = None
-    phone: optional_text(PHONE_MAX) = None
+    phone: Annotated[Annotated[str, Field(max_length=PHONE_MAX)] | None, BLANK_IS_ABSENT] = None
     id_no: IdNumber | None = None
 
 
@@ -45,7 +45,7 @@ class EmbeddedRating(_Model):
     staff_grade: Grade | None = None
     evaluation_type: EvaluationType = EvaluationType.ACTIVE
     tags: list[TagCode] = Field(default_factory=list)
-    comment: optional_text(COMMENT_MAX) = None
+    comment: Annotated[Annotated[str, Field(max_length=COMMENT_MAX)] | None, BLANK_IS_ABSENT] = None
     rated_at: AwareDatetime
     real_name: bool = False
 

@@ -24,6 +24,7 @@ from typing import Any
 from hub.forwarding import ProvinceRefusedRating
 from hub.ports import Notifier, OutcomeQueue, OutcomeSink, RatingStore
 from hub.workorders import (
+    AppealFiled,
     Audience,
     DeadlineEscalated,
     DeadlineReminded,
@@ -94,8 +95,8 @@ def _details(event: Event) -> dict[str, Any]:
         return out
     if isinstance(event, ExtensionApproved):
         return {"deadline": event.deadline.value, "new_due_date": event.new_time_limit.date.isoformat()}
-    if event.type == "AppealFiled":
-        return {"review_by": event.review_by.at.isoformat()}  # type: ignore[attr-defined]
+    if isinstance(event, AppealFiled):
+        return {"review_by": event.review_by.at.isoformat()}
     return {}
 
 

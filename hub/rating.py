@@ -14,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from hub.codes import Level, region_level
 from hub.tags import TagCode
-from hub.types import AwareDatetime, CreditCode, IdNumber, Mobile, RegionCode, optional_text
+from hub.types import BLANK_IS_ABSENT, AwareDatetime, CreditCode, IdNumber, Mobile, RegionCode
 
 COMMENT_MAX = 2000
 LEVEL_ZH = {Level.PROVINCE: "省", Level.CITY: "市", Level.COUNTY: "县", Level.TOWNSHIP: "乡镇", Level.VILLAGE: "村"}
@@ -151,7 +151,7 @@ class RatingBody(_Model):
     grade: Grade
     staff_grade: Grade | None = None
     tags: list[TagCode] = Field(default_factory=list)
-    comment: optional_text(COMMENT_MAX) = None
+    comment: Annotated[Annotated[str, Field(max_length=COMMENT_MAX)] | None, BLANK_IS_ABSENT] = None
     rater: Rater = Field(default_factory=Rater)
     rated_at: AwareDatetime
 

@@ -10,6 +10,7 @@ Ratings marked not adopted (R14, an upheld appeal R17) are left out unless asked
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -194,7 +195,7 @@ class RatingReads:
         return {"ratings": [_shown(s, True) for s in ratings], "masked": False}
 
     def _record(
-        self, principal: Principal, action: str, ratings: list[StoredRating], now: datetime, request_id: str
+        self, principal: Principal, action: str, ratings: Sequence[StoredRating], now: datetime, request_id: str
     ) -> None:
         entry = AuditEntry(
             at=now, subject=principal.subject, role=principal.role.value, action=action,

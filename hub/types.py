@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import pydantic
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -60,6 +60,6 @@ IdNumber = Annotated[
 AwareDatetime = pydantic.AwareDatetime  # checked in pydantic-core; a naive time is TIME_NAIVE
 
 
-def optional_text(max_length: int) -> Any:
-    """Text that may be absent: blank counts as absent, and the limit applies to the text only."""
-    return Annotated[Annotated[str, Field(max_length=max_length)] | None, BeforeValidator(_blank_to_none)]
+# Text that may be absent: blank counts as absent, and the limit applies to the text only, written where it is used
+# (mypy takes no call as a type): `Annotated[Annotated[str, Field(max_length=N)] | None, BLANK_IS_ABSENT]`.
+BLANK_IS_ABSENT = BeforeValidator(_blank_to_none)

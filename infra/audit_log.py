@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hub.ports import AuditEntry, AuditLog
+from infra import dynamo_pages
 from infra.rating_store import parse_utc_text, utc_text
 
 
@@ -39,24 +40,16 @@ class DynamoAuditLog(AuditLog):
         found: list[AuditEntry] = []
         day = parse_utc_text(utc_text(start)).replace(hour=0, minute=0, second=0, microsecond=0)
         while day < end:
-            key: dict[str, Any] | None = None
-            while True:
-                kwargs: dict[str, Any] = {
-                    "TableName": self._table,
-                    "KeyConditionExpression": "pk = :p AND sk BETWEEN :s AND :e",
-                    "ExpressionAttributeValues": {
-                        ":p": {"S": f"AUDIT#{utc_text(day)[:10]}"},
-                        ":s": {"S": utc_text(start)},
-                        ":e": {"S": utc_text(end)},
-                    },
-                }
-                if key:
-                    kwargs["ExclusiveStartKey"] = key
-                response = self._client.query(**kwargs)
-                found.extend(_entry(item) for item in response.get("Items", []))
-                key = response.get("LastEvaluatedKey")
-                if not key:
-                    break
+            request = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :p AND sk BETWEEN :s AND :e",
+                "ExpressionAttributeValues": {
+                    ":p": {"S": f"AUDIT#{utc_text(day)[:10]}"},
+                    ":s": {"S": utc_text(start)},
+                    ":e": {"S": utc_text(end)},
+                },
+            }
+            found.extend(_entry(item) for item in dynamo_pages.items(self._client.query, request))
             day += timedelta(days=1)
         return [entry for entry in found if start <= entry.at < end]
 

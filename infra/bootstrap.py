@@ -480,10 +480,12 @@ def outbox_from_env(
         from infra.province.client import ProvincialClient
         from infra.province.outcome import ClientOutcomeSink
         from infra.rating_store import DynamoRatingStore
+        from infra.sealing import NoPersonalData
 
         client = ProvincialClient.from_env(environ, secrets_client=clients["secretsmanager"])
-        # mark_not_adopted touches no personal data: the store needs no sealer for it
-        extra = {"province": ClientOutcomeSink(client), "ratings": DynamoRatingStore(dynamodb, settings.ratings_table)}
+        # mark_not_adopted touches no personal data: the store is built to refuse any (no KMS for the outbox)
+        ratings = DynamoRatingStore(dynamodb, settings.ratings_table, sealer=NoPersonalData())
+        extra = {"province": ClientOutcomeSink(client), "ratings": ratings}
     return build_outbox(
         store=DynamoWorkOrderStore(dynamodb, settings.work_orders_table),
         notifier=SnsNotifier(clients["sns"], settings.topic_arn),

@@ -16,6 +16,7 @@ from typing import Any
 
 from hub.calendar import WorkingDayCalendar, YearNotice
 from hub.ports import CalendarStore
+from infra import dynamo_pages
 
 DEFAULT_CACHE_SECONDS = 60.0
 
@@ -38,19 +39,14 @@ class DynamoCalendarStore(CalendarStore):
         )
 
     def notices(self) -> Sequence[YearNotice]:
-        found: list[YearNotice] = []
-        kwargs: dict[str, Any] = {
+        request = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :p",
             "ExpressionAttributeValues": {":p": {"S": "NOTICE"}},
             "ConsistentRead": True,
         }
-        while True:
-            response = self._client.query(**kwargs)
-            found.extend(YearNotice.model_validate_json(item["notice"]["S"]) for item in response.get("Items", []))
-            if not response.get("LastEvaluatedKey"):
-                return found
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = dynamo_pages.items(self._client.query, request)
+        return [YearNotice.model_validate_json(item["notice"]["S"]) for item in items]
 
 
 class StoredCalendars:

@@ -19,7 +19,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,8 @@ from hub.ports import (
     StoredCase,
     TimerStore,
 )
-from infra.rating_store import PlaintextSealer, parse_utc_text, utc_text
+from infra import dynamo_pages
+from infra.rating_store import parse_utc_text, utc_text
 
 DUE_INDEX = "by_due"
 PROVISIONAL_INDEX = "by_provisional_year"
@@ -63,10 +64,12 @@ def _failed_condition(exc: ClientError) -> bool:
 
 
 class DynamoCaseStore(CaseStore):
-    def __init__(self, client: Any, table: str, *, sealer: PersonalDataSealer | None = None, attempts: int = 4) -> None:
+    """R20: `sealer` is required (the applicant is sealed): no default keeps it in clear text."""
+
+    def __init__(self, client: Any, table: str, *, sealer: PersonalDataSealer, attempts: int = 4) -> None:
         self._client = client
         self._table = table
-        self._sealer = sealer or PlaintextSealer()
+        self._sealer = sealer
         self._attempts = attempts
 
     def put_new(self, case: StoredCase, timers: Sequence[Timer]) -> CasePutOutcome:
@@ -93,7 +96,7 @@ class DynamoCaseStore(CaseStore):
                     raise
                 reasons = exc.response.get("CancellationReasons") or [{}]
                 if reasons[0].get("Code") == "ConditionalCheckFailed":
-                    old = reasons[0].get("Item") or self._item(case.case_key) or {}
+                    old: Mapping[str, Any] = reasons[0].get("Item") or self._item(case.case_key) or {}
                     return "duplicate" if old.get("content_hash", {}).get("S") == content_hash else "conflict"
                 if attempt == self._attempts - 1:
                     raise
@@ -157,22 +160,14 @@ class DynamoCaseStore(CaseStore):
 
     def provisional_in(self, year: int, limit: int) -> Sequence[str]:
         keys: list[str] = []
-        start: dict[str, Any] | None = None
-        while len(keys) < limit:
-            kwargs: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": PROVISIONAL_INDEX,
-                "KeyConditionExpression": "provisional_year = :y",
-                "ExpressionAttributeValues": {":y": {"S": str(year)}},
-                "Limit": limit - len(keys),
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            response = self._client.query(**kwargs)
-            keys.extend(item["pk"]["S"].removeprefix("CASE#") for item in response.get("Items", []))
-            start = response.get("LastEvaluatedKey")
-            if not start:
-                break
+        request = {
+            "TableName": self._table,
+            "IndexName": PROVISIONAL_INDEX,
+            "KeyConditionExpression": "provisional_year = :y",
+            "ExpressionAttributeValues": {":y": {"S": str(year)}},
+        }
+        for item in dynamo_pages.items(self._client.query, request, limit=lambda: limit - len(keys)):
+            keys.append(item["pk"]["S"].removeprefix("CASE#"))
         return keys
 
     def update_window(
@@ -211,18 +206,13 @@ class DynamoTimerStore(TimerStore):
 
     def _due_in(self, shard: str, now: str, share: int) -> list[Timer]:
         timers: list[Timer] = []
-        start: dict[str, Any] | None = None
-        while len(timers) < share:
-            kwargs: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": DUE_INDEX,
-                "KeyConditionExpression": "due_shard = :s AND due_at <= :now",
-                "ExpressionAttributeValues": {":s": {"S": shard}, ":now": {"S": now}},
-                "Limit": share - len(timers),
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            response = self._client.query(**kwargs)
+        request = {
+            "TableName": self._table,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "due_shard = :s AND due_at <= :now",
+            "ExpressionAttributeValues": {":s": {"S": shard}, ":now": {"S": now}},
+        }
+        for response in dynamo_pages.pages(self._client.query, request, limit=lambda: share - len(timers)):
             self.items_read += int(response.get("ScannedCount", 0))
             for item in response.get("Items", []):
                 timers.append(
@@ -232,9 +222,6 @@ class DynamoTimerStore(TimerStore):
                         parse_utc_text(item["due_at"]["S"]),
                     )
                 )
-            start = response.get("LastEvaluatedKey")
-            if not start:
-                break
         return timers
 
     def claim(self, timer: Timer, lease_until: datetime) -> int | None:
@@ -319,7 +306,7 @@ class DynamoNotificationLog(NotificationLog):
         found: list[Notification] = []
         day = start.astimezone(SHANGHAI).date()
         while day <= end.astimezone(SHANGHAI).date():
-            kwargs: dict[str, Any] = {
+            request = {
                 "TableName": self._table,
                 "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
                 "ExpressionAttributeValues": {
@@ -328,12 +315,7 @@ class DynamoNotificationLog(NotificationLog):
                     ":b": {"S": utc_text(end) + "~"},
                 },
             }
-            while True:
-                response = self._client.query(**kwargs)
-                found.extend(_notification(item) for item in response.get("Items", []))
-                if not response.get("LastEvaluatedKey"):
-                    break
-                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            found.extend(_notification(item) for item in dynamo_pages.items(self._client.query, request))
             day += timedelta(days=1)
         return [n for n in found if start <= n.at < end]
 

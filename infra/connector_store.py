@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from hub.ports import Connector, ConnectorChanged, ConnectorStore, PersonalDataSealer, UnknownConnector
+from infra import dynamo_pages
 
 __all__ = ["Connector", "DynamoConnectorStore"]
 
@@ -156,11 +157,7 @@ class DynamoConnectorStore(ConnectorStore):
     def list(self) -> Sequence[Connector]:
         """A scan: the connectors are a few dozen per deployment, and only operators list them."""
         found: list[Connector] = []
-        kwargs: dict[str, Any] = {"TableName": self._table}
-        while True:
-            response = self._client.scan(**kwargs)
-            found.extend(_connector(item, self._sealer) for item in response.get("Items", []) if "connector_id" in item)
-            if not response.get("LastEvaluatedKey"):
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in dynamo_pages.items(self._client.scan, {"TableName": self._table}):
+            if "connector_id" in item:
+                found.append(_connector(item, self._sealer))
         return sorted(found, key=lambda c: c.connector_id)

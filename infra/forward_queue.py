@@ -11,8 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hub.outcomes import OutcomeQueue
-from hub.ports import ForwardQueue
+from hub.ports import ForwardQueue, OutcomeQueue
 
 log = logging.getLogger(__name__)
 BATCH = 10  # SQS's limit for send_message_batch

@@ -5,13 +5,17 @@ Thread-safe, since the local cloud and the race tests call them from several thr
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from hub.calendar import YearNotice
 from hub.cases import Timer
+from hub.forwarding import ProvinceReceipt, ProvinceRefusedRating, ProvinceUnreachable
 from hub.outcomes import Notice
 from hub.ports import (
     ACCEPTED,
@@ -31,6 +35,9 @@ from hub.ports import (
     NotificationLog,
     Notifier,
     OutcomeQueue,
+    OutcomeSink,
+    PersonalDataSealer,
+    ProvincialSink,
     PutResult,
     RatingPage,
     RatingQuery,
@@ -56,6 +63,9 @@ from hub.workorders import (
     WorkOrderStore,
     owed,
 )
+
+if TYPE_CHECKING:
+    from hub.workorders import Event
 
 
 class InMemoryConnectorStore(ConnectorStore):
@@ -471,6 +481,83 @@ class InMemoryWorkOrderStore(WorkOrderStore):
         found.sort(key=filters.group_of)
         more = offset + limit < len(found)
         return OrderPage(found[offset : offset + limit], str(offset + limit) if more else None)
+
+
+class InMemorySealer(PersonalDataSealer):
+    """Not encryption: the value is kept reversed behind a tag of its record and content, so a test sees that
+    a store sealed what it stored, and a value altered or moved to another record does not open (R20)."""
+
+    _PREFIX = b"memory-sealed:"
+
+    @staticmethod
+    def _tag(plaintext: bytes, context: str) -> bytes:
+        return hashlib.sha256(context.encode() + b"\0" + plaintext).digest()[:16]
+
+    def seal(self, plaintext: bytes, *, context: str) -> bytes:
+        return self._PREFIX + self._tag(plaintext, context) + plaintext[::-1]
+
+    def unseal(self, sealed: bytes, *, context: str) -> bytes:
+        body = sealed.removeprefix(self._PREFIX)
+        plaintext = body[16:][::-1]
+        if body == sealed or not hmac.compare_digest(body[:16], self._tag(plaintext, context)):
+            raise ValueError("memory: not sealed for this record, or altered")
+        return plaintext
+
+
+class InMemoryProvince(ProvincialSink, OutcomeSink):
+    """The province, for ratings and work-order outcomes, as the provincial stub behaves: each delivery key is
+    taken once and a resend is answered as a duplicate. `answers` script the next calls — "ok", "down" (a 503:
+    busy, not counted), "timeout" (no answer), "500" (a failure the province gave: counted) or "refuse" (a 4xx,
+    judged) — and then `down` answers every call as "down" while it is set."""
+
+    def __init__(self, *answers: str, down: bool = False, two_step: bool = False) -> None:
+        self.answers = list(answers)
+        self.down = down
+        self.two_step = two_step
+        self.keys: list[str] = []  # every delivery that got through, repeats included (rating ids, outcome keys)
+        self.ratings: dict[str, Rating] = {}  # by rating id, as first delivered
+        self.services: dict[str, Rating] = {}  # two-step: the service records (办件服务), by rating id
+        self.outcomes: dict[str, tuple[str, str]] = {}  # outcome key: (event type, what the province is told)
+        self._receipts: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _answer(self) -> None:
+        answer = self.answers.pop(0) if self.answers else "down" if self.down else "ok"
+        if answer == "down":
+            raise ProvinceUnreachable("503", status=503)
+        if answer == "timeout":
+            raise ProvinceUnreachable("timeout: ReadTimeoutError")
+        if answer == "500":
+            raise ProvinceUnreachable("internal error", status=500)
+        if answer == "refuse":
+            raise ProvinceRefusedRating("400 areaCode unknown")
+
+    def _take(self, key: str) -> ProvinceReceipt:
+        self.keys.append(key)
+        duplicate = key in self._receipts
+        receipt = self._receipts.setdefault(key, f"receipt-{len(self._receipts) + 1}")
+        return ProvinceReceipt(receipt, duplicate=duplicate)
+
+    def send(self, rating: Rating) -> ProvinceReceipt:
+        with self._lock:
+            self._answer()
+            self.ratings.setdefault(rating.rating_id, rating)
+            return self._take(rating.rating_id)
+
+    def send_service(self, rating: Rating) -> ProvinceReceipt | None:
+        if not self.two_step:
+            return None
+        with self._lock:
+            self._answer()
+            self.services.setdefault(rating.rating_id, rating)
+            return self._take(f"service#{rating.rating_id}")
+
+    def send_outcome(self, order: WorkOrder, event: Event) -> ProvinceReceipt:
+        key = f"{order.id}#{event.version}"
+        with self._lock:
+            self._answer()
+            self.outcomes.setdefault(key, (type(event).__name__, str(event.forward_to_province)))
+            return self._take(key)
 
 
 class InMemoryNotifier(Notifier):

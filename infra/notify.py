@@ -15,7 +15,8 @@ import json
 import urllib.request
 from typing import Any
 
-from hub.outcomes import Notice, Notifier
+from hub.outcomes import Notice
+from hub.ports import Notifier
 from infra.memory import InMemoryNotifier  # noqa: F401  (the fake moved beside the others; old imports work)
 
 

@@ -24,7 +24,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from joserfc import jwt
@@ -251,7 +251,7 @@ def _values(value: Any) -> list[str]:
     return [text for text in (str(item).strip() for item in items) if text]
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

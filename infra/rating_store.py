@@ -21,7 +21,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from hub.ports import (
     UnknownRating,
 )
 from hub.rating import Rating
+from infra import dynamo_pages
 
 GSI = "by_forward_state"
 MAX_SWEEP_PAGES = 20
@@ -55,17 +56,6 @@ def utc_text(moment: datetime) -> str:
 
 def parse_utc_text(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
-class PlaintextSealer(PersonalDataSealer):
-    """Stores the value as it is: for tests of the stores' other behaviour only. Production wiring
-    (`infra.bootstrap`) always passes `infra.sealing.EnvelopeSealer` (R20)."""
-
-    def seal(self, plaintext: bytes, *, context: str) -> bytes:
-        return plaintext
-
-    def unseal(self, sealed: bytes, *, context: str) -> bytes:
-        return sealed
 
 
 def _maybe_time(value: dict[str, str] | None) -> datetime | None:
@@ -106,20 +96,25 @@ def decode_cursor(cursor: str) -> tuple[str, dict[str, Any]]:
 
 
 class DynamoRatingStore(RatingStore):
+    """R20: `sealer` is required, there is no default that would keep the rater in clear text: production
+    passes `infra.sealing.EnvelopeSealer`, a store that never sees a rater `infra.sealing.NoPersonalData`."""
+
     def __init__(
         self,
         client: Any,
         table: str,
         *,
-        sealer: PersonalDataSealer | None = None,
+        sealer: PersonalDataSealer,
         lookup_hash: Callable[[str, str], str] | None = None,
         attempts: int = 4,
+        queries_per_page: int = MAX_QUERIES_PER_PAGE,
     ) -> None:
         self._client = client
         self._table = table
-        self._sealer = sealer or PlaintextSealer()
+        self._sealer = sealer
         self._hash = lookup_hash  # None (tests of other things): no look-up items are written
         self._attempts = attempts
+        self._queries_per_page = queries_per_page
 
     # -- writing once --
 
@@ -175,7 +170,7 @@ class DynamoRatingStore(RatingStore):
                     raise
                 reasons = exc.response.get("CancellationReasons") or [{}, {}]
                 if reasons[0].get("Code") == "ConditionalCheckFailed":
-                    old = reasons[0].get("Item") or self._item(rating.rating_id) or {}
+                    old: Mapping[str, Any] = reasons[0].get("Item") or self._item(rating.rating_id) or {}
                     same = old.get("content_hash", {}).get("S") == content_hash
                     return DUPLICATE if same else PutResult("conflict", "source_id")
                 if len(reasons) > 1 and reasons[1].get("Code") == "ConditionalCheckFailed":
@@ -302,28 +297,24 @@ class DynamoRatingStore(RatingStore):
         key stays as it is); at most `MAX_SWEEP_PAGES` pages per call, so a run fits its timeout however
         many ratings wait out a long outage."""
         found: list[str] = []
-        start: dict[str, Any] | None = None
-        pages = 0
-        while len(found) < limit and pages < MAX_SWEEP_PAGES:
-            pages += 1
-            kwargs: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": GSI,
-                "KeyConditionExpression": "forward_state = :p AND stored_at < :c",
-                "ExpressionAttributeValues": {":p": {"S": "pending"}, ":c": {"S": utc_text(cutoff)}},
-                "ProjectionExpression": "rating_id",
-                "Limit": limit - len(found) if due_by is None else limit,
-            }
-            if due_by is not None:
-                kwargs["FilterExpression"] = "attribute_not_exists(next_due_at) OR next_due_at <= :d"
-                kwargs["ExpressionAttributeValues"][":d"] = {"S": utc_text(due_by)}
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            response = self._client.query(**kwargs)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI,
+            "KeyConditionExpression": "forward_state = :p AND stored_at < :c",
+            "ExpressionAttributeValues": {":p": {"S": "pending"}, ":c": {"S": utc_text(cutoff)}},
+            "ProjectionExpression": "rating_id",
+        }
+        if due_by is not None:
+            request["FilterExpression"] = "attribute_not_exists(next_due_at) OR next_due_at <= :d"
+            request["ExpressionAttributeValues"][":d"] = {"S": utc_text(due_by)}
+
+        def page_size() -> int:  # a filtered page may come back short: then ask for whole pages
+            remaining = limit - len(found)
+            return remaining if due_by is None or remaining <= 0 else limit
+
+        paging = dynamo_pages.pages(self._client.query, request, limit=page_size, max_pages=MAX_SWEEP_PAGES)
+        for response in paging:
             found.extend(item["rating_id"]["S"] for item in response.get("Items", [])[: limit - len(found)])
-            start = response.get("LastEvaluatedKey")
-            if not start:
-                break
         return found
 
     def mark_not_adopted(self, rating_id: str, *, order_id: str, at: datetime) -> None:
@@ -365,29 +356,28 @@ class DynamoRatingStore(RatingStore):
         found: list[dict[str, Any]] = []
         calls = 0
         for month in months:
-            while calls < MAX_QUERIES_PER_PAGE:
+            if calls >= self._queries_per_page:  # out of calls as a month begins: the next page starts with it
+                return RatingPage([self._stored(i) for i in found], _encode_cursor(month, {}))
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": MONTH_INDEX,
+                "KeyConditionExpression": "stored_month = :m AND stored_at BETWEEN :s AND :e",
+                "ExpressionAttributeValues": {**values, ":m": {"S": month}},
+                "ScanIndexForward": False,
+                "Limit": max(query.limit, 50),
+            }
+            if conditions:
+                request["FilterExpression"] = " AND ".join(conditions)
+            for response in dynamo_pages.pages(
+                self._client.query, request, start=start_key, max_pages=self._queries_per_page - calls
+            ):
                 calls += 1
-                kwargs: dict[str, Any] = {
-                    "TableName": self._table,
-                    "IndexName": MONTH_INDEX,
-                    "KeyConditionExpression": "stored_month = :m AND stored_at BETWEEN :s AND :e",
-                    "ExpressionAttributeValues": {**values, ":m": {"S": month}},
-                    "ScanIndexForward": False,
-                    "Limit": max(query.limit, 50),
-                }
-                if conditions:
-                    kwargs["FilterExpression"] = " AND ".join(conditions)
-                if start_key:
-                    kwargs["ExclusiveStartKey"] = start_key
-                response = self._client.query(**kwargs)
                 for item in response.get("Items", []):
                     found.append(item)
                     if len(found) == query.limit:
                         last = {k: item[k] for k in ("pk", "sk", "stored_month", "stored_at")}
                         return RatingPage([self._stored(i) for i in found], _encode_cursor(month, last))
                 start_key = response.get("LastEvaluatedKey")
-                if not start_key:
-                    break
             if start_key:  # out of calls for this request: the next page goes on from here
                 return RatingPage([self._stored(i) for i in found], _encode_cursor(month, start_key))
         return RatingPage([self._stored(i) for i in found])

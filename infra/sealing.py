@@ -58,6 +58,17 @@ def _cipher(algorithm: str, key: bytes, mode: modes.GCM) -> Cipher[modes.GCM]:
     return Cipher(primitive, mode)
 
 
+class NoPersonalData(PersonalDataSealer):
+    """For a store built to touch no personal data (the outbox marks ratings not adopted, R14): sealing or
+    opening refuses, so a change that starts writing or reading the rater there fails loudly (R20)."""
+
+    def seal(self, plaintext: bytes, *, context: str) -> bytes:
+        raise SealError("this store was built without the personal-data key: it may not write personal data")
+
+    def unseal(self, sealed: bytes, *, context: str) -> bytes:
+        raise SealError("this store was built without the personal-data key: it may not read personal data")
+
+
 class EnvelopeSealer(PersonalDataSealer):
     """Seals with a data key from KMS GenerateDataKey; `kms` is a botocore KMS client (or anything with
     `generate_data_key` and `decrypt`). Thread-safe; `kms_calls` counts what it asked of KMS."""

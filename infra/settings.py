@@ -151,7 +151,7 @@ class SignInSettings:
             raise MissingSettings(cls.__name__, missing)
         audiences = tuple(a.strip() for a in environ["OIDC_AUDIENCE"].split(",") if a.strip())
         values: dict[str, Any] = {"issuer": environ["OIDC_ISSUER"].strip(), "audiences": audiences}
-        defaults = {f.name: f.default for f in fields(cls)}
+        defaults: dict[str, Any] = {f.name: f.default for f in fields(cls)}
         for name, variable in cls._OPTIONAL.items():
             text = environ.get(variable, "").strip()
             if not text:

@@ -143,7 +143,7 @@ class DynamoWorkOrderStore(WorkOrderStore):
                     raise
                 reasons = exc.response.get("CancellationReasons") or [{}]
                 if reasons[0].get("Code") == "ConditionalCheckFailed":
-                    return reasons[0].get("Item") or self._item(order_put["Item"]["order_id"]["S"]) or {}
+                    return dict(reasons[0].get("Item") or self._item(order_put["Item"]["order_id"]["S"]) or {})
                 if attempt == self._attempts - 1:
                     raise
                 time.sleep(0.01 * 2**attempt)  # TransactionConflict: a concurrent write to the same keys
@@ -274,7 +274,7 @@ class DynamoWorkOrderStore(WorkOrderStore):
             return OrderPage(orders)
         return OrderPage(orders, _encode_cursor(position, start))
 
-    def _queries(self, f: OrderFilter) -> list[dict[str, Any]]:
+    def _queries(self, f: OrderFilter) -> Sequence[dict[str, Any]]:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         conditions: list[str] = []

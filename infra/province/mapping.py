@@ -84,7 +84,7 @@ class DefaultMarker(_Config):
 
     @model_validator(mode="after")
     def _known_fields(self) -> DefaultMarker:
-        unknown = (({self.flag} - {None}) | set(self.overrides)) - set(FIELD_NAMES)
+        unknown = ({f for f in (self.flag,) if f is not None} | set(self.overrides)) - set(FIELD_NAMES)
         if unknown:
             raise ValueError(f"not provincial fields: {sorted(unknown)}")
         return self

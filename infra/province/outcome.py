@@ -8,7 +8,7 @@ Grades and times follow the province's mapping (grade direction, time format), l
 from __future__ import annotations
 
 from hub.forwarding import ProvinceReceipt
-from hub.outcomes import OutcomeSink
+from hub.ports import OutcomeSink
 from hub.workorders import (
     AppealUpheld,
     Event,
@@ -49,7 +49,7 @@ def outcome_record(order: WorkOrder, event: Event, mapping: ProvincialMapping = 
     elif isinstance(event, OrderResolved):
         values |= {"handleOpinion": event.rectification, "onTime": "1" if event.on_time else "0"}
     elif isinstance(event, RatingNotAdopted):
-        grounds = _GROUNDS[event.grounds]
+        grounds: str | None = _GROUNDS[event.grounds]
         values |= {"handleOpinion": event.verification, "notAdoptedBy": "1", "notAdoptedReason": grounds}
     elif isinstance(event, AppealUpheld):
         grounds = _GROUNDS[order.appeal.grounds] if order.appeal is not None else None

@@ -256,7 +256,7 @@ class ProvinceProfile(_Config):
             extra["promiseTime"] = {"enum": [self.codes.promise_time.immediate, self.codes.promise_time.promised]}
         return extra
 
-    def schema(self, kind: RecordKind = "evaluate") -> dict[str, Any]:
+    def schema(self, kind: RecordKind = "evaluate") -> dict[str, Any]:  # type: ignore[override]  # not pydantic's
         """The profile's contract for one record under national names: the published schema, adjusted."""
         schema = copy.deepcopy(_national_schema())
         props = schema["properties"]
@@ -387,7 +387,7 @@ class Codec:
             if not isinstance(txn, dict) or not isinstance(data.get("txnCommCom"), dict):
                 raise EnvelopeError("the body is not {txnBodyCom, txnCommCom}")
             stamp, mark, sign = txn.get("time"), txn.get("appMark"), txn.get("sign")
-            if not all(isinstance(v, str) for v in (stamp, mark, sign)):
+            if not (isinstance(stamp, str) and isinstance(mark, str) and isinstance(sign, str)):
                 raise EnvelopeError("txnBodyCom needs time, appMark and sign")
             if mark != app_mark:
                 raise EnvelopeError("unknown appMark")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hub.forwarding import ProvinceReceipt, ProvinceRefusedRating, ProvinceUnreachable, ProvincialSink
+from hub.forwarding import ProvinceReceipt, ProvinceRefusedRating, ProvinceUnreachable
+from hub.ports import ProvincialSink
 from hub.rating import Rating
 from infra.province.client import ProvinceRejected, ProvinceUnavailable, ProvincialClient, Receipt
 

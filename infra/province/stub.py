@@ -622,7 +622,9 @@ def _profile_answer(stub: ProvinceStub, headers: dict[str, str], body: bytes, ki
         if not epoint:
             return refusal.status, {"code": str(refusal.status), "msg": f"{refusal.code}: {refusal.message}"}
         if refusal.status == 401:  # an Epoint gateway answers a bad sign in a 200, in its own words
-            return 200, {profile.envelope.desc_field: "签名错误", profile.envelope.body_field: {}}
+            envelope = profile.envelope
+            assert isinstance(envelope, EpointEnvelope)
+            return 200, {envelope.desc_field: "签名错误", envelope.body_field: {}}
         result = {"code": str(refusal.status), "msg": f"{refusal.code}: {refusal.message}"}
         return 200, codec.encode_answer([result], ok=False, desc="failure")
     repeat = receipt.pop("repeat", False)

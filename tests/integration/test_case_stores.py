@@ -33,7 +33,13 @@ from hub.ports import (
 from hub.rating import Channel
 from infra.calendar_store import DynamoCalendarStore, StoredCalendars
 from infra.case_store import SHARDS, DynamoCaseStore, DynamoNotificationLog, DynamoTimerStore, shard_of
-from infra.memory import InMemoryCalendarStore, InMemoryCaseStore, InMemoryNotificationLog, InMemoryRatingStore
+from infra.memory import (
+    InMemoryCalendarStore,
+    InMemoryCaseStore,
+    InMemoryNotificationLog,
+    InMemoryRatingStore,
+    InMemorySealer,
+)
 from infra.rating_store import DynamoRatingStore
 from infra.sms import HttpSmsGateway, SnsSmsSender, sms_sender_from_env
 from tests.conftest import ROOT, SAMPLES
@@ -75,7 +81,7 @@ def stores(request: pytest.FixtureRequest) -> tuple[CaseStore, TimerStore]:
         cases = InMemoryCaseStore()
         return cases, cases.timers
     client = request.getfixturevalue("dynamodb")
-    return DynamoCaseStore(client, "cases"), DynamoTimerStore(client, "cases")
+    return DynamoCaseStore(client, "cases", sealer=InMemorySealer()), DynamoTimerStore(client, "cases")
 
 
 @pytest.fixture(params=["memory", "aws"])
@@ -96,7 +102,7 @@ def calendar_store(request: pytest.FixtureRequest) -> CalendarStore:
 def ratings(request: pytest.FixtureRequest) -> RatingStore:
     if request.param == "memory":
         return InMemoryRatingStore()
-    return DynamoRatingStore(request.getfixturevalue("dynamodb"), "ratings")
+    return DynamoRatingStore(request.getfixturevalue("dynamodb"), "ratings", sealer=InMemorySealer())
 
 
 def case_of(notice: CaseNotice = NOTICE, calendar: WorkingDayCalendar | None = None) -> tuple[StoredCase, Any]:
@@ -202,7 +208,7 @@ def test_twenty_overlapping_runs_claim_a_timer_once() -> None:
     """Real threads against a moto server that answers one request at a time, as DynamoDB's conditional
     writes are isolated: the condition on the timer's due time decides."""
     dynamodb = create_case_tables({"CasesTable": "cases"})
-    cases, timers = DynamoCaseStore(dynamodb, "cases"), DynamoTimerStore(dynamodb, "cases")
+    cases, timers = DynamoCaseStore(dynamodb, "cases", sealer=InMemorySealer()), DynamoTimerStore(dynamodb, "cases")
     case, window = case_of()
     cases.put_new(case, window.timers)
     now = at("2026-11-27T17:00:00")
@@ -219,7 +225,7 @@ def test_timers_spread_over_the_shards() -> None:
 
 
 def test_the_due_query_reads_only_what_is_due(dynamodb: Any) -> None:
-    cases, timers = DynamoCaseStore(dynamodb, "cases"), DynamoTimerStore(dynamodb, "cases")
+    cases, timers = DynamoCaseStore(dynamodb, "cases", sealer=InMemorySealer()), DynamoTimerStore(dynamodb, "cases")
     for i in range(60):
         notice = NOTICE.model_copy(update={"case_no": f"Q{i:02d}", "handled_at": NOW + timedelta(hours=i)})
         case, window = case_of(notice)

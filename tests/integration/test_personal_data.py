@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -256,6 +257,20 @@ def test_lists_are_newest_first_scoped_filtered_and_paged_R20(ratings: RatingSto
     assert seen == [s.rating.rating_id for s in everything.ratings]
     with pytest.raises(ValueError):
         ratings.search(RatingQuery(**window, cursor="not-a-cursor"))
+
+
+def test_a_page_whose_queries_run_out_as_a_month_ends_goes_on_with_the_next_month(aws: dict[str, Any]) -> None:
+    # GIVEN one rating, stored three months before now, and a store that answers a page within two queries
+    store = DynamoRatingStore(aws["dynamodb"], aws["RatingsTable"], sealer=sealer_of(aws), queries_per_page=2)
+    old = make_rating("S-old", received_at=NOW - timedelta(days=62))
+    store.put_new(old, "raw/old")
+    window = RatingQuery(start=NOW - timedelta(days=70), end=NOW + timedelta(seconds=1))
+    # WHEN the list is read page by page (the two newer months are empty: one query each)
+    first = store.search(window)
+    assert first.ratings == [] and first.cursor is not None  # out of queries: the older month comes next
+    second = store.search(replace(window, cursor=first.cursor))
+    # THEN the old rating is on the next page, and that is the end
+    assert [s.rating.rating_id for s in second.ratings] == [old.rating_id] and second.cursor is None
 
 
 def test_a_rating_marked_not_adopted_leaves_the_default_list_R14_R17(ratings: RatingStore) -> None:

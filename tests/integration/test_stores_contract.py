@@ -44,6 +44,7 @@ from infra.memory import (
     InMemoryNonceStore,
     InMemoryRatingStore,
     InMemoryRawArchive,
+    InMemorySealer,
 )
 from infra.rating_store import DynamoRatingStore
 from infra.signing import DynamoNonceStore
@@ -158,7 +159,10 @@ def backend(request: pytest.FixtureRequest, memory: Callable[[], Any], aws: Call
 
 @pytest.fixture(params=BACKENDS)
 def ratings(request: pytest.FixtureRequest) -> RatingStore:
-    return backend(request, InMemoryRatingStore, lambda a: DynamoRatingStore(a["dynamodb"], a["RatingsTable"]))
+    def dynamo(a: dict[str, Any]) -> RatingStore:
+        return DynamoRatingStore(a["dynamodb"], a["RatingsTable"], sealer=InMemorySealer())
+
+    return backend(request, InMemoryRatingStore, dynamo)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -293,7 +297,7 @@ def racing_ratings(request: pytest.FixtureRequest) -> RatingStore:
     if request.param == "memory":
         return InMemoryRatingStore()
     resources = request.getfixturevalue("serial_aws")
-    return DynamoRatingStore(resources["dynamodb"], resources["RatingsTable"])
+    return DynamoRatingStore(resources["dynamodb"], resources["RatingsTable"], sealer=InMemorySealer())
 
 
 def race(attempts: list[Callable[[], Any]]) -> list[Any]:
@@ -396,7 +400,7 @@ def test_an_attempt_is_recorded_and_the_backlog_skips_what_is_not_due_yet(rating
 
 
 def test_dynamo_keeps_the_rater_apart_from_the_rating_R20(aws: dict[str, Any]) -> None:
-    store = DynamoRatingStore(aws["dynamodb"], aws["RatingsTable"])
+    store = DynamoRatingStore(aws["dynamodb"], aws["RatingsTable"], sealer=InMemorySealer())
     rating = make_rating()
     store.put_new(rating, "raw/1")
     items = aws["dynamodb"].scan(TableName=aws["RatingsTable"])["Items"]

@@ -24,6 +24,7 @@ from hub.workorders import Classify, FileAppeal, Kind, UpholdAppeal, WorkOrder, 
 from infra import bootstrap
 from infra.forward_queue import SqsForwardQueue
 from infra.localcloud.sqs import sqs_event
+from infra.memory import InMemorySealer
 from infra.notify import SnsNotifier
 from infra.province.stub import STUB_APP_ID, STUB_SECRET, ProvinceStub
 from infra.rating_store import DynamoRatingStore
@@ -90,7 +91,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         sns = boto3.client("sns", region_name=REGION)
         yield Aws(
             store=DynamoWorkOrderStore(dynamodb, create_table(dynamodb)),
-            ratings=DynamoRatingStore(dynamodb, resources["RatingsTable"]),
+            ratings=DynamoRatingStore(dynamodb, resources["RatingsTable"], sealer=InMemorySealer()),
             sqs=resources["sqs"],
             sns=sns,
             queue_url=resources["queue_url"],

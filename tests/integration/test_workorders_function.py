@@ -19,11 +19,11 @@ from moto import mock_aws
 
 import functions.workorders as workorders_function
 from hub.calendar import WorkingDayCalendar
-from hub.forwarding import ForwardService, ProvinceReceipt, ProvinceUnreachable, ProvincialSink
+from hub.forwarding import ForwardService, ProvinceUnreachable
 from hub.rating import Rating
 from hub.workorders import open_work_order
 from infra.clock import LocalClock, current_clock, install_clock
-from infra.memory import InMemoryForwardQueue, InMemoryRatingStore
+from infra.memory import InMemoryForwardQueue, InMemoryProvince, InMemoryRatingStore
 from infra.workorder_store import DynamoWorkOrderStore
 from tests.integration.test_ingest_function import Context, api_event
 from tests.integration.test_stores_contract import REGION, fake_credentials, template_resources
@@ -267,16 +267,11 @@ def test_a_stale_expected_version_is_a_version_conflict(api: Api) -> None:
 # Creation on the forward path (R10)
 
 
-class DownProvince(ProvincialSink):
-    def send(self, rating: Rating) -> ProvinceReceipt:
-        raise ProvinceUnreachable("down")
-
-
 def test_a_bad_rating_opens_its_order_before_the_province_answers_and_once_R10(api: Api) -> None:
     ratings = InMemoryRatingStore()
     rating = bad_rating("fresh")
     ratings.put_new(rating, "raw/1")
-    service = ForwardService(ratings, DownProvince(), InMemoryForwardQueue(), work_orders=api.store)
+    service = ForwardService(ratings, InMemoryProvince(down=True), InMemoryForwardQueue(), work_orders=api.store)
     for _ in range(3):  # the province is down: the message comes back, the order is opened once
         with pytest.raises(ProvinceUnreachable):
             service.forward(rating.rating_id, at("2026-09-30T10:00:00"))
@@ -290,7 +285,7 @@ def test_a_good_rating_opens_no_order_R10(api: Api) -> None:
     ratings = InMemoryRatingStore()
     good = Rating.model_validate({**bad_rating("good").model_dump(mode="json"), "grade": "satisfied", "tags": []})
     ratings.put_new(good, "raw/2")
-    ForwardService(ratings, DownProvince(), InMemoryForwardQueue(), work_orders=api.store).open_work_order(
+    ForwardService(ratings, InMemoryProvince(down=True), InMemoryForwardQueue(), work_orders=api.store).open_work_order(
         good, at("2026-09-30T10:00:00")
     )
     assert api.store.get("wo-good") is None

@@ -13,38 +13,14 @@ from hub.calendar import WorkingDayCalendar
 from hub.forwarding import (
     MAX_FAILURES,
     ForwardService,
-    ProvinceReceipt,
-    ProvinceRefusedRating,
     ProvinceUnreachable,
-    ProvincialSink,
     RetryLater,
 )
 from hub.rating import Rating
-from infra.memory import InMemoryForwardQueue, InMemoryRatingStore
+from infra.memory import InMemoryForwardQueue, InMemoryProvince, InMemoryRatingStore
 from tests.conftest import SAMPLES
 
 NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
-
-
-class ScriptedProvince(ProvincialSink):
-    """A province that answers from a script: 'ok', 'refuse' or 'down', one answer per call."""
-
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.keys: list[str] = []
-
-    def send(self, rating: Rating) -> ProvinceReceipt:
-        answer = self.answers.pop(0) if self.answers else "ok"
-        if answer == "down":
-            raise ProvinceUnreachable("503", status=503)
-        if answer == "timeout":
-            raise ProvinceUnreachable("timeout: ReadTimeoutError")
-        if answer == "500":
-            raise ProvinceUnreachable("internal error", status=500)
-        if answer == "refuse":
-            raise ProvinceRefusedRating("400 areaCode unknown")
-        self.keys.append(rating.rating_id)
-        return ProvinceReceipt(f"receipt-{len(self.keys)}", duplicate=self.keys.count(rating.rating_id) > 1)
 
 
 def kiosk_rating() -> Rating:
@@ -56,8 +32,8 @@ def kiosk_rating() -> Rating:
     return outcome.rating
 
 
-def service(*answers: str) -> tuple[ForwardService, InMemoryRatingStore, ScriptedProvince, InMemoryForwardQueue]:
-    ratings, queue, province = InMemoryRatingStore(), InMemoryForwardQueue(), ScriptedProvince(*answers)
+def service(*answers: str) -> tuple[ForwardService, InMemoryRatingStore, InMemoryProvince, InMemoryForwardQueue]:
+    ratings, queue, province = InMemoryRatingStore(), InMemoryForwardQueue(), InMemoryProvince(*answers)
     return ForwardService(ratings, province, queue), ratings, province, queue
 
 

@@ -10,19 +10,24 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from hub.calendar import WorkingDayCalendar, parse_notice
-from hub.forwarding import ProvinceReceipt, ProvinceUnreachable
-from hub.outcomes import Notice, OutboxRelay, OutcomeDelivery, OutcomeSink
+from hub.forwarding import ProvinceUnreachable
+from hub.outcomes import Notice, OutboxRelay, OutcomeDelivery
 from hub.workorders import (
     Audience,
     DeadlineKind,
-    Event,
     Kind,
     UpholdAppeal,
     WorkOrder,
     WorkOrderMonitor,
     open_work_order,
 )
-from infra.memory import InMemoryForwardQueue, InMemoryNotifier, InMemoryRatingStore, InMemoryWorkOrderStore
+from infra.memory import (
+    InMemoryForwardQueue,
+    InMemoryNotifier,
+    InMemoryProvince,
+    InMemoryRatingStore,
+    InMemoryWorkOrderStore,
+)
 from tests.conftest import ROOT
 from tests.unit.test_workorder import (
     APPEAL,
@@ -180,23 +185,6 @@ def test_notices_carry_no_personal_data_R20() -> None:
         assert personal not in text
 
 
-class Province(OutcomeSink):
-    """The province port's fake: down for `failures` calls, then it takes each key once."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.received: dict[str, tuple[str, str]] = {}
-
-    def send_outcome(self, order: WorkOrder, event: Event) -> ProvinceReceipt:
-        if self.failures:
-            self.failures -= 1
-            raise ProvinceUnreachable("503")
-        key = f"{order.id}#{event.version}"
-        duplicate = key in self.received
-        self.received.setdefault(key, (event.type, str(event.forward_to_province)))
-        return ProvinceReceipt(key, duplicate)
-
-
 def test_an_upheld_appeal_reaches_the_province_as_not_adopted_once_through_retries_R17() -> None:
     order = act(simple(), APPEAL, UNIT, at("2026-10-08", "09:30"))
     order = act(order, UpholdAppeal(finding="核实为误评"), COUNTY_MANAGEMENT, at("2026-10-09"))
@@ -207,7 +195,7 @@ def test_an_upheld_appeal_reaches_the_province_as_not_adopted_once_through_retri
     counts = hub.relay.sweep(at("2026-10-09", "10:10"))
     assert counts == {"queued": 1, "notified": 2}  # dispatched (unit), appeal filed (department); upheld queued
     [key] = hub.queue.outcome_keys()
-    province = Province(failures=2)
+    province = InMemoryProvince("down", "down")
     delivery = OutcomeDelivery(hub.store, province, hub.notifier, ratings)
     for _ in range(2):
         with pytest.raises(ProvinceUnreachable):  # the message comes back after the forward queue's backoff
@@ -215,7 +203,7 @@ def test_an_upheld_appeal_reaches_the_province_as_not_adopted_once_through_retri
     assert hub.store.outbox() != []  # owed until the province acknowledged
     assert delivery.deliver(key) == "forwarded"
     assert delivery.deliver(key) == "done"  # a re-queued copy (a relay and a sweep) finds it delivered
-    assert province.received == {key: ("AppealUpheld", "not_adopted")}
+    assert province.outcomes == {key: ("AppealUpheld", "not_adopted")}
     assert hub.store.outbox() == []
     stored = ratings.get("r0001")
     assert stored is not None and not stored.adopted  # R17: out of the results
