@@ -194,10 +194,13 @@ ForwardState = Literal["pending", "forwarded", "parked"]
 
 @dataclass(frozen=True, slots=True)
 class PutResult:
-    """`conflict` says what was taken: the source id (other content) or the case's slot (R8, R6)."""
+    """`conflict` says what was taken: the source id (other content) or the case's slot (R8, R6).
+    `handoff`, when stored: the rating as the forward queue's message carries it, so the forward function
+    sends it without reading it back (`RatingStore.from_handoff`); None: the forward reads the store."""
 
     outcome: PutOutcome
     conflict: ConflictKind | None = None
+    handoff: str | None = None
 
 
 ACCEPTED = PutResult("accepted")
@@ -270,6 +273,11 @@ class RatingStore(ABC):
 
     @abstractmethod
     def get(self, rating_id: str) -> StoredRating | None: ...
+
+    def from_handoff(self, rating_id: str, handoff: str) -> StoredRating | None:
+        """The rating as `put_new` handed it off (`PutResult.handoff`): as stored, pending, not attempted
+        yet. None when it is not one this store gave for `rating_id` (the caller reads the store)."""
+        return None
 
     @abstractmethod
     def mark_forwarded(self, rating_id: str, receipt: str, *, at: datetime) -> None:
@@ -391,9 +399,10 @@ class ForwardQueue(ABC):
     """Ratings waiting to be forwarded to the province (R9)."""
 
     @abstractmethod
-    def enqueue(self, rating_ids: Sequence[str]) -> Sequence[str]:
-        """Queue each id once; returns the ids that could not be queued. Never raises for a queue fault:
-        the ratings are stored as pending, and the sweep queues what is left behind.
+    def enqueue(self, rating_ids: Sequence[str], handoffs: Mapping[str, str] | None = None) -> Sequence[str]:
+        """Queue each id once (with its `PutResult.handoff`, when given); returns the ids that could not be
+        queued. Never raises for a queue fault: the ratings are stored as pending, and the sweep queues what
+        is left behind.
         """
 
     @abstractmethod
