@@ -400,13 +400,30 @@ class DynamoRatingStore(RatingStore):
                     found.append(item)
                     if len(found) == query.limit:
                         last = {k: item[k] for k in ("pk", "sk", "stored_month", "stored_at")}
-                        return RatingPage([self._stored(i) for i in found], _encode_cursor(month, last))
+                        return RatingPage(self._whole(found), _encode_cursor(month, last))
                 start_key = response.get("LastEvaluatedKey")
                 if not start_key:
                     break
             if start_key:  # out of calls for this request: the next page goes on from here
-                return RatingPage([self._stored(i) for i in found], _encode_cursor(month, start_key))
-        return RatingPage([self._stored(i) for i in found])
+                return RatingPage(self._whole(found), _encode_cursor(month, start_key))
+        return RatingPage(self._whole(found))
+
+    def _whole(self, entries: list[dict[str, Any]]) -> list[StoredRating]:
+        """The index holds the filters only (template.yaml): the page's items, read whole, in its order."""
+        wanted = [{"pk": e["pk"], "sk": e["sk"]} for e in entries]
+        items: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):  # BatchGetItem's limit
+            keys: list[dict[str, Any]] = wanted[start : start + 100]
+            for attempt in range(self._attempts + 4):
+                response = self._client.batch_get_item(RequestItems={self._table: {"Keys": keys}})
+                items.update((i["pk"]["S"], i) for i in response.get("Responses", {}).get(self._table, []))
+                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not keys:
+                    break
+                time.sleep(0.01 * 2**attempt)  # throttled: DynamoDB hands back what it did not read
+            if keys:
+                raise RuntimeError(f"{len(keys)} ratings of a page left unread after retries")
+        return [self._stored(items[e["pk"]["S"]]) for e in entries if e["pk"]["S"] in items]
 
     def ids_of_person(self, *, phone: str | None = None, id_no: str | None = None, limit: int = 100) -> Sequence[str]:
         if self._hash is None:
