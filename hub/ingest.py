@@ -20,7 +20,7 @@ from typing import Any
 from hub.errors import Problem, Refused, problem
 from hub.ports import Connector, ForwardQueue, Normalizer, PutResult, RatingStore, RawArchive
 from hub.rating import RatingOutcome, rating_id_for
-from hub.registry import out_of_scope
+from hub.scope import out_of_scope
 
 _CONFLICT_PROBLEM = {
     "source_id": lambda: problem("RATING_CONFLICT", "source_rating_id"),
