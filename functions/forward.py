@@ -127,7 +127,9 @@ def work(record: SQSRecord) -> str:
     if "outcome" in body:
         return "outcome_" + _deliver_outcome(record, body["outcome"])
     try:
-        return _services().forward.forward(body["rating_id"], current_clock().now(), retry_in=retry_delay)
+        first = int(record.attributes.approximate_receive_count or 1) <= 1  # a redelivery reads the store
+        return _services().forward.forward(body["rating_id"], current_clock().now(), retry_in=retry_delay,
+                                           handoff=body.get("stored") if first else None)  # fmt: skip
     except RetryLater as retry:
         if _come_back(record, retry.delay, counted=retry.counted):
             return "requeued"

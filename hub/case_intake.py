@@ -33,8 +33,8 @@ from hub.errors import Problem, Refused, problem
 from hub.jsonbody import loads, not_an_object
 from hub.ports import CaseStore, Connector, ForwardQueue, RatingStore, RawArchive, StoredCase
 from hub.rating import EvaluationType
-from hub.registry import out_of_scope
 from hub.rules import RatingPolicy, check_timing
+from hub.scope import out_of_scope
 from hub.validation import problems_from
 
 MAX_ITEMS = 100

@@ -91,11 +91,14 @@ class ForwardService:
     max_failures: int = MAX_FAILURES
 
     def forward(
-        self, rating_id: str, now: datetime, *, retry_in: Callable[[int], int] = backoff_seconds
-    ) -> ForwardOutcome:
+        self, rating_id: str, now: datetime, *, retry_in: Callable[[int], int] = backoff_seconds,
+        handoff: str | None = None,
+    ) -> ForwardOutcome:  # fmt: skip
         """Send one stored rating. Raises `RetryLater` (the attempt recorded on the rating) when it did not
-        get through; past `max_failures` counted failures it is dead-lettered instead, with the reason."""
-        stored = self.ratings.get(rating_id)
+        get through; past `max_failures` counted failures it is dead-lettered instead, with the reason.
+        `handoff` (a first delivery's message carries it, `PutResult.handoff`) spares the read: the rating as
+        stored; a send that fails reads the stored attempts before counting."""
+        stored = (self.ratings.from_handoff(rating_id, handoff) if handoff else None) or self.ratings.get(rating_id)
         if stored is None:
             return "unknown"
         self.open_work_order(stored.rating, now)
@@ -111,6 +114,8 @@ class ForwardService:
             self.ratings.mark_parked(rating_id, refused.reason, at=now)
             return "parked"
         except ProvinceUnreachable as exc:
+            if handoff:  # the attempts so far are the store's (a copy requeued after a long outage carries it too)
+                stored = self.ratings.get(rating_id) or stored
             attempt = stored.attempts + 1
             failures = stored.failures + exc.counted
             reason = str(exc) or type(exc).__name__

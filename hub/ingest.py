@@ -20,7 +20,7 @@ from typing import Any
 from hub.errors import Problem, Refused, problem
 from hub.ports import Connector, ForwardQueue, Normalizer, PutResult, RatingStore, RawArchive
 from hub.rating import RatingOutcome, rating_id_for
-from hub.registry import out_of_scope
+from hub.scope import out_of_scope
 
 _CONFLICT_PROBLEM = {
     "source_id": lambda: problem("RATING_CONFLICT", "source_rating_id"),
@@ -98,6 +98,7 @@ class IngestService:
         raw_ref = self.archive.put(connector.connector_id, request_id, body, content_type, now)
         results: list[ItemResult] = []
         stored: list[str] = []
+        handoffs: dict[str, str] = {}
         for item in items:
             rating = item.rating
             if item.outcome != "accepted" or rating is None:
@@ -107,7 +108,9 @@ class IngestService:
             results.append(_stored(item.index, rating.rating_id, rating.source.source_rating_id, put))
             if put.outcome == "accepted":
                 stored.append(rating.rating_id)
-        not_queued = tuple(self.queue.enqueue(stored)) if stored else ()
+                if put.handoff is not None:
+                    handoffs[rating.rating_id] = put.handoff
+        not_queued = tuple(self.queue.enqueue(stored, handoffs)) if stored else ()
         return IngestReport(raw_ref, tuple(results), not_queued)
 
 

@@ -144,6 +144,9 @@ class Rater(_Model):
 class RatingBody(_Model):
     """What a rating says, whoever sent it; `Rating` adds the hub's identity and provenance."""
 
+    # Built on first use (with UnifiedRating): the ingest path validates `Rating`s only (a cold start, issue 15).
+    model_config = ConfigDict(defer_build=True)
+
     case: Case
     target: Target
     channel: Channel
@@ -187,6 +190,8 @@ class UnifiedRating(RatingBody):
 
 
 class Rating(RatingBody):
+    model_config = ConfigDict(defer_build=False)  # every request validates ratings: built at import
+
     rating_id: Annotated[str, Field(description="hub-assigned, deterministic from connector and source id")]
     source: Source
 

@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.access import AccessDenied, Principal, PrincipalRole
 from hub.codes import CodeError, check_uscc
-from hub.errors import Problem, Refused, problem
+from hub.errors import Refused, problem
 from hub.ports import Connector, ConnectorStatus, ConnectorStore
+from hub.scope import out_of_scope
 
 __all__ = [
     "CUSTOM_KIND",
@@ -51,22 +52,6 @@ _REGION_PREFIX = re.compile(r"^[0-9]{2,12}$")
 
 
 # -- scope ---------------------------------------------------------------------------------------
-
-
-def out_of_scope(
-    connector: Connector,
-    index: int,
-    agency_code: str,
-    region_code: str,
-    paths: tuple[str, str] = ("target.agency_code", "target.region_code"),
-) -> list[Problem]:
-    """The problems of item `index` for an agency or region the connector may not rate for (empty: in scope)."""
-    found = []
-    if connector.agencies and agency_code not in connector.agencies:
-        found.append(problem("CONNECTOR_OUT_OF_SCOPE", f"[{index}].{paths[0]}", f"agency {agency_code[:18]}"))
-    if connector.regions and not any(region_code.startswith(p) for p in connector.regions):
-        found.append(problem("CONNECTOR_OUT_OF_SCOPE", f"[{index}].{paths[1]}", f"region {region_code[:12]}"))
-    return found
 
 
 def regions_of(connector: Connector) -> list[str]:
@@ -253,7 +238,7 @@ class ConnectorView(BaseModel):
     Never a secret: the secret is in the register and rotate answers only, beside this view.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use: the ingest path never shows one
 
     connector_id: str
     name: str
@@ -292,7 +277,7 @@ def connector_view(connector: Connector) -> dict[str, Any]:
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: only the registry reads them
 
 
 _SCOPE = Field(default=None, description="credit codes (agencies) or division-code prefixes (regions); one or a list")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -56,27 +56,30 @@ class SqsForwardQueue(ForwardQueue, OutcomeQueue):
             MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
         )
 
-    def enqueue(self, rating_ids: Sequence[str]) -> Sequence[str]:
-        return self._enqueue(rating_ids, "rating_id")
+    def enqueue(self, rating_ids: Sequence[str], handoffs: Mapping[str, str] | None = None) -> Sequence[str]:
+        """A stored rating's handoff rides along as `stored`: the forward function sends it unread."""
+        return self._enqueue(rating_ids, "rating_id", handoffs)
 
     def enqueue_outcomes(self, keys: Sequence[str]) -> Sequence[str]:
         return self._enqueue(keys, "outcome")
 
-    def _enqueue(self, values: Sequence[str], field: str) -> Sequence[str]:
+    def _enqueue(self, values: Sequence[str], field: str, handoffs: Mapping[str, str] | None = None) -> Sequence[str]:
         failed: list[str] = []
         for start in range(0, len(values), BATCH):
-            failed.extend(self._send(values[start : start + BATCH], field))
+            failed.extend(self._send(values[start : start + BATCH], field, handoffs or {}))
         if failed:
             log.warning("forward queue: %d of %d %s left for the sweep", len(failed), len(values), field)
         return failed
 
-    def _send(self, batch: Sequence[str], field: str = "rating_id") -> list[str]:
+    def _send(
+        self, batch: Sequence[str], field: str = "rating_id", handoffs: Mapping[str, str] | None = None
+    ) -> list[str]:
         waiting = {str(i): rating_id for i, rating_id in enumerate(batch)}
         refused: list[str] = []
         for attempt in range(self._attempts):
             if attempt:
                 time.sleep(self._backoff * 2 ** (attempt - 1))
-            entries = [{"Id": i, "MessageBody": json.dumps({field: r})} for i, r in waiting.items()]
+            entries = [{"Id": i, "MessageBody": _body(field, r, handoffs)} for i, r in waiting.items()]
             try:
                 response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
             except (ClientError, BotoCoreError) as exc:
@@ -93,3 +96,8 @@ class SqsForwardQueue(ForwardQueue, OutcomeQueue):
             if not waiting:
                 break
         return refused + list(waiting.values())
+
+
+def _body(field: str, value: str, handoffs: Mapping[str, str] | None) -> str:
+    handoff = (handoffs or {}).get(value)
+    return json.dumps({field: value} if handoff is None else {field: value, "stored": handoff}, ensure_ascii=False)

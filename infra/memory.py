@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -18,7 +19,6 @@ from hub.cases import Timer
 from hub.forwarding import ProvinceReceipt, ProvinceRefusedRating, ProvinceUnreachable
 from hub.outcomes import Notice
 from hub.ports import (
-    ACCEPTED,
     DEAD_LETTERED_DUE,
     DUPLICATE,
     AuditEntry,
@@ -131,10 +131,18 @@ class InMemoryRatingStore(RatingStore):
                 rating, raw_ref, content_hash, rating.source.received_at, "pending"
             )
             self._slots[rating.duplicate_key] = rating.rating_id
-            return ACCEPTED
+        handoff = {"rating": rating.model_dump(mode="json"), "raw_ref": raw_ref, "content_hash": content_hash}
+        return PutResult("accepted", handoff=json.dumps(handoff, ensure_ascii=False))
 
     def get(self, rating_id: str) -> StoredRating | None:
         return self._ratings.get(rating_id)
+
+    def from_handoff(self, rating_id: str, handoff: str) -> StoredRating | None:
+        data = json.loads(handoff)
+        rating = Rating.model_validate(data["rating"])
+        if rating.rating_id != rating_id:
+            return None
+        return StoredRating(rating, data["raw_ref"], data["content_hash"], rating.source.received_at, "pending")
 
     def slot_holder(self, duplicate_key: str) -> str | None:
         return self._slots.get(duplicate_key)
@@ -243,11 +251,15 @@ class InMemoryForwardQueue(ForwardQueue, OutcomeQueue):
         self.dead_letters: list[dict[str, str]] = []
         self.unavailable = False
 
-    def enqueue(self, rating_ids: Sequence[str]) -> Sequence[str]:
+    def enqueue(self, rating_ids: Sequence[str], handoffs: Mapping[str, str] | None = None) -> Sequence[str]:
         if self.unavailable:
             return list(rating_ids)
+        handoffs = handoffs or {}
         with self._lock:
-            self.messages.extend({"rating_id": rating_id} for rating_id in rating_ids)
+            self.messages.extend(
+                {"rating_id": rating_id, **({"stored": handoffs[rating_id]} if rating_id in handoffs else {})}
+                for rating_id in rating_ids
+            )
         return []
 
     def dead_letter(self, rating_id: str, reason: str) -> None:

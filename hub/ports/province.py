@@ -4,7 +4,7 @@ what became of a bad rating's work order (R17: the outcomes)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,9 +19,10 @@ class ForwardQueue(ABC):
     """Ratings waiting to be forwarded to the province (R9)."""
 
     @abstractmethod
-    def enqueue(self, rating_ids: Sequence[str]) -> Sequence[str]:
-        """Queue each id once; returns the ids that could not be queued. Never raises for a queue fault:
-        the ratings are stored as pending, and the sweep queues what is left behind.
+    def enqueue(self, rating_ids: Sequence[str], handoffs: Mapping[str, str] | None = None) -> Sequence[str]:
+        """Queue each id once (with its `PutResult.handoff`, when given); returns the ids that could not be
+        queued. Never raises for a queue fault: the ratings are stored as pending, and the sweep queues what
+        is left behind.
         """
 
     @abstractmethod

@@ -36,10 +36,13 @@ ForwardState = Literal["pending", "forwarded", "parked"]
 
 @dataclass(frozen=True, slots=True)
 class PutResult:
-    """`conflict` says what was taken: the source id (other content) or the case's slot (R8, R6)."""
+    """`conflict` says what was taken: the source id (other content) or the case's slot (R8, R6).
+    `handoff`, when stored: the rating as the forward queue's message carries it, so the forward function
+    sends it without reading it back (`RatingStore.from_handoff`); None: the forward reads the store."""
 
     outcome: PutOutcome
     conflict: ConflictKind | None = None
+    handoff: str | None = None
 
 
 ACCEPTED = PutResult("accepted")
@@ -112,6 +115,11 @@ class RatingStore(ABC):
 
     @abstractmethod
     def get(self, rating_id: str) -> StoredRating | None: ...
+
+    def from_handoff(self, rating_id: str, handoff: str) -> StoredRating | None:
+        """The rating as `put_new` handed it off (`PutResult.handoff`): as stored, pending, not attempted
+        yet. None when it is not one this store gave for `rating_id` (the caller reads the store)."""
+        return None
 
     @abstractmethod
     def mark_forwarded(self, rating_id: str, receipt: str, *, at: datetime) -> None:

@@ -252,6 +252,17 @@ def test_a_new_rating_is_accepted_and_reads_back_whole(ratings: RatingStore) -> 
     assert ratings.get("r-none") is None
 
 
+def test_a_stored_ratings_handoff_reads_as_the_store_would_R9(ratings: RatingStore) -> None:
+    """What the forward queue's message carries (issue 15): the rating as stored, pending, so the forward
+    function need not read it back; another rating's id does not take it."""
+    rating = make_rating()
+    put = ratings.put_new(rating, "raw/portal-1/2026/11/28/req")
+    assert put.outcome == "accepted" and put.handoff is not None
+    assert ratings.from_handoff(rating.rating_id, put.handoff) == ratings.get(rating.rating_id)
+    assert ratings.from_handoff("r-other", put.handoff) is None
+    assert ratings.put_new(rating, "raw/again").handoff is None  # a duplicate is not queued again
+
+
 def test_the_same_rating_again_is_a_duplicate_whenever_it_arrives(ratings: RatingStore) -> None:
     ratings.put_new(make_rating(), "raw/1")
     again = make_rating(received_at=NOW + timedelta(hours=1))
@@ -406,6 +417,8 @@ def test_dynamo_keeps_the_rater_apart_from_the_rating_R20(aws: dict[str, Any]) -
     items = aws["dynamodb"].scan(TableName=aws["RatingsTable"])["Items"]
     item = next(i for i in items if i["pk"]["S"].startswith("RATING#"))
     assert "13907970001" not in item["rating"]["S"] and "360721198501011233" not in item["rating"]["S"]
+    handoff = store.put_new(make_rating("S-2", case_no="GX2026112700046"), "raw/2").handoff or ""
+    assert "S-2" in handoff and "13907970001" not in handoff and "360721198501011233" not in handoff  # sealed
     assert sorted(i["pk"]["S"] for i in items) == sorted([f"RATING#{rating.rating_id}", f"DUP#{rating.duplicate_key}"])
 
 

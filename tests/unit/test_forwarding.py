@@ -48,6 +48,24 @@ def test_a_stored_rating_is_forwarded_and_leaves_the_backlog_R9() -> None:
     assert province.keys == [rating.rating_id]
 
 
+def test_a_handed_off_rating_is_forwarded_from_its_message_and_a_failure_counts_what_the_store_has_R9() -> None:
+    # GIVEN a rating whose message carries it as stored (issue 15: the forward does not read it back)
+    forward, ratings, province, queue = service(*(["500"] * (MAX_FAILURES - 1)), "500", "ok")
+    rating = kiosk_rating()
+    handoff = ratings.put_new(rating, "raw/x").handoff
+    assert handoff is not None
+    # WHEN the province gives MAX_FAILURES - 1 failures, each on a delivery of that same message body
+    for _ in range(MAX_FAILURES - 1):
+        with pytest.raises(RetryLater):
+            forward.forward(rating.rating_id, NOW, handoff=handoff)
+    # THEN the next failure dead-letters it: the counts are the store's, not the handoff's (which says 0)
+    assert forward.forward(rating.rating_id, NOW, handoff=handoff) == "dead_lettered"
+    assert [d["rating_id"] for d in queue.dead_letters] == [rating.rating_id]
+    # ... and once redriven, it is sent from the message under its one key
+    assert forward.forward(rating.rating_id, NOW, handoff=handoff) == "forwarded"
+    assert province.keys == [rating.rating_id] and ratings.get(rating.rating_id).forward_state == "forwarded"
+
+
 def test_an_outage_propagates_for_a_retry_and_the_retry_delivers_under_the_same_key() -> None:
     forward, ratings, province, _ = service("down", "down", "ok")
     rating = kiosk_rating()
