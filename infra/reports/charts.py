@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hub.reports import indicators
+
 if TYPE_CHECKING:
     from hub.reports.document import ReportDocument, ReportRow, ReportView
 
@@ -25,19 +27,12 @@ FONT = "Noto Sans CJK SC, WenQuanYi Micro Hei, Microsoft YaHei, PingFang SC, Sim
 FLAGGED = "#d62728"
 PLAIN = "#4c78a8"
 
-# The indicator codes the charts read (hub/reports/indicators.py defines them).
-SATISFACTION = "satisfaction_rate"
-BAD_RATE = "bad_rate"
-BAD_COUNT = "bad_count"
-TOTAL = "total"
-# Rectification status (差评整改): the work-order counts of the summary, in this order.
-RECTIFICATION = (
-    ("orders_resolved_on_time", "按时整改"),
-    ("orders_resolved_late", "超时整改"),
-    ("orders_open", "整改中"),
-    ("orders_overdue", "已逾期未整改"),
-    ("appeals_upheld", "申诉成立（不予采纳）"),
-)
+SATISFACTION = indicators.SATISFIED_RATE
+BAD_RATE = indicators.BAD_RATE
+BAD_COUNT = indicators.BAD_COUNT
+TOTAL = indicators.RATED_TOTAL
+# Rectification status (差评整改) of the period's work orders, from the summary's rates' counts.
+RECTIFICATION = ("按时整改", "超时整改", "整改中", "超期未整改", "申诉成立（不予采纳）")
 
 
 def _base(title: str, width: int = 520) -> dict[str, Any]:
@@ -115,7 +110,7 @@ def trend(document: ReportDocument, title: str = "满意率与差评率走势（
 
 def top_tags(view: ReportView, title: str = "差评问题分布（评价标签）") -> dict[str, Any] | None:
     """Bars: the most frequent bad-rating tags (第九条 dimensions), most first."""
-    code = view.indicators[0] if view.indicators else BAD_COUNT
+    code = indicators.TAG_COUNT if any(indicators.TAG_COUNT in r.values for r in view.rows) else BAD_COUNT
     values = [{"tag": row.label_zh, "count": value_of(row, code) or 0} for row in view.rows]
     values = [v for v in values if v["count"]]
     if not values:
@@ -134,13 +129,24 @@ def top_tags(view: ReportView, title: str = "差评问题分布（评价标签�
     return spec
 
 
+def rectification_counts(row: ReportRow) -> dict[str, int]:
+    """The work orders by state: resolved on time, late, open, overdue now, appeals upheld (R10-R17)."""
+
+    def part(code: str, side: str) -> int:
+        found = row.values.get(code)
+        return int(getattr(found, side) or 0) if found is not None else 0
+
+    fixed, due = part(indicators.RECTIFICATION_RATE, "numerator"), part(indicators.RECTIFICATION_RATE, "denominator")
+    on_time = part(indicators.ON_TIME_RATE, "numerator")
+    overdue = min(int(value_of(row, indicators.OVERDUE_NOW) or 0), max(0, due - fixed))
+    upheld = int(value_of(row, indicators.APPEALS_UPHELD) or 0)
+    counts = (on_time, fixed - on_time, due - fixed - overdue, overdue, upheld)
+    return dict(zip(RECTIFICATION, counts, strict=True))
+
+
 def rectification(document: ReportDocument, title: str = "差评整改情况") -> dict[str, Any] | None:
     """Bars: the work orders of the period's bad ratings by state."""
-    values = [
-        {"status": name, "count": value}
-        for code, name in RECTIFICATION
-        if isinstance(value := value_of(document.summary, code), (int, float)) and value
-    ]
+    values = [{"status": name, "count": n} for name, n in rectification_counts(document.summary).items() if n]
     if not values:
         return None
     spec = _base(title)
@@ -152,7 +158,7 @@ def rectification(document: ReportDocument, title: str = "差评整改情况") -
             "y": {"field": "status", "type": "nominal", "title": None, "sort": None},
             "x": {"field": "count", "type": "quantitative", "title": "工单数", "axis": {"tickMinStep": 1}},
             "color": {"field": "status", "type": "nominal", "legend": None,
-                      "scale": {"domain": [n for _, n in RECTIFICATION],
+                      "scale": {"domain": list(RECTIFICATION),
                                 "range": ["#1a7f37", "#f2b701", "#4c78a8", FLAGGED, "#9d9d9d"]}},
             "tooltip": [{"field": "status"}, {"field": "count", "title": "工单数"}],
         },

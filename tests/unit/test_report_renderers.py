@@ -49,7 +49,7 @@ def test_every_indicator_shown_is_defined_in_a_footnote(html: str) -> None:
     shown = set(document.summary.values) | {c for v in document.views for c in v.indicators}
     for code in shown:
         assert f'<li id="def-{code}">' in html, code
-    assert "满意率</b>：非常满意、满意、基本满意的评价数 ÷ 评价总量" in html
+    assert "满意率</b>（R1）：评价等级为非常满意、满意、基本满意的评价数 ÷ 评价总量" in html
 
 
 def test_public_report_names_no_staff() -> None:
