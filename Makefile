@@ -35,7 +35,7 @@ lint: $(STAMP)
 # `sam deploy` picks up. `sam build` calls the build-<LogicalId> targets itself (BuildMethod: makefile),
 # from a copy of this directory, with ARTIFACTS_DIR set.
 FUNCTIONS := AccountFunction RegistryFunction IngestFunction WorkOrdersFunction ForwardFunction SweepFunction \
-	SchedulerFunction RatingsQueryFunction AuthorizerFunction ReportsFunction
+	SchedulerFunction RatingsQueryFunction AuthorizerFunction ReportingFunction ReportsFunction
 BUILD_DIR := .aws-sam/build
 BUILD_PY = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PY))
 
