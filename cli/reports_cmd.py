@@ -161,3 +161,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rebuild.add_argument("--json", action="store_true")
     _common(rebuild)
     rebuild.set_defaults(func=run_rebuild)
+
+
+def run_demo_month(args: argparse.Namespace) -> int:
+    """`hcp local demo-month`: two months of ratings through the running local cloud (demo_month.py)."""
+    from cli.clock_cmd import NotRunning, call_clock
+    from cli.people import bearer
+    from cli.state import load_state
+    from infra.localcloud import demo_month
+
+    state = load_state(args.state_dir)
+    base = state["api_url"].rstrip("/")
+
+    def move_clock(when: Any) -> None:
+        call_clock(args.state_dir, {"set": when.isoformat()})
+
+    def settle() -> None:
+        request = urllib.request.Request(f"{base}/_local/drain", data=b"{}", method="POST")
+        with urllib.request.urlopen(request, timeout=300):
+            pass
+
+    hub = demo_month.Hub(base, lambda user: bearer(user, args.state_dir), move_clock, settle)
+    try:
+        outcome = demo_month.run(hub, month=args.month, say=lambda line: print(line, flush=True))
+    except NotRunning as exc:
+        print(f"hcp: {exc}", file=sys.stderr)
+        return 1
+    print(outcome.summary())
+    print(f"next: hcp reports show --period {args.month} --region 360700 --as ganzhou-management")
+    return 0
+
+
+def register_local(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser("demo-month", help="a month of realistic ratings and work orders, for the reports")
+    demo.add_argument("--month", default="2026-11", help="the month to fill (the one before gets a lighter one)")
+    demo.add_argument("--state-dir", help="where local.json is (default .hcp)")
+    demo.set_defaults(func=run_demo_month)

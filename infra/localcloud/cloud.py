@@ -690,8 +690,15 @@ class LocalCloud:
             except (ValueError, KeyError, TypeError) as exc:
                 return json_reply(400, {"message": str(exc)})
             return json_reply(200, self._clock_json(self.move_clock(set_to=set_to, advance=advance)))
+        if path == "/_local/drain" and method == "POST":  # `hcp local demo-month`: wait until the queues are empty
+            try:
+                self.drain(timeout=120)
+            except TimeoutError as exc:
+                return json_reply(503, {"message": str(exc)})
+            return json_reply(200, {"drained": True})
         return json_reply(404, {"message": f"no local route {method} {path}",
-                                "routes": ["GET /_local/status", "GET /_local/clock", "POST /_local/clock"]})
+                                "routes": ["GET /_local/status", "GET /_local/clock", "POST /_local/clock",
+                                           "POST /_local/drain"]})
 
     def _clock_json(self, fired: list[Firing]) -> dict[str, Any]:
         return {
