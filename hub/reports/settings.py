@@ -27,3 +27,11 @@ class ReportSettings(BaseModel):
     ] = True  # fmt: skip
     top_tags: Annotated[int, Field(ge=1, le=14, description="how many bad-rating tags the by_tag view keeps")] = 5
     trend_periods: Annotated[int, Field(ge=1, le=36, description="how many months the trend shows")] = 6
+    lowest_share: Annotated[
+        float,
+        Field(gt=0, le=1, description="staff and windows in this bottom share by 满意率 (at least one) rank lowest; "
+              "lowest this period and the one before: flagged lowest_two_periods"),
+    ] = 0.1  # fmt: skip
+    rank_min_ratings: Annotated[
+        int, Field(ge=1, description="a staff member or window is ranked only with at least this many ratings")
+    ] = 3
