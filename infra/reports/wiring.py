@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,7 @@ from typing import Any
 
 from hub.errors import problem
 from infra.reports.service import Composer, ReportRefused, ReportService, ReportTarget
-from infra.settings import _env, _FromEnv
+from infra.settings import MissingSettings, _env, _FromEnv
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,28 +28,42 @@ REGION_NAMES = {"360700": "赣州市", "360702": "章贡区", "360703": "南康�
 
 
 def reports_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> ReportService:
-    """A ReportService over the rollups table, the reports bucket and the work-order topic."""
-    from infra.bootstrap import aws_clients
+    """A ReportService over the rollups table, the reports bucket and the work-order topic; `rebuild` reads the
+    ratings (sealed: the KMS key and the look-up secret) and the work orders."""
+    from infra.bootstrap import SEALING_CLIENTS, aws_clients, sealed_stores
+    from infra.rating_store import DynamoRatingStore
     from infra.reports.archive import S3ReportArchive, SnsReportNotifier
+    from infra.rollup_store import DynamoRollupStore
+    from infra.workorder_store import DynamoWorkOrderStore
 
     settings = ReportsSettings.from_env(environ)
-    clients = aws_clients(session, services=("dynamodb", "s3", "sns"))
-    composer, rebuilder = rollup_composer(clients["dynamodb"], settings.rollups_table)
+    clients = aws_clients(session, services=("dynamodb", "s3", "sns", *SEALING_CLIENTS))
+    dynamodb = clients["dynamodb"]
+    store = DynamoRollupStore(dynamodb, settings.rollups_table)
+    env = os.environ if environ is None else environ
+
+    def rebuilder(period: str, now: datetime) -> dict[str, Any]:
+        from hub.reports.order_facts import order_facts
+        from hub.reports.rebuild import rebuild
+        from hub.workorder import work_order_id_for
+
+        missing = [name for name in ("RATINGS_TABLE", "WORK_ORDERS_TABLE") if not env.get(name)]
+        if missing:
+            raise MissingSettings("ReportsFunction (rebuild)", missing)
+        ratings = DynamoRatingStore(dynamodb, env["RATINGS_TABLE"], **sealed_stores(clients, environ))
+        orders = DynamoWorkOrderStore(dynamodb, env["WORK_ORDERS_TABLE"])
+        done = rebuild(period, ratings=ratings, order_of=lambda rid: order_facts(orders.get(work_order_id_for(rid))),
+                       rollups=store)  # fmt: skip
+        return {"months": list(done.months), "partitions": done.partitions, "cells": done.cells,
+                "ratings_read": done.ratings_read, "orders_read": done.orders_read}  # fmt: skip
+
     return ReportService(
-        composer,
+        composer_over(store),
         archive=S3ReportArchive(clients["s3"], settings.reports_bucket),
         notifier=SnsReportNotifier(clients["sns"], settings.topic_arn),
         city=settings.report_city,
         rebuilder=rebuilder,
     )
-
-
-def rollup_composer(dynamodb: Any, table: str) -> tuple[Composer, Any]:
-    """compose(target, now) and rebuild(period, now) over the rollup store (hub/reports/compose.py, rebuild.py)."""
-    from infra.rollup_store import DynamoRollupStore
-
-    store = DynamoRollupStore(dynamodb, table)
-    return composer_over(store), None
 
 
 def composer_over(store: Any, settings: Any = None) -> Composer:
