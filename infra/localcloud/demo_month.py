@@ -3,10 +3,10 @@ a full 通报 in about a minute — `hcp local demo-month`.
 
 What it does, all through the hub's own routes, as the demo people (docs/people.md):
   1. registers a `unified` connector for the whole city (an operator's POST /v1/connectors);
-  2. walks the clock week by week from 2026-10-01 to the month's end, posting each week's ratings signed as
+  2. walks the clock a fortnight at a time from 2026-10-01 to the month's end, posting each week's ratings signed as
      that connector (POST /v1/ratings, 100 a batch) across three counties, their agencies, the county hall's
      windows and staff, every channel; bad ones carry tags (R2);
-  3. handles the bad ratings' work orders as their units would: most replied at once, some only a week later
+  3. handles the bad ratings' work orders as their units would: most replied at once, some only at the next clock move
      (late: escalated on the way), some complex (contact, rectification), some appealed and upheld or
      rejected by the county's management, real-name ones visited and surveyed (R11-R17);
   4. sets the clock past the month's end, so that the monthly schedule writes the reports.
@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 BEIJING = ZoneInfo("Asia/Shanghai")
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 HALL = "赣县区政务服务中心"
+STEP_DAYS = 15
 
 
 def uscc(prefix17: str) -> str:
@@ -296,7 +297,7 @@ def _orders_by_rating(hub: Hub) -> dict[str, str]:
 def register_connector(hub: Hub) -> tuple[str, str]:
     """A `unified` connector for the whole city, registered by the operator (the registry API)."""
     body = {"name": "演示月评价数据 (demo month)", "kind": "unified", "owner_agency": "11360704MB1C000014",
-            "regions": ["3607"]}  # fmt: skip
+            "agencies": [a.code for a in AGENCIES], "regions": ["3607"]}  # fmt: skip
     status, answer = hub.call("operator", "POST", "/v1/connectors", body)
     if status >= 400:
         raise RuntimeError(f"registering the demo-month connector: {status} {answer}")
@@ -317,7 +318,10 @@ def run(hub: Hub, *, month: str = "2026-11", seed: int = 13, say: Callable[[str]
     pending: list[tuple[Plan, str]] = []
     day, serial = start, 0
     while day < end:
-        week = [day + timedelta(days=i) for i in range(7) if day + timedelta(days=i) < end]
+        # a fortnight per clock move (each move fires the schedules it passes, the reports among them)
+        week = [day + timedelta(days=i) for i in range(STEP_DAYS) if day + timedelta(days=i) < end]
+        if (week[-1] + timedelta(days=1)).month != week[0].month:  # never across a month's end
+            week = [d for d in week if d.month == week[0].month]
         hub.move_clock(datetime.combine(week[-1], datetime.min.time(), BEIJING) + timedelta(hours=20))
         outcome.weeks += 1
         # the units' later moves on last week's orders (a week late for the simple ones: overdue, escalated)

@@ -163,20 +163,21 @@ class ReportService:
     # ---- the schedule
 
     def generate(self, kind: PeriodKind, now: datetime, period: str | None = None) -> list[str]:
-        """The reports of the last whole week or month before `now` (or of `period`): the city's, each of its
-        counties' and each department's, in every format, written to the bucket; management told of each.
+        """The reports of the last whole week or month before `now` (or of `period`): the city's and each of its
+        counties' (and, monthly, each department's; any period of any of them is on request through the API),
+        with the public summary, in every format, written to the bucket; management told of each.
         Returns the keys written. Re-running writes the same keys again (a new version in the bucket)."""
         if self.archive is None or not self.city:
             raise RuntimeError("generate needs the reports bucket and the city (REPORTS_BUCKET, REPORT_CITY)")
-        chosen = parse_period(period) if period else period_containing(kind, (now.astimezone(BEIJING) - timedelta(
-            days=1 if kind is PeriodKind.MONTH else 7)).date())  # fmt: skip
+        chosen = parse_period(period) if period else period_containing(kind, now.astimezone(BEIJING).date()).previous()
         city = check_region_code(self.city.ljust(12, "0"))
         written: list[str] = []
         first = self._write(ReportTarget(chosen, city, None, Audience.MANAGEMENT), now, written)
         targets = [ReportTarget(chosen, row.key.ljust(12, "0"), None, Audience.MANAGEMENT)
                    for row in _rows(first, ViewKind.BY_COUNTY)]  # fmt: skip
-        agencies = _rows(first, ViewKind.BY_AGENCY)
-        targets += [ReportTarget(chosen, None, row.key, Audience.MANAGEMENT) for row in agencies]
+        if kind is PeriodKind.MONTH:  # the departments' reports monthly; weekly only the city's and counties'
+            agencies = _rows(first, ViewKind.BY_AGENCY)
+            targets += [ReportTarget(chosen, None, row.key, Audience.MANAGEMENT) for row in agencies]
         targets.append(ReportTarget(chosen, city, None, Audience.PUBLIC))
         for target in targets:
             self._write(target, now, written)
