@@ -203,6 +203,14 @@ def _rating(rng: random.Random, day: date, n: int, month_bad: float) -> tuple[di
     return rating, agency, real_name
 
 
+def day_ratings(rng: random.Random, d: date, serial: int, *, busy: bool = True, scale: float = 1.0
+                ) -> list[tuple[dict[str, Any], Agency, bool]]:  # fmt: skip
+    """A day's ratings: ~22 on a weekday of the busy month (8 the month before), fewer at weekends."""
+    per_day = (22 if busy else 8) + rng.randrange(-3, 4) - (8 if d.weekday() >= 5 else 0)
+    count = max(1, round(max(2, per_day) * scale))
+    return [_rating(rng, d, serial + i + 1, 0.05 if busy else 0.07) for i in range(count)]
+
+
 def _fate(rng: random.Random, agency: Agency) -> str:
     if agency.user is None:
         return "open"  # no demo user for the unit: it stays in handling, overdue by the month's end
@@ -330,10 +338,8 @@ def run(hub: Hub, *, month: str = "2026-11", seed: int = 13, say: Callable[[str]
         pending = []
         ratings, agencies = [], {}
         for d in week:
-            per_day = (22 if d >= first else 8) + rng.randrange(-3, 4) - (8 if d.weekday() >= 5 else 0)
-            for _ in range(max(2, per_day)):
+            for rating, agency, real_name in day_ratings(rng, d, serial, busy=d >= first):
                 serial += 1
-                rating, agency, real_name = _rating(rng, d, serial, 0.05 if d >= first else 0.07)
                 ratings.append(rating)
                 bad = rating["grade"] in ("dissatisfied", "very_dissatisfied")
                 agencies[rating["source_rating_id"]] = (agency, real_name, bad)
