@@ -326,10 +326,9 @@ def run(hub: Hub, *, month: str = "2026-11", seed: int = 13, say: Callable[[str]
     pending: list[tuple[Plan, str]] = []
     day, serial = start, 0
     while day < end:
-        # a fortnight per clock move (each move fires the schedules it passes, the reports among them)
-        week = [day + timedelta(days=i) for i in range(STEP_DAYS) if day + timedelta(days=i) < end]
-        if (week[-1] + timedelta(days=1)).month != week[0].month:  # never across a month's end
-            week = [d for d in week if d.month == week[0].month]
+        # half a month per clock move, the 1st-15th and the 16th-end (each move fires the schedules it passes)
+        week = [day + timedelta(days=i) for i in range(31) if (day + timedelta(days=i)).month == day.month
+                and (day.day > STEP_DAYS or (day + timedelta(days=i)).day <= STEP_DAYS)]  # fmt: skip
         hub.move_clock(datetime.combine(week[-1], datetime.min.time(), BEIJING) + timedelta(hours=20))
         outcome.weeks += 1
         # the units' later moves on last week's orders (a week late for the simple ones: overdue, escalated)

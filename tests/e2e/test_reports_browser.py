@@ -29,6 +29,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "images" / "report-2026-11-city.png"
 BEIJING = ZoneInfo("Asia/Shanghai")
+LAST_EVENING = datetime.fromisoformat("2026-11-30T20:00:00+08:00")
 DAY_AFTER = datetime.fromisoformat("2026-12-01T09:00:00+08:00")  # November is over; its ratings are all in
 
 
@@ -75,8 +76,9 @@ def _coloured(pixels: list[bytes]) -> int:
 
 @pytest.fixture(scope="module")
 def november(hub: Hub) -> Hub:
-    """November's ratings across the demo counties (a fifth of the demo month's), posted on 1 December."""
-    hub.cloud.move_clock(set_to=DAY_AFTER)
+    """November's ratings across the demo counties (a fifth of the demo month's), posted on its last evening (so
+    their work orders are dispatched in November too), read on 1 December."""
+    hub.cloud.move_clock(set_to=LAST_EVENING)
     client = demo_month.Hub(hub.cloud.api_url, lambda user: id_token(hub.cloud.seeded, user),
                             lambda when: hub.cloud.move_clock(set_to=when), hub.cloud.drain)  # fmt: skip
     connector_id, secret = demo_month.register_connector(client)
@@ -89,6 +91,7 @@ def november(hub: Hub) -> Hub:
         assert status == 202, answer
         assert {r["outcome"] for r in answer["results"]} == {"accepted"}, answer
     hub.cloud.drain()  # forwarded, orders dispatched, rollups counted from the streams
+    hub.cloud.move_clock(set_to=DAY_AFTER)
     return hub
 
 
