@@ -69,6 +69,8 @@ class CellKey(NamedTuple):
 
 def _part(text: str) -> str:
     """A key part: '#' separates parts, so it is escaped in source-given text (a hall's name)."""
+    if "#" not in text and "%" not in text:
+        return text
     return text.replace("%", "%25").replace("#", "%23")
 
 
@@ -171,29 +173,31 @@ def rating_contribution(facts: RatingFacts | None) -> Contribution:
     item = _grade_counters(facts, facts.grade)
     staff = _grade_counters(facts, facts.staff_grade or facts.grade)  # the staff member's own grade (R4)
     township = township_of(facts.region_code)
+    middle = f"#{facts.region_code[:6]}#{_part(facts.agency_code)}#"  # the same in both periods
+    cells: list[tuple[str, dict[str, int], str | None]] = [
+        (f"{Dim.SUMMARY}{middle}-", item, facts.agency_name),
+        (f"{Dim.CHANNEL}{middle}{facts.channel.value}", item, CHANNEL_ZH[facts.channel]),
+    ]
+    if township:
+        cells.append((f"{Dim.TOWNSHIP}{middle}{township}", item, None))
+    if facts.window_no:
+        label = " ".join(p for p in (facts.hall, facts.window_no) if p)
+        window = _part(f"{facts.hall or '-'}/{facts.window_no}")
+        cells.append((f"{Dim.WINDOW}{middle}{window}", item, label))
+    if facts.staff_id:
+        cells.append((f"{Dim.STAFF}{middle}{_part(facts.staff_id)}", staff, facts.staff_name))
+    if facts.service_code:
+        cells.append((f"{Dim.SERVICE}{middle}{_part(facts.service_code)}", item, facts.service_name))
+    if facts.adopted and facts.is_bad:
+        cells += [(f"{Dim.TAG}{middle}{tag.value}", {"t": 1}, TAGS_BY_CODE[tag].dimension_zh) for tag in facts.tags]
+    city = facts.region_code[:4]
     for period in stored_keys_of(facts.rated_at):
-
-        def cell(dim: str, key: str = "-", period: str = period) -> CellKey:
-            return cell_key(period, facts.region_code, facts.agency_code, dim, key)
-
-        cells: list[tuple[CellKey, dict[str, int], str | None]] = [
-            (cell(Dim.SUMMARY), item, facts.agency_name),
-            (cell(Dim.CHANNEL, facts.channel.value), item, CHANNEL_ZH[facts.channel]),
-        ]
-        if township:
-            cells.append((cell(Dim.TOWNSHIP, township), item, None))
-        if facts.window_no:
-            label = " ".join(p for p in (facts.hall, facts.window_no) if p)
-            cells.append((cell(Dim.WINDOW, f"{facts.hall or '-'}/{facts.window_no}"), item, label))
-        if facts.staff_id:
-            cells.append((cell(Dim.STAFF, facts.staff_id), staff, facts.staff_name))
-        if facts.service_code:
-            cells.append((cell(Dim.SERVICE, facts.service_code), item, facts.service_name))
-        if facts.adopted and facts.is_bad:
-            cells += [(cell(Dim.TAG, tag.value), {"t": 1}, TAGS_BY_CODE[tag].dimension_zh) for tag in facts.tags]
-        for key, counters, label in cells:
-            for name, n in counters.items():
-                out.add(key, name, n, label)
+        pk = f"{period}#{city}"
+        for sk, counters, label in cells:
+            key = CellKey(pk, sk)
+            out.counters[key] = dict(counters)
+            if label:
+                out.labels[key] = label
     return out
 
 
@@ -247,14 +251,23 @@ class RollupChange:
 def change_between(change_id: str, old: Contribution, new: Contribution) -> RollupChange:
     """new - old, cell by cell, zeros dropped: a change that moves no figure (a forwarding receipt) writes nothing."""
     deltas: dict[CellKey, dict[str, int]] = {}
+    if not old.counters or not new.counters:  # a new item, or one removed: no difference to take
+        sign, only = (1, new) if not old.counters else (-1, old)
+        for key, bag in only.counters.items():
+            kept = {n: sign * v for n, v in bag.items() if v}
+            if kept:
+                deltas[key] = kept
+        return _checked(RollupChange(change_id, deltas, {k: v for k, v in new.labels.items() if k in deltas}))
     for key in set(old.counters) | set(new.counters):
         before, after = old.counters.get(key, {}), new.counters.get(key, {})
         bag = {n: after.get(n, 0) - before.get(n, 0) for n in set(before) | set(after)}
         bag = {n: v for n, v in bag.items() if v}
         if bag:
             deltas[key] = bag
-    labels = {k: v for k, v in new.labels.items() if k in deltas}
-    change = RollupChange(change_id, deltas, labels)
+    return _checked(RollupChange(change_id, deltas, {k: v for k, v in new.labels.items() if k in deltas}))
+
+
+def _checked(change: RollupChange) -> RollupChange:
     if change.items > MAX_TRANSACTION_ITEMS:  # 2 periods x (6 cells + 14 tags) + 1 = 41 at most
         raise ValueError(f"a change touching {change.items} items does not fit one transaction")
     return change
