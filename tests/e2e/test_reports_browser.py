@@ -126,7 +126,7 @@ def test_the_city_report_is_drawn_in_a_browser_with_chinese_glyphs_R19(november:
             marks: [...svg.querySelectorAll('path, rect')].filter(e => { const b = e.getBBox();
                      return b.width > 2 && b.height > 2; }).length,
             texts: [...svg.querySelectorAll('text')].filter(t => t.getComputedTextLength() > 0).length}))""")
-        assert all(chart["marks"] > 3 and chart["texts"] > 3 for chart in drawn), drawn
+        assert all(chart["marks"] >= 2 and chart["texts"] > 3 for chart in drawn), drawn  # bars or lines, labels
         # the Chinese is drawn with a CJK font that has its glyphs, in the heading and in a chart's labels
         probe = browser.evaluate("""(() => { const t = [...document.querySelectorAll('#chart-grade-mix svg text')]
             .find(t => /[\u4e00-\u9fff]/.test(t.textContent)); t.id = 'cjk-probe'; return t.textContent; })()""")
