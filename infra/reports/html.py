@@ -30,9 +30,10 @@ h1 { font-size: 18pt; margin: 0 0 4pt; }
 h2 { font-size: 13pt; border-left: 4pt solid #c00; padding-left: 6pt; margin: 14pt 0 6pt; break-after: avoid; }
 .meta { color: #555; font-size: 9pt; margin-bottom: 8pt; }
 table { border-collapse: collapse; width: 100%; margin: 4pt 0 8pt; font-size: 9pt; break-inside: auto; }
-th, td { border: 0.5pt solid #bbb; padding: 2pt 4pt; text-align: right; white-space: nowrap; }
-th { background: #f2f2f2; text-align: center; }
-td.label { text-align: left; white-space: normal; }
+th, td { border: 0.5pt solid #bbb; padding: 2pt 3pt; text-align: right; white-space: nowrap; }
+th { background: #f2f2f2; text-align: center; white-space: normal; font-weight: normal; font-size: 8pt; }
+td.label { text-align: left; white-space: nowrap; }
+table.wide { font-size: 7.5pt; }
 tr { break-inside: avoid; }
 tr.flagged td { background: #fde8e8; }
 .flag { color: #c00; font-weight: bold; }
@@ -119,7 +120,8 @@ def _view_table(view: ReportView, defs: dict[str, IndicatorDefinition]) -> str:
     if not lines:
         lines.append(f'<tr><td class="label" colspan="{len(heads)}">本期无数据</td></tr>')
     head = "".join(f"<th>{escape(h)}</th>" for h in heads)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+    wide = ' class="wide"' if len(heads) > 10 else ""
+    return f"<table{wide}><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
 
 
 def _footnotes(document: ReportDocument) -> str:

@@ -25,6 +25,7 @@ REPORT_VARIABLES = ReportsSettings.variables()
 # Row labels of the divisions the demo and the tests rate in; a deployment's come from its rollup cells' labels.
 REGION_NAMES = {"360700": "赣州市", "360702": "章贡区", "360703": "南康区", "360704": "赣县区", "360721": "信丰县",
                 "360722": "大余县", "360704101": "梅林镇", "360704102": "王母渡镇"}  # fmt: skip
+REGION_NAMES |= {code.ljust(12, "0"): name for code, name in list(REGION_NAMES.items())}
 
 
 def reports_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> ReportService:
