@@ -177,9 +177,16 @@ def run_demo_month(args: argparse.Namespace) -> int:
         call_clock(args.state_dir, {"set": when.isoformat()})
 
     def settle() -> None:
-        request = urllib.request.Request(f"{base}/_local/drain", data=b"{}", method="POST")
-        with urllib.request.urlopen(request, timeout=300):
-            pass
+        """Until the queues and streams are empty (the local cloud answers 503 after 2 minutes of work: ask again)."""
+        for _ in range(10):
+            request = urllib.request.Request(f"{base}/_local/drain", data=b"{}", method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=300):
+                    return
+            except urllib.error.HTTPError as err:
+                if err.code != 503:
+                    raise
+        raise UsageError("the local cloud's queues did not drain in 20 minutes")
 
     hub = demo_month.Hub(base, lambda user: bearer(user, args.state_dir), move_clock, settle)
     try:
