@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint package schemas bench clean
+.PHONY: run test lint package schemas bench clean browser
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
@@ -38,13 +38,14 @@ lint: $(STAMP)
 # `sam deploy` picks up. `sam build` calls the build-<LogicalId> targets itself (BuildMethod: makefile),
 # from a copy of this directory, with ARTIFACTS_DIR set.
 FUNCTIONS := AccountFunction RegistryFunction IngestFunction WorkOrdersFunction ForwardFunction SweepFunction \
-	SchedulerFunction RatingsQueryFunction AuthorizerFunction
+	SchedulerFunction RatingsQueryFunction AuthorizerFunction ReportingFunction ReportsFunction
 BUILD_DIR := .aws-sam/build
 BUILD_PY = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PY))
 
 package: $(STAMP)
 	rm -rf $(BUILD_DIR)
 	$(MAKE) --no-print-directory build-DependenciesLayer ARTIFACTS_DIR=$(CURDIR)/$(BUILD_DIR)/DependenciesLayer
+	$(MAKE) --no-print-directory build-ReportsLayer ARTIFACTS_DIR=$(CURDIR)/$(BUILD_DIR)/ReportsLayer
 	for f in $(FUNCTIONS); do $(MAKE) --no-print-directory build-$$f ARTIFACTS_DIR=$(CURDIR)/$(BUILD_DIR)/$$f || exit 1; done
 	$(BIN)/python deploy/build.py template
 	$(BIN)/python deploy/build.py report
@@ -53,9 +54,20 @@ package: $(STAMP)
 build-DependenciesLayer:
 	$(BUILD_PY) deploy/build.py deps --out "$(ARTIFACTS_DIR)/python"
 
+# The report renderers' dependencies (vl-convert, XlsxWriter), in a layer of their own for ReportsFunction alone.
+build-ReportsLayer:
+	$(BUILD_PY) deploy/build.py deps --lock deploy/requirements-reports.txt --out "$(ARTIFACTS_DIR)/python"
+
 # A function's code: the runtime packages only (hub, connectors, infra, functions).
 $(addprefix build-,$(FUNCTIONS)):
 	$(BUILD_PY) deploy/build.py code --out "$(ARTIFACTS_DIR)"
+
+# Headless Chromium and a CJK font (Debian packages) for the report's browser test; installs only what is missing.
+browser:
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || { \
+	  command -v apt-get >/dev/null || { echo "make browser: no apt-get; install chromium and a CJK font"; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-noto-cjk >/dev/null; }
 
 schemas: $(STAMP)
 	$(BIN)/hcp schema export

@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.set_defaults(func=run_up)
     # `hcp local province` lives with the provincial stub's commands, `hcp local sms` with the reminders',
     # `hcp local users|token` with the demo people's, `hcp local notifications` with the work-order notices'
-    for name in ("cli.province_cmd", "cli.sms_cmd", "cli.people", "cli.notifications_cmd"):
+    for name in ("cli.province_cmd", "cli.sms_cmd", "cli.people", "cli.notifications_cmd", "cli.reports_cmd"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "cli.connectors_cmd",
     "cli.workorders_cmd",
     "cli.ratings_cmd",
+    "cli.reports_cmd",
     "cli.province_encode_cmd",
 )
 

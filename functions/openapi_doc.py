@@ -18,6 +18,7 @@ OTHER_APIS = (
     "functions.workorders",
     "functions.ratings_api",
     "functions.account",
+    "functions.reports",
 )
 TITLE = "hcp-hub API"
 DESCRIPTION = (

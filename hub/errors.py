@@ -114,6 +114,15 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "PERSONAL_DATA_IN_TEXT": ("R20", "{detail}: write no phone or ID number of the rater here",
                               "{detail}：此处不得填写评价人的手机号码或身份证号码"),
     "CURSOR_INVALID": (None, "not a cursor this list handed out: {detail}", "分页游标无效：{detail}"),
+    # -- reports (R19; infra/reports/service.py)
+    "REPORT_PERIOD_INVALID": ("R19", "not a period: {detail} (use 2026-11-28, 2026-W48, 2026-11, 2026-Q4 or 2026)",
+                              "统计期无效：{detail}（应为 2026-11-28、2026-W48、2026-11、2026-Q4 或 2026）"),
+    "REPORT_FORMAT_UNKNOWN": ("R19", "unknown report format: {detail} (json, html or xlsx)",
+                              "不支持的通报格式：{detail}（可选 JSON、HTML 或电子表格）"),
+    "REPORT_NOT_READY": ("R19", "this period has not ended, so its report is not generated yet ({detail})",
+                         "该统计期尚未结束，通报尚未生成（{detail}）"),
+    "REPORT_SCOPE_REQUIRED": ("R19", "give exactly one of region= and agency=",
+                              "须且只能指定行政区划或单位之一"),
 }  # fmt: skip
 
 

@@ -114,6 +114,12 @@ class Target(_Model):
     level: Level | None = Field(default=None, description="R3: derived from region_code")
     staff: Staff | None = None
     provider: Provider | None = None
+    hall: Annotated[
+        str | None, Field(max_length=TEXT_MAX, description="the hall (政务服务大厅) the window belongs to (R19)")
+    ] = None
+    window_no: Annotated[
+        str | None, Field(max_length=32, description="窗口号: the window, unique within its hall (R19 reports)")
+    ] = None
 
     @model_validator(mode="after")
     def _level_follows_region(self) -> Target:

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from hub.case_notice import CaseNotice
 from hub.rating import Rating, UnifiedRating
 from hub.registry import ChangeBody, RegistrationBody
+from hub.reports.document import ReportDocument
 from hub.tags import TAGS
 
 
@@ -42,4 +43,5 @@ HUB_MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "unified-rating.json": (UnifiedRating, "validation"),
     "connector-registration.json": (RegistrationBody, "validation"),
     "connector-change.json": (ChangeBody, "validation"),
+    "report.json": (ReportDocument, "serialization"),  # R19: what a composed 通报 publishes
 }

@@ -66,6 +66,8 @@ from hub.workorders import (
 
 if TYPE_CHECKING:
     from hub.workorders import Event
+from hub.reports.cells import CellKey, Dim, RollupChange
+from hub.reports.ports import Cell, RebuiltPartition, RollupStore
 
 
 class InMemoryConnectorStore(ConnectorStore):
@@ -583,3 +585,62 @@ class InMemoryNotifier(Notifier):
         with self._lock:
             self.published.append(notice)
             return f"m-{len(self.published)}"
+
+
+class InMemoryRollupStore(RollupStore):
+    """Cells in dicts; `applied` holds the change markers, as the table's marker items do."""
+
+    def __init__(self) -> None:
+        self._cells: dict[str, dict[str, dict[str, int]]] = {}
+        self._labels: dict[CellKey, str] = {}
+        self.applied: set[str] = set()
+        self.items_read = 0
+        self.transactions = 0
+        self.items_written = 0
+        self._lock = threading.Lock()
+
+    def apply(self, change: RollupChange) -> bool:
+        if change.empty:
+            return True
+        with self._lock:
+            if change.change_id in self.applied:
+                return False
+            self.applied.add(change.change_id)
+            self.transactions += 1
+            self.items_written += change.items
+            for key, deltas in change.deltas.items():
+                bag = self._cells.setdefault(key.pk, {}).setdefault(key.sk, {})
+                for name, n in deltas.items():
+                    bag[name] = bag.get(name, 0) + n
+            self._labels.update(change.labels)
+        return True
+
+    def query(self, pk: str, prefix: str = "") -> list[Cell]:
+        with self._lock:
+            partition = self._cells.get(pk, {})
+            out = [
+                Cell(CellKey(pk, sk), dict(bag), self._labels.get(CellKey(pk, sk)))
+                for sk, bag in sorted(partition.items())
+                if sk.startswith(prefix)
+            ]
+        self.items_read += len(out)
+        return out
+
+    def agency_partitions(self, stored_period: str, agency_code: str) -> list[CellKey]:
+        with self._lock:
+            out = [
+                CellKey(pk, sk)
+                for pk, partition in self._cells.items()
+                if pk.startswith(f"{stored_period}#")
+                for sk in partition
+                if sk.startswith(f"{Dim.SUMMARY}#") and CellKey(pk, sk).agency == agency_code
+            ]
+        self.items_read += len(out)
+        return sorted(out)
+
+    def replace(self, partition: RebuiltPartition) -> None:
+        with self._lock:
+            self._cells[partition.pk] = {c.key.sk: dict(c.counters) for c in partition.cells}
+            for c in partition.cells:
+                if c.label:
+                    self._labels[c.key] = c.label

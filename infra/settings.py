@@ -166,3 +166,10 @@ class SignInSettings:
     @classmethod
     def variables(cls) -> list[str]:
         return [*cls._REQUIRED.values(), *cls._OPTIONAL.values()]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportingSettings(_FromEnv):
+    """What the reporting function (rollups from the change streams, R19) needs."""
+
+    rollups_table: str = _env("ROLLUPS_TABLE")

@@ -56,6 +56,7 @@ from .lambdas import FunctionSpec, LocalFunction, handler_exists, merge_environm
 from .motoserver import Mode, MotoServer
 from .schedules import DrivenClock, Firing, Rule, RuleTarget, Schedule, Scheduler, parse_duration
 from .sqs import QueuePoller, SqsMapping
+from .streams import StreamMapping, StreamPoller, stream_pollers, take_stream_mappings
 from .translate import LeftOut, Template, Translation, substitute_refs, translate
 
 log = logging.getLogger("hcp.localcloud")
@@ -120,6 +121,7 @@ class LocalCloud:
         self.functions: dict[str, LocalFunction] = {}
         self.routes: list[Route] = []
         self.mappings: list[SqsMapping] = []
+        self.stream_mappings: list[StreamMapping] = []  # DynamoDB streams (streams.py)
         self.rules: list[Rule] = []
         self.left_out: list[LeftOut] = []
         self.notes: list[str] = []
@@ -130,6 +132,7 @@ class LocalCloud:
         self.environment: dict[str, str] = {}
         self._specs: list[FunctionSpec] = []
         self._pollers: list[QueuePoller] = []
+        self._stream_pollers: list[StreamPoller] = []
         self._scheduler: Scheduler | None = None
         self._server: ApiServer | None = None
         self._server_thread: threading.Thread | None = None
@@ -171,7 +174,8 @@ class LocalCloud:
         self.translation = translation
         self.left_out = list(translation.left_out)
         created = self._create_self_created(translation.self_created)
-        self._deploy(substitute_refs(translation.cloudformation, created["Ref"], created["GetAtt"]))
+        cfn, self.stream_mappings = take_stream_mappings(translation.cloudformation)  # played here, not by moto
+        self._deploy(substitute_refs(cfn, created["Ref"], created["GetAtt"]))
         self.resources.update(created["Ref"])
         self._apply_settings_moto_ignores(translation.cloudformation)
         self._read_functions(translation)
@@ -195,6 +199,9 @@ class LocalCloud:
         for poller in self._pollers:
             poller.stop()
         self._pollers.clear()
+        for stream_poller in self._stream_pollers:
+            stream_poller.stop()
+        self._stream_pollers.clear()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -429,7 +436,7 @@ class LocalCloud:
                 continue  # another stack's, in a shared moto server
             source = esm.get("EventSourceArn", "")
             if not source.startswith("arn:aws:sqs:"):
-                self.notes.append(f"{function}: event source {source} is not played locally (SQS only)")
+                self.notes.append(f"{function}: event source {source} is not played locally (SQS, DynamoDB streams)")
                 continue
             queue_url = sqs.get_queue_url(QueueName=source.rsplit(":", 1)[1])["QueueUrl"]
             concurrency = esm.get("ScalingConfig", {}).get("MaximumConcurrency", DEFAULT_SQS_CONCURRENCY)
@@ -499,6 +506,12 @@ class LocalCloud:
             if not self.driven:
                 poller.start()
             self._pollers.append(poller)
+        self._stream_pollers = stream_pollers(self.stream_mappings, self.functions, self.client("dynamodb"),
+                                              self.client("dynamodbstreams"), self.resources, self.region,
+                                              held=self.driven)  # fmt: skip
+        for stream_poller in self._stream_pollers:
+            if not self.driven:
+                stream_poller.start()
 
     def queue_depths(self) -> dict[str, int]:
         """Messages on each mapped queue, visible, in flight or delayed."""
@@ -525,7 +538,8 @@ class LocalCloud:
         deadline = time.monotonic() + timeout
         quiet = 0
         while True:
-            idle = all(p.busy == 0 for p in self._pollers) and not any(self.queue_depths().values())
+            streamed = sum(s.drive() for s in self._stream_pollers)  # in this thread, under the poller's lock
+            idle = not streamed and all(p.busy == 0 for p in self._pollers) and not any(self.queue_depths().values())
             quiet = quiet + 1 if idle else 0
             if quiet >= 2:
                 return
@@ -538,10 +552,12 @@ class LocalCloud:
         with self._driving:
             for _ in range(rounds):
                 done = sum(poller.drive(parallel=parallel) for poller in self._pollers)
+                done += sum(stream_poller.drive() for stream_poller in self._stream_pollers)
                 processed += done
                 if done:
                     continue
-                if not (redeliver and sum(poller.redeliver() for poller in self._pollers)):
+                pollers: list[Any] = [*self._pollers, *self._stream_pollers]
+                if not (redeliver and sum(poller.redeliver() for poller in pollers)):
                     return processed
         raise RuntimeError(f"queues still busy after {rounds} rounds: {self.queue_depths()}")
 
@@ -674,8 +690,15 @@ class LocalCloud:
             except (ValueError, KeyError, TypeError) as exc:
                 return json_reply(400, {"message": str(exc)})
             return json_reply(200, self._clock_json(self.move_clock(set_to=set_to, advance=advance)))
+        if path == "/_local/drain" and method == "POST":  # `hcp local demo-month`: wait until the queues are empty
+            try:
+                self.drain(timeout=120)
+            except TimeoutError as exc:
+                return json_reply(503, {"message": str(exc)})
+            return json_reply(200, {"drained": True})
         return json_reply(404, {"message": f"no local route {method} {path}",
-                                "routes": ["GET /_local/status", "GET /_local/clock", "POST /_local/clock"]})
+                                "routes": ["GET /_local/status", "GET /_local/clock", "POST /_local/clock",
+                                           "POST /_local/drain"]})
 
     def _clock_json(self, fired: list[Firing]) -> dict[str, Any]:
         return {

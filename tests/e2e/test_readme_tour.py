@@ -77,7 +77,8 @@ class Tour:
 
     def hcp(self, args: list[str]) -> Run:
         env = {**os.environ, "HCP_STATE_DIR": str(self.cloud.state_dir), "COLUMNS": "200"}
-        done = subprocess.run([str(HCP), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        patience = 1200 if args[:2] == ["local", "demo-month"] else 120  # two months of ratings, driven
+        done = subprocess.run([str(HCP), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=patience)
         return Run(done.returncode, done.stdout + done.stderr)
 
     def structured(self, args: list[str]) -> Any:
@@ -259,6 +260,30 @@ def _nothing(tour: Tour, run: Run) -> None:
 
 # The README's lines whose comments claim more than "it works", in README order (a line may come twice).
 # `ID` in a line is replaced by the id named here, taken from an earlier line's output.
+def _demo_month(tour: Tour, run: Run) -> None:
+    assert run.code == 0 and "ratings accepted" in run.out, run.out
+    accepted, posted = map(int, re.findall(r"(\d+) ratings accepted of (\d+)", run.out)[0])
+    assert accepted == posted > 500, run.out  # nothing refused
+    written = [m for m in tour.cloud.client("s3").list_objects_v2(Bucket=tour.cloud.resources["ReportsBucket"],
+                                                                  Prefix="reports/month/2026-11/").get("Contents", [])]
+    assert len(written) >= 3 * 5, written  # the city, its counties, its departments and the public summary
+
+
+def _county_report(tour: Tour, run: Run) -> None:
+    assert run.code == 0, run.out
+    assert "赣县区" in run.out and "满意率" in run.out and "窗口工作人员评价排名" in run.out, run.out
+    assert "张伟" in run.out and "王芳" in run.out, run.out  # staff by name: the county's own management (R19)
+
+
+def _wrote(name: str, magic: bytes) -> Check:
+    def check(tour: Tour, run: Run) -> None:
+        assert run.code == 0, run.out
+        path = ROOT / name
+        assert path.read_bytes().startswith(magic), path
+        path.unlink()
+    return check
+
+
 CHECKS: list[tuple[str, Check, str | None]] = [
     ("hcp clock set 2026-11-28T12:00:00+08:00", _clock_at("2026-11-28T12:00:00+08:00"), None),
     ("hcp send --kind kiosk ../shared/samples/kiosk/01-dissatisfied-labels.json", _sent("kiosk"), None),
@@ -292,6 +317,12 @@ CHECKS: list[tuple[str, Check, str | None]] = [
     ("hcp local sms", _first_reminder, None),
     ("hcp clock advance 7d", _second_reminder, None),
     ("hcp local province --last 1", _default_rated, None),
+    ("hcp local demo-month", _demo_month, None),
+    ("hcp reports show --period 2026-11 --region 360704 --as ganxian-management", _county_report, None),
+    ("hcp reports show --period 2026-11 --region 360700 --as ganzhou-management --format html --out report.html",
+     _wrote("report.html", b"<!DOCTYPE html>"), None),
+    ("hcp reports show --period 2026-11 --region 360700 --public --format xlsx --out public.xlsx",
+     _wrote("public.xlsx", b"PK"), None),
     ("hcp calendar due 2026-09-30 10", _contains("2026-10-20"), None),
     ("hcp calendar due 2027-01-29 5 --explain", _contains("provisional"), None),
 ]

@@ -203,4 +203,4 @@ def test_the_template_s_secrets_and_bucket_under_the_data_key_are_found() -> Non
     resolver = iam.Resolver(cfn, physical, types, {}, "us-east-1")
     found = iam.encryption_keys(cfn, translation.self_created, physical, resolver)
     data_key = "arn:aws:kms:us-east-1:123456789012:key/DataKey"
-    assert found == {"LookupKeySecret": data_key, "RawPayloadBucket": data_key}
+    assert found == {"LookupKeySecret": data_key, "RawPayloadBucket": data_key, "ReportsBucket": data_key}

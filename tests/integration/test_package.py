@@ -153,4 +153,7 @@ def test_every_function_is_built_by_the_makefile_with_the_layer() -> None:
     layer = SAM["Resources"]["DependenciesLayer"]
     assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     assert SAM["Globals"]["Function"]["Layers"] == [{"Ref": "DependenciesLayer"}]
-    assert all("Layers" not in props["Properties"] for props in FUNCTIONS.values())
+    # ReportsFunction alone adds ReportsLayer (the renderers' 88 MB), appended by SAM to the Globals' layer
+    assert {f: p["Properties"]["Layers"] for f, p in FUNCTIONS.items() if "Layers" in p["Properties"]} == {
+        "ReportsFunction": [{"Ref": "ReportsLayer"}]
+    }

@@ -73,6 +73,16 @@ def test_window_device_rates_staff_and_maps_reason_codes_R4() -> None:
     assert rating.target.staff.name == "李四"
 
 
+def test_window_device_sends_its_hall_and_window_number_for_window_reports_R19() -> None:
+    [outcome] = normalize_sample(next(p for p in RATING_SAMPLES if p.parent.name == "window_device"))
+    assert (outcome.rating.target.hall, outcome.rating.target.window_no) == ("赣县区政务服务中心", "A12")
+
+
+def test_a_source_without_a_window_leaves_the_window_unset() -> None:
+    [outcome] = normalize_sample(next(p for p in RATING_SAMPLES if p.parent.name == "kiosk"))
+    assert (outcome.rating.target.hall, outcome.rating.target.window_no) == (None, None)
+
+
 def test_gbk_xml_chinese_text_survives() -> None:
     [outcome] = normalize_sample(next(p for p in RATING_SAMPLES if p.suffix == ".xml"))
     assert outcome.rating.case.service_name == "城乡居民基本养老保险参保登记"
