@@ -15,15 +15,21 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(BIN)/hcp local up $(if $(PORT),--port $(PORT)) $(if $(PROVINCE_PORT),--province-port $(PROVINCE_PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT))
 
+# On pytest-xdist workers (TEST_WORKERS=auto: one per core; TEST_WORKERS=0 runs in this process, in order):
+# the e2e tests are one scope on one worker, in their order, and every other module is a scope of its own
+# that the next free worker takes (tests/conftest.py).
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadscope
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 
 test-fast: $(STAMP)  # unit and integration: no local cloud, minutes not tens of minutes
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q tests/unit tests/integration
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) tests/unit tests/integration
 
 # cfn-lint on the SAM source and on the translated template (which is where it finds what AWS refuses),
 # for a global region and both China regions (deploy/lint.py).

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import sys
 import tempfile
 from pathlib import Path
 
 from cfnlint.api import ManualArgs, lint_file
+from cfnlint.match import Match
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,16 +41,39 @@ def translated(region: str, sam: dict | None = None) -> dict:
     return sam_to_cloudformation(sam, {}, region)
 
 
-def lint_translated(region: str, sam: dict | None = None) -> list[str]:
+def translated_matches(region: str, sam: dict | None = None) -> tuple[dict, list[Match], list[str]]:
+    """The translation of template.yaml (or `sam`) for `region`, and cfn-lint's findings on it, as matches and as
+    lines. Of template.yaml itself, once per region and process: each lint takes seconds, and the tests ask
+    for the same ones (tests/integration/test_lint.py, test_signin_regions.py). Read it, never change it."""
+    return _translated_matches(region, sam) if sam is not None else _template_translated_matches(region)
+
+
+def _translated_matches(region: str, sam: dict | None) -> tuple[dict, list[Match], list[str]]:
+    cfn = translated(region, sam)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"translated-{region}.json"
-        path.write_text(json.dumps(translated(region, sam), indent=1, ensure_ascii=False), encoding="utf-8")
+        path.write_text(json.dumps(cfn, indent=1, ensure_ascii=False), encoding="utf-8")
         matches = lint_file(path, config=ManualArgs(regions=[region]))
-        return [str(m).replace(str(path), "translated.json") for m in matches]
+        return cfn, matches, [str(m).replace(str(path), "translated.json") for m in matches]
+
+
+@functools.cache
+def _template_translated_matches(region: str) -> tuple[dict, list[Match], list[str]]:
+    return _translated_matches(region, None)
+
+
+def lint_translated(region: str, sam: dict | None = None) -> list[str]:
+    return list(translated_matches(region, sam)[2])
+
+
+@functools.cache
+def _source_findings(region: str) -> tuple[str, ...]:
+    return tuple(str(m) for m in lint_file(TEMPLATE, config=ManualArgs(regions=[region], include_checks=["I"])))
 
 
 def lint_source(region: str) -> list[str]:
-    return [str(m) for m in lint_file(TEMPLATE, config=ManualArgs(regions=[region], include_checks=["I"]))]
+    """cfn-lint on template.yaml, informational checks included; once per region and process."""
+    return list(_source_findings(region))
 
 
 def lint(region: str) -> dict[str, list[str]]:

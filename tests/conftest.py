@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -17,6 +21,19 @@ SAMPLES = Path(os.environ.get("HCP_SAMPLES", ROOT.parent / "shared" / "samples")
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def deploy_script(name: str) -> ModuleType:
+    """deploy/<name>.py (a script, not a package), loaded once per process: the test modules that use it share
+    what it computes once (deploy/lint.py's findings per region)."""
+    key = f"deploy_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, ROOT / "deploy" / f"{name}.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[key] = module
+    return sys.modules[key]
 
 
 def sample_files() -> list[Path]:
@@ -34,3 +51,40 @@ def samples_dir() -> Path:
     if not SAMPLES.is_dir():
         pytest.fail(f"the shared samples are not at {SAMPLES}; set HCP_SAMPLES")
     return SAMPLES
+
+
+# `make test` runs on pytest-xdist workers. A scope runs whole on one worker, in collection order, and the next
+# free worker takes the next scope. Every e2e test is in one scope, the first handed out (the longest): one
+# session cloud, the README tour first, the IAM check and the log search last (tests/e2e/conftest.py). Every
+# other module is a scope of its own (its module fixtures are made once), the biggest first, unless it is
+# named here, to share a worker with a module that reuses what it computed once per process.
+E2E = "tests/e2e"
+SAME_WORKER = {
+    "tests/integration/test_lint.py": "cfn-lint",  # deploy/lint.py lints each region once for both
+    "tests/integration/test_signin_regions.py": "cfn-lint",
+}
+
+
+def scope_of(nodeid: str) -> str:
+    module = nodeid.split("::", 1)[0]
+    return E2E if module.startswith(f"{E2E}/") else SAME_WORKER.get(module, module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """For any of xdist's load modes (`--dist load|loadscope|loadfile|loadgroup`): the e2e tests cannot be
+    spread over workers. (xdist_group marks do not group under pytest 9.2: pytest-xdist issue 1386.)"""
+    if config.getvalue("dist") not in ("load", "loadscope", "loadfile", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByTestScope(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if E2E in self.workqueue:
+                self.workqueue.move_to_end(E2E, last=False)
+            super()._assign_work_unit(node)
+
+    return ByTestScope(config, log)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from infra.localcloud import iam
 from infra.localcloud.hubcloud import HubLocalCloud
 from infra.localcloud.people import id_token
 from infra.signing import sign
@@ -116,16 +117,41 @@ class Hub:
         raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-@pytest.fixture(scope="session")
-def hub(local_cloud: HubLocalCloud) -> Iterator[Hub]:
-    """The integrators' fixture (infra.localcloud.pytest_plugin), with the business clock on the samples' day.
+# Fast retries and short province timeouts, so minutes of backoff take seconds in a test; the forward function
+# reads them on its next call.
+FAST = {"FORWARD_RETRY_BASE_SECONDS": "1", "PROVINCE_READ_TIMEOUT": "0.5", "PROVINCE_CONNECT_TIMEOUT": "0.5"}
 
-    Fast retries and short province timeouts, so minutes of backoff take seconds in a test; the
-    forward function reads them on its next call.
-    """
-    with environment(FORWARD_RETRY_BASE_SECONDS="1", PROVINCE_READ_TIMEOUT="0.5", PROVINCE_CONNECT_TIMEOUT="0.5"):
+
+@pytest.fixture(scope="package")
+def local_cloud(local_cloud: HubLocalCloud) -> Iterator[HubLocalCloud]:
+    """The integrators' fixture (infra.localcloud.pytest_plugin), stopped once the last e2e test is done rather
+    than at the session's end: under pytest-xdist (`make test`) the worker that ran the e2e tests may be handed
+    unit tests next, and they must not see its AWS_ENDPOINT_URL or its driven clock. (Stopping is idempotent.)"""
+    yield local_cloud
+    local_cloud.stop()
+
+
+@pytest.fixture(scope="package")
+def hub(local_cloud: HubLocalCloud) -> Iterator[Hub]:
+    """The session's cloud (one for every e2e module), with the business clock on the samples' day."""
+    with environment(**FAST):
         local_cloud.move_clock(set_to=BUSINESS_NOW)
         yield Hub(local_cloud)
+
+
+@contextmanager
+def own_hub(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Hub]:
+    """A cloud of a module's own, set up as `hub` is, for a module whose tests move the clock weeks back and
+    forth: on the session's cloud each long move makes the scheduler and the sweep work through every earlier
+    test's orders, timers and pending ratings (minutes: the work-order story took 221 s there, 3 s alone).
+    Its calls are held to the functions' roles when it stops, as test_iam_enforced.py holds the session's."""
+    with HubLocalCloud(state_dir=tmp_path_factory.mktemp(name), driven=True) as cloud, environment(**FAST):
+        cloud.move_clock(set_to=BUSINESS_NOW)
+        yield Hub(cloud)
+        enforcer = iam.enforcer(cloud)
+        denials = enforcer.denials()
+        assert sum(enforcer.calls.values()) > 0
+        assert not denials, "\n".join(enforcer.message(c) + f" ({c.function}, {enforcer.calls[c]}x)" for c in denials)
 
 
 @contextmanager
@@ -161,10 +187,18 @@ def _capture_new_loggers(log_capture: LogCapture) -> None:
     log_capture.attach()  # loggers created since (a function imported on its first call)
 
 
+@pytest.fixture(scope="package", autouse=True)
+def _capture_ends_with_the_e2e_tests(log_capture: LogCapture) -> Iterator[None]:
+    """The capture comes off the loggers once the last e2e test is done (the tests a pytest-xdist worker may run
+    next are not the e2e run's); its lines stay for the session."""
+    yield
+    log_capture.uninstall()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The README's tour is the first e2e test (its own cloud comes and goes before the session's starts); the
     IAM check and the log search run after every other test of the session, so they see its calls and lines
-    (the log search very last)."""
+    (the log search very last). The e2e tests run after the others, in one stretch."""
 
     def module(item: pytest.Item) -> str:
         return item.nodeid.split("::")[0]
@@ -173,5 +207,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     iam = [i for i in items if module(i).endswith("e2e/test_iam_enforced.py")]
     last = [i for i in items if module(i).endswith("e2e/test_log_search.py")]
     rest = [i for i in items if i not in tour and i not in iam and i not in last]
-    first_e2e = next((n for n, i in enumerate(rest) if "e2e/" in module(i)), len(rest))
-    items[:] = rest[:first_e2e] + tour + rest[first_e2e:] + iam + last
+    # and the e2e tests after the others, together: the session's cloud stops when the last of them is done
+    e2e = [i for i in rest if "e2e/" in module(i)]
+    items[:] = [i for i in rest if "e2e/" not in module(i)] + tour + e2e + iam + last

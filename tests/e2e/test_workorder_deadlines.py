@@ -6,23 +6,26 @@ as not adopted through the sweep and the forward queue. Nothing mocked. Rules: R
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from infra.notify import published_on_moto
-from tests.e2e.conftest import BUSINESS_NOW, Hub
+from tests.e2e.conftest import Hub, own_hub
 from tests.e2e.test_workorders import MARKET, act, at, hcp, kiosk_rating
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module", autouse=True)
-def clock_back_to_the_samples_day(hub: Hub) -> Any:
-    yield
-    hub.cloud.drain()
-    hub.cloud.move_clock(set_to=BUSINESS_NOW)
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """A cloud of this module's own (tests/e2e/conftest.py `own_hub`): its tests move the clock weeks back and
+    forth, and on the session's cloud each move would run the scheduler and the sweep over every other test's
+    orders and ratings."""
+    with own_hub(tmp_path_factory, "hcp-workorder-deadlines") as hub:
+        yield hub
 
 
 def notices(hub: Hub, order_id: str) -> list[dict[str, Any]]:

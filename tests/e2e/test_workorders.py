@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from cli.main import main
 from tests.conftest import SAMPLES
-from tests.e2e.conftest import BUSINESS_NOW, Hub
+from tests.e2e.conftest import BUSINESS_NOW, Hub, own_hub
 
 pytestmark = pytest.mark.e2e
 MARKET = ("11360704MB1C000102", "赣州市赣县区市场监督管理局", "360704000000")
@@ -28,11 +29,13 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(f"{text}+08:00")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def clock_back_to_the_samples_day(hub: Hub) -> Any:
-    yield
-    hub.cloud.drain()
-    hub.cloud.move_clock(set_to=BUSINESS_NOW)
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """A cloud of this module's own (tests/e2e/conftest.py `own_hub`): its tests move the clock weeks back and
+    forth, and on the session's cloud each move would run the scheduler and the sweep over every other test's
+    orders and ratings."""
+    with own_hub(tmp_path_factory, "hcp-workorders") as hub:
+        yield hub
 
 
 def kiosk_rating(hub: Hub, order_no: str, unit: tuple[str, str, str] = MARKET, when: str = "2026-09-30T09:30:00",

@@ -3,24 +3,15 @@ CloudFormation really creates), for us-east-1 and both China regions (deploy/lin
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("deploy_lint", ROOT / "deploy" / "lint.py")
-assert _spec and _spec.loader
-lint = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lint)
+from tests.conftest import deploy_script
+
+lint = deploy_script("lint")  # deploy/lint.py: it lints each region and part once per process (test_signin_regions too)
 
 CHINA = ("cn-north-1", "cn-northwest-1")
-
-
-# Each lint takes seconds: once per region and part for the whole module.
-lint_source = functools.cache(lint.lint_source)
-lint_translated = functools.cache(lambda region: lint.lint_translated(region))
+lint_source = lint.lint_source
+lint_translated = lint.lint_translated
 
 
 @pytest.mark.parametrize("region", lint.REGIONS)

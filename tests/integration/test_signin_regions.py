@@ -14,10 +14,13 @@ from cfnlint.api import ManualArgs, lint
 
 from infra.localcloud.cognito import condition_holds
 from infra.localcloud.translate import load_template, sam_to_cloudformation
+from tests.conftest import deploy_script
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 SAM = load_template(TEMPLATE)
 REGIONS = ["us-east-1", "cn-north-1", "cn-northwest-1"]
+# deploy/lint.py lints each region's translation and the source once per process, for test_lint.py and here
+lint_script = deploy_script("lint")
 COGNITO = {"UserPool", "UserPoolClient", "DepartmentGroup", "ManagementGroup", "AuditorGroup", "OperatorGroup"}
 # What sign-in adds to the translated template: the authorizer, its role and the permission API Gateway
 # invokes it with, the API that declares it, and Cognito where it exists.
@@ -36,8 +39,11 @@ def translated(region: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module", params=REGIONS)
-def region_and_cfn(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    return request.param, translated(request.param)
+def region_and_cfn(request: pytest.FixtureRequest) -> tuple[dict[str, Any], list[Any]]:
+    """A region's translation (the same as translated(region): the code in S3) and cfn-lint's matches on it for
+    that region: `lint(json.dumps(cfn), config=ManualArgs(regions=[region]))`, computed once per process."""
+    cfn, matches, _ = lint_script.translated_matches(request.param)
+    return cfn, matches
 
 
 def _resource_of(match: Any) -> str | None:
@@ -45,10 +51,8 @@ def _resource_of(match: Any) -> str | None:
     return str(path[1]) if len(path) > 1 and path[0] == "Resources" else None
 
 
-def test_the_translated_sign_in_resources_lint_clean_in_each_region(region_and_cfn: tuple[str, Any]) -> None:
-    region, cfn = region_and_cfn
-
-    matches = lint(json.dumps(cfn), config=ManualArgs(regions=[region]))
+def test_the_translated_sign_in_resources_lint_clean_in_each_region(region_and_cfn: tuple[Any, Any]) -> None:
+    cfn, matches = region_and_cfn
 
     on_sign_in = [f"{m.rule.id} {_resource_of(m)}: {m.message}" for m in matches if _resource_of(m) in SIGN_IN
                   or _resource_of(m) is None]  # fmt: skip
@@ -57,9 +61,10 @@ def test_the_translated_sign_in_resources_lint_clean_in_each_region(region_and_c
 
 
 def test_the_sam_source_lints_clean_for_the_china_regions_too() -> None:
-    matches = lint(TEMPLATE.read_text("utf-8"), config=ManualArgs(regions=REGIONS))
+    # cfn-lint on the source for each region (errors, warnings and informational checks), once per process
+    findings = {region: lint_script.lint_source(region) for region in REGIONS}
 
-    assert [f"{m.rule.id} {m.message}" for m in matches] == []
+    assert findings == {region: [] for region in REGIONS}
 
 
 def test_without_the_condition_cfn_lint_refuses_cognito_in_china_negative_control() -> None:
