@@ -37,12 +37,28 @@ if TYPE_CHECKING:
     from hub.case_intake import CaseIntake
     from hub.forwarding import ForwardService
     from hub.ingest import DryRun, IngestService
-    from hub.outcomes import OutboxRelay, OutcomeDelivery
-    from hub.ports import Clock, ConnectorStore, ForwardQueue, NonceStore, Normalizer, RatingStore, RawArchive
+    from hub.outcomes import Notifier, OutboxRelay, OutcomeDelivery, OutcomeQueue, OutcomeSink
+    from hub.ports import (
+        AuditLog,
+        CalendarStore,
+        CaseStore,
+        Clock,
+        ConnectorStore,
+        ForwardQueue,
+        NonceStore,
+        Normalizer,
+        NotificationLog,
+        RatingStore,
+        RawArchive,
+        SmsSender,
+        TimerStore,
+    )  # fmt: skip
     from hub.rating_reads import RatingReads
     from hub.registry import RegistryService
     from hub.scheduler import CaseScheduler
+    from hub.workorder import WorkOrderStore
     from hub.workorder_monitor import WorkOrderMonitor
+    from infra.calendar_store import StoredCalendars
     from infra.forward_queue import SqsForwardQueue
     from infra.oidc import OidcVerifier
 
@@ -361,12 +377,12 @@ class SchedulerServices:
 def build_cases(
     *,
     ratings: RatingStore,
-    cases: Any,
-    timers: Any,
+    cases: CaseStore,
+    timers: TimerStore,
     archive: RawArchive,
     queue: ForwardQueue,
-    calendar_store: Any,
-    calendars: Any = None,
+    calendar_store: CalendarStore,
+    calendars: StoredCalendars | None = None,
     clock: Clock | None = None,
 ) -> CaseServices:
     from hub.calendar_admin import CalendarAdmin
@@ -384,12 +400,12 @@ def build_cases(
 def build_scheduler(
     *,
     ratings: RatingStore,
-    cases: Any,
-    timers: Any,
+    cases: CaseStore,
+    timers: TimerStore,
     queue: ForwardQueue,
-    sms: Any,
-    log: Any,
-    calendar_store: Any,
+    sms: SmsSender,
+    log: NotificationLog,
+    calendar_store: CalendarStore,
     rating_link: str,
     clock: Clock | None = None,
 ) -> SchedulerServices:
@@ -406,7 +422,7 @@ def build_scheduler(
     return SchedulerServices(scheduler, CalendarAdmin(calendar_store, cases, timers), clock or _clock())
 
 
-def _calendars(dynamodb: Any, table: str, environ: Mapping[str, str] | None) -> Any:
+def _calendars(dynamodb: Any, table: str, environ: Mapping[str, str] | None) -> StoredCalendars:
     from infra.calendar_store import shared_calendars
 
     return shared_calendars(dynamodb, table, CalendarCacheSettings.from_env(environ).seconds)
@@ -513,7 +529,7 @@ class RatingReadServices:
     clock: Clock = field(default_factory=_clock)
 
 
-def build_rating_reads(*, ratings: RatingStore, audit: Any, clock: Clock | None = None) -> RatingReadServices:
+def build_rating_reads(*, ratings: RatingStore, audit: AuditLog, clock: Clock | None = None) -> RatingReadServices:
     from hub.rating_reads import RatingReads
 
     return RatingReadServices(RatingReads(ratings, audit), clock or _clock())
@@ -555,14 +571,15 @@ class OutboxServices:
     """`monitor` for the scheduler, `relay` for the sweep and right after actions, `delivery` (with the
     province) for the forward function's outcome messages."""
 
-    store: Any  # hub.workorder.WorkOrderStore
+    store: WorkOrderStore
     relay: OutboxRelay
     monitor: WorkOrderMonitor
     delivery: OutcomeDelivery | None = None
 
 
 def build_outbox(
-    *, store: Any, notifier: Any, queue: Any, calendars: Any, province: Any = None, ratings: Any = None
+    *, store: WorkOrderStore, notifier: Notifier, queue: OutcomeQueue, calendars: Calendars,
+    province: OutcomeSink | None = None, ratings: RatingStore | None = None,
 ) -> OutboxServices:
     from hub.outcomes import OutboxRelay, OutcomeDelivery
     from hub.workorder_monitor import WorkOrderMonitor
