@@ -5,6 +5,7 @@ Nothing here stores anything; the ingest service decides what to keep from the o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from connectors.base import Adapter
 from hub.calendar import WorkingDayCalendar
 from hub.errors import Problem, Refused
+from hub.ports import NormalizedItem
 from hub.rating import Rating, rating_id_for
 from hub.rules import RatingPolicy, check_timing
 from hub.validation import problems_from
@@ -94,16 +96,17 @@ def normalize_record(
     return ItemOutcome(index, "accepted", rating=rating, source_rating_id=source_rating_id)
 
 
-def report_of(outcomes: list[ItemOutcome], *, show_personal: bool = False) -> dict[str, Any]:
+def report_of(outcomes: Sequence[NormalizedItem], *, show_personal: bool = False) -> dict[str, Any]:
     """The one JSON answer of `hcp normalize`, `hcp connectors test` and the registry's dry-run: one item as
     itself, several as `{"outcome": accepted|partial|rejected, "results": [...]}`. Personal data masked (R20)."""
     from hub.masking import masked_rating
 
-    def shown(outcome: ItemOutcome) -> dict[str, Any]:
+    def shown(outcome: NormalizedItem) -> dict[str, Any]:
         if outcome.rating is None:
-            return outcome.as_dict()
+            return {"index": outcome.index, "outcome": "rejected", "errors": [p.as_dict() for p in outcome.problems]}
         rating = outcome.rating.model_dump(mode="json")
-        return outcome.as_dict(rating if show_personal else masked_rating(rating))
+        shown_rating = rating if show_personal else masked_rating(rating)
+        return {"index": outcome.index, "outcome": "accepted", "rating": shown_rating}
 
     items = [shown(o) for o in outcomes]
     if len(items) == 1:

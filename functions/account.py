@@ -18,23 +18,17 @@ checks signatures.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from functions.edge.telemetry import Handler, logger, metrics
 from hub.access import AGENCY_CLAIM, GROUPS_CLAIM, REGION_CLAIM, AccessDenied, Principal, principal_from_claims
 from hub.errors import problem
 
 JSON = "application/json; charset=utf-8"
-
 # Log the principal's ids and scope (`Principal.as_log()`), never a name, phone or token.
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
-app = APIGatewayRestResolver()
 
 
 def claims_of(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -64,32 +58,34 @@ def denied(exc: AccessDenied) -> Response[str]:
     return Response(exc.status, JSON, json.dumps(body, ensure_ascii=False, separators=(",", ":")), headers=headers)
 
 
-@app.get("/v1/me")
-def me() -> Response[str]:
-    try:
+def _build_app() -> APIGatewayRestResolver:
+    from functions.edge.api import share_error_handlers
+    from functions.http import reply
+
+    app = APIGatewayRestResolver(debug=False)
+
+    @app.get("/v1/me")
+    def me() -> Response[str]:
+        metrics.add_metric(name="AccountRequests", unit=MetricUnit.Count, value=1)
         principal = principal_of(app)
-    except AccessDenied as exc:
-        logger.info("refused", extra={"code": exc.code})
-        return denied(exc)
-    answer = {
-        "username": principal.username,
-        **principal.as_log(),
-        "sees_everything": principal.sees_everything,
-        "sees_personal_data": principal.sees_personal_data,
-    }
-    logger.info("who am i", extra={"principal": principal.as_log()})
-    return Response(200, JSON, json.dumps(answer, ensure_ascii=False, separators=(",", ":")))
+        answer = {
+            "username": principal.username,
+            **principal.as_log(),
+            "sees_everything": principal.sees_everything,
+            "sees_personal_data": principal.sees_personal_data,
+        }
+        logger.info("who am i", extra={"principal": principal.as_log()})
+        return reply(200, answer)
+
+    share_error_handlers(app, metric="AccountErrors")
+    return app
 
 
-@app.not_found
-def not_found(_: Exception) -> Response[str]:
-    path = app.current_event.path
-    body = {"errors": [problem("ROUTE_UNKNOWN", "", f"{app.current_event.http_method} {path}").as_dict()]}
-    return Response(404, JSON, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+def make_handler() -> Handler:
+    """The account function has no services: the person is in the event."""
+    from functions.edge.api import api_handler
+
+    return api_handler(_build_app)
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    metrics.add_metric(name="AccountRequests", unit=MetricUnit.Count, value=1)
-    return app.resolve(event, context)
+handler = make_handler()

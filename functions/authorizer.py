@@ -17,30 +17,14 @@ logged, never a token or a name.
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
+from functions.edge.telemetry import Handler, entry, logger
 from hub.errors import CATALOG
+from infra import bootstrap
 from infra.oidc import OidcVerifier, TokenRefused
-from infra.settings import SignInSettings
-
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
-
-_verifier: tuple[tuple[str, ...], OidcVerifier] | None = None
-
-
-def verifier() -> OidcVerifier:
-    """One per container, built on first invocation: its JWKS cache outlives the invocation. (Built again
-    should the sign-in variables change, which only a process hosting several local clouds sees; like
-    infra.bootstrap.BuiltOnce, without importing the AWS stores the authorizer never uses.)"""
-    global _verifier
-    key = tuple(os.environ.get(name, "") for name in SignInSettings.variables())
-    if _verifier is None or _verifier[0] != key:
-        _verifier = (key, OidcVerifier(SignInSettings.from_env()))
-    return _verifier[1]
 
 
 def api_wide(method_arn: str) -> str:
@@ -66,15 +50,25 @@ def _json_safe(text: str) -> str:
     return text.replace("\\", "/").replace('"', "'").replace("\n", " ")
 
 
-@logger.inject_lambda_context(log_event=False)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def make_handler(build: Callable[[], OidcVerifier] = bootstrap.verifier_from_env) -> Handler:
+    """A Lambda handler over the verifier `build` makes on first use: one per container, its JWKS cache
+    outliving the invocation."""
+    verifier = bootstrap.BuiltOnce(build)
+
+    def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return _authorize(verifier(), event)
+
+    return entry(authorize, metrics_on=False)
+
+
+def _authorize(verifier: OidcVerifier, event: dict[str, Any]) -> dict[str, Any]:
     token = event.get("authorizationToken")
     if token is None:  # a REQUEST authorizer's event
         headers = event.get("headers") or {}
         token = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
     method_arn = str(event.get("methodArn") or "")
     try:
-        identity = verifier().verify(token, time.time())
+        identity = verifier.verify(token, time.time())
     except TokenRefused as refused:
         logger.info("token refused", extra={"code": refused.code})
         _, english, chinese = CATALOG[refused.code]
@@ -83,3 +77,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return policy("anonymous", "Deny", method_arn, answer)
     logger.info("signed in", extra={"subject": identity.subject, "roles": identity.roles})
     return policy(identity.subject, "Allow", api_wide(method_arn), identity.context())
+
+
+handler = make_handler()

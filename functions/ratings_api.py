@@ -13,139 +13,89 @@ Logs carry the principal's ids, counts and codes, never a rating's personal data
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
+from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.account import denied, principal_of
-from functions.http import BadBody, json_object
-from hub.access import AccessDenied
-from hub.errors import Problem, Refused, problem, unknown_field
+from functions.account import principal_of
+from functions.edge.api import api_handler, share_error_handlers
+from functions.edge.telemetry import Handler, logger, metrics
+from functions.http import errors, json_object, reply, request_id
+from hub.errors import problem, unknown_field
 from hub.rating_reads import AuditUnavailable, ListRequest
 from infra import bootstrap
-from infra.clock import current_clock
-from infra.settings import MissingSettings, RatingReadSettings
+from infra.bootstrap import RatingReadServices
 
-JSON = "application/json; charset=utf-8"
 MAX_LOOKUP_BODY = 4096
-
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
-app = APIGatewayRestResolver()
-reads = bootstrap.BuiltOnce(
-    bootstrap.rating_reads_from_env,
-    [*RatingReadSettings.variables(), "DATA_KEY_ID", "PERSONAL_DATA_ALGORITHM", "LOOKUP_KEY_SECRET_ARN"],
-)
+Read = Callable[..., dict[str, Any]]
 
 
-def _reply(status: int, data: Any) -> Response[str]:
-    return Response(status, JSON, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
-
-
-def _errors(status: int, problems: list[Problem]) -> Response[str]:
-    return _reply(status, {"errors": [p.as_dict() for p in problems]})
-
-
-def _request_id() -> str:
-    found = (app.current_event.raw_event.get("requestContext") or {}).get("requestId")
-    return str(found or getattr(app.lambda_context, "aws_request_id", None) or uuid.uuid4())
-
-
-def _answer(action: str, read: Any) -> Response[str]:
-    """Runs `read(principal, now, request_id)`, mapping every refusal to its status."""
+def _answer(app: APIGatewayRestResolver, action: str, read: Read, **request: Any) -> Response[str]:
+    """`read(principal, **request, now=..., request_id=...)`, logged and counted; a rating unknown is 404, the
+    audit log unwritable 503 (nothing is answered in clear without its audit record, R20)."""
+    principal = principal_of(app)
+    services: RatingReadServices = app.context["services"]()
     try:
-        principal = principal_of(app)
-    except AccessDenied as exc:
-        logger.info("refused", extra={"code": exc.code})
-        return denied(exc)
-    request_id = _request_id()
-    try:
-        answer = read(principal, current_clock().now(), request_id)
-    except AccessDenied as exc:
-        logger.info("refused", extra={"code": exc.code, "principal": principal.as_log(), "action": action})
-        return denied(exc)
-    except Refused as exc:
-        return _errors(400, exc.problems)
+        answer = read(services.reads, principal, **request, now=services.clock.now(), request_id=request_id(app))
     except LookupError:
-        return _errors(404, [problem("RATING_NOT_FOUND", "rating_id", app.current_event.path.rsplit("/", 1)[-1])])
+        return errors(404, [problem("RATING_NOT_FOUND", "rating_id", app.current_event.path.rsplit("/", 1)[-1])])
     except AuditUnavailable as exc:
         logger.error("audit write failed; nothing returned", extra={"reason": str(exc), "action": action})
         metrics.add_metric(name="AuditWriteFailed", unit=MetricUnit.Count, value=1)
-        return _errors(503, [problem("AUDIT_UNAVAILABLE", "")])
-    except MissingSettings as exc:
-        logger.error("misconfigured", extra={"missing": exc.names})
-        return _errors(500, [problem("INTERNAL_ERROR", "", request_id)])
+        return errors(503, [problem("AUDIT_UNAVAILABLE", "")])
     shown = answer.get("ratings")
-    logger.info(
-        "ratings read",
-        extra={"principal": principal.as_log(), "action": action, "masked": answer.get("masked"),
-               "count": len(shown) if isinstance(shown, list) else 1},
-    )  # fmt: skip
-    metrics.add_metric(name="RatingsRead", unit=MetricUnit.Count, value=len(shown) if isinstance(shown, list) else 1)
+    count = len(shown) if isinstance(shown, list) else 1
+    logger.info("ratings read", extra={"principal": principal.as_log(), "action": action,
+                                       "masked": answer.get("masked"), "count": count})  # fmt: skip
+    metrics.add_metric(name="RatingsRead", unit=MetricUnit.Count, value=count)
     if not answer.get("masked"):
         metrics.add_metric(name="UnmaskedReads", unit=MetricUnit.Count, value=1)
-    return _reply(200, answer)
+    return reply(200, answer)
 
 
-@app.get("/v1/ratings")
-def list_ratings() -> Response[str]:
-    params = app.current_event.query_string_parameters or {}
-    request = ListRequest(
-        agency=params.get("agency"), region=params.get("region"), start=params.get("from"), end=params.get("to"),
-        grade=params.get("grade"), connector=params.get("connector"),
-        include_not_adopted=params.get("include_not_adopted"), unmasked=params.get("unmasked"),
-        limit=params.get("limit"), cursor=params.get("cursor"),
-    )  # fmt: skip
-    return _answer("list", lambda who, now, rid: reads().list(who, request, now=now, request_id=rid))
+def _build_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(debug=False)  # debug prints whole events
 
+    @app.get("/v1/ratings")
+    def list_ratings() -> Response[str]:
+        params = app.current_event.query_string_parameters or {}
+        request = ListRequest(
+            agency=params.get("agency"), region=params.get("region"), start=params.get("from"), end=params.get("to"),
+            grade=params.get("grade"), connector=params.get("connector"),
+            include_not_adopted=params.get("include_not_adopted"), unmasked=params.get("unmasked"),
+            limit=params.get("limit"), cursor=params.get("cursor"),
+        )  # fmt: skip
+        return _answer(app, "list", lambda reads, who, **kw: reads.list(who, request, **kw))
 
-@app.get("/v1/ratings/<rating_id>")
-def get_rating(rating_id: str) -> Response[str]:
-    unmasked = (app.current_event.query_string_parameters or {}).get("unmasked")
-    return _answer("get", lambda who, now, rid: reads().get(who, rating_id, unmasked=unmasked, now=now, request_id=rid))
+    @app.get("/v1/ratings/<rating_id>")
+    def get_rating(rating_id: str) -> Response[str]:
+        unmasked = (app.current_event.query_string_parameters or {}).get("unmasked")
+        return _answer(app, "get", lambda reads, who, **kw: reads.get(who, rating_id, unmasked=unmasked, **kw))
 
-
-@app.post("/v1/ratings/lookup")
-def lookup() -> Response[str]:
-    shape = 'a JSON object {"phone": ...} or {"id_no": ...}'
-    event = app.current_event.raw_event
-    if len(event.get("body") or "") > 2 * MAX_LOOKUP_BODY:
-        return _errors(400, [problem("BODY_MALFORMED", "", shape)])
-    try:
+    @app.post("/v1/ratings/lookup")
+    def lookup() -> Response[str]:
+        shape = 'a JSON object {"phone": ...} or {"id_no": ...}'
+        event = app.current_event.raw_event
+        if len(event.get("body") or "") > 2 * MAX_LOOKUP_BODY:
+            return errors(400, [problem("BODY_MALFORMED", "", shape)])
         body = json_object(event, shape)
-    except BadBody as exc:
-        return _errors(exc.status, [exc.problem])
-    unknown = [unknown_field(key) for key in body if key not in ("phone", "id_no")]
-    if unknown:
-        return _errors(422, unknown)
-    if not all(isinstance(body.get(k, ""), str) for k in ("phone", "id_no")):
-        return _errors(400, [problem("BODY_MALFORMED", "", shape)])
-    phone, id_no = body.get("phone") or None, body.get("id_no") or None
-    return _answer(
-        "lookup", lambda who, now, rid: reads().lookup(who, phone=phone, id_no=id_no, now=now, request_id=rid)
-    )
+        unknown = [unknown_field(key) for key in body if key not in ("phone", "id_no")]
+        if unknown:
+            return errors(422, unknown)
+        if not all(isinstance(body.get(k, ""), str) for k in ("phone", "id_no")):
+            return errors(400, [problem("BODY_MALFORMED", "", shape)])
+        found = {"phone": body.get("phone") or None, "id_no": body.get("id_no") or None}
+        return _answer(app, "lookup", lambda reads, who, **kw: reads.lookup(who, **kw), **found)
+
+    share_error_handlers(app, metric="RatingReadErrors")
+    return app
 
 
-@app.exception_handler(Exception)
-def internal_error(exc: Exception) -> Response[str]:
-    """Logged by type only: a message of a lower layer could quote a value (R20)."""
-    logger.error("failed", extra={"error": type(exc).__name__})
-    return _errors(500, [problem("INTERNAL_ERROR", "", _request_id())])
+def make_handler(build: Callable[[], RatingReadServices] = bootstrap.rating_reads_from_env) -> Handler:
+    """A Lambda handler over the services `build` makes on first use (tests pass moto, and their own clock)."""
+    return api_handler(_build_app, services=bootstrap.BuiltOnce(build))
 
 
-@app.not_found
-def not_found(_: Exception) -> Response[str]:
-    route = f"{app.current_event.http_method} {app.current_event.path}"
-    return _errors(404, [problem("ROUTE_UNKNOWN", "", route)])
-
-
-@metrics.log_metrics
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+handler = make_handler()

@@ -3,39 +3,43 @@ relay again the work-order outbox entries still owed (a lost relay, a province d
 
 from __future__ import annotations
 
-import os
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from functions.edge.telemetry import Handler, entry, logger, metrics
 from infra import bootstrap
-from infra.clock import current_clock
-from infra.settings import ForwardSettings, MissingSettings, OutboxSettings
-
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
+from infra.bootstrap import ForwardServices, OutboxServices
+from infra.settings import MissingSettings
 
 
-_services = bootstrap.BuiltOnce(bootstrap.forward_from_env, ForwardSettings.variables())
-_outbox = bootstrap.BuiltOnce(bootstrap.outbox_from_env, OutboxSettings.variables())
+def make_handler(
+    build: Callable[[], ForwardServices] = bootstrap.forward_from_env,
+    outbox: Callable[[], OutboxServices] = bootstrap.outbox_from_env,
+) -> Handler:
+    """A Lambda handler over the services `build` and `outbox` make on first use (tests pass moto, and a clock)."""
+    services, orders = bootstrap.BuiltOnce(build), bootstrap.BuiltOnce(outbox)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+        forwarding = services()
+        now = forwarding.clock.now()
+        requeued = forwarding.forward.sweep(now)
+        if requeued:
+            logger.warning("re-queued ratings stored but not forwarded", count=len(requeued))
+        metrics.add_metric(name="SweepRequeued", unit=MetricUnit.Count, value=len(requeued))
+        try:
+            relayed = orders().relay.sweep(now)
+        except MissingSettings as missing:  # a stack without work orders
+            logger.warning("work-order outbox skipped", extra={"missing": missing.names})
+            relayed = Counter()
+        if relayed:
+            logger.info("work-order outbox relayed", extra={"counts": dict(relayed)})
+        metrics.add_metric(name="OutboxRelayed", unit=MetricUnit.Count, value=sum(relayed.values()))
+        return {"requeued": len(requeued), **{f"outbox_{k}": v for k, v in relayed.items()}}
+
+    return entry(handler)
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    now = current_clock().now()
-    requeued = _services().forward.sweep(now)
-    if requeued:
-        logger.warning("re-queued ratings stored but not forwarded", count=len(requeued))
-    metrics.add_metric(name="SweepRequeued", unit=MetricUnit.Count, value=len(requeued))
-    try:
-        relayed = _outbox().relay.sweep(now)
-    except MissingSettings as missing:  # a stack without work orders
-        logger.warning("work-order outbox skipped", extra={"missing": missing.names})
-        relayed = Counter()
-    if relayed:
-        logger.info("work-order outbox relayed", extra={"counts": dict(relayed)})
-    metrics.add_metric(name="OutboxRelayed", unit=MetricUnit.Count, value=sum(relayed.values()))
-    return {"requeued": len(requeued), **{f"outbox_{k}": v for k, v in relayed.items()}}
+handler = make_handler()

@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from hub.errors import Problem, Refused, problem
-from hub.ports import Connector, ForwardQueue, Normalizer, PutResult, RatingStore, RawArchive
-from hub.rating import RatingOutcome, rating_id_for
+from hub.ports import Connector, ForwardQueue, NormalizedItem, Normalizer, PutResult, RatingStore, RawArchive
+from hub.rating import Rating, RatingOutcome, rating_id_for
 from hub.scope import out_of_scope
 
 _CONFLICT_PROBLEM = {
@@ -87,12 +87,7 @@ class IngestService:
         except Refused:
             self.archive.put(connector.connector_id, request_id, body, content_type, now)
             raise
-        foreign = [
-            p
-            for item in items
-            if item.rating is not None
-            for p in out_of_scope(connector, item.index, item.rating.target.agency_code, item.rating.target.region_code)
-        ]
+        foreign = [p for item in items for p in _foreign(connector, item)]
         if foreign:
             raise Refused(foreign)
         raw_ref = self.archive.put(connector.connector_id, request_id, body, content_type, now)
@@ -122,3 +117,44 @@ def _rejected(connector_id: str, index: int, source_rating_id: str | None, probl
 def _stored(index: int, rating_id: str, source_rating_id: str, put: PutResult) -> ItemResult:
     errors = (_CONFLICT_PROBLEM[put.conflict](),) if put.outcome == "conflict" and put.conflict else ()
     return ItemResult(index, put.outcome, rating_id, source_rating_id, errors)
+
+
+def _foreign(connector: Connector, item: NormalizedItem) -> list[Problem]:
+    """R20: the problems of an item rating for an agency or region the connector may not rate for."""
+    rating = item.rating
+    if rating is None:
+        return []
+    return out_of_scope(connector, item.index, rating.target.agency_code, rating.target.region_code)
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfScope:
+    """An item the dry-run refuses as ingest would (CONNECTOR_OUT_OF_SCOPE): a `NormalizedItem`, rejected."""
+
+    index: int
+    problems: tuple[Problem, ...]
+    source_rating_id: str | None = None
+    outcome: str = "rejected"
+    rating: Rating | None = None
+
+
+class DryRun:
+    """A body in a connector's format read as ingest would read it — normalized, then the same scope check —
+    and kept nowhere (the registry's dry-run). Where ingest refuses the whole body for one item out of scope,
+    this answers item by item, so the department sees which."""
+
+    def __init__(self, normalize: Normalizer) -> None:
+        self.normalize = normalize
+
+    def check(
+        self, connector: Connector, adapter: Any, body: bytes, content_type: str | None, now: datetime
+    ) -> list[NormalizedItem]:
+        """One item per record; raises `hub.errors.Refused` for a body that cannot be read at all."""
+        items = self.normalize(
+            adapter, body, content_type, connector_id=connector.connector_id, received_at=now, now=now
+        )
+        checked: list[NormalizedItem] = []
+        for item in items:
+            foreign = _foreign(connector, item)
+            checked.append(OutOfScope(item.index, tuple(foreign), item.source_rating_id) if foreign else item)
+        return checked

@@ -1,33 +1,134 @@
-"""The composition root: the one place that turns settings into services.
+"""The composition root: the one place that turns settings into services, and says when they are built.
 
-Functions call `ingest_from_env()` once per container (on the first invocation); tests call
-`build_ingest()` with fakes, or `ingest_from_env()` inside moto. Nothing else constructs adapters.
+Each function's `make_handler(build=bootstrap.x_from_env)` wraps its builder in `BuiltOnce`: built on the
+first invocation (a missing variable is named then, not at import), once per container, again only if
+one of the variables the builder `reads` changes (a process hosting several local clouds in turn). Every
+service set carries the clock its function reads; tests call `build_x()` with fakes, or `x_from_env()`
+inside moto, with a `LocalClock` of their own. Nothing else constructs adapters.
+
+Imports of the adapters are inside the builders: a function imports what its first request needs.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from hub.ingest import IngestService
-from hub.ports import ConnectorStore, ForwardQueue, NonceStore, Normalizer, RatingStore, RawArchive
-from infra.settings import IngestSettings
+from infra.clock import InstalledClock
+from infra.settings import (
+    CalendarCacheSettings,
+    CaseSettings,
+    ForwardSettings,
+    IngestSettings,
+    OutboxSettings,
+    RatingReadSettings,
+    RegistrySettings,
+    SchedulerSettings,
+    SignInSettings,
+    WorkOrderSettings,
+)
+
+if TYPE_CHECKING:
+    from hub.calendar import WorkingDayCalendar
+    from hub.calendar_admin import CalendarAdmin
+    from hub.case_intake import CaseIntake
+    from hub.forwarding import ForwardService
+    from hub.ingest import DryRun, IngestService
+    from hub.outcomes import OutboxRelay, OutcomeDelivery
+    from hub.ports import (
+        AuditLog,
+        CalendarStore,
+        CaseStore,
+        Clock,
+        ConnectorStore,
+        ForwardQueue,
+        NonceStore,
+        Normalizer,
+        NotificationLog,
+        Notifier,
+        OutcomeQueue,
+        OutcomeSink,
+        RatingStore,
+        RawArchive,
+        SmsSender,
+        TimerStore,
+    )  # fmt: skip
+    from hub.rating_reads import RatingReads
+    from hub.registry import RegistryService
+    from hub.scheduler import CaseScheduler
+    from hub.workorders import WorkOrderMonitor, WorkOrderStore
+    from infra.calendar_store import StoredCalendars
+    from infra.forward_queue import SqsForwardQueue
+    from infra.oidc import OidcVerifier
+
+T = TypeVar("T")
+Calendars = Callable[[], "WorkingDayCalendar"]
+
+
+def _clock() -> Clock:
+    """The system's clock in production, the local cloud's under it (`infra.clock.InstalledClock`)."""
+    return InstalledClock()
+
+
+# What each builder reads from the environment: `BuiltOnce` builds again when one of them changes.
+_READS: dict[Callable[..., Any], tuple[str, ...]] = {}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reads(*names: str | type[Any]) -> Callable[[F], F]:
+    """Records the variables a builder reads: names, or settings classes (all their variables)."""
+    variables = tuple(v for n in names for v in ([n] if isinstance(n, str) else n.variables()))
+
+    def record(builder: F) -> F:
+        _READS[builder] = variables
+        return builder
+
+    return record
+
+
+class BuiltOnce(Generic[T]):
+    """Services built on first use, once per environment, whichever thread asks first.
+
+    In Lambda the environment never changes within a container, so this builds exactly once. A
+    process that hosts several local clouds in turn (a test session) gets services for the one whose
+    environment is current, instead of clients pointing at a stopped moto server. A builder a test
+    passes (not one of this module's) is built once.
+    """
+
+    def __init__(self, build: Callable[[], T], variables: Sequence[str] | None = None) -> None:
+        self._build = build
+        named = _READS.get(build, ()) if variables is None else tuple(variables)
+        self._variables = (*named, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")
+        self._lock = threading.Lock()
+        self._built: tuple[tuple[str | None, ...], T] | None = None
+
+    def __call__(self) -> T:
+        import os
+
+        key = tuple(os.environ.get(name) for name in self._variables)
+        built = self._built
+        if built is None or built[0] != key:
+            with self._lock:
+                built = self._built
+                if built is None or built[0] != key:
+                    built = self._built = (key, self._build())
+        return built[1]
 
 
 @dataclass(frozen=True, slots=True)
 class IngestServices:
-    """What the ingest function needs: the use case, and the two stores request signing reads."""
+    """What the ingest function needs: the use case, the two stores request signing reads, the clock."""
 
     service: IngestService
     connectors: ConnectorStore
     nonces: NonceStore
+    clock: Clock = field(default_factory=_clock)
 
 
-def normalizer(calendar: Any = None, policy: Any = None) -> Normalizer:
+def normalizer(calendar: WorkingDayCalendar | None = None, policy: Any = None) -> Normalizer:
     """`connectors.normalize.normalize` with the working-day calendar and the rating policy bound."""
     from connectors.normalize import normalize
     from hub.calendar import WorkingDayCalendar
@@ -35,7 +136,7 @@ def normalizer(calendar: Any = None, policy: Any = None) -> Normalizer:
     return partial(normalize, calendar=calendar or WorkingDayCalendar(), policy=policy)
 
 
-def calendar_normalizer(calendars: Callable[[], Any], policy: Any = None) -> Normalizer:
+def calendar_normalizer(calendars: Calendars, policy: Any = None) -> Normalizer:
     """`connectors.normalize.normalize` counting with the calendar as `calendars()` gives it at each call."""
     from connectors.normalize import normalize
 
@@ -53,8 +154,12 @@ def build_ingest(
     connectors: ConnectorStore,
     nonces: NonceStore,
     normalize: Normalizer | None = None,
+    clock: Clock | None = None,
 ) -> IngestServices:
-    return IngestServices(IngestService(ratings, archive, queue, normalize or normalizer()), connectors, nonces)
+    from hub.ingest import IngestService
+
+    service = IngestService(ratings, archive, queue, normalize or normalizer())
+    return IngestServices(service, connectors, nonces, clock or _clock())
 
 
 # Called with every client built here; the local cloud adds its IAM check (infra/localcloud/iam.py).
@@ -90,9 +195,16 @@ def sealed_stores(clients: Mapping[str, Any], environ: Mapping[str, str] | None 
 
 
 SEALING_CLIENTS = ("kms", "secretsmanager")
+SEALING = ("DATA_KEY_ID", "PERSONAL_DATA_ALGORITHM", "LOOKUP_KEY_SECRET_ARN")  # infra.sealing reads them
+# infra.province reads these
+PROVINCE = ("PROVINCE_URL", "PROVINCE_SECRET_ARN", "PROVINCE_OUTCOME_URL", "PROVINCE_READ_TIMEOUT",
+            "PROVINCE_CONNECT_TIMEOUT", "PROVINCE_PROFILE", "PROVINCE_MAPPING", "PROVINCE_MAPPING_FILE")  # fmt: skip
 
 
-def ingest_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> IngestServices:
+@reads(IngestSettings, CalendarCacheSettings, *SEALING)
+def ingest_from_env(
+    environ: Mapping[str, str] | None = None, *, session: Any = None, clock: Clock | None = None
+) -> IngestServices:
     """Raises `infra.settings.MissingSettings`, naming every variable that is missing."""
     from infra.archive import S3RawArchive
     from infra.connector_store import DynamoConnectorStore
@@ -104,19 +216,21 @@ def ingest_from_env(environ: Mapping[str, str] | None = None, *, session: Any = 
     clients = aws_clients(session, services=("dynamodb", "s3", "sqs", *SEALING_CLIENTS))
     dynamodb = clients["dynamodb"]
     sealed = sealed_stores(clients, environ)
-    # With the calendar table, the rating window (R5) counts with the notices an operator loaded
-    calendar_table = (os.environ if environ is None else environ).get("CALENDAR_TABLE", "").strip()
+    calendars = _calendars(dynamodb, settings.calendar_table, environ) if settings.calendar_table else None
     return build_ingest(
         ratings=DynamoRatingStore(dynamodb, settings.ratings_table, **sealed),
         archive=S3RawArchive(clients["s3"], settings.raw_bucket),
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
         connectors=DynamoConnectorStore(dynamodb, settings.connectors_table, sealed["sealer"]),
         nonces=DynamoNonceStore(dynamodb, settings.nonces_table),
-        normalize=calendar_normalizer(_calendars(dynamodb, calendar_table, environ)) if calendar_table else None,
+        normalize=calendar_normalizer(calendars) if calendars else None,
+        clock=clock,
     )
 
 
-def in_memory_ingest(normalize: Normalizer | None = None) -> tuple[IngestServices, dict[str, Any]]:
+def in_memory_ingest(
+    normalize: Normalizer | None = None, clock: Clock | None = None
+) -> tuple[IngestServices, dict[str, Any]]:
     """The ingest services over fresh `InMemory*` fakes, and the fakes by name (for tests and demos)."""
     from infra.memory import (
         InMemoryConnectorStore,
@@ -133,7 +247,7 @@ def in_memory_ingest(normalize: Normalizer | None = None) -> tuple[IngestService
         "connectors": InMemoryConnectorStore(),
         "nonces": InMemoryNonceStore(),
     }
-    return build_ingest(**fakes, normalize=normalize), fakes
+    return build_ingest(**fakes, normalize=normalize, clock=clock), fakes
 
 
 # --------------------------------------------------------------------------------------------------
@@ -142,82 +256,88 @@ def in_memory_ingest(normalize: Normalizer | None = None) -> tuple[IngestService
 
 @dataclass(frozen=True, slots=True)
 class RegistryServices:
-    registry: Any  # hub.registry.RegistryService
-    normalize: Normalizer  # for dry-runs: the same check ingest runs, kept nowhere
+    registry: RegistryService
+    dry_run: DryRun  # the same check ingest runs, kept nowhere
+    clock: Clock = field(default_factory=_clock)
 
 
-def build_registry(connectors: ConnectorStore, normalize: Normalizer | None = None) -> RegistryServices:
+def build_registry(
+    connectors: ConnectorStore, normalize: Normalizer | None = None, clock: Clock | None = None
+) -> RegistryServices:
     from connectors.registry import check_registration
+    from hub.ingest import DryRun
     from hub.registry import RegistryService
 
-    return RegistryServices(RegistryService(connectors, check_registration), normalize or normalizer())
+    registry = RegistryService(connectors, check_registration)
+    return RegistryServices(registry, DryRun(normalize or normalizer()), clock or _clock())
 
 
-def registry_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> RegistryServices:
+@reads(RegistrySettings, CalendarCacheSettings, *SEALING)
+def registry_from_env(
+    environ: Mapping[str, str] | None = None, *, session: Any = None, clock: Clock | None = None
+) -> RegistryServices:
     """The registry over the ConnectorsTable; dry-runs count windows with the loaded calendar notices."""
     from infra.connector_store import DynamoConnectorStore
-    from infra.settings import MissingSettings
 
-    env = os.environ if environ is None else environ
-    table = env.get("CONNECTORS_TABLE", "").strip()
-    if not table:
-        raise MissingSettings("the registry", ["CONNECTORS_TABLE"])
+    settings = RegistrySettings.from_env(environ)
     clients = aws_clients(session, services=("dynamodb", *SEALING_CLIENTS))
     dynamodb = clients["dynamodb"]
-    calendar_table = env.get("CALENDAR_TABLE", "").strip()
-    normalize = calendar_normalizer(_calendars(dynamodb, calendar_table, environ)) if calendar_table else None
+    calendars = _calendars(dynamodb, settings.calendar_table, environ) if settings.calendar_table else None
     # connectors' secrets are sealed like raters' personal data (the KMS envelope)
-    store = DynamoConnectorStore(dynamodb, table, sealed_stores(clients, environ)["sealer"])
-    return build_registry(store, normalize)
+    store = DynamoConnectorStore(dynamodb, settings.connectors_table, sealed_stores(clients, environ)["sealer"])
+    return build_registry(store, calendar_normalizer(calendars) if calendars else None, clock)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class ForwardServices:
-    forward: Any  # hub.forwarding.ForwardService
-    settings: Any  # infra.settings.ForwardSettings
-    sqs: Any
+    """The forward and sweep functions': the use case, the queue its messages come back through, the knobs."""
+
+    forward: ForwardService
+    queue: SqsForwardQueue
+    settings: ForwardSettings
+    clock: Clock = field(default_factory=_clock)
 
 
-def forward_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> ForwardServices:
+@reads(ForwardSettings, CalendarCacheSettings, *SEALING, *PROVINCE)
+def forward_from_env(
+    environ: Mapping[str, str] | None = None, *, session: Any = None, clock: Clock | None = None
+) -> ForwardServices:
     """The forwarding service over DynamoDB, SQS and the provincial client; names missing variables."""
     from hub.forwarding import ForwardService
     from infra.forward_queue import SqsForwardQueue
     from infra.province.client import ProvincialClient
     from infra.province.sink import ClientSink
     from infra.rating_store import DynamoRatingStore
-    from infra.settings import ForwardSettings
 
     settings = ForwardSettings.from_env(environ)
     clients = aws_clients(session, services=("dynamodb", "sqs", *SEALING_CLIENTS))
     client = ProvincialClient.from_env(environ, secrets_client=clients["secretsmanager"])
-    env = os.environ if environ is None else environ
+    dead_letter_url = settings.dead_letter_url or None
+    queue = SqsForwardQueue(clients["sqs"], settings.forward_queue_url, dead_letter_url=dead_letter_url)
     service = ForwardService(
         ratings=DynamoRatingStore(clients["dynamodb"], settings.ratings_table, **sealed_stores(clients, environ)),
         province=ClientSink(client),
-        queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url, dead_letter_url=env.get("FORWARD_DLQ_URL")),
-        **_work_order_creation(clients["dynamodb"], environ),
+        queue=queue,
+        **_work_order_creation(clients["dynamodb"], settings, environ),
     )
-    return ForwardServices(service, settings, clients["sqs"])
+    return ForwardServices(service, queue, settings, clock or _clock())
 
 
-def _work_order_creation(dynamodb: Any, environ: Mapping[str, str] | None) -> dict[str, Any]:
+def _work_order_creation(dynamodb: Any, settings: ForwardSettings, environ: Mapping[str, str] | None) -> dict[str, Any]:
     """R10 on the forward path: the work-order store, and the calendar as loaded, when the template gives them."""
     from infra.workorder_store import DynamoWorkOrderStore
 
-    env = os.environ if environ is None else environ
-    table = env.get("WORK_ORDERS_TABLE", "").strip()
-    if not table:
+    if not settings.work_orders_table:
         return {}
-    created: dict[str, Any] = {"work_orders": DynamoWorkOrderStore(dynamodb, table)}
-    calendar_table = env.get("CALENDAR_TABLE", "").strip()
-    if calendar_table:
-        created["calendars"] = _calendars(dynamodb, calendar_table, environ)
+    created: dict[str, Any] = {"work_orders": DynamoWorkOrderStore(dynamodb, settings.work_orders_table)}
+    if settings.calendar_table:
+        created["calendars"] = _calendars(dynamodb, settings.calendar_table, environ)
     return created
 
 
+@reads(WorkOrderSettings, CalendarCacheSettings)
 def work_orders_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> WorkOrderServices:
     """The work-order API's services over DynamoDB; raises `MissingSettings` naming what is missing."""
-    from infra.settings import WorkOrderSettings
     from infra.workorder_store import DynamoWorkOrderStore
 
     settings = WorkOrderSettings.from_env(environ)
@@ -236,31 +356,6 @@ class WorkOrderServices:
     calendars: Callable[[], Any]  # () -> hub.calendar.WorkingDayCalendar
 
 
-class BuiltOnce:
-    """Services built on first use, once per environment, whichever thread asks first.
-
-    In Lambda the environment never changes within a container, so this builds exactly once. A
-    process that hosts several local clouds in turn (a test session) gets services for the one whose
-    environment is current, instead of clients pointing at a stopped moto server.
-    """
-
-    def __init__(self, build: Any, variables: Sequence[str]) -> None:
-        self._build = build
-        self._variables = (*variables, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")
-        self._lock = threading.Lock()
-        self._built: tuple[tuple[str | None, ...], Any] | None = None
-
-    def __call__(self) -> Any:
-        key = tuple(os.environ.get(name) for name in self._variables)
-        built = self._built
-        if built is None or built[0] != key:
-            with self._lock:
-                built = self._built
-                if built is None or built[0] != key:
-                    built = self._built = (key, self._build())
-        return built[1]
-
-
 # --------------------------------------------------------------------------------------------------
 # Completed cases (R5-R7): the notices route, the operator's calendar route, the scheduler
 
@@ -269,25 +364,28 @@ class BuiltOnce:
 class CaseServices:
     """What the case and calendar routes of the ingest function need."""
 
-    intake: Any  # hub.case_intake.CaseIntake
-    calendar: Any  # hub.calendar_admin.CalendarAdmin
+    intake: CaseIntake
+    calendar: CalendarAdmin
+    clock: Clock = field(default_factory=_clock)
 
 
 @dataclass(frozen=True, slots=True)
 class SchedulerServices:
-    scheduler: Any  # hub.scheduler.CaseScheduler
-    calendar: Any  # hub.calendar_admin.CalendarAdmin
+    scheduler: CaseScheduler
+    calendar: CalendarAdmin
+    clock: Clock = field(default_factory=_clock)
 
 
 def build_cases(
     *,
     ratings: RatingStore,
-    cases: Any,
-    timers: Any,
+    cases: CaseStore,
+    timers: TimerStore,
     archive: RawArchive,
     queue: ForwardQueue,
-    calendar_store: Any,
-    calendars: Any = None,
+    calendar_store: CalendarStore,
+    calendars: StoredCalendars | None = None,
+    clock: Clock | None = None,
 ) -> CaseServices:
     from hub.calendar_admin import CalendarAdmin
     from hub.case_intake import CaseIntake
@@ -297,19 +395,21 @@ def build_cases(
     return CaseServices(
         intake=CaseIntake(ratings, cases, archive, queue, calendars),
         calendar=CalendarAdmin(calendar_store, cases, timers, on_change=calendars.invalidate),
+        clock=clock or _clock(),
     )
 
 
 def build_scheduler(
     *,
     ratings: RatingStore,
-    cases: Any,
-    timers: Any,
+    cases: CaseStore,
+    timers: TimerStore,
     queue: ForwardQueue,
-    sms: Any,
-    log: Any,
-    calendar_store: Any,
+    sms: SmsSender,
+    log: NotificationLog,
+    calendar_store: CalendarStore,
     rating_link: str,
+    clock: Clock | None = None,
 ) -> SchedulerServices:
     """The calendar is read afresh on every run (one small query a minute): no stale deadline ever fires."""
     from hub.calendar_admin import CalendarAdmin
@@ -321,24 +421,25 @@ def build_scheduler(
         cases=cases, timers=timers, ratings=ratings, queue=queue, sms=sms, log=log,
         calendars=calendars, rating_link=rating_link,
     )  # fmt: skip
-    return SchedulerServices(scheduler, CalendarAdmin(calendar_store, cases, timers))
+    return SchedulerServices(scheduler, CalendarAdmin(calendar_store, cases, timers), clock or _clock())
 
 
-def _calendars(dynamodb: Any, table: str, environ: Mapping[str, str] | None) -> Any:
-    from infra.calendar_store import DEFAULT_CACHE_SECONDS, shared_calendars
+def _calendars(dynamodb: Any, table: str, environ: Mapping[str, str] | None) -> StoredCalendars:
+    from infra.calendar_store import shared_calendars
 
-    ttl = (os.environ if environ is None else environ).get("CALENDAR_CACHE_SECONDS", "").strip()
-    return shared_calendars(dynamodb, table, float(ttl) if ttl else DEFAULT_CACHE_SECONDS)
+    return shared_calendars(dynamodb, table, CalendarCacheSettings.from_env(environ).seconds)
 
 
-def cases_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> CaseServices:
+@reads(CaseSettings, CalendarCacheSettings, *SEALING)
+def cases_from_env(
+    environ: Mapping[str, str] | None = None, *, session: Any = None, clock: Clock | None = None
+) -> CaseServices:
     """Raises `infra.settings.MissingSettings`, naming every variable that is missing."""
     from infra.archive import S3RawArchive
     from infra.calendar_store import DynamoCalendarStore
     from infra.case_store import DynamoCaseStore, DynamoTimerStore
     from infra.forward_queue import SqsForwardQueue
     from infra.rating_store import DynamoRatingStore
-    from infra.settings import CaseSettings
 
     settings = CaseSettings.from_env(environ)
     clients = aws_clients(session, services=("dynamodb", "s3", "sqs", *SEALING_CLIENTS))
@@ -352,36 +453,45 @@ def cases_from_env(environ: Mapping[str, str] | None = None, *, session: Any = N
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
         calendar_store=DynamoCalendarStore(dynamodb, settings.calendar_table),
         calendars=_calendars(dynamodb, settings.calendar_table, environ),
+        clock=clock,
     )
 
 
-def scheduler_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> SchedulerServices:
+@reads(SchedulerSettings, *SEALING)
+def scheduler_from_env(
+    environ: Mapping[str, str] | None = None, *, session: Any = None, clock: Clock | None = None
+) -> SchedulerServices:
     """Raises `infra.settings.MissingSettings`, naming every variable that is missing."""
     from infra.calendar_store import DynamoCalendarStore
     from infra.case_store import DynamoCaseStore, DynamoNotificationLog, DynamoTimerStore
     from infra.forward_queue import SqsForwardQueue
     from infra.rating_store import DynamoRatingStore
-    from infra.settings import SchedulerSettings
-    from infra.sms import sms_sender_from_env
+    from infra.sms import HttpSmsGateway, SnsSmsSender
 
     settings = SchedulerSettings.from_env(environ)
     clients = aws_clients(session, services=("dynamodb", "sqs", "sns", *SEALING_CLIENTS))
     dynamodb = clients["dynamodb"]
     sealed = sealed_stores(clients, environ)
+    sms = (
+        HttpSmsGateway(settings.sms_gateway_url)
+        if settings.sms_gateway_url
+        else SnsSmsSender(clients["sns"], sender_id=settings.sms_sender_id or None)
+    )
     return build_scheduler(
         ratings=DynamoRatingStore(dynamodb, settings.ratings_table, **sealed),
         cases=DynamoCaseStore(dynamodb, settings.cases_table, sealer=sealed["sealer"]),
         timers=DynamoTimerStore(dynamodb, settings.cases_table),
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
-        sms=sms_sender_from_env(clients["sns"], environ),
+        sms=sms,
         log=DynamoNotificationLog(dynamodb, settings.cases_table),
         calendar_store=DynamoCalendarStore(dynamodb, settings.calendar_table),
         rating_link=settings.rating_link,
+        clock=clock,
     )
 
 
 def in_memory_cases(
-    rating_link: str = "https://hcp.example/rate",
+    rating_link: str = "https://hcp.example/rate", clock: Clock | None = None
 ) -> tuple[CaseServices, SchedulerServices, dict[str, Any]]:
     """The case services and the scheduler over one set of fresh `InMemory*` fakes, and the fakes by name."""
     from infra.memory import (
@@ -406,26 +516,34 @@ def in_memory_cases(
         "calendar_store": InMemoryCalendarStore(),
     }
     shared = {k: fakes[k] for k in ("ratings", "cases", "timers", "queue", "calendar_store")}
-    intake = build_cases(**shared, archive=fakes["archive"])
-    scheduler = build_scheduler(**shared, sms=fakes["sms"], log=fakes["log"], rating_link=rating_link)
+    intake = build_cases(**shared, archive=fakes["archive"], clock=clock)
+    scheduler = build_scheduler(**shared, sms=fakes["sms"], log=fakes["log"], rating_link=rating_link, clock=clock)
     return intake, scheduler, fakes
 
 
 # --------------------------------------------------------------------------------------------------
-# People reading ratings (R20): the ratings query function
+# People reading ratings (R20): the ratings query function; and who they are (the authorizer)
 
 
-def build_rating_reads(*, ratings: RatingStore, audit: Any) -> Any:
+@dataclass(frozen=True, slots=True)
+class RatingReadServices:
+    reads: RatingReads
+    clock: Clock = field(default_factory=_clock)
+
+
+def build_rating_reads(*, ratings: RatingStore, audit: AuditLog, clock: Clock | None = None) -> RatingReadServices:
     from hub.rating_reads import RatingReads
 
-    return RatingReads(ratings, audit)
+    return RatingReadServices(RatingReads(ratings, audit), clock or _clock())
 
 
-def rating_reads_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> Any:
+@reads(RatingReadSettings, *SEALING)
+def rating_reads_from_env(
+    environ: Mapping[str, str] | None = None, *, session: Any = None, clock: Clock | None = None
+) -> RatingReadServices:
     """`hub.rating_reads.RatingReads` over DynamoDB; raises `MissingSettings` naming what is missing."""
     from infra.audit_log import DynamoAuditLog
     from infra.rating_store import DynamoRatingStore
-    from infra.settings import RatingReadSettings
 
     settings = RatingReadSettings.from_env(environ)
     clients = aws_clients(session, services=("dynamodb", *SEALING_CLIENTS))
@@ -433,7 +551,17 @@ def rating_reads_from_env(environ: Mapping[str, str] | None = None, *, session: 
     return build_rating_reads(
         ratings=DynamoRatingStore(dynamodb, settings.ratings_table, **sealed_stores(clients, environ)),
         audit=DynamoAuditLog(dynamodb, settings.audit_table),
+        clock=clock,
     )
+
+
+@reads(SignInSettings)
+def verifier_from_env(environ: Mapping[str, str] | None = None) -> OidcVerifier:
+    """The authorizer's token verifier, for the issuer the sign-in variables name; its JWKS cache lives as
+    long as the container."""
+    from infra.oidc import OidcVerifier
+
+    return OidcVerifier(SignInSettings.from_env(environ))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -445,14 +573,15 @@ class OutboxServices:
     """`monitor` for the scheduler, `relay` for the sweep and right after actions, `delivery` (with the
     province) for the forward function's outcome messages."""
 
-    store: Any  # hub.workorders.WorkOrderStore
-    relay: Any  # hub.outcomes.OutboxRelay
-    monitor: Any  # hub.workorders.WorkOrderMonitor
-    delivery: Any = None  # hub.outcomes.OutcomeDelivery
+    store: WorkOrderStore
+    relay: OutboxRelay
+    monitor: WorkOrderMonitor
+    delivery: OutcomeDelivery | None = None
 
 
 def build_outbox(
-    *, store: Any, notifier: Any, queue: Any, calendars: Any, province: Any = None, ratings: Any = None
+    *, store: WorkOrderStore, notifier: Notifier, queue: OutcomeQueue, calendars: Calendars,
+    province: OutcomeSink | None = None, ratings: RatingStore | None = None,
 ) -> OutboxServices:
     from hub.outcomes import OutboxRelay, OutcomeDelivery
     from hub.workorders import WorkOrderMonitor
@@ -462,6 +591,7 @@ def build_outbox(
     return OutboxServices(store, relay, WorkOrderMonitor(store, calendars, relay), delivery)
 
 
+@reads(OutboxSettings)
 def outbox_from_env(
     environ: Mapping[str, str] | None = None, *, session: Any = None, province: bool = False
 ) -> OutboxServices:
@@ -469,7 +599,6 @@ def outbox_from_env(
     from infra.calendar_store import DynamoCalendarStore, StoredCalendars
     from infra.forward_queue import SqsForwardQueue
     from infra.notify import SnsNotifier
-    from infra.settings import OutboxSettings
     from infra.workorder_store import DynamoWorkOrderStore
 
     settings = OutboxSettings.from_env(environ)
@@ -493,3 +622,9 @@ def outbox_from_env(
         calendars=StoredCalendars(DynamoCalendarStore(dynamodb, settings.calendar_table), ttl=0),
         **extra,
     )
+
+
+@reads(OutboxSettings, *PROVINCE)
+def delivery_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> OutboxServices:
+    """The outbox with the provincial client, for the forward function's outcome messages."""
+    return outbox_from_env(environ, session=session, province=True)

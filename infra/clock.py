@@ -1,8 +1,9 @@
-"""The one clock the services read.
+"""The clocks the services carry (`infra.bootstrap` builds each function's services with one).
 
 Production reads the system clock and nothing else. The local cloud installs a `LocalClock` it can
 set and advance, so days of schedules can be watched in a minute and old sample files still fall
-inside their rating window.
+inside their rating window; the functions it runs carry an `InstalledClock`, which reads that one.
+Tests build services with a `LocalClock` of their own and never install one.
 """
 
 from __future__ import annotations
@@ -53,3 +54,11 @@ def install_clock(clock: Clock) -> None:
 
 def current_clock() -> Clock:
     return _installed
+
+
+class InstalledClock(Clock):
+    """Whichever clock is installed at each reading: the system's, or the local cloud's (`install_clock`).
+    What `infra.bootstrap` gives the services it builds from the environment, unless told another."""
+
+    def now(self) -> datetime:
+        return _installed.now()

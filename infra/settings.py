@@ -18,23 +18,46 @@ class MissingSettings(RuntimeError):
         self.names = names
 
 
-def _env(name: str) -> Any:
-    return field(metadata={"env": name})
+_REQUIRED = object()
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _env(name: str, default: Any = _REQUIRED) -> Any:
+    """A field read from `name`: required, or optional with `default`, whose type (str, int, float, bool)
+    the variable's text is read as."""
+    if default is _REQUIRED:
+        return field(metadata={"env": name})
+    return field(default=default, metadata={"env": name, "optional": True})
+
+
+def _typed(variable: str, text: str, default: Any) -> Any:
+    kind = type(default)
+    if kind is bool:
+        return text.lower() in _TRUE
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{variable}={text!r} is not a {kind.__name__}") from None
 
 
 class _FromEnv:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
-        """All of them or `MissingSettings` naming every one that is missing or blank."""
+        """All the required ones or `MissingSettings` naming every one that is missing or blank; a blank
+        optional one keeps its default."""
         environ = os.environ if environ is None else environ
-        values: dict[str, str] = {}
+        values: dict[str, Any] = {}
         missing: list[str] = []
         for f in fields(cls):  # type: ignore[arg-type]
-            value = environ.get(f.metadata["env"], "").strip()
-            if value:
+            variable = f.metadata["env"]
+            value = environ.get(variable, "").strip()
+            if f.metadata.get("optional"):
+                if value:
+                    values[f.name] = _typed(variable, value, f.default)
+            elif value:
                 values[f.name] = value
             else:
-                missing.append(f.metadata["env"])
+                missing.append(variable)
         if missing:
             raise MissingSettings(cls.__name__, missing)
         return cls(**values)
@@ -53,16 +76,40 @@ class IngestSettings(_FromEnv):
     nonces_table: str = _env("NONCES_TABLE")
     raw_bucket: str = _env("RAW_PAYLOAD_BUCKET")
     forward_queue_url: str = _env("FORWARD_QUEUE_URL")
+    # with it, the rating window (R5) counts with the notices an operator loaded
+    calendar_table: str = _env("CALENDAR_TABLE", "")
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarCacheSettings(_FromEnv):
+    """How long a container keeps the loaded calendar notices before reading them again."""
+
+    seconds: float = _env("CALENDAR_CACHE_SECONDS", 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySettings(_FromEnv):
+    """What the registry function needs; with the calendar table, dry-runs count with the loaded notices."""
+
+    connectors_table: str = _env("CONNECTORS_TABLE")
+    calendar_table: str = _env("CALENDAR_TABLE", "")
 
 
 @dataclass(frozen=True, slots=True)
 class ForwardSettings(_FromEnv):
-    """What the forward and sweep functions need."""
+    """What the forward and sweep functions need; the optional ones are docs/forwarding.md's knobs."""
 
     ratings_table: str = _env("RATINGS_TABLE")
     forward_queue_url: str = _env("FORWARD_QUEUE_URL")
     province_url: str = _env("PROVINCE_URL")
     province_secret_arn: str = _env("PROVINCE_SECRET_ARN")
+    dead_letter_url: str = _env("FORWARD_DLQ_URL", "")
+    work_orders_table: str = _env("WORK_ORDERS_TABLE", "")  # with it, a bad rating forwarded opens its order (R10)
+    calendar_table: str = _env("CALENDAR_TABLE", "")
+    concurrency: int = _env("FORWARD_CONCURRENCY", 10)  # a batch's sends at once
+    max_receives: int = _env("FORWARD_MAX_RECEIVES", 0)  # the queue's maxReceiveCount (0: not known)
+    safety_margin_ms: int = _env("FORWARD_SAFETY_MARGIN_MS", 3000)  # kept for reporting once the sends stop
+    retry_base_seconds: float = _env("FORWARD_RETRY_BASE_SECONDS", 10.0)  # the backoff's first step
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +132,8 @@ class SchedulerSettings(_FromEnv):
     calendar_table: str = _env("CALENDAR_TABLE")
     forward_queue_url: str = _env("FORWARD_QUEUE_URL")
     rating_link: str = _env("RATING_LINK")
+    sms_gateway_url: str = _env("SMS_GATEWAY_URL", "")  # set: the HTTP gateway (infra.sms), else SNS
+    sms_sender_id: str = _env("SMS_SENDER_ID", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +161,24 @@ class OutboxSettings(_FromEnv):
     forward_queue_url: str = _env("FORWARD_QUEUE_URL")
     calendar_table: str = _env("CALENDAR_TABLE")
     ratings_table: str = _env("RATINGS_TABLE")
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetrySettings(_FromEnv):
+    """Powertools' names for every function's logs and metrics, and whether the X-Ray tracer is built."""
+
+    service: str = _env("POWERTOOLS_SERVICE_NAME", "hcp-hub")
+    namespace: str = _env("POWERTOOLS_METRICS_NAMESPACE", "HcpHub")
+    trace_disabled: bool = _env("POWERTOOLS_TRACE_DISABLED", False)
+    task_root: str = _env("LAMBDA_TASK_ROOT", "")
+    sam_local: str = _env("AWS_SAM_LOCAL", "")
+    chalice_local: str = _env("AWS_CHALICE_CLI_MODE", "")
+
+    @property
+    def tracing(self) -> bool:
+        """Where Powertools' Tracer would record: in Lambda, not disabled. Elsewhere it is not even built,
+        since importing the X-Ray SDK costs ~250 ms (it creates an X-Ray client at import)."""
+        return bool(self.task_root) and not self.trace_disabled and not (self.sam_local or self.chalice_local)
 
 
 @dataclass(frozen=True, slots=True)

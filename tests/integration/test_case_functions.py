@@ -23,9 +23,10 @@ from openapi_spec_validator import validate
 
 import functions.ingest as ingest_function
 import functions.scheduler as scheduler_function
+from functions.edge.contract import CaseAnswer
 from infra import bootstrap
 from infra.case_store import DynamoNotificationLog
-from infra.clock import LocalClock, current_clock, install_clock
+from infra.clock import LocalClock
 from infra.connector_store import DynamoConnectorStore
 from infra.rating_store import DynamoRatingStore
 from infra.signing import sign
@@ -59,7 +60,9 @@ def at(text: str) -> datetime:
 class Hub:
     aws: dict[str, Any]
     handler: Any
+    scheduler: Any
     connectors: dict[str, tuple[str, str]]
+    clock: LocalClock  # the services' own: no process-wide clock is installed
 
     def post(self, path: str, body: bytes, *, as_: str = "cases", content_type: str = "application/json",
              query: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
@@ -73,15 +76,15 @@ class Hub:
 
     def notices(self, *notices: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
         status, answer = self.post("/v1/cases", json.dumps(list(notices), ensure_ascii=False).encode())
-        ingest_function.CaseAnswer.model_validate(answer)  # the answer is what the OpenAPI document says
+        CaseAnswer.model_validate(answer)  # the answer is what the OpenAPI document says
         return status, answer["results"]
 
     def tick(self, when: str) -> dict[str, Any]:
         """Set the clock and fire the scheduler as its schedule rule would."""
-        current_clock().set(at(when))  # type: ignore[attr-defined]
+        self.clock.set(at(when))
         event = {"version": "0", "id": "e", "detail-type": "Scheduled Event", "source": "aws.events",
                  "time": at(when).isoformat(), "region": REGION, "resources": [], "detail": {}}  # fmt: skip
-        result: dict[str, Any] = scheduler_function.handler(event, Context(function_name="SchedulerFunction"))
+        result: dict[str, Any] = self.scheduler(event, Context(function_name="SchedulerFunction"))
         return result
 
     def sms(self) -> list[tuple[str, str]]:
@@ -95,33 +98,28 @@ class Hub:
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     fake_credentials(monkeypatch)
-    saved_clock = current_clock()
-    install_clock(LocalClock(at("2026-11-27T16:40:00")))
-    try:
-        with mock_aws():
-            aws = create_aws_resources()
-            create_case_tables({"CasesTable": "cases", "CalendarTable": "calendar"})
-            for name, value in {
-                "RATINGS_TABLE": aws["RatingsTable"], "CONNECTORS_TABLE": aws["ConnectorsTable"],
-                "NONCES_TABLE": aws["NoncesTable"], "RAW_PAYLOAD_BUCKET": aws["bucket"],
-                "FORWARD_QUEUE_URL": aws["queue_url"], "CASES_TABLE": "cases", "CALENDAR_TABLE": "calendar",
-                "RATING_LINK": LINK, "CALENDAR_CACHE_SECONDS": "0", **personal_data_env(aws),
-            }.items():  # fmt: skip
-                monkeypatch.setenv(name, value)
-            monkeypatch.delenv("SMS_GATEWAY_URL", raising=False)
-            monkeypatch.setattr(scheduler_function, "_services",
-                                bootstrap.BuiltOnce(lambda: bootstrap.scheduler_from_env(session=SESSION), []))
-            store = DynamoConnectorStore(aws["dynamodb"], aws["ConnectorsTable"])
-            now = current_clock().now()
-            connectors = {}
-            for role, kind in (("cases", "vertical_system"), ("operator", "operator")):
-                connector, secret = store.create(kind, f"demo {role}", "赣县区行政审批局", now=now)
-                connectors[role] = (connector.connector_id, secret)
-            handler = ingest_function.make_handler(lambda: bootstrap.ingest_from_env(session=SESSION),
-                                                   lambda: bootstrap.cases_from_env(session=SESSION))
-            yield Hub(aws, handler, connectors)
-    finally:
-        install_clock(saved_clock)
+    clock = LocalClock(at("2026-11-27T16:40:00"))
+    with mock_aws():
+        aws = create_aws_resources()
+        create_case_tables({"CasesTable": "cases", "CalendarTable": "calendar"})
+        for name, value in {
+            "RATINGS_TABLE": aws["RatingsTable"], "CONNECTORS_TABLE": aws["ConnectorsTable"],
+            "NONCES_TABLE": aws["NoncesTable"], "RAW_PAYLOAD_BUCKET": aws["bucket"],
+            "FORWARD_QUEUE_URL": aws["queue_url"], "CASES_TABLE": "cases", "CALENDAR_TABLE": "calendar",
+            "RATING_LINK": LINK, "CALENDAR_CACHE_SECONDS": "0", **personal_data_env(aws),
+        }.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("SMS_GATEWAY_URL", raising=False)
+        scheduler = scheduler_function.make_handler(lambda: bootstrap.scheduler_from_env(session=SESSION, clock=clock))
+        store = DynamoConnectorStore(aws["dynamodb"], aws["ConnectorsTable"])
+        now = clock.now()
+        connectors = {}
+        for role, kind in (("cases", "vertical_system"), ("operator", "operator")):
+            connector, secret = store.create(kind, f"demo {role}", "赣县区行政审批局", now=now)
+            connectors[role] = (connector.connector_id, secret)
+        handler = ingest_function.make_handler(lambda: bootstrap.ingest_from_env(session=SESSION, clock=clock),
+                                               lambda: bootstrap.cases_from_env(session=SESSION, clock=clock))
+        yield Hub(aws, handler, scheduler, connectors, clock)
 
 
 @pytest.fixture
@@ -190,7 +188,7 @@ def test_a_landline_is_accepted_with_a_warning_and_its_reminder_skipped_and_coun
 
 def test_a_notice_for_a_rated_case_is_refused_R8(hub: Hub) -> None:
     rated = {**NOTICE, "rating": {"grade": "satisfied", "rated_at": "2026-11-27T16:41:00+08:00"}}
-    current_clock().set(at("2026-11-27T16:42:00"))  # type: ignore[attr-defined]
+    hub.clock.set(at("2026-11-27T16:42:00"))
     assert hub.notices(rated)[1][0]["outcome"] == "accepted"
 
     status, [result] = hub.notices(NOTICE)
@@ -223,7 +221,7 @@ def test_only_an_operator_loads_a_notice_and_a_bad_one_is_refused_with_its_probl
 
 
 def test_loading_2027_recomputes_a_provisional_window_and_the_answers_say_so(hub: Hub) -> None:
-    current_clock().set(at("2026-12-28T10:30:00"))  # type: ignore[attr-defined]
+    hub.clock.set(at("2026-12-28T10:30:00"))
     late = {**NOTICE, "case_no": "Y2027", "handled_at": "2026-12-28T10:00:00+08:00"}
     _, [before] = hub.notices(late)
 

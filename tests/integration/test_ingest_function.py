@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,8 +24,9 @@ from openapi_spec_validator import validate
 
 import functions.ingest as ingest_function
 from cli.normalize_cmd import content_type_for
+from functions.edge import contract
 from infra import bootstrap
-from infra.clock import LocalClock, current_clock, install_clock
+from infra.clock import LocalClock
 from infra.connector_store import DynamoConnectorStore
 from infra.settings import MissingSettings
 from infra.signing import sign
@@ -45,6 +46,11 @@ PERSONAL = ("13907970001", "360721198501011233", "王五", "13807970002", "13607
 
 def from_env() -> bootstrap.IngestServices:
     return bootstrap.ingest_from_env(session=SESSION)
+
+
+def built_with(clock: LocalClock) -> Callable[[], bootstrap.IngestServices]:
+    """The function's services from the environment (moto), reading `clock`: no process-wide clock is installed."""
+    return lambda: bootstrap.ingest_from_env(session=SESSION, clock=clock)
 
 
 @dataclass
@@ -86,6 +92,7 @@ class Hub:
     aws: dict[str, Any]
     handler: Any
     connectors: dict[str, tuple[str, str]]  # kind -> (id, secret)
+    clock: LocalClock
 
     def post(self, kind: str, body: bytes, content_type: str = "application/json", *, unified: bool = False,
              sign_as: str | None = None, nonce: str | None = None, binary: bool = True) -> tuple[int, Any]:  # fmt: skip
@@ -128,38 +135,34 @@ def conforms(status: int, data: Any) -> Any:
     """Every JSON reply is what the OpenAPI document says it is (no field it does not describe)."""
     if not isinstance(data, dict) or not {"results", "errors"} & set(data):
         return data
-    model = ingest_function.IngestAnswer if "results" in data else ingest_function.RefusalAnswer
+    model = contract.IngestAnswer if "results" in data else contract.RefusalAnswer
     model.model_validate(data)
     errors = data.get("errors", []) + [e for r in data.get("results", []) for e in r.get("errors", [])]
     for result in data.get("results", []):
-        assert set(result) <= set(ingest_function.ItemResult.model_fields)
+        assert set(result) <= set(contract.ItemResult.model_fields)
     for error in errors:
-        assert set(error) <= set(ingest_function.Error.model_fields) and error["message_zh"]
+        assert set(error) <= set(contract.Error.model_fields) and error["message_zh"]
     return data
 
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     fake_credentials(monkeypatch)
-    saved_clock = current_clock()
-    install_clock(LocalClock(NOW))
-    try:
-        with mock_aws():
-            aws = create_aws_resources()
-            for name, value in {
-                "RATINGS_TABLE": aws["RatingsTable"], "CONNECTORS_TABLE": aws["ConnectorsTable"],
-                "NONCES_TABLE": aws["NoncesTable"], "RAW_PAYLOAD_BUCKET": aws["bucket"],
-                "FORWARD_QUEUE_URL": aws["queue_url"], **personal_data_env(aws),
-            }.items():  # fmt: skip
-                monkeypatch.setenv(name, value)
-            store = DynamoConnectorStore(aws["dynamodb"], aws["ConnectorsTable"])
-            connectors = {}
-            for kind in ("vertical_system", "kiosk", "intermediary", "window_device", "unified"):
-                connector, secret = store.create(kind, f"demo {kind}", "赣县区行政审批局", now=NOW)
-                connectors[kind] = (connector.connector_id, secret)
-            yield Hub(aws, ingest_function.make_handler(from_env), connectors)
-    finally:
-        install_clock(saved_clock)
+    clock = LocalClock(NOW)
+    with mock_aws():
+        aws = create_aws_resources()
+        for name, value in {
+            "RATINGS_TABLE": aws["RatingsTable"], "CONNECTORS_TABLE": aws["ConnectorsTable"],
+            "NONCES_TABLE": aws["NoncesTable"], "RAW_PAYLOAD_BUCKET": aws["bucket"],
+            "FORWARD_QUEUE_URL": aws["queue_url"], **personal_data_env(aws),
+        }.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        store = DynamoConnectorStore(aws["dynamodb"], aws["ConnectorsTable"])
+        connectors = {}
+        for kind in ("vertical_system", "kiosk", "intermediary", "window_device", "unified"):
+            connector, secret = store.create(kind, f"demo {kind}", "赣县区行政审批局", now=NOW)
+            connectors[kind] = (connector.connector_id, secret)
+        yield Hub(aws, ingest_function.make_handler(built_with(clock)), connectors, clock)
 
 
 @pytest.fixture
@@ -390,8 +393,8 @@ def test_a_queue_outage_still_accepts_and_leaves_the_rating_for_the_sweep(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FORWARD_QUEUE_URL", hub.aws["queue_url"] + "-gone")
-    handler = ingest_function.make_handler(from_env)
-    hub = Hub(hub.aws, handler, hub.connectors)
+    handler = ingest_function.make_handler(built_with(hub.clock))
+    hub = Hub(hub.aws, handler, hub.connectors, hub.clock)
     status, answer = hub.post("kiosk", KIOSK)
     assert (status, answer["results"][0]["outcome"]) == (202, "accepted")
     [item] = hub.stored_ratings()
@@ -400,7 +403,7 @@ def test_a_queue_outage_still_accepts_and_leaves_the_rating_for_the_sweep(
 
 def test_a_missing_setting_fails_the_first_invocation_not_the_import(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NONCES_TABLE")
-    hub = Hub(hub.aws, ingest_function.make_handler(from_env), hub.connectors)
+    hub = Hub(hub.aws, ingest_function.make_handler(built_with(hub.clock)), hub.connectors, hub.clock)
     status, answer = hub.post("kiosk", KIOSK)
     assert (status, answer["errors"][0]["code"]) == (500, "INTERNAL_ERROR")
     with pytest.raises(MissingSettings, match="NONCES_TABLE"):
@@ -444,8 +447,8 @@ def test_a_handler_is_built_fresh_without_reloading_modules() -> None:
     assert callable(ingest_function.make_handler(lambda: (_ for _ in ()).throw(AssertionError("built too early"))))
 
 
-def test_time_comes_from_the_installed_clock(hub: Hub) -> None:
-    current_clock().set(NOW - timedelta(days=1))  # type: ignore[attr-defined]
+def test_time_comes_from_the_clock_the_services_carry(hub: Hub) -> None:
+    hub.clock.set(NOW - timedelta(days=1))
     status, answer = hub.post("kiosk", KIOSK)  # signed with the hub's time; rated "tomorrow" by that clock
     assert (status, answer["results"][0]["errors"][0]["code"]) == (422, "RATED_IN_FUTURE")
     assert hub.archived()[0].startswith(f"raw/{hub.connectors['kiosk'][0]}/2026/11/27/")

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from functions import ratings_api
 from infra import bootstrap
-from infra.clock import LocalClock, current_clock, install_clock
+from infra.clock import LocalClock
 from infra.rating_store import DynamoRatingStore
 from tests.integration.test_personal_data import create_audit_table
 from tests.integration.test_stores_contract import NOW, create_aws_resources, fake_credentials, make_rating
@@ -63,10 +63,11 @@ def event(method: str, path: str, resource: str, *, user: str | None, query: dic
 class Api:
     aws: dict[str, Any]
     store: DynamoRatingStore
+    handler: Any
 
     def call(self, method: str, path: str, *, user: str | None, **kwargs: Any) -> tuple[int, Any]:
         resource = "/v1/ratings/{rating_id}" if kwargs.get("path_parameters") else path
-        reply = ratings_api.handler(event(method, path, resource, user=user, **kwargs), Context())
+        reply = self.handler(event(method, path, resource, user=user, **kwargs), Context())
         return reply["statusCode"], json.loads(reply["body"])
 
     def audit_items(self) -> list[dict[str, Any]]:
@@ -77,32 +78,28 @@ class Api:
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     fake_credentials(monkeypatch)
-    saved = current_clock()
-    install_clock(LocalClock(NOW))
-    try:
-        with mock_aws():
-            aws = create_aws_resources()
-            create_audit_table(aws["dynamodb"])
-            env = {
-                "RATINGS_TABLE": aws["RatingsTable"],
-                "AUDIT_TABLE": "audit",
-                "DATA_KEY_ID": aws["DATA_KEY_ID"],
-                "LOOKUP_KEY_SECRET_ARN": aws["LOOKUP_KEY_SECRET_ARN"],
-                "PERSONAL_DATA_ALGORITHM": "SM4-GCM",
-            }
-            for name, value in env.items():
-                monkeypatch.setenv(name, value)
-            monkeypatch.setattr(ratings_api, "reads", lambda: bootstrap.rating_reads_from_env(session=SESSION))
-            clients = bootstrap.aws_clients(SESSION, services=bootstrap.SEALING_CLIENTS)
-            store = DynamoRatingStore(aws["dynamodb"], aws["RatingsTable"], **bootstrap.sealed_stores(clients))
-            store.put_new(make_rating("S-1"), "raw/1")
-            store.put_new(
-                make_rating("S-2", case_no="GX-2", target={"agency_code": POLICE, "region_code": "360704000000"}),
-                "raw/2",
-            )
-            yield Api(aws, store)
-    finally:
-        install_clock(saved)
+    clock = LocalClock(NOW)  # the services' own: no process-wide clock is installed
+    with mock_aws():
+        aws = create_aws_resources()
+        create_audit_table(aws["dynamodb"])
+        env = {
+            "RATINGS_TABLE": aws["RatingsTable"],
+            "AUDIT_TABLE": "audit",
+            "DATA_KEY_ID": aws["DATA_KEY_ID"],
+            "LOOKUP_KEY_SECRET_ARN": aws["LOOKUP_KEY_SECRET_ARN"],
+            "PERSONAL_DATA_ALGORITHM": "SM4-GCM",
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        handler = ratings_api.make_handler(lambda: bootstrap.rating_reads_from_env(session=SESSION, clock=clock))
+        clients = bootstrap.aws_clients(SESSION, services=bootstrap.SEALING_CLIENTS)
+        store = DynamoRatingStore(aws["dynamodb"], aws["RatingsTable"], **bootstrap.sealed_stores(clients))
+        store.put_new(make_rating("S-1"), "raw/1")
+        store.put_new(
+            make_rating("S-2", case_no="GX-2", target={"agency_code": POLICE, "region_code": "360704000000"}),
+            "raw/2",
+        )
+        yield Api(aws, store, handler)
 
 
 def test_a_request_without_verified_claims_is_401_R20(api: Api) -> None:

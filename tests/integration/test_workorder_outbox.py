@@ -160,11 +160,13 @@ def test_an_upheld_appeal_reaches_the_province_through_a_503_once_under_its_key_
         }.items():  # fmt: skip
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("RATINGS_TABLE", aws.ratings._table)
-        monkeypatch.setattr(
-            forward_function, "_outbox", lambda: bootstrap.outbox_from_env(session=SESSION, province=True)
-        )
         settings = ForwardSettings.from_env()
-        monkeypatch.setattr(forward_function, "_services", lambda: bootstrap.ForwardServices(None, settings, aws.sqs))
+        queue = SqsForwardQueue(aws.sqs, settings.forward_queue_url)
+        # only outcome messages come: the forwarding service itself is never asked for
+        forward = forward_function.make_handler(
+            lambda: bootstrap.ForwardServices(None, queue, settings),  # type: ignore[arg-type]
+            lambda: bootstrap.delivery_from_env(session=SESSION),
+        )
 
         # WHEN the sweep relays the outbox: notices published, the province's outcome queued
         counts = aws.relay().sweep(at("2026-10-09", "10:05"))
@@ -177,7 +179,7 @@ def test_an_upheld_appeal_reaches_the_province_through_a_503_once_under_its_key_
             )["Messages"]
             assert [json.loads(m["Body"]) for m in messages] == [{"outcome": key}]
             event = sqs_event(messages, "arn:aws:sqs:cn-north-1:123456789012:forward", REGION)
-            return forward_function.handler(event, Context(function_name="ForwardFunction"))  # type: ignore[no-any-return]
+            return forward(event, Context(function_name="ForwardFunction"))  # type: ignore[no-any-return]
 
         # THEN it is retried while the province answers 503, and owed until it acknowledged
         for _ in range(2):

@@ -1,0 +1,35 @@
+"""One Logger and one Metrics for every function, named by `infra.settings.TelemetrySettings`.
+
+Never log events or bodies: they carry raters' names, phones and ID numbers (R20). Log counts, ids and codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+
+from infra.settings import TelemetrySettings
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+SETTINGS = TelemetrySettings.from_env()
+logger = Logger(service=SETTINGS.service)
+metrics = Metrics(namespace=SETTINGS.namespace)
+
+
+def entry(handler: Handler, *, rest_api: bool = False, metrics_on: bool = True, traced: bool = False) -> Handler:
+    """`handler` as Lambda calls it: metrics flushed (with the cold start, for `rest_api`), the invocation's
+    context in the logs (and the API request id), never the event; `traced` where the tracer records."""
+    if metrics_on:
+        handler = metrics.log_metrics(capture_cold_start_metric=rest_api)(handler)
+    path = correlation_paths.API_GATEWAY_REST if rest_api else None
+    handler = logger.inject_lambda_context(correlation_id_path=path, log_event=False, clear_state=rest_api)(handler)
+    if traced and SETTINGS.tracing:
+        from aws_lambda_powertools import Tracer
+
+        # the response holds error messages that may quote values: not recorded
+        handler = Tracer().capture_lambda_handler(capture_response=False)(handler)
+    return handler
