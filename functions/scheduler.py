@@ -48,7 +48,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     errors: list[str] = []
     due = 0
     while True:
-        report = services.scheduler.run(now, calendar)
+        report = services.scheduler.run(now, calendar, remaining_ms=lambda: _remaining_ms(context))
         totals.update(report.counts)
         errors.extend(report.errors)
         due += report.due
