@@ -26,7 +26,7 @@ _outbox = bootstrap.BuiltOnce(bootstrap.outbox_from_env, OutboxSettings.variable
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     now = current_clock().now()
-    requeued = _services().forward.sweep(now)
+    requeued = _services().forward.sweep(now, remaining_ms=getattr(context, "get_remaining_time_in_millis", None))
     if requeued:
         logger.warning("re-queued ratings stored but not forwarded", count=len(requeued))
     metrics.add_metric(name="SweepRequeued", unit=MetricUnit.Count, value=len(requeued))
