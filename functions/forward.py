@@ -113,7 +113,7 @@ def _come_back(record: SQSRecord, delay: int, *, counted: bool) -> bool:
 
 def _deliver_outcome(record: SQSRecord, key: str) -> str:
     try:
-        return _outbox().delivery.deliver(key)
+        return _outbox().delivery.deliver_queued(json.loads(record.body), retry_in=retry_delay)  # own attempt count
     except ProvinceUnreachable as exc:
         attempt = int(record.attributes.approximate_receive_count or 1)
         if _come_back(record, retry_delay(attempt), counted=exc.counted):

@@ -263,6 +263,17 @@ class InMemoryForwardQueue(ForwardQueue, OutcomeQueue):
             self.messages.extend({"outcome": key} for key in keys)
         return []
 
+    def retry_outcome(self, key: str, *, attempt: int, failures: int, delay: int) -> None:
+        if self.unavailable:
+            raise RuntimeError("memory: queue unavailable")
+        with self._lock:
+            copy = {"outcome": key, "attempt": str(attempt), "failures": str(failures), "delay": str(delay)}
+            self.messages.append(copy)
+
+    def dead_letter_outcome(self, key: str, reason: str) -> None:
+        with self._lock:
+            self.dead_letters.append({"outcome": key, "reason": reason})
+
     def rating_ids(self) -> list[str]:
         return [m["rating_id"] for m in self.messages if "rating_id" in m]
 
