@@ -34,6 +34,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -204,6 +205,7 @@ def fire_all(dynamodb: Any, now: datetime, args: argparse.Namespace, *, budgeted
     calendar = scheduler.calendars()
     spare_ms = 15_000
     durations: list[float] = []
+    outcomes: Counter[str] = Counter()
     while True:
         started = clock.ms
 
@@ -215,6 +217,7 @@ def fire_all(dynamodb: Any, now: datetime, args: argparse.Namespace, *, budgeted
             budget = {"remaining_ms": remaining_ms} if budgeted else {}
             report = scheduler.run(now, calendar, **budget)  # type: ignore[arg-type]
             fired += report.due
+            outcomes.update(report.counts)
             if not report.full or remaining_ms() < spare_ms:
                 break
         durations.append((clock.ms - started) / 1000)
@@ -222,7 +225,7 @@ def fire_all(dynamodb: Any, now: datetime, args: argparse.Namespace, *, budgeted
             break
         now += timedelta(minutes=1)  # the next firing
     return {"invocations": len(durations), "longest": max(durations), "past": sum(d > args.timeout for d in durations),
-            "read": timers.items_read, "sent": sms.sent}  # fmt: skip
+            "read": timers.items_read, "sent": sms.sent, "outcomes": dict(outcomes)}  # fmt: skip
 
 
 def main() -> None:
@@ -280,7 +283,7 @@ def main() -> None:
         met = run["past"] == 0 and run["sent"] == args.due
         print(f"  {label}: {run['invocations']} invocations, longest {run['longest']:.1f} s of {args.timeout:.0f} s "
               f"({run['longest'] / args.timeout:.2f} of it), {run['past']} past it; {run['read']:,} timers read, "
-              f"{run['sent']:,} sent — target {'met' if met else 'MISSED'}")  # fmt: skip
+              f"{run['sent']:,} sent {run['outcomes']} — target {'met' if met else 'MISSED'}")  # fmt: skip
     before, now = runs.values()
     print(f"  longest invocation now / before: {now['longest'] / before['longest']:.2f}")
 

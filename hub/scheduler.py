@@ -130,9 +130,13 @@ class CaseScheduler:
                 counts[outcome] += 1
                 stuck += outcome == "taken"
             full = len(due) >= self.batch
-            # a batch all taken by another run or failing is no progress (the index may lag the claims): stop
-            if remaining_ms is None or not full or stuck == len(due):
+            if remaining_ms is None:
                 return RunReport(fired, counts, tuple(errors), full=full, read=read)
+            # with a budget, read again until nothing is due: a sharded due index may answer less than a batch
+            # while more is due. A batch all taken by another run or failing is no progress (the index may lag
+            # the claims): stop there, and say so
+            if not due or stuck == len(due):
+                return RunReport(fired, counts, tuple(errors), full=bool(due), read=read)
 
     def fire(self, timer: Timer, now: datetime, calendar: WorkingDayCalendar | None = None) -> str:
         """Claim and act on one timer; the outcome, or "taken" when another run has it."""
