@@ -10,7 +10,11 @@ The fault case (issue 16): `--faults 0.3,0.1` has the stub answer 503 to 30 % of
 read timeout on 10 % (`--hang` seconds, default read timeout + 1 s); `--province-latency 2.0[,0.5]` has it
 answer 2 s late (to half the requests). Either prints, besides latency: delivered, lost, duplicate sends,
 the dead-letter queue's depth, provincial requests per second, and each function's longest invocation
-against its timeout (the local cloud abandons a queue invocation past it, as Lambda does).
+against its timeout (the local cloud abandons a queue invocation past it, as Lambda does). An invocation
+past its timeout is told apart: past it by design, or only because the machine starved the process (the
+local cloud's starvation probe, `infra.localcloud.lambdas.PROBE`: the time its Python was kept waiting during
+the invocation, taken off its wall time, brings it within the timeout). The load average during the run and
+the process's CPU time against wall time are printed with it: the machine is shared.
 
     .venv/bin/python bench/e2e.py --ratings 1000 --faults 0.3,0.1
 """
@@ -59,6 +63,8 @@ def main() -> None:
     parser.add_argument("--hang", type=float, default=None, help="seconds a timeout fault hangs (default: read + 1)")
     parser.add_argument("--province-latency", help="SECONDS[,SHARE]: the stub answers that late (to that share)")
     parser.add_argument("--wait", type=float, default=900, help="seconds to wait for every rating at the stub")
+    parser.add_argument("--faults-for", type=float, default=None,
+                        help="seconds after the first POST the faults last (default: the whole run)")  # fmt: skip
     args = parser.parse_args()
     faults: dict[str, float] = {}
     if args.faults:
@@ -112,6 +118,15 @@ def main() -> None:
                         else:
                             failures.append(r["outcome"])
 
+        loads: list[float] = []
+        sampling = threading.Event()
+
+        def sample_load() -> None:
+            while not sampling.wait(5):
+                loads.append(os.getloadavg()[0])
+
+        threading.Thread(target=sample_load, daemon=True).start()
+        cpu0 = time.process_time()
         t0 = time.monotonic()
         threads = [threading.Thread(target=client, args=(batches[i :: args.clients],)) for i in range(args.clients)]
         for thread in threads:
@@ -120,14 +135,22 @@ def main() -> None:
             thread.join()
         posting = time.monotonic() - t0
         deadline = time.monotonic() + args.wait
+        faults_stopped: float | None = None
         while time.monotonic() < deadline:
+            ending = faults and args.faults_for is not None and faults_stopped is None
+            if ending and time.monotonic() - t0 >= args.faults_for:
+                cloud.province.set_faults()
+                faults_stopped = time.monotonic()
             arrivals = cloud.province.arrivals()
             if set(posted_at) <= set(arrivals):
                 break
             time.sleep(0.2)
         arrivals = cloud.province.arrivals()
+        wall, cpu = time.monotonic() - t0, time.process_time() - cpu0
+        sampling.set()
         stats = cloud.province.stats()
         cloud.province.set_faults()
+        faults_stopped = faults_stopped or time.monotonic()
         sqs = cloud.client("sqs")
         dlq = sqs.get_queue_attributes(QueueUrl=cloud.resources["ForwardDeadLetterQueue"],
                                        AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]  # fmt: skip
@@ -167,10 +190,20 @@ def main() -> None:
               f"({stats['requests'] / elapsed:.1f}/s)")  # fmt: skip
         print(f"delivered {len(delivered)}, lost {lost}, duplicate sends {stats['duplicates']} (answered by the "
               f"province's idempotency), dead-letter queue depth {dlq['ApproximateNumberOfMessages']}")  # fmt: skip
+        last_post = t0 + posting
+        last = max(arrivals[k] for k in delivered)
+        stopped = (f"{last - faults_stopped:.0f} s after the faults stopped ({faults_stopped - t0:.0f} s after the "
+                   f"first POST)" if faults_stopped < last else "the faults still on")  # fmt: skip
+        print(f"all {len(posted_at)} delivered {last - last_post:.0f} s after the last POST, {stopped}" if not lost
+              else f"{lost} not delivered within --wait {args.wait:.0f} s (still queued, waiting out backoffs)")
+    print(f"machine: load average (1 min) {min(loads, default=0):.1f}..{max(loads, default=0):.1f} during the run "
+          f"({os.cpu_count()} cores); this process used {cpu:.0f} s of CPU in {wall:.0f} s ({cpu / wall:.2f} cores)")
     for name, limit in sorted(limits.items()):
-        flag = "  PAST ITS TIMEOUT" if limit["over_timeout"] or limit["timed_out"] else ""
+        flag = "  PAST ITS TIMEOUT BY DESIGN" if limit["over_timeout_design"] else ""
         print(f"  {name}: {limit['invocations']} invocations, longest {limit['longest_s']:.1f} s of "
-              f"{limit['timeout_s']} s, {limit['over_timeout']} past it, {limit['timed_out']} abandoned{flag}")
+              f"{limit['timeout_s']} s, {limit['over_timeout']} past it ({limit['over_timeout_starved']} only because "
+              f"the process was starved, {limit['over_timeout_design']} by design), {limit['timed_out']} abandoned; "
+              f"most starved {limit['most_starved_s']:.1f} s{flag}")
 
 
 if __name__ == "__main__":

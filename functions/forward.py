@@ -71,7 +71,7 @@ class Work:
         delivery = self.outbox().delivery
         assert delivery is not None, "the forward function's outbox is built with the province"
         try:
-            return delivery.deliver(key)
+            return delivery.deliver_queued(json.loads(record.body), retry_in=self.delay)  # own attempt count
         except ProvinceUnreachable as exc:
             attempt = int(record.attributes.approximate_receive_count or 1)
             if self.come_back(record, self.delay(attempt), counted=exc.counted):

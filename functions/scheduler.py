@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.edge.drain import drain
+from functions.edge.drain import drain, remaining_ms
 from functions.edge.telemetry import Handler, entry, logger, metrics
 from infra import bootstrap
 from infra.bootstrap import OutboxServices, SchedulerServices
@@ -47,7 +47,10 @@ def _run(services: SchedulerServices, outbox: Callable[[], OutboxServices], cont
     now = services.clock.now()
     calendar = services.calendar.calendar()  # read afresh: a deadline never fires on a stale calendar
     recomputed = services.calendar.recompute_known(calendar, RECOMPUTE_PER_RUN)
-    timers = drain(lambda: services.scheduler.run(now, calendar), context, spare_ms=TIME_TO_SPARE_MS)
+    def left() -> int:
+        return remaining_ms(context, TIME_TO_SPARE_MS * 2)
+
+    timers = drain(lambda: services.scheduler.run(now, calendar, remaining_ms=left), context, spare_ms=TIME_TO_SPARE_MS)
     metrics.add_metric(name="TimersDue", unit=MetricUnit.Count, value=timers.due)
     # 1 when the run stopped with a full batch still due (out of time): the scheduler lags (SchedulerLagAlarm)
     metrics.add_metric(name="SchedulerBehind", unit=MetricUnit.Count, value=int(timers.behind))

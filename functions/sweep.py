@@ -25,7 +25,7 @@ def make_handler(
     def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
         forwarding = services()
         now = forwarding.clock.now()
-        requeued = forwarding.forward.sweep(now)
+        requeued = forwarding.forward.sweep(now, remaining_ms=getattr(context, "get_remaining_time_in_millis", None))
         if requeued:
             logger.warning("re-queued ratings stored but not forwarded", count=len(requeued))
         metrics.add_metric(name="SweepRequeued", unit=MetricUnit.Count, value=len(requeued))

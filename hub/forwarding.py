@@ -11,7 +11,7 @@ lasts and never fills the dead-letter queue.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -68,6 +68,9 @@ class ProvinceReceipt:
 ForwardOutcome = Literal["forwarded", "already_forwarded", "parked", "dead_lettered", "unknown"]
 
 SWEEP_AGE = timedelta(minutes=3)  # older than any ingest in flight: what is pending this long was dropped
+REQUEUE_LEASE = timedelta(minutes=15)  # a re-queued rating's message is received well within it, however deep the queue
+SWEEP_PAGE = 500  # ratings per due-index read: a page's enqueue and marks take a few seconds
+SWEEP_SPARE_MS = 15_000  # a sweep stops with less than this left: one more page, the outbox relay, the answer
 MAX_FAILURES = 5  # counted provincial failures (`ProvinceUnreachable.counted`) before dead-lettering
 BACKOFF_BASE_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 900  # SQS's per-message delay and visibility changes go further, but R9 wants it soon
@@ -138,11 +141,52 @@ class ForwardService:
             return False
         return self.work_orders.put_new(open_work_order(rating, now.astimezone(SHANGHAI), self.calendars()))
 
-    def sweep(self, now: datetime, *, older_than: timedelta = SWEEP_AGE, limit: int = 1000) -> Sequence[str]:
+    def sweep(
+        self,
+        now: datetime,
+        *,
+        older_than: timedelta = SWEEP_AGE,
+        limit: int | None = None,
+        remaining_ms: Callable[[], int] | None = None,
+        spare_ms: int = SWEEP_SPARE_MS,
+        page: int = SWEEP_PAGE,
+    ) -> SweepResult:
         """Queue again whatever was stored but not forwarded: a crash between store and queue loses nothing.
-        A rating waiting out its backoff is not due (its message is on the queue, invisible): left alone; one
-        whose next attempt is `older_than` overdue lost its message, and is queued again."""
-        pending = self.ratings.pending_older_than(now - older_than, limit, due_by=now - older_than)
-        if pending:
-            self.queue.enqueue(pending)
-        return pending
+
+        Only what is due is read (`RatingStore.due_for_sweep`, an index on the next attempt's time): a rating
+        waiting out its backoff is not due (its message is on the queue, invisible) and is not even read; one
+        whose next attempt is `older_than` overdue lost its message, and is queued again — and marked not due
+        for `REQUEUE_LEASE`, so the next run does not queue it twice. Pages of `page` are read while
+        `remaining_ms()` (the invocation's time left) exceeds `spare_ms`; a run out of time stops cleanly and
+        says so (`behind`): the index is the cursor, and the next firing goes on with what is still due.
+        Without `remaining_ms`, at most `limit` (default 1,000) ratings."""
+        cap = limit if limit is not None else (1000 if remaining_ms is None else None)
+        found = SweepResult()
+        cursor: str | None = None
+        while True:
+            if remaining_ms is not None and remaining_ms() < spare_ms:
+                found.behind = True
+                break
+            size = page if cap is None else min(page, cap - len(found))
+            ids, cursor = self.ratings.due_for_sweep(now - older_than, size, cursor=cursor)
+            found.read += len(ids)
+            if ids:
+                failed = set(self.queue.enqueue(ids))  # what failed stays due: the next run tries again
+                for rating_id in ids:
+                    if rating_id not in failed:
+                        self.ratings.requeued(rating_id, next_due=now + REQUEUE_LEASE)
+                        found.append(rating_id)
+            if cursor is None:
+                break
+            if cap is not None and len(found) >= cap:
+                found.behind = True
+                break
+        return found
+
+
+class SweepResult(list[str]):
+    """The ratings a sweep queued again; `read`: index entries it read; `behind`: it stopped (out of time or
+    at its limit) with more due, which the next run picks up."""
+
+    read: int = 0
+    behind: bool = False

@@ -5,9 +5,13 @@ The order's store keeps an outbox entry for each owed event, written with the or
 and done at once; an event the province tracks (the reply, the rectification, a not-adopted decision, the
 follow-up satisfaction — 第十七条, 第十九条; R14, R16, R17) goes on the forward queue, and `OutcomeDelivery`,
 run by the forward function, sends it under its one key (order id and event version), publishes its
-notices, and only then marks the entry done. What is left — a lost message, a province down past the
-queue's patience — the sweep relays again, so nothing is lost and the province's de-duplication makes a
-repeat harmless.
+notices, and only then marks the entry done. A send that did not get through is retried with a backoff
+that grows with the hub's own count of attempts, carried in the message (`{"outcome", "attempt",
+"failures"}`, a fresh copy per retry: `OutcomeDelivery.deliver_queued`), as ratings count theirs on the
+rating — not SQS's receive count, which every abandoned invocation raises; only failures the province gave
+count towards the dead-letter queue (`hub.forwarding.MAX_FAILURES`). What is left — a lost message, a
+province down past the queue's patience — the sweep relays again, so nothing is lost and the province's
+de-duplication makes a repeat harmless.
 
 No notice carries personal data (R20): ids, codes, deadlines and the event type; the free texts of the
 history stay out too (a department reads them in the hub, signed in).
@@ -16,12 +20,12 @@ history stay out too (a department reads them in the hub, signed in).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hub.forwarding import ProvinceRefusedRating
+from hub.forwarding import MAX_FAILURES, ProvinceRefusedRating, ProvinceUnreachable, backoff_seconds
 from hub.ports import Notifier, OutcomeQueue, OutcomeSink, RatingStore
 from hub.workorders import (
     AppealFiled,
@@ -205,6 +209,28 @@ class OutcomeDelivery:
     province: OutcomeSink
     notifier: Notifier
     ratings: RatingStore | None = None
+    queue: OutcomeQueue | None = None  # for `deliver_queued`'s retries
+    max_failures: int = MAX_FAILURES
+
+    def deliver_queued(self, message: Mapping[str, Any], *, retry_in: Callable[[int], int] = backoff_seconds) -> str:
+        """A queued `{"outcome": key}` (with the attempts so far, after a retry): delivered, or queued again after
+        a backoff by its own attempt count ("retry_queued"), or, past `max_failures` failures the province gave
+        (`ProvinceUnreachable.counted`: a timeout or the province away never counts), dead-lettered with the
+        reason. Without a queue `ProvinceUnreachable` propagates, for the queue's own retry."""
+        key = str(message["outcome"])
+        attempt, failures = int(message.get("attempt") or 0) + 1, int(message.get("failures") or 0)
+        try:
+            return self.deliver(key)
+        except ProvinceUnreachable as exc:
+            if self.queue is None:
+                raise
+            failures += exc.counted
+            reason = str(exc) or type(exc).__name__
+            if failures >= self.max_failures:
+                self.queue.dead_letter_outcome(key, f"{failures} failures the province gave (last: {reason})")
+                return "dead_lettered"
+            self.queue.retry_outcome(key, attempt=attempt, failures=failures, delay=retry_in(attempt))
+            return "retry_queued"
 
     def deliver(self, key: str) -> str:
         """`ProvinceUnreachable` propagates: the message is retried with the queue's backoff."""

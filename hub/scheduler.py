@@ -47,6 +47,7 @@ from hub.ports import (
 from hub.rules import RatingPolicy
 
 LEASE = timedelta(minutes=5)  # longer than a run may take (the function's timeout is 60 s)
+TIME_TO_SPARE_MS = 15_000  # a run stops firing with less than this left: the work orders, the answer
 SMS_ATTEMPTS = 5  # claims of one reminder before it is given up (a quiet-hours deferral is one of them)
 SMS_RETRY_AFTER = timedelta(minutes=5)  # times the attempt number
 DEFAULT_AFTER_CLOSE = timedelta(seconds=1)
@@ -54,12 +55,14 @@ DEFAULT_AFTER_CLOSE = timedelta(seconds=1)
 
 @dataclass(frozen=True, slots=True)
 class RunReport:
-    """`full`: as many timers were due as one run takes; the caller may run again at once."""
+    """`full`: it stopped with timers still due (a full batch without a time budget; out of time with one):
+    the caller may run again at once, or the next firing goes on. `read`: timers read from the due index."""
 
     due: int
     counts: Counter[str] = field(default_factory=Counter)
     errors: tuple[str, ...] = ()
     full: bool = False
+    read: int = 0
 
 
 class CaseScheduler:
@@ -88,19 +91,52 @@ class CaseScheduler:
         self.policy = policy or RatingPolicy()
         self.batch = batch
 
-    def run(self, now: datetime, calendar: WorkingDayCalendar | None = None) -> RunReport:
-        """Fire what is due at `now`. A timer that fails is counted and retried when its lease ends."""
+    def run(
+        self,
+        now: datetime,
+        calendar: WorkingDayCalendar | None = None,
+        *,
+        remaining_ms: Callable[[], int] | None = None,
+        spare_ms: int = TIME_TO_SPARE_MS,
+    ) -> RunReport:
+        """Fire what is due at `now`. A timer that fails is counted and retried when its lease ends.
+
+        Without `remaining_ms`, one batch. With it (the invocation's time left), batch after batch while more
+        than `spare_ms` is left, checked before every timer: a slow SMS gateway or a backlog of 100,000 due
+        timers ends the run cleanly before Lambda's timeout, with `full` set. What it did not reach is still
+        due in the index (a claimed timer's due time moves to its lease's end), so the index is the cursor
+        and the next firing resumes there."""
         calendar = calendar or self.calendars()
-        due = self.timers.due(now, self.batch)
         counts: Counter[str] = Counter()
         errors: list[str] = []
-        for timer in due:
-            try:
-                counts[self.fire(timer, now, calendar)] += 1
-            except Exception as exc:  # one case's fault must not hold up the others
-                counts["error"] += 1
-                errors.append(f"{timer.timer_id}: {type(exc).__name__}")
-        return RunReport(len(due), counts, tuple(errors), full=len(due) >= self.batch)
+        fired = read = 0
+        while True:
+            if remaining_ms is not None and remaining_ms() < spare_ms:
+                return RunReport(fired, counts, tuple(errors), full=True, read=read)
+            due = self.timers.due(now, self.batch)
+            read += len(due)
+            stuck = 0  # timers of this batch that did not move out of the due range by this run's hand
+            for timer in due:
+                if remaining_ms is not None and remaining_ms() < spare_ms:
+                    return RunReport(fired, counts, tuple(errors), full=True, read=read)
+                fired += 1
+                try:
+                    outcome = self.fire(timer, now, calendar)
+                except Exception as exc:  # one case's fault must not hold up the others
+                    counts["error"] += 1
+                    errors.append(f"{timer.timer_id}: {type(exc).__name__}")
+                    stuck += 1
+                    continue
+                counts[outcome] += 1
+                stuck += outcome == "taken"
+            full = len(due) >= self.batch
+            if remaining_ms is None:
+                return RunReport(fired, counts, tuple(errors), full=full, read=read)
+            # with a budget, read again until nothing is due: a sharded due index may answer less than a batch
+            # while more is due. A batch all taken by another run or failing is no progress (the index may lag
+            # the claims): stop there, and say so
+            if not due or stuck == len(due):
+                return RunReport(fired, counts, tuple(errors), full=bool(due), read=read)
 
     def fire(self, timer: Timer, now: datetime, calendar: WorkingDayCalendar | None = None) -> str:
         """Claim and act on one timer; the outcome, or "taken" when another run has it."""

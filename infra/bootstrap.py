@@ -587,7 +587,7 @@ def build_outbox(
     from hub.workorders import WorkOrderMonitor
 
     relay = OutboxRelay(store, notifier, queue)
-    delivery = OutcomeDelivery(store, province, notifier, ratings) if province is not None else None
+    delivery = OutcomeDelivery(store, province, notifier, ratings, queue) if province is not None else None
     return OutboxServices(store, relay, WorkOrderMonitor(store, calendars, relay), delivery)
 
 

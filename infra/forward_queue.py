@@ -44,15 +44,24 @@ class SqsForwardQueue(ForwardQueue, OutcomeQueue):
         would dead-letter what the province never refused. Raises on a queue fault."""
         self._client.send_message(QueueUrl=self._url, MessageBody=body, DelaySeconds=max(0, min(int(delay), 900)))
 
+    def retry_outcome(self, key: str, *, attempt: int, failures: int, delay: int) -> None:
+        body = json.dumps({"outcome": key, "attempt": attempt, "failures": failures})
+        self._client.send_message(QueueUrl=self._url, MessageBody=body, DelaySeconds=max(0, min(int(delay), 900)))
+
+    def dead_letter_outcome(self, key: str, reason: str) -> None:
+        self._dead_letter({"outcome": key, "dead_letter": {"reason": reason}}, reason)
+
     def dead_letter(self, rating_id: str, reason: str) -> None:
         """`{"rating_id", "dead_letter": {"reason"}}` into the dead-letter queue (the forward function reads
         `rating_id` alone when `hcp dlq redrive` puts it back); `reason` also as a message attribute."""
+        self._dead_letter({"rating_id": rating_id, "dead_letter": {"reason": reason}}, reason)
+
+    def _dead_letter(self, message: dict[str, Any], reason: str) -> None:
         if not self._dead_letter_url:
             raise RuntimeError("this forward queue was built without its dead-letter queue (FORWARD_DLQ_URL)")
-        body = json.dumps({"rating_id": rating_id, "dead_letter": {"reason": reason}}, ensure_ascii=False)
         self._client.send_message(
             QueueUrl=self._dead_letter_url,
-            MessageBody=body,
+            MessageBody=json.dumps(message, ensure_ascii=False),
             MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
         )
 

@@ -47,6 +47,7 @@ from hub.ports import (
     SmsSender,
     StoredCase,
     StoredRating,
+    SweepPage,
     TimerStore,
     UnknownConnector,
     UnknownRating,
@@ -130,8 +131,9 @@ class InMemoryRatingStore(RatingStore):
             if rating.duplicate_key in self._slots:
                 return PutResult("conflict", "case")
             self._ratings[rating.rating_id] = StoredRating(
-                rating, raw_ref, content_hash, rating.source.received_at, "pending"
-            )
+                rating, raw_ref, content_hash, rating.source.received_at, "pending",
+                next_due_at=rating.source.received_at,
+            )  # fmt: skip
             self._slots[rating.duplicate_key] = rating.rating_id
         handoff = {"rating": rating.model_dump(mode="json"), "raw_ref": raw_ref, "content_hash": content_hash}
         return PutResult("accepted", handoff=json.dumps(handoff, ensure_ascii=False))
@@ -173,6 +175,26 @@ class InMemoryRatingStore(RatingStore):
             and (due_by is None or s.next_due_at is None or s.next_due_at <= due_by)
         )
         return [rating_id for _, rating_id in pending[:limit]]
+
+    def due_for_sweep(self, due_by: datetime, limit: int, *, cursor: str | None = None) -> SweepPage:
+        due = sorted(
+            (s.next_due_at.isoformat(), s.rating.rating_id)
+            for s in list(self._ratings.values())
+            if s.forward_state == "pending" and s.next_due_at is not None and s.next_due_at <= due_by
+        )
+        if cursor is not None:
+            after = tuple(cursor.split("|", 1))
+            due = [key for key in due if key > after]
+        page = due[:limit]
+        return [rating_id for _, rating_id in page], ("|".join(page[-1]) if len(due) > limit else None)
+
+    def requeued(self, rating_id: str, *, next_due: datetime) -> None:
+        with self._lock:
+            stored = self._ratings.get(rating_id)
+            if stored is None:
+                raise UnknownRating(rating_id)
+            if stored.forward_state == "pending":
+                self._ratings[rating_id] = replace(stored, next_due_at=next_due)
 
     def record_attempt(self, rating_id: str, *, at: datetime, next_due: datetime, counted: bool) -> None:
         with self._lock:
@@ -276,6 +298,17 @@ class InMemoryForwardQueue(ForwardQueue, OutcomeQueue):
         with self._lock:
             self.messages.extend({"outcome": key} for key in keys)
         return []
+
+    def retry_outcome(self, key: str, *, attempt: int, failures: int, delay: int) -> None:
+        if self.unavailable:
+            raise RuntimeError("memory: queue unavailable")
+        with self._lock:
+            copy = {"outcome": key, "attempt": str(attempt), "failures": str(failures), "delay": str(delay)}
+            self.messages.append(copy)
+
+    def dead_letter_outcome(self, key: str, reason: str) -> None:
+        with self._lock:
+            self.dead_letters.append({"outcome": key, "reason": reason})
 
     def rating_ids(self) -> list[str]:
         return [m["rating_id"] for m in self.messages if "rating_id" in m]

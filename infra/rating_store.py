@@ -3,9 +3,10 @@
 Items:
   - `pk=RATING#{rating_id}, sk=RATING`: the rating (JSON without the rater), the rater sealed apart
     (R20), its content hash, where the raw bytes are, `delivery` (pending/forwarded/parked) and, while
-    it is still the sweep's or an operator's business, `forward_state` + `stored_at`: the GSI key. A send
-    that did not get through adds `attempts` (and `failures`, when the province gave it) and sets
-    `last_attempt_at` and `next_due_at`, which the sweep's query filters on.
+    it is still the sweep's or an operator's business, `forward_state` + `stored_at`: the GSI key, and
+    `next_due_at` (the stored time at first): with `forward_state` the key of the sparse GSI `by_next_due`
+    the sweep reads, so it reads only what is due. A send that did not get through adds `attempts` (and
+    `failures`, when the province gave it) and sets `last_attempt_at` and `next_due_at` (its backoff).
     The rating item also carries `stored_month` (UTC `yyyy-mm`), the key of the GSI `by_month`
     (stored_month, stored_at) that people's lists read newest first, and `agency_code`, `region_code`,
     `grade`, `not_adopted_by` for its filters.
@@ -36,12 +37,14 @@ from hub.ports import (
     RatingQuery,
     RatingStore,
     StoredRating,
+    SweepPage,
     UnknownRating,
 )
 from hub.rating import Rating
 from infra import dynamo_pages
 
 GSI = "by_forward_state"
+DUE_INDEX = "by_next_due"  # sparse (forward_state, next_due_at), keys only: what the sweep finds due
 MAX_SWEEP_PAGES = 20
 MONTH_INDEX = "by_month"
 MAX_QUERIES_PER_PAGE = 20  # a page is answered within a few hundred ms even when the filters match little
@@ -137,6 +140,7 @@ class DynamoRatingStore(RatingStore):
             "delivery": {"S": "pending"},
             "forward_state": {"S": "pending"},
             "stored_at": {"S": stored_at},
+            "next_due_at": {"S": stored_at},  # due for the sweep (by_next_due) unless forwarded or retried
             "stored_month": {"S": month_of(stored_at)},
             "agency_code": {"S": rating.target.agency_code},
             "region_code": {"S": rating.target.region_code},
@@ -332,6 +336,33 @@ class DynamoRatingStore(RatingStore):
         for response in paging:
             found.extend(item["rating_id"]["S"] for item in response.get("Items", [])[: limit - len(found)])
         return found
+
+    def due_for_sweep(self, due_by: datetime, limit: int, *, cursor: str | None = None) -> SweepPage:
+        """One query page of `by_next_due` (keys only): `next_due_at <= due_by` is the key condition, so
+        DynamoDB reads — and bills — only the due entries, never one waiting out its backoff."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "forward_state = :p AND next_due_at <= :d",
+            "ExpressionAttributeValues": {":p": {"S": "pending"}, ":d": {"S": utc_text(due_by)}},
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        response = self._client.query(**kwargs)
+        ids = [item["pk"]["S"].removeprefix("RATING#") for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return ids, base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+
+    def requeued(self, rating_id: str, *, next_due: datetime) -> None:
+        try:
+            self._update(
+                rating_id, "SET next_due_at = :n", {":n": {"S": utc_text(next_due)}, ":p": {"S": "pending"}},
+                "delivery = :p",
+            )  # fmt: skip
+        except UnknownRating:
+            if self._item(rating_id) is None:
+                raise
 
     def mark_not_adopted(self, rating_id: str, *, order_id: str, at: datetime) -> None:
         values = {":o": {"S": order_id}, ":t": {"S": utc_text(at)}}

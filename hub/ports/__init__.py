@@ -80,6 +80,7 @@ from hub.ports.ratings import (
     RatingQuery,
     RatingStore,
     StoredRating,
+    SweepPage,
     UnknownRating,
 )
 
@@ -141,6 +142,7 @@ __all__ = [
     "SmsSender",
     "StoredCase",
     "StoredRating",
+    "SweepPage",
     "TimerStore",
     "UnknownConnector",
     "UnknownRating",

@@ -38,6 +38,15 @@ class OutcomeQueue(ABC):
     def enqueue_outcomes(self, keys: Sequence[str]) -> Sequence[str]:
         """Queue the keys; returns those that could not be queued (they stay owed for the sweep)."""
 
+    @abstractmethod
+    def retry_outcome(self, key: str, *, attempt: int, failures: int, delay: int) -> None:
+        """A fresh copy `{"outcome", "attempt", "failures"}`, received after `delay` seconds (at most 15 min).
+        Raises on a queue fault (the message being handled then comes back as it is)."""
+
+    @abstractmethod
+    def dead_letter_outcome(self, key: str, reason: str) -> None:
+        """`{"outcome", "dead_letter": {"reason"}}` into the dead-letter queue, for an operator."""
+
 
 class ProvincialSink(ABC):
     @abstractmethod

@@ -67,7 +67,7 @@ class StoredRating:
     attempts: int = 0  # sends that did not get through, since stored (or since it was dead-lettered)
     failures: int = 0  # of those, the ones the province gave (`hub.forwarding.ProvinceUnreachable.counted`)
     last_attempt_at: datetime | None = None
-    next_due_at: datetime | None = None  # when its queued message comes back; the sweep waits for it
+    next_due_at: datetime | None = None  # when its queued message comes back (stored_at at first); the sweep waits
 
     @property
     def adopted(self) -> bool:
@@ -98,6 +98,9 @@ class RatingQuery:
 class RatingPage:
     ratings: Sequence[StoredRating]
     cursor: str | None = None
+
+
+SweepPage = tuple[Sequence[str], str | None]  # rating ids due, and the cursor to the next page (None: the last)
 
 
 class RatingStore(ABC):
@@ -137,6 +140,17 @@ class RatingStore(ABC):
     def pending_older_than(self, cutoff: datetime, limit: int, *, due_by: datetime | None = None) -> Sequence[str]:
         """Ids of ratings stored before `cutoff` and not forwarded, oldest first (for the sweep); with
         `due_by`, only those whose next attempt (if one is scheduled) was due by then."""
+
+    @abstractmethod
+    def due_for_sweep(self, due_by: datetime, limit: int, *, cursor: str | None = None) -> SweepPage:
+        """Ids of pending ratings whose next attempt was due by `due_by` (a fresh rating is due when stored),
+        soonest due first, at most `limit`, read from an index on the due time: what only waits out its
+        backoff is not read at all. With the cursor returned (None: nothing more is due) the next page."""
+
+    @abstractmethod
+    def requeued(self, rating_id: str, *, next_due: datetime) -> None:
+        """The sweep queued it again: not due before `next_due` (the new message's time to be received).
+        A rating forwarded meanwhile is left as it is."""
 
     @abstractmethod
     def record_attempt(self, rating_id: str, *, at: datetime, next_due: datetime, counted: bool) -> None:

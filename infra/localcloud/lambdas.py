@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +118,65 @@ def acting_as(spec: FunctionSpec, handler: Handler) -> Handler:
     return tagged
 
 
+class StarvationProbe:
+    """How late a thread that asks to wake every `tick` seconds really wakes: time in which this process could
+    not run its Python — the machine's other load, or the GIL held by the local cloud's other threads (moto, the
+    stub, other functions), none of which share a Lambda sandbox's CPU in AWS. Summed over an invocation, it
+    tells one past its timeout because the machine starved it from one past it by design."""
+
+    def __init__(self, tick: float = 0.05) -> None:
+        self.tick = tick
+        self._late: deque[tuple[float, float]] = deque(maxlen=200_000)  # (woke at, seconds late)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="starvation-probe", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            asked = time.monotonic()
+            time.sleep(self.tick)
+            woke = time.monotonic()
+            late = woke - asked - self.tick
+            if late > 0.001:
+                self._late.append((woke, late))
+
+    def lost_between(self, start: float, end: float) -> float:
+        """Seconds the probe woke late within [start, end]: time the process's Python was kept waiting."""
+        return sum(late for woke, late in list(self._late) if start <= woke <= end)
+
+
+PROBE = StarvationProbe()
+AWS_CALL_MS = 10.0  # what one AWS API call takes in AWS (DynamoDB, SQS: single-digit ms, plus the network)
+
+# The current invocation's AWS calls: [count, seconds waited on moto]. Shared by reference with the pool threads a
+# handler starts (they copy the context), so a forward invocation's concurrent sends are counted too.
+_aws_calls: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("hcp_aws_calls", default=None)
+
+
+def time_aws_calls(client: Any) -> None:
+    """Count each call a function's client makes and the time it waited on moto (infra.bootstrap.CLIENT_HOOKS): a
+    starved moto (another process, which the probe does not see) slows the invocation, not its design."""
+
+    def before(context: dict[str, Any], **_: Any) -> None:
+        if _aws_calls.get() is not None:
+            context["hcp_started"] = time.monotonic()
+
+    def after(context: dict[str, Any], **_: Any) -> None:
+        calls, started = _aws_calls.get(), context.pop("hcp_started", None)
+        if calls is not None and started is not None:
+            calls[0] += 1
+            calls[1] += time.monotonic() - started
+
+    client.meta.events.register("before-call", before, unique_id="hcp-local-timing-before")
+    client.meta.events.register("after-call", after, unique_id="hcp-local-timing-after")
+    client.meta.events.register("after-call-error", after, unique_id="hcp-local-timing-error")
+
+
 class InvocationTimedOut(RuntimeError):
     """The handler ran past its function's timeout: Lambda would have stopped it, and so its answer is lost."""
 
@@ -145,22 +204,34 @@ class LocalFunction:
         self.timed_out = 0  # abandoned at the timeout (enforce_timeout)
         self.over_timeout = 0  # ran past the timeout, abandoned or not
         self.longest = 0.0
+        self.over_starved = 0  # past the timeout, but within it once the time the machine starved it is taken off
+        self.most_starved = 0.0  # seconds lost to starvation by the invocation that lost most
 
     def limits(self) -> dict[str, Any]:
         """What Lambda's timeout would have done to this function's invocations so far."""
         with self._lock:
             return {"invocations": self.invocations, "timeout_s": self.spec.timeout,
                     "longest_s": round(self.longest, 2), "over_timeout": self.over_timeout,
-                    "timed_out": self.timed_out}  # fmt: skip
+                    "timed_out": self.timed_out, "over_timeout_starved": self.over_starved,
+                    "over_timeout_design": self.over_timeout - self.over_starved,
+                    "most_starved_s": round(self.most_starved, 2)}  # fmt: skip
 
-    def _ran(self, elapsed: float) -> None:
+    def _ran(self, elapsed: float, started: float | None = None, aws: list[float] | None = None) -> None:
+        """`aws`: the invocation's AWS calls and the seconds it waited on moto for them; what it waited beyond
+        `AWS_CALL_MS` a call is the machine's, as is the time the probe saw this process kept waiting."""
+        starved = PROBE.lost_between(started, started + elapsed) if started is not None else 0.0
+        if aws is not None:
+            starved += max(0.0, aws[1] - aws[0] * AWS_CALL_MS / 1000)
         with self._lock:
             self.longest = max(self.longest, elapsed)
+            self.most_starved = max(self.most_starved, starved)
             if elapsed > self.spec.timeout:
                 self.over_timeout += 1
+                self.over_starved += elapsed - starved <= self.spec.timeout
         if elapsed > self.spec.timeout:
-            log.warning("%s ran %.1f s, longer than its timeout of %d s (Lambda would have stopped it)",
-                        self.spec.logical_id, elapsed, self.spec.timeout)
+            log.warning("%s ran %.1f s, longer than its timeout of %d s (Lambda would have stopped it); "
+                        "%.1f s of it the process was starved", self.spec.logical_id, elapsed, self.spec.timeout,
+                        starved)
 
     def _invoke_within_timeout(self, handler: Handler, event: Any, context: Any) -> Any:
         outcome: dict[str, Any] = {}
@@ -193,6 +264,10 @@ class LocalFunction:
                 from .iam import install
 
                 install()  # each call checked against the function's own role, as AWS checks it
+                import infra.bootstrap
+
+                if time_aws_calls not in infra.bootstrap.CLIENT_HOOKS:
+                    infra.bootstrap.CLIENT_HOOKS.append(time_aws_calls)
                 self._handler = acting_as(self.spec, resolve_handler(self.spec.handler, self.spec.code_dir))
             return self._handler
 
@@ -206,24 +281,34 @@ class LocalFunction:
         )
         with self._lock:
             self.invocations += 1
+        PROBE.start()
         started = time.monotonic()
-        timed = handler
+        aws = [0.0, 0.0]
+
+        def counted(event: Any, context: Any) -> Any:
+            token = _aws_calls.set(aws)
+            try:
+                return handler(event, context)
+            finally:
+                _aws_calls.reset(token)
+
+        timed = counted
         if enforce_timeout:  # the clock keeps running for the abandoned one: its full time still counts
             def timed(event: Any, context: Any) -> Any:
                 try:
-                    return handler(event, context)
+                    return counted(event, context)
                 finally:
-                    self._ran(time.monotonic() - started)
+                    self._ran(time.monotonic() - started, started, aws)
         try:
             if enforce_timeout:
                 return self._invoke_within_timeout(timed, event, context)
-            return handler(event, context)
+            return counted(event, context)
         except Exception:
             self.errors += 1
             raise
         finally:
             if not enforce_timeout:
-                self._ran(time.monotonic() - started)
+                self._ran(time.monotonic() - started, started, aws)
 
 
 def resolve_handler(dotted: str, code_dir: Path) -> Handler:

@@ -593,3 +593,31 @@ def test_a_queue_that_cannot_be_reached_leaves_everything_pending() -> None:
     stubber.activate()
     queue = SqsForwardQueue(client, "https://sqs.cn-north-1.amazonaws.com.cn/1/forward", backoff=0)
     assert list(queue.enqueue([f"r{i}" for i in range(12)])) == [f"r{i}" for i in range(10)] + ["r10", "r11"]
+
+
+def test_the_sweep_reads_only_what_is_due_soonest_first_page_by_page_and_a_requeue_leaves_the_due_range(
+    ratings: RatingStore,
+) -> None:
+    """R9: the sweep's index (by_next_due): a fresh rating is due when stored, one retried when its backoff
+    ends, a dead-lettered or forwarded one never; pages go on from their cursor."""
+    stored = [make_rating(f"D-{i}", case_no=f"GD{i}", received_at=NOW + timedelta(minutes=i)) for i in range(6)]
+    for rating in stored:
+        ratings.put_new(rating, "raw/1")
+    later = NOW + timedelta(hours=1)
+    ratings.record_attempt(stored[0].rating_id, at=later, next_due=later + timedelta(minutes=10), counted=False)
+    ratings.mark_forwarded(stored[1].rating_id, "receipt-1", at=later)
+    ratings.mark_dead_lettered(stored[2].rating_id, "5 failures the province gave", at=later)
+    ratings.mark_parked(stored[3].rating_id, "refused", at=later)
+    first, cursor = ratings.due_for_sweep(later, 1)
+    assert first == [stored[4].rating_id] and cursor is not None
+    rest, cursor = ratings.due_for_sweep(later, 10, cursor=cursor)
+    assert (list(rest), cursor) == ([stored[5].rating_id], None)
+    assert list(ratings.due_for_sweep(later + timedelta(minutes=10), 10)[0]) == [
+        stored[4].rating_id, stored[5].rating_id, stored[0].rating_id]  # fmt: skip
+    ratings.requeued(stored[4].rating_id, next_due=later + timedelta(minutes=15))
+    assert list(ratings.due_for_sweep(later + timedelta(minutes=10), 10)[0]) == [
+        stored[5].rating_id, stored[0].rating_id]  # fmt: skip
+    ratings.requeued(stored[1].rating_id, next_due=later)  # forwarded meanwhile: stays out of the due range
+    assert stored[1].rating_id not in ratings.due_for_sweep(later + timedelta(days=1), 10)[0]
+    with pytest.raises(UnknownRating):
+        ratings.requeued("r-none", next_due=later)

@@ -370,3 +370,42 @@ def _notice_2027() -> Any:
 def test_timers_of_a_case_are_ids_of_case_and_kind() -> None:
     timer = Timer("A/B/-", TimerKind.DEFAULT_RATING, HANDLED)
     assert timer.timer_id == "A/B/-#default_rating"
+
+
+# --- within the invocation's time ----------------------------------------------------------------
+
+
+class Budget:
+    """The invocation's remaining time, driven: each SMS sent costs `per_sms_ms` of it (a slow gateway)."""
+
+    def __init__(self, hub: Hub, total_ms: int, per_sms_ms: int) -> None:
+        self.hub, self.total_ms, self.per_sms_ms, self.start = hub, total_ms, per_sms_ms, len(hub.sms)
+
+    def __call__(self) -> int:
+        return self.total_ms - (len(self.hub.sms) - self.start) * self.per_sms_ms
+
+
+def test_a_run_stops_before_its_timeout_and_the_next_firing_goes_on_where_it_stopped(hub: Hub) -> None:
+    # GIVEN 25 cases whose first reminder is due, an SMS gateway taking 2 s a message, a 60 s invocation
+    hub.timers_service.scheduler.batch = 10
+    hub.post(*(notice(f"GX20261127{n:05d}") for n in range(25)))
+    now = at("2026-11-27T16:55:00")
+
+    # WHEN the scheduler runs within the invocation's time (stops with 15 s to spare)
+    first = hub.timers_service.scheduler.run(now, remaining_ms=Budget(hub, 60_000, 2_000))
+
+    # THEN it stopped with 23 sent (46 s of 60: less than 15 s left before a 24th), said it is behind, and
+    # left the rest due
+    assert (first.counts["sent"], first.full) == (23, True)
+    assert len(hub.fakes["timers"].due(now, 100)) == 2
+    # and the next firing sends the rest, each reminder once
+    second = hub.timers_service.scheduler.run(now + timedelta(minutes=1), remaining_ms=Budget(hub, 60_000, 2_000))
+    assert (second.counts["sent"], second.full) == (2, False)
+    assert len(hub.sms) == 25 and first.read + second.read >= 25
+
+
+def test_without_a_time_budget_a_run_is_one_batch_negative_control(hub: Hub) -> None:
+    hub.timers_service.scheduler.batch = 10
+    hub.post(*(notice(f"GX20261127{n:05d}") for n in range(25)))
+    report = hub.timers_service.scheduler.run(at("2026-11-27T16:55:00"))
+    assert (report.counts["sent"], report.full) == (10, True)

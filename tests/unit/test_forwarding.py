@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -23,10 +24,13 @@ from tests.conftest import SAMPLES
 NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
 
 
-def kiosk_rating() -> Rating:
+def kiosk_rating(order_id: str | None = None) -> Rating:
     sample = SAMPLES / "kiosk" / "01-dissatisfied-labels.json"
+    body = sample.read_bytes()
+    if order_id is not None:
+        body = json.dumps({**json.loads(body), "orderId": order_id}, ensure_ascii=False).encode()
     [outcome] = normalize(
-        adapter_for("kiosk"), sample.read_bytes(), content_type_for(sample),
+        adapter_for("kiosk"), body, content_type_for(sample),
         connector_id="kiosk-demo", received_at=NOW, now=NOW, calendar=WorkingDayCalendar(),
     )  # fmt: skip
     return outcome.rating
@@ -151,3 +155,54 @@ def test_failures_the_province_gives_dead_letter_the_rating_with_the_reason_and_
     stored = ratings.get(rating.rating_id)
     assert stored.forward_state == "pending" and stored.failures == 0
     assert forward.forward(rating.rating_id, NOW) == "forwarded"
+
+
+class Remaining:
+    """The invocation's time left, driven: each read of the due index costs `per_page_ms` of it."""
+
+    def __init__(self, ratings: InMemoryRatingStore, total_ms: int, per_page_ms: int) -> None:
+        self.total_ms, self.per_page_ms, self.pages = total_ms, per_page_ms, 0
+        inner = ratings.due_for_sweep
+
+        def counted(*args: object, **kwargs: object) -> object:
+            self.pages += 1
+            return inner(*args, **kwargs)  # type: ignore[arg-type]
+
+        ratings.due_for_sweep = counted  # type: ignore[method-assign]
+
+    def __call__(self) -> int:
+        return self.total_ms - self.pages * self.per_page_ms
+
+
+def test_a_sweep_stops_before_its_timeout_and_the_next_run_goes_on_without_queueing_twice_R9() -> None:
+    # GIVEN 30 ratings stored and never queued (a crash), a sweep page of 5 taking 10 s, a 60 s invocation
+    forward, ratings, _, queue = service()
+    stored = [kiosk_rating(order_id=f"SWEEP{n:03d}") for n in range(30)]
+    for rating in stored:
+        ratings.put_new(rating, "raw/x")
+    remaining = Remaining(ratings, 60_000, 10_000)
+
+    # WHEN the sweep runs within the invocation's time (15 s to spare)
+    first = forward.sweep(NOW + timedelta(minutes=4), remaining_ms=remaining, page=5)
+
+    # THEN it read 5 pages (50 s of 60: less than 15 s left for a sixth), queued 25 and said it is behind
+    assert (len(first), first.behind, first.read) == (25, True, 25)
+    # AND the next firing queues the other 5, none of the first 25 again (they are not due for 15 min)
+    second = forward.sweep(NOW + timedelta(minutes=9), remaining_ms=Remaining(ratings, 60_000, 10_000), page=5)
+    assert (len(second), second.behind) == (5, False)
+    assert sorted(queue.rating_ids()) == sorted(r.rating_id for r in stored)
+    # and once the lease of the sweep's copy ends unforwarded (that copy was lost too), it is queued again
+    assert len(forward.sweep(NOW + timedelta(minutes=23))) == 25
+
+
+def test_the_sweep_reads_only_what_is_due_not_what_waits_out_its_backoff() -> None:
+    forward, ratings, _, _ = service(*(["down"] * 10))
+    ratings_stored = [kiosk_rating(order_id=f"WAIT{n:03d}") for n in range(10)]
+    for rating in ratings_stored:
+        ratings.put_new(rating, "raw/x")
+        with pytest.raises(RetryLater):
+            forward.forward(rating.rating_id, NOW, retry_in=lambda attempt: 900)
+    overdue = kiosk_rating(order_id="LOST001")
+    ratings.put_new(overdue, "raw/x")
+    swept = forward.sweep(NOW + timedelta(minutes=4))
+    assert (list(swept), swept.read) == ([overdue.rating_id], 1)

@@ -10,11 +10,13 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from hub.calendar import WorkingDayCalendar, parse_notice
-from hub.forwarding import ProvinceUnreachable
+from hub.forwarding import MAX_FAILURES, ProvinceReceipt, ProvinceUnreachable
 from hub.outcomes import Notice, OutboxRelay, OutcomeDelivery
+from hub.ports import OutcomeSink
 from hub.workorders import (
     Audience,
     DeadlineKind,
+    Event,
     Kind,
     UpholdAppeal,
     WorkOrder,
@@ -208,6 +210,58 @@ def test_an_upheld_appeal_reaches_the_province_as_not_adopted_once_through_retri
     stored = ratings.get("r0001")
     assert stored is not None and not stored.adopted  # R17: out of the results
     assert [n.audience for n in hub.notices("AppealUpheld")] == [Audience.UNIT]  # announced once
+
+
+class FailingProvince(OutcomeSink):
+    """Answers each send with the next of `answers`: a status (500 counted, 503 the province away) or None (a
+    timeout); "ok" takes it."""
+
+    def __init__(self, *answers: int | str | None) -> None:
+        self.answers, self.sends = list(answers), 0
+
+    def send_outcome(self, order: WorkOrder, event: Event) -> ProvinceReceipt:
+        self.sends += 1
+        answer = self.answers.pop(0)
+        if answer == "ok":
+            return ProvinceReceipt(f"{order.id}#{event.version}", False)
+        raise ProvinceUnreachable(f"province unavailable ({answer})", status=answer)  # type: ignore[arg-type]
+
+
+def queued_outcome(*answers: int | str | None) -> tuple[Hub, OutcomeDelivery, FailingProvince, dict[str, str]]:
+    order = act(simple(), APPEAL, UNIT, at("2026-10-08", "09:30"))
+    order = act(order, UpholdAppeal(finding="核实为误评"), COUNTY_MANAGEMENT, at("2026-10-09"))
+    hub = Hub()
+    assert hub.store.put_new(order)
+    hub.relay.sweep(at("2026-10-09", "10:10"))
+    [message] = [m for m in hub.queue.messages if "outcome" in m]
+    province = FailingProvince(*answers)
+    return hub, OutcomeDelivery(hub.store, province, hub.notifier, None, hub.queue), province, message
+
+
+def test_an_outcome_backs_off_by_its_own_attempts_not_the_queues_receive_count() -> None:
+    # GIVEN an outcome the province answers 503, a timeout, 503, then takes
+    hub, delivery, province, message = queued_outcome(503, None, 503, "ok")
+    delays = []
+    for _ in range(3):
+        # WHEN the forward function handles its message (a copy received any number of times: it does not matter)
+        assert delivery.deliver_queued(message, retry_in=lambda attempt: 10 * 2 ** (attempt - 1)) == "retry_queued"
+        message = hub.queue.messages[-1]  # THEN a fresh copy carries the attempts so far
+        delays.append(int(message["delay"]))
+    assert delays == [10, 20, 40] and message["attempt"] == "3" and message["failures"] == "0"
+    assert delivery.deliver_queued(message) == "forwarded" and province.sends == 4
+    assert hub.queue.dead_letters == []
+
+
+def test_an_outcome_is_dead_lettered_only_after_failures_the_province_gave_with_the_reason() -> None:
+    hub, delivery, _, message = queued_outcome(*([503, 500] * MAX_FAILURES))
+    outcomes = []
+    for _ in range(2 * MAX_FAILURES):
+        outcomes.append(delivery.deliver_queued(message))
+        message = hub.queue.messages[-1]
+    assert outcomes == ["retry_queued"] * (2 * MAX_FAILURES - 1) + ["dead_lettered"]
+    [letter] = hub.queue.dead_letters
+    assert letter["outcome"].endswith("#4") and f"{MAX_FAILURES} failures the province gave" in letter["reason"]
+    assert hub.store.outbox() != []  # still owed: an operator's redrive, or the sweep, sends it again
 
 
 def test_each_scheduler_run_queues_the_outcomes_of_its_own_minute_once() -> None:
