@@ -243,13 +243,13 @@ class LocalCloud:
     def suspend(self) -> None:
         """Pause serving, polling and firing while another local cloud owns the process."""
         self._suspended.set()
-        for poller in self._pollers:
+        for poller in [*self._pollers, *self._stream_pollers]:
             poller.pause()
         if self._scheduler is not None:
             self._scheduler.pause()
 
     def resume(self) -> None:
-        for poller in self._pollers:
+        for poller in [*self._pollers, *self._stream_pollers]:
             poller.resume()
         if self._scheduler is not None:
             self._scheduler.resume()

@@ -121,6 +121,8 @@ class StreamPoller:
         self._held = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
         self._thread: threading.Thread | None = None
         self.busy = 0
         self.batches = 0
@@ -147,7 +149,7 @@ class StreamPoller:
     def poll_once(self) -> int:
         """One batch: read what is there, drop what the filters leave out, invoke; returns records processed."""
         with self._lock:
-            if self._held:
+            if self._held or not self._running.is_set():
                 return 0
             self._read()
             batch, self._pending = self._pending[: self.mapping.batch_size], self._pending[self.mapping.batch_size :]
@@ -208,8 +210,20 @@ class StreamPoller:
         self._thread = threading.Thread(target=self._run, name=f"stream-{self.mapping.logical_id}", daemon=True)
         self._thread.start()
 
+    def pause(self) -> None:
+        """Take no more batches (another local cloud owns the process), once the one in flight is done."""
+        self._running.clear()
+        with self._lock:
+            pass
+
+    def resume(self) -> None:
+        self._running.set()
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            if not self._running.is_set():
+                self._running.wait(0.2)
+                continue
             try:
                 done = self.poll_once()
             except Exception:

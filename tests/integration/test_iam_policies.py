@@ -31,6 +31,8 @@ JUSTIFIED_STAR: dict[str, str] = {
     "AWSXrayWriteOnlyAccess",
     "AWSLambdaSQSQueueExecutionRole": "attached by SAM for an SQS event source (the Lambda service polls the "
     "queue under the role); SAM offers no narrower one short of a hand-written Role",
+    "AWSLambdaDynamoDBExecutionRole": "attached by SAM for a DynamoDB stream event source (ReportingFunction: the "
+    "Lambda service reads the ratings' and work orders' streams under the role); the same reason",
 }
 
 
