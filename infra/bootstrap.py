@@ -26,6 +26,7 @@ from infra.settings import (
     OutboxSettings,
     RatingReadSettings,
     RegistrySettings,
+    ReportsSettings,
     SchedulerSettings,
     SignInSettings,
     WorkOrderSettings,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from infra.calendar_store import StoredCalendars
     from infra.forward_queue import SqsForwardQueue
     from infra.oidc import OidcVerifier
+    from infra.reports.service import ReportService
 
 T = TypeVar("T")
 Calendars = Callable[[], "WorkingDayCalendar"]
@@ -648,3 +650,24 @@ def delivery_from_env(environ: Mapping[str, str] | None = None, *, session: Any 
     """The outbox with the provincial client, for the forward function's outcome messages."""
     return outbox_from_env(environ, session=session, province=True)
 
+
+# --------------------------------------------------------------------------------------------------
+# Reports (通报, R19): composed from the rollups on request, written to the bucket on schedule
+
+
+@dataclass(frozen=True, slots=True)
+class ReportServices:
+    """What the reports function needs: the report service and the clock its periods are read by."""
+
+    reports: ReportService
+    clock: Clock = field(default_factory=_clock)
+
+
+@reads(ReportsSettings)
+def reports_from_env(
+    environ: Mapping[str, str] | None = None, *, session: Any = None, clock: Clock | None = None
+) -> ReportServices:
+    """Over the rollups table, the reports bucket and the work-order topic (`infra.reports.wiring`)."""
+    from infra.reports.wiring import reports_from_env as report_service_from_env
+
+    return ReportServices(report_service_from_env(environ, session=session), clock or _clock())
