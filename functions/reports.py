@@ -7,191 +7,143 @@
 
 Scheduled: the template's WeeklyReports and MonthlyReports rules invoke it with `{"kind": ...}` as input;
 it writes the city's, each county's and each department's report to ReportsBucket and tells management.
+Who may have which report is `infra.reports.service`'s; this parses the event, calls it and shapes the reply.
 Logs carry periods, scopes, formats and counts; a report holds no rater data, and its staff names go to
-the management of its region only (infra/reports/service.py).
+the management of its region only.
 """
 
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.account import denied, principal_of
-from functions.http import BadBody, errors, json_object, request_id
-from hub.access import AccessDenied, PrincipalRole
-from hub.errors import problem, unknown_field
+from functions.account import principal_of
+from functions.edge.api import api_handler, share_error_handlers
+from functions.edge.telemetry import Handler, entry, logger, metrics
+from functions.http import errors, json_object
+from functions.reports_openapi import GENERATE_ROUTE, PUBLIC_ROUTE, REBUILD_ROUTE, REPORT_ROUTE
+from hub.access import Principal, PrincipalRole
+from hub.errors import Refused, problem, unknown_field
 from hub.reports.document import PeriodKind
 from infra import bootstrap
-from infra.clock import current_clock
-from infra.reports.service import ReportRefused
-from infra.reports.wiring import REPORT_VARIABLES, reports_from_env
-from infra.settings import MissingSettings
+from infra.bootstrap import ReportServices
+from infra.reports.service import ReportAnswer, ReportRefused
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
-app = APIGatewayRestResolver()
-service = bootstrap.BuiltOnce(reports_from_env, REPORT_VARIABLES)
+QUERY = ("period", "region", "agency", "format")
+KINDS = (PeriodKind.WEEK.value, PeriodKind.MONTH.value)
 
 
-def _report(signed_in: bool) -> Response[Any]:
-    params = app.current_event.query_string_parameters or {}
-    principal = None
-    if signed_in:
+def _build_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+
+    def services() -> ReportServices:
+        return app.context["services"]()  # type: ignore[no-any-return]
+
+    def report(principal: Principal | None) -> Response[Any]:
+        params = app.current_event.query_string_parameters or {}
+        unknown = [unknown_field(k) for k in params if k not in QUERY]
+        if unknown:
+            raise Refused(unknown)  # 422
+        built, asked = services(), {k: params.get(k) for k in ("period", "region", "agency")}
+        return _delivered(built.reports.report(principal, **asked, fmt=params.get("format"), now=built.clock.now()))
+
+    def operator_body(fields: tuple[str, ...]) -> dict[str, Any]:
+        principal = principal_of(app)
+        principal.require(principal.role is PrincipalRole.OPERATOR, "run the reports (operators only)",
+                          "运行通报生成或重算（仅运维人员）")  # fmt: skip
+        body = json_object(app.current_event.raw_event, empty={})
+        unknown = [unknown_field(k) for k in body if k not in fields]
+        if unknown:
+            raise Refused(unknown)  # 422
+        return body
+
+    @app.get("/v1/reports", **REPORT_ROUTE)
+    def get_report() -> Response[Any]:
+        return report(principal_of(app))
+
+    @app.get("/v1/public/reports", **PUBLIC_ROUTE)
+    def get_public_report() -> Response[Any]:
+        return report(None)
+
+    @app.post("/v1/reports/generate", **GENERATE_ROUTE)
+    def generate_now() -> Response[Any]:
+        body = operator_body(("kind", "period"))
+        kind = str(body.get("kind") or "month")
+        if kind not in KINDS:
+            return errors(400, [problem("FIELD_INVALID", "kind", f"{kind} (week or month)")])
+        built = services()
         try:
-            principal = principal_of(app)
-        except AccessDenied as exc:
-            return denied(exc)
-    unknown = [unknown_field(k) for k in params if k not in ("period", "region", "agency", "format")]
-    if unknown:
-        return errors(422, unknown)
-    try:
-        answer = service().report(
-            principal, period=params.get("period"), region=params.get("region"), agency=params.get("agency"),
-            fmt=params.get("format"), now=current_clock().now(),
-        )  # fmt: skip
-    except AccessDenied as exc:
-        logger.info("refused", extra={"code": exc.code, "principal": principal.as_log() if principal else None})
-        return denied(exc)
-    except ReportRefused as exc:
+            keys = built.reports.generate(PeriodKind(kind), built.clock.now(), body.get("period"))
+        except ValueError:
+            return errors(400, [problem("REPORT_PERIOD_INVALID", "period", str(body.get("period")))])
+        _generated("reports generated", kind, keys)
+        return Response(200, "application/json", _json({"kind": kind, "keys": keys}))
+
+    @app.post("/v1/reports/rebuild", **REBUILD_ROUTE)
+    def rebuild_now() -> Response[Any]:
+        body = operator_body(("period",))
+        if not isinstance(body.get("period"), str):
+            return errors(400, [problem("FIELD_REQUIRED", "period")])
+        built = services()
+        done = built.reports.rebuild(body["period"], built.clock.now())
+        logger.info("rollups rebuilt", extra={"period": body["period"]})
+        return Response(200, "application/json", _json(done))
+
+    @app.exception_handler(ReportRefused)
+    def report_refused(exc: ReportRefused) -> Response[Any]:
         return errors(exc.status, [exc.problem])
-    except MissingSettings as exc:
-        logger.error("misconfigured", extra={"missing": exc.names})
-        return errors(500, [problem("INTERNAL_ERROR", "", request_id(app))])
+
+    share_error_handlers(app, metric="ReportErrors")  # 404, 401/403, a body refused, 500
+    return app
+
+
+def _delivered(answer: ReportAnswer) -> Response[Any]:
     document, rendered = answer.document, answer.rendered
     logger.info("report", extra={"period": document.period, "region_code": document.scope.region_code,
                                  "agency_code": document.scope.agency_code, "audience": document.audience.value,
                                  "format": rendered.extension, "bytes": len(rendered.body)})  # fmt: skip
     metrics.add_metric(name="ReportsServed", unit=MetricUnit.Count, value=1)
+    if rendered.extension == "xlsx":  # bytes: sent base64-encoded
+        headers = {"Content-Disposition": f'attachment; filename="{answer.filename}"'}
+        return Response(200, rendered.content_type, rendered.body, headers=headers)
     headers = {"Content-Disposition": f'inline; filename="{answer.filename}"'}
-    if rendered.extension == "xlsx":
-        headers["Content-Disposition"] = f'attachment; filename="{answer.filename}"'
-        return Response(200, rendered.content_type, rendered.body, headers=headers)  # bytes: sent base64-encoded
     return Response(200, rendered.content_type, rendered.body.decode("utf-8"), headers=headers)
 
 
-@app.get(
-    "/v1/reports",
-    summary="A 通报 (results report) in your scope",
-    description="period=2026-11 (or 2026-11-28, 2026-W48, 2026-Q4, 2026), region=<division code> or agency=<credit "
-    "code>, format=json|html|xlsx (default json). Management its region (staff names included), a department its "
-    "own agencies, an operator everything; outside your scope is 403 FORBIDDEN, a period not ended 404 "
-    "REPORT_NOT_READY with when it is generated. Figures only: no rater data (R19, R20).",
-    tags=["reports"],
-)
-def get_report() -> Response[Any]:
-    return _report(signed_in=True)
-
-
-@app.get(
-    "/v1/public/reports",
-    summary="The public summary (第二十条 向社会公布), no sign-in",
-    description="The same parameters; per county and department, no staff view at all.",
-    tags=["reports"],
-)
-def get_public_report() -> Response[Any]:
-    return _report(signed_in=False)
-
-
-def _operator_body(fields: tuple[str, ...]) -> dict[str, Any] | Response[Any]:
-    try:
-        principal = principal_of(app)
-        principal.require(principal.role is PrincipalRole.OPERATOR, "run the reports (operators only)",
-                          "运行通报生成或重算（仅运维人员）")  # fmt: skip
-    except AccessDenied as exc:
-        return denied(exc)
-    try:
-        body = json_object(app.current_event.raw_event, empty={})
-    except BadBody as exc:
-        return errors(exc.status, [exc.problem])
-    unknown = [unknown_field(k) for k in body if k not in fields]
-    if unknown:
-        return errors(422, unknown)
-    return body
-
-
-@app.post(
-    "/v1/reports/generate",
-    summary="Run the scheduled generation now (operators)",
-    description='{"kind": "month"|"week", "period": "2026-11"?}: the city, each county and each department, as '
-    "HTML, XLSX and JSON in ReportsBucket; management told on the work-order topic. Answers the keys written.",
-    tags=["reports"],
-)
-def generate_now() -> Response[Any]:
-    body = _operator_body(("kind", "period"))
-    if isinstance(body, Response):
-        return body
-    kind_text = str(body.get("kind") or "month")
-    if kind_text not in (PeriodKind.WEEK.value, PeriodKind.MONTH.value):
-        return errors(400, [problem("FIELD_INVALID", "kind", f"{kind_text} (week or month)")])
-    try:
-        keys = service().generate(PeriodKind(kind_text), current_clock().now(), body.get("period"))
-    except ReportRefused as exc:
-        return errors(exc.status, [exc.problem])
-    except ValueError:
-        return errors(400, [problem("REPORT_PERIOD_INVALID", "period", str(body.get("period")))])
-    logger.info("reports generated", extra={"kind": kind_text, "objects": len(keys)})
+def _generated(message: str, kind: str, keys: list[str]) -> None:
+    logger.info(message, extra={"kind": kind, "objects": len(keys)})
     metrics.add_metric(name="ReportsGenerated", unit=MetricUnit.Count, value=len(keys))
-    return Response(200, "application/json", _json({"kind": kind_text, "keys": keys}))
-
-
-@app.post(
-    "/v1/reports/rebuild",
-    summary="Recompute a period's rollups from the ratings (operators)",
-    description='{"period": "2026-11"}: repair or migration; the period\'s whole months are recomputed.',
-    tags=["reports"],
-)
-def rebuild_now() -> Response[Any]:
-    body = _operator_body(("period",))
-    if isinstance(body, Response):
-        return body
-    if not isinstance(body.get("period"), str):
-        return errors(400, [problem("FIELD_REQUIRED", "period")])
-    try:
-        done = service().rebuild(body["period"], current_clock().now())
-    except ReportRefused as exc:
-        return errors(exc.status, [exc.problem])
-    logger.info("rollups rebuilt", extra={"period": body["period"]})
-    return Response(200, "application/json", _json(done))
 
 
 def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-@app.exception_handler(Exception)
-def internal_error(exc: Exception) -> Response[Any]:
-    logger.error("failed", extra={"error": type(exc).__name__})
-    return errors(500, [problem("INTERNAL_ERROR", "", request_id(app))])
-
-
-@app.not_found
-def not_found(_: Exception) -> Response[Any]:
-    return errors(404, [problem("ROUTE_UNKNOWN", "", f"{app.current_event.http_method} {app.current_event.path}")])
-
-
 def _scheduled_kind(event: dict[str, Any]) -> PeriodKind:
     """The rule's input names the kind; without one (a rule fired by hand), the rule's name does."""
-    kind = event.get("kind")
-    if kind in (PeriodKind.WEEK.value, PeriodKind.MONTH.value):
-        return PeriodKind(kind)
-    rules = " ".join(event.get("resources") or []).lower()
-    return PeriodKind.WEEK if "week" in rules else PeriodKind.MONTH
+    if event.get("kind") in KINDS:
+        return PeriodKind(event["kind"])
+    return PeriodKind.WEEK if "week" in " ".join(event.get("resources") or []).lower() else PeriodKind.MONTH
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if "httpMethod" not in event:  # a schedule rule
-        kind = _scheduled_kind(event)
-        keys = service().generate(kind, current_clock().now())
-        logger.info("scheduled reports written", extra={"kind": kind.value, "objects": len(keys)})
-        metrics.add_metric(name="ReportsGenerated", unit=MetricUnit.Count, value=len(keys))
+def make_handler(build: Callable[[], ReportServices] = bootstrap.reports_from_env) -> Handler:
+    """API Gateway's requests to the router, the schedule rules' events to the generation; over the services
+    `build` makes on first use (tests pass moto, and their own clock)."""
+    services = bootstrap.BuiltOnce(build)
+    api = api_handler(_build_app, services=services)
+
+    def scheduled(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        kind, built = _scheduled_kind(event), services()
+        keys = built.reports.generate(kind, built.clock.now())
+        _generated("scheduled reports written", kind.value, keys)
         return {"kind": kind.value, "written": len(keys)}
-    return app.resolve(event, context)
 
+    on_schedule = entry(scheduled)
+    return lambda event, context: (api if "httpMethod" in event else on_schedule)(event, context)
+
+
+handler = make_handler()

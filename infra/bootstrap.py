@@ -26,6 +26,7 @@ from infra.settings import (
     OutboxSettings,
     RatingReadSettings,
     RegistrySettings,
+    ReportsSettings,
     SchedulerSettings,
     SignInSettings,
     WorkOrderSettings,
@@ -59,10 +60,11 @@ if TYPE_CHECKING:
     from hub.rating_reads import RatingReads
     from hub.registry import RegistryService
     from hub.scheduler import CaseScheduler
-    from hub.workorders import WorkOrderMonitor, WorkOrderStore
+    from hub.workorders import WorkOrderDesk, WorkOrderMonitor, WorkOrderStore
     from infra.calendar_store import StoredCalendars
     from infra.forward_queue import SqsForwardQueue
     from infra.oidc import OidcVerifier
+    from infra.reports.service import ReportService
 
 T = TypeVar("T")
 Calendars = Callable[[], "WorkingDayCalendar"]
@@ -335,25 +337,44 @@ def _work_order_creation(dynamodb: Any, settings: ForwardSettings, environ: Mapp
     return created
 
 
-@reads(WorkOrderSettings, CalendarCacheSettings)
-def work_orders_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> WorkOrderServices:
-    """The work-order API's services over DynamoDB; raises `MissingSettings` naming what is missing."""
+@dataclass(frozen=True, slots=True)
+class WorkOrderServices:
+    """What the work-order API needs: the desk (act and list for a signed-in person) and the clock it reads."""
+
+    desk: WorkOrderDesk
+    clock: Clock = field(default_factory=_clock)
+
+
+def build_work_orders(
+    *,
+    store: WorkOrderStore,
+    calendars: Calendars,
+    relay: Callable[[], OutboxRelay] | None = None,
+    clock: Clock | None = None,
+) -> WorkOrderServices:
+    """`relay`: called after an action's save, to send its notices at once (None: the scheduler's next run)."""
+    from hub.workorders import WorkOrderDesk
+
+    return WorkOrderServices(WorkOrderDesk(store, calendars, relay=relay), clock or _clock())
+
+
+@reads(WorkOrderSettings, CalendarCacheSettings, OutboxSettings)
+def work_orders_from_env(
+    environ: Mapping[str, str] | None = None, *, session: Any = None, clock: Clock | None = None
+) -> WorkOrderServices:
+    """The work-order API's services over DynamoDB; raises `MissingSettings` naming what is missing. The
+    outbox relay (SNS, SQS) is built on the first action, so reading orders needs only the two tables."""
     from infra.workorder_store import DynamoWorkOrderStore
 
     settings = WorkOrderSettings.from_env(environ)
     dynamodb = aws_clients(session, services=("dynamodb",))["dynamodb"]
-    return WorkOrderServices(
+    outbox = BuiltOnce(lambda: outbox_from_env(environ, session=session), ())
+    return build_work_orders(
         store=DynamoWorkOrderStore(dynamodb, settings.work_orders_table),
         calendars=_calendars(dynamodb, settings.calendar_table, environ),
+        relay=lambda: outbox().relay,
+        clock=clock,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class WorkOrderServices:
-    """What the work-order API needs: the store (with its list queries) and the calendar as loaded."""
-
-    store: Any  # infra.workorder_store.DynamoWorkOrderStore
-    calendars: Callable[[], Any]  # () -> hub.calendar.WorkingDayCalendar
 
 
 # --------------------------------------------------------------------------------------------------
@@ -628,3 +649,25 @@ def outbox_from_env(
 def delivery_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> OutboxServices:
     """The outbox with the provincial client, for the forward function's outcome messages."""
     return outbox_from_env(environ, session=session, province=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reports (通报, R19): composed from the rollups on request, written to the bucket on schedule
+
+
+@dataclass(frozen=True, slots=True)
+class ReportServices:
+    """What the reports function needs: the report service and the clock its periods are read by."""
+
+    reports: ReportService
+    clock: Clock = field(default_factory=_clock)
+
+
+@reads(ReportsSettings)
+def reports_from_env(
+    environ: Mapping[str, str] | None = None, *, session: Any = None, clock: Clock | None = None
+) -> ReportServices:
+    """Over the rollups table, the reports bucket and the work-order topic (`infra.reports.wiring`)."""
+    from infra.reports.wiring import reports_from_env as report_service_from_env
+
+    return ReportServices(report_service_from_env(environ, session=session), clock or _clock())

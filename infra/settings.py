@@ -240,3 +240,15 @@ class ReportingSettings(_FromEnv):
     """What the reporting function (rollups from the change streams, R19) needs."""
 
     rollups_table: str = _env("ROLLUPS_TABLE")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportsSettings(_FromEnv):
+    """What the reports function (通报, R19) needs; the ratings and work-order tables for `rebuild` only."""
+
+    rollups_table: str = _env("ROLLUPS_TABLE")
+    reports_bucket: str = _env("REPORTS_BUCKET")
+    report_city: str = _env("REPORT_CITY")
+    topic_arn: str = _env("WORK_ORDER_TOPIC_ARN")
+    ratings_table: str = _env("RATINGS_TABLE", "")
+    work_orders_table: str = _env("WORK_ORDERS_TABLE", "")

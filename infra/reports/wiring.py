@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from hub.errors import problem
 from infra.reports.service import Composer, ReportRefused, ReportService, ReportTarget
-from infra.settings import MissingSettings, _env, _FromEnv
-
-
-@dataclass(frozen=True, slots=True)
-class ReportsSettings(_FromEnv):
-    rollups_table: str = _env("ROLLUPS_TABLE")
-    reports_bucket: str = _env("REPORTS_BUCKET")
-    report_city: str = _env("REPORT_CITY")
-    topic_arn: str = _env("WORK_ORDER_TOPIC_ARN")
-
+from infra.settings import MissingSettings, ReportsSettings
 
 REPORT_VARIABLES = ReportsSettings.variables()
 # Row labels of the divisions the demo and the tests rate in; a deployment's come from its rollup cells' labels.
@@ -41,18 +30,18 @@ def reports_from_env(environ: Mapping[str, str] | None = None, *, session: Any =
     clients = aws_clients(session, services=("dynamodb", "s3", "sns", *SEALING_CLIENTS))
     dynamodb = clients["dynamodb"]
     store = DynamoRollupStore(dynamodb, settings.rollups_table)
-    env = os.environ if environ is None else environ
 
     def rebuilder(period: str, now: datetime) -> dict[str, Any]:
         from hub.reports.order_facts import order_facts
         from hub.reports.rebuild import rebuild
         from hub.workorders import work_order_id_for
 
-        missing = [name for name in ("RATINGS_TABLE", "WORK_ORDERS_TABLE") if not env.get(name)]
+        tables = {"RATINGS_TABLE": settings.ratings_table, "WORK_ORDERS_TABLE": settings.work_orders_table}
+        missing = [name for name, table in tables.items() if not table]
         if missing:
             raise MissingSettings("ReportsFunction (rebuild)", missing)
-        ratings = DynamoRatingStore(dynamodb, env["RATINGS_TABLE"], **sealed_stores(clients, environ))
-        orders = DynamoWorkOrderStore(dynamodb, env["WORK_ORDERS_TABLE"])
+        ratings = DynamoRatingStore(dynamodb, settings.ratings_table, **sealed_stores(clients, environ))
+        orders = DynamoWorkOrderStore(dynamodb, settings.work_orders_table)
         done = rebuild(period, ratings=ratings, order_of=lambda rid: order_facts(orders.get(work_order_id_for(rid))),
                        rollups=store)  # fmt: skip
         return {"months": list(done.months), "partitions": done.partitions, "cells": done.cells,

@@ -17,12 +17,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-import functions.workorders as workorders_function
+from functions.edge.telemetry import Handler
+from functions.workorders import make_handler
 from hub.calendar import WorkingDayCalendar
 from hub.forwarding import ForwardService, ProvinceUnreachable
 from hub.rating import Rating
 from hub.workorders import open_work_order
-from infra.clock import LocalClock, current_clock, install_clock
+from infra import bootstrap
+from infra.clock import LocalClock
 from infra.memory import InMemoryForwardQueue, InMemoryProvince, InMemoryRatingStore
 from infra.workorder_store import DynamoWorkOrderStore
 from tests.integration.test_ingest_function import Context, api_event
@@ -50,6 +52,8 @@ def at(text: str) -> datetime:
 @dataclass
 class Api:
     store: DynamoWorkOrderStore
+    clock: LocalClock
+    handler: Handler
 
     def call(self, method: str, path: str, *, user: str | None, body: Any = None,
              query: dict[str, str] | None = None, raw: bytes | None = None,
@@ -72,7 +76,7 @@ class Api:
                                                                 **CLAIMS[user]}}  # fmt: skip
         event["queryStringParameters"] = query
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in (query or {}).items()} or None
-        reply = workorders_function.handler(event, Context())
+        reply = self.handler(event, Context())
         return reply["statusCode"], json.loads(reply["body"])
 
     def act(self, order_id: str, user: str, **body: Any) -> tuple[int, Any]:
@@ -82,9 +86,7 @@ class Api:
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     fake_credentials(monkeypatch)
-    previous = current_clock()
     clock = LocalClock(at("2026-09-30T10:00:00"))
-    install_clock(clock)
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         resources = template_resources()
@@ -101,14 +103,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         store.put_new(open_work_order(bad_rating("county", real_name=True), at("2026-09-30T10:00:00"), CALENDAR))
         store.put_new(open_work_order(bad_rating("township", agency=TOWNSHIP_AGENCY, region=TOWNSHIP),
                                       at("2026-09-30T10:00:00"), CALENDAR))  # fmt: skip
-        yield Api(store)
-    install_clock(previous)
-
-
-def set_clock(text: str) -> None:
-    clock = current_clock()
-    assert isinstance(clock, LocalClock)
-    clock.set(at(text))
+        yield Api(store, clock, make_handler(build=lambda: bootstrap.work_orders_from_env(clock=clock)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -134,7 +129,7 @@ def test_each_role_lists_what_it_may_see_R18(api: Api) -> None:
 
 
 def test_lists_filter_by_status_overdue_and_bad_filters_are_422(api: Api) -> None:
-    set_clock("2026-10-09T09:00:00")  # past the reply limit of 2026-10-08 (R11: National Day in between)
+    api.clock.set(at("2026-10-09T09:00:00"))  # past the reply limit of 2026-10-08 (R11: National Day in between)
     status, answer = api.call("GET", "/v1/work-orders", user="operator", query={"overdue": "true"})
     assert status == 200 and sorted(i["id"] for i in answer["items"]) == ["wo-county", "wo-township"]
     assert answer["items"][0]["overdue"][0] == "reply"
@@ -200,7 +195,7 @@ def test_refusals_carry_their_codes(api: Api) -> None:
     assert status == 403 and answer["errors"][0]["code"] == "FORBIDDEN"
     status, answer = api.act("wo-county", "other-dept", action="classify", kind="simple")
     assert status == 403 and answer["errors"][0]["code"] == "FORBIDDEN"
-    set_clock("2026-10-12T10:00:00")  # the appeal window closed at the end of 2026-10-09 (R17)
+    api.clock.set(at("2026-10-12T10:00:00"))  # the appeal window closed at the end of 2026-10-09 (R17)
     status, answer = api.act("wo-county", "market-dept", action="file_appeal", grounds="mistaken", reason="误评")
     assert status == 409 and answer["errors"][0]["code"] == "APPEAL_WINDOW_CLOSED"
     assert answer["errors"][0]["rule"] == "R17" and answer["errors"][0]["message_zh"]

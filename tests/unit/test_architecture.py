@@ -108,10 +108,6 @@ def test_every_module_of_functions_fits_on_one_screen(module: Path) -> None:
     assert lines <= FUNCTION_LINES, f"{module.relative_to(ROOT)}: {lines} lines, over {FUNCTION_LINES}"
 
 
-# Functions whose handler still reads the installed clock (thinned on the work-order branch of issue 12).
-CLOCK_NOT_YET_CARRIED = {"tests/integration/test_workorders_function.py"}
-
-
 def test_no_test_patches_a_function_global_or_installs_a_clock() -> None:
     """Each function is `make_handler(build=...)`: a test passes its own services and clock (issue 12, item 3).
     The local cloud's own tests may look at the clock it installs; nothing else installs one."""
@@ -127,6 +123,6 @@ def test_no_test_patches_a_function_global_or_installs_a_clock() -> None:
             first = node.args[0] if node.args else None
             if name == "setattr" and isinstance(first, ast.Name) and first.id in aliases:
                 patched.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-            if name == "install_clock" and str(path.relative_to(ROOT)) not in CLOCK_NOT_YET_CARRIED:
+            if name == "install_clock":
                 installing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert (patched, installing) == ([], [])
