@@ -146,7 +146,8 @@ class InMemoryRatingStore(RatingStore):
         rating = Rating.model_validate(data["rating"])
         if rating.rating_id != rating_id:
             return None
-        return StoredRating(rating, data["raw_ref"], data["content_hash"], rating.source.received_at, "pending")
+        at = rating.source.received_at  # stored then, due then (the sweep's index, `next_due_at`)
+        return StoredRating(rating, data["raw_ref"], data["content_hash"], at, "pending", next_due_at=at)
 
     def slot_holder(self, duplicate_key: str) -> str | None:
         return self._slots.get(duplicate_key)

@@ -214,10 +214,12 @@ class DynamoRatingStore(RatingStore):
         """The rater stays sealed in the message (R20) and is opened here, as a read of the item would."""
         try:
             data = json.loads(handoff)
+            if json.loads(data["rating"]).get("rating_id") != rating_id:
+                return None  # another rating's: its rater is sealed for that record, not this one
             item = {"rating": {"S": data["rating"]}, "rater": {"B": base64.b64decode(data["rater"])},
                     "rating_id": {"S": rating_id}, "raw_ref": {"S": data["raw_ref"]},
                     "content_hash": {"S": data["content_hash"]}, "stored_at": {"S": data["stored_at"]},
-                    "delivery": {"S": "pending"}}  # fmt: skip
+                    "next_due_at": {"S": data["stored_at"]}, "delivery": {"S": "pending"}}  # fmt: skip
         except (ValueError, KeyError, TypeError):
             return None
         stored = self._stored(item)
