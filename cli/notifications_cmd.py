@@ -58,7 +58,8 @@ def describe(message: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     messages = published(load_state(args.state_dir))
     if args.order:
-        messages = [m for m in messages if isinstance(m["message"], dict) and m["message"].get("order_id") == args.order]
+        ours = [m for m in messages if isinstance(m["message"], dict)]  # report notices share the topic
+        messages = [m for m in ours if m["message"].get("order_id") == args.order]
     if args.last:
         messages = messages[-args.last :]
     if args.json:
