@@ -154,6 +154,30 @@ def big_month(count: int) -> dict[str, Any]:
             "feed_seconds": feed_seconds, "compose_seconds": compose_seconds}  # fmt: skip
 
 
+def _read_cells_seconds(store: InMemoryRollupStore, month: str = "2026-11") -> float:
+    """The cells' read alone, as compose_report does it (the median of five)."""
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        report_cells(store, month)
+        times.append(time.perf_counter() - started)
+    return sorted(times)[2]
+
+
+def _render_seconds(report: Any, fmt: str) -> tuple[float, int]:
+    from infra.reports import render
+
+    render(report, fmt)  # warm: vl-convert's engine starts once per process, as in a warm Lambda
+    started = time.perf_counter()
+    body = render(report, fmt).body
+    return time.perf_counter() - started, len(body)
+
+
+def sample_calls_hint(cells: int) -> int:
+    """Query pages of 1 MB for `cells` items of about 100 bytes."""
+    return max(1, -(-cells * 100 // (1024 * 1024)))
+
+
 def moto_sample(count: int) -> dict[str, Any]:
     """The adapter on moto: calls and items per change; the city's report against the month's ratings read."""
     import boto3
@@ -272,6 +296,13 @@ def main() -> int:
           f"report's reads (report/baseline {big['read'] / args.ratings:.4f}); composed in "
           f"{big['compose_seconds']:.2f} s")  # fmt: skip
     summary = big["report"].summary.values
+    read_seconds = _read_cells_seconds(store)
+    rendered = {fmt: _render_seconds(big["report"], fmt) for fmt in ("html", "xlsx")}
+    print(f"   reading its cells (the month partition, in memory): {read_seconds * 1000:.1f} ms; rendering: "
+          f"HTML {rendered['html'][0]:.2f} s ({rendered['html'][1] / 1024:.0f} KiB), XLSX {rendered['xlsx'][0]:.2f} s "
+          f"({rendered['xlsx'][1] / 1024:.0f} KiB): render / read "
+          f"{(rendered['html'][0] + rendered['xlsx'][0]) / max(read_seconds, 1e-9):.0f} x (DynamoDB would take "
+          f"its {sample_calls_hint(big['read'])} Query pages' round trips for the read)")  # fmt: skip
     print(f"   its summary: 评价总量 {summary['rated_total'].value:,}, 差评率 {summary['bad_rate'].value:.4f}, "
           f"不予采纳 {summary['not_adopted'].value:,}, 差评整改率 {summary['rectification_rate'].value:.4f}")
 

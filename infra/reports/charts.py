@@ -166,6 +166,9 @@ def rectification(document: ReportDocument, title: str = "差评整改情况") -
     return spec
 
 
+RANKED_SHOWN = 10  # bars at each end of a long ranking (2,000 staff would be a chart 44,000 px tall)
+
+
 def ranking(view: ReportView, title: str) -> dict[str, Any] | None:
     """Bars of 满意率, best first; the rows ranked lowest two periods running in red, and said so."""
     values = []
@@ -179,6 +182,11 @@ def ranking(view: ReportView, title: str) -> dict[str, Any] | None:
                        "status": "连续两期末位" if flagged else "其他"})  # fmt: skip
     if not values:
         return None
+    if len(values) > 2 * RANKED_SHOWN:  # a slide shows the ends; the table below it ranks everyone
+        values.sort(key=lambda v: v["rank"])
+        ends = {id(v) for v in values[:RANKED_SHOWN] + values[-RANKED_SHOWN:]}
+        values = [v for v in values if id(v) in ends or v["status"] != "其他"]
+        title += f"（前{RANKED_SHOWN}名与后{RANKED_SHOWN}名）"
     spec = _base(title)
     spec |= {
         "data": {"values": values},

@@ -30,7 +30,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
 
 def notices(hub: Hub, order_id: str) -> list[dict[str, Any]]:
     published = published_on_moto(hub.cloud.aws_endpoint, hub.cloud.resources["WorkOrderTopic"])
-    return [m for m in published if isinstance(m["message"], dict) and m["message"]["order_id"] == order_id]
+    return [m for m in published if isinstance(m["message"], dict) and m["message"].get("order_id") == order_id]
 
 
 def history(hub: Hub, order_id: str) -> list[str]:

@@ -9,7 +9,7 @@ import re
 import openpyxl
 import pytest
 
-from hub.reports.document import Audience, ReportDocument
+from hub.reports.document import Audience, ReportDocument, ViewKind
 from infra.reports import FORMATS, render
 from infra.reports import charts as chart_specs
 from tests.reports_sample import STAFF, sample_document
@@ -90,3 +90,20 @@ def test_a_chart_without_data_is_left_out() -> None:
     document = sample_document()
     empty = document.model_copy(update={"trend": []})
     assert "trend" not in [name for name, _ in chart_specs.charts(empty)]
+
+
+def test_a_long_ranking_charts_its_ends_and_every_flagged_row_while_the_table_ranks_everyone() -> None:
+    """2,000 staff would be a chart 44,000 px tall: the slide shows the best and the lowest ten, and every
+    member flagged lowest two periods running (R19), whatever their rank."""
+    document = sample_document()
+    staff = document.view(ViewKind.BY_STAFF)
+    assert staff is not None
+    [template, _, flagged] = staff.rows
+    rows = [template.model_copy(update={"key": f"S{n:04}", "label_zh": f"员工{n}", "rank": n}) for n in range(1, 61)]
+    rows[29] = flagged.model_copy(update={"rank": 30})  # mid-table, but flagged
+    spec = chart_specs.ranking(staff.model_copy(update={"rows": rows}), "排名")
+    assert spec is not None
+    shown = [v["name"] for v in spec["data"]["values"]]
+    assert len(shown) == 21 and shown[:10] == [f"员工{n}" for n in range(1, 11)]
+    assert shown[-10:] == [f"员工{n}" for n in range(51, 61)] and any("连续两期末位" in name for name in shown)
+    assert "前10名与后10名" in spec["title"]["text"]
