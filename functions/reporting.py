@@ -7,21 +7,18 @@ counts once. A record that fails is reported alone (partial batch response) and 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from functions.edge.telemetry import logger, metrics
 from hub.reports.rollups import RollupService
 from infra import bootstrap
 from infra.rollup_store import order_facts_of_image, rating_facts_of_image, rollup_store_from_env
 from infra.settings import ReportingSettings
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hcp-hub")
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HcpHub")
 _service = bootstrap.BuiltOnce(lambda: RollupService(rollup_store_from_env()), ReportingSettings.variables())
 
 

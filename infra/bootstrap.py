@@ -24,6 +24,8 @@ from infra.settings import (
     ForwardSettings,
     IngestSettings,
     OutboxSettings,
+    PersonalDataSettings,
+    ProvinceSettings,
     RatingReadSettings,
     RegistrySettings,
     ReportsSettings,
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from infra.calendar_store import StoredCalendars
     from infra.forward_queue import SqsForwardQueue
     from infra.oidc import OidcVerifier
+    from infra.province.client import ProvincialClient
     from infra.reports.service import ReportService
 
 T = TypeVar("T")
@@ -190,17 +193,23 @@ def sealed_stores(clients: Mapping[str, Any], environ: Mapping[str, str] | None 
     """R20: the `sealer` and `lookup_hash` every Dynamo store of ratings and cases is built with
     (`infra.sealing`: the KMS envelope under DATA_KEY_ID, HMAC look-ups keyed by LOOKUP_KEY_SECRET_ARN).
     Needs `kms` and `secretsmanager` among `clients`; one data key cache per process."""
-    from infra.sealing import personal_data_from_env
+    from infra.sealing import personal_data
 
-    sealer, lookup_hash = personal_data_from_env(clients["kms"], clients["secretsmanager"], environ)
+    settings = PersonalDataSettings.from_env(environ)
+    sealer, lookup_hash = personal_data(clients["kms"], clients["secretsmanager"], settings)
     return {"sealer": sealer, "lookup_hash": lookup_hash}
 
 
+def provincial_client(secrets_client: Any, environ: Mapping[str, str] | None = None) -> ProvincialClient:
+    """The provincial client of `ProvinceSettings`, its credentials from Secrets Manager."""
+    from infra.province.client import ProvincialClient
+
+    return ProvincialClient.from_settings(ProvinceSettings.from_env(environ), secrets_client=secrets_client)
+
+
 SEALING_CLIENTS = ("kms", "secretsmanager")
-SEALING = ("DATA_KEY_ID", "PERSONAL_DATA_ALGORITHM", "LOOKUP_KEY_SECRET_ARN")  # infra.sealing reads them
-# infra.province reads these
-PROVINCE = ("PROVINCE_URL", "PROVINCE_SECRET_ARN", "PROVINCE_OUTCOME_URL", "PROVINCE_READ_TIMEOUT",
-            "PROVINCE_CONNECT_TIMEOUT", "PROVINCE_PROFILE", "PROVINCE_MAPPING", "PROVINCE_MAPPING_FILE")  # fmt: skip
+SEALING = tuple(PersonalDataSettings.variables())  # what sealed_stores reads
+PROVINCE = tuple(ProvinceSettings.variables())  # what provincial_client reads
 
 
 @reads(IngestSettings, CalendarCacheSettings, *SEALING)
@@ -307,13 +316,12 @@ def forward_from_env(
     """The forwarding service over DynamoDB, SQS and the provincial client; names missing variables."""
     from hub.forwarding import ForwardService
     from infra.forward_queue import SqsForwardQueue
-    from infra.province.client import ProvincialClient
     from infra.province.sink import ClientSink
     from infra.rating_store import DynamoRatingStore
 
     settings = ForwardSettings.from_env(environ)
     clients = aws_clients(session, services=("dynamodb", "sqs", *SEALING_CLIENTS))
-    client = ProvincialClient.from_env(environ, secrets_client=clients["secretsmanager"])
+    client = provincial_client(clients["secretsmanager"], environ)
     dead_letter_url = settings.dead_letter_url or None
     queue = SqsForwardQueue(clients["sqs"], settings.forward_queue_url, dead_letter_url=dead_letter_url)
     service = ForwardService(
@@ -487,17 +495,13 @@ def scheduler_from_env(
     from infra.case_store import DynamoCaseStore, DynamoNotificationLog, DynamoTimerStore
     from infra.forward_queue import SqsForwardQueue
     from infra.rating_store import DynamoRatingStore
-    from infra.sms import HttpSmsGateway, SnsSmsSender
+    from infra.sms import sms_sender
 
     settings = SchedulerSettings.from_env(environ)
     clients = aws_clients(session, services=("dynamodb", "sqs", "sns", *SEALING_CLIENTS))
     dynamodb = clients["dynamodb"]
     sealed = sealed_stores(clients, environ)
-    sms = (
-        HttpSmsGateway(settings.sms_gateway_url)
-        if settings.sms_gateway_url
-        else SnsSmsSender(clients["sns"], sender_id=settings.sms_sender_id or None)
-    )
+    sms = sms_sender(clients["sns"], settings.sms_gateway_url, settings.sms_sender_id)
     return build_scheduler(
         ratings=DynamoRatingStore(dynamodb, settings.ratings_table, **sealed),
         cases=DynamoCaseStore(dynamodb, settings.cases_table, sealer=sealed["sealer"]),
@@ -627,12 +631,11 @@ def outbox_from_env(
     dynamodb = clients["dynamodb"]
     extra: dict[str, Any] = {}
     if province:
-        from infra.province.client import ProvincialClient
         from infra.province.outcome import ClientOutcomeSink
         from infra.rating_store import DynamoRatingStore
         from infra.sealing import NoPersonalData
 
-        client = ProvincialClient.from_env(environ, secrets_client=clients["secretsmanager"])
+        client = provincial_client(clients["secretsmanager"], environ)
         # mark_not_adopted touches no personal data: the store is built to refuse any (no KMS for the outbox)
         ratings = DynamoRatingStore(dynamodb, settings.ratings_table, sealer=NoPersonalData())
         extra = {"province": ClientOutcomeSink(client), "ratings": ratings}

@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from hub.ports import PersonalDataSealer
+from infra.settings import PersonalDataSettings
 
 Algorithm = Literal["AES-256-GCM", "SM4-GCM"]
 ALGORITHMS: dict[str, tuple[int, int]] = {"AES-256-GCM": (1, 32), "SM4-GCM": (2, 16)}  # name -> (id, key bytes)
@@ -224,42 +225,15 @@ def secret_key(secrets_client: Any, secret_arn: str) -> Callable[[], bytes]:
     return read
 
 
-@dataclass(frozen=True, slots=True)
-class PersonalDataSettings:
-    """DATA_KEY_ID (the KMS key), PERSONAL_DATA_ALGORITHM, LOOKUP_KEY_SECRET_ARN (template.yaml's Globals)."""
-
-    data_key_id: str
-    algorithm: str
-    lookup_secret_arn: str
-
-    @classmethod
-    def from_env(cls, environ: Any = None) -> PersonalDataSettings:
-        from infra.settings import MissingSettings
-
-        environ = os.environ if environ is None else environ
-        values = {
-            "data_key_id": environ.get("DATA_KEY_ID", "").strip(),
-            "algorithm": environ.get("PERSONAL_DATA_ALGORITHM", "").strip() or "AES-256-GCM",
-            "lookup_secret_arn": environ.get("LOOKUP_KEY_SECRET_ARN", "").strip(),
-        }
-        missing = [env for env, name in (("DATA_KEY_ID", "data_key_id"), ("LOOKUP_KEY_SECRET_ARN",
-                   "lookup_secret_arn")) if not values[name]]  # fmt: skip
-        if missing:
-            raise MissingSettings(cls.__name__, missing)
-        if values["algorithm"] not in ALGORITHMS:
-            raise ValueError(f"PERSONAL_DATA_ALGORITHM must be one of {', '.join(ALGORITHMS)}")
-        return cls(**values)
-
-
 _shared: dict[tuple[str, ...], tuple[EnvelopeSealer, LookupHasher]] = {}
 _shared_lock = threading.Lock()
 
 
-def personal_data_from_env(kms: Any, secrets_client: Any, environ: Any = None) -> tuple[EnvelopeSealer, LookupHasher]:
-    """One sealer and hasher per environment and process, shared by every store (one data key cache)."""
-    settings = PersonalDataSettings.from_env(environ)
-    env = os.environ if environ is None else environ
-    marker = (settings.data_key_id, settings.algorithm, settings.lookup_secret_arn, env.get("AWS_ENDPOINT_URL", ""))
+def personal_data(kms: Any, secrets_client: Any, settings: PersonalDataSettings) -> tuple[EnvelopeSealer, LookupHasher]:
+    """One sealer and hasher per key, algorithm, secret and endpoint in a process, shared by every store (one
+    data key cache)."""
+    endpoint = getattr(getattr(kms, "meta", None), "endpoint_url", "") or ""
+    marker = (settings.data_key_id, settings.algorithm, settings.lookup_secret_arn, endpoint)
     with _shared_lock:
         if marker not in _shared:
             sealer = EnvelopeSealer(kms, settings.data_key_id, algorithm=settings.algorithm)

@@ -252,3 +252,41 @@ class ReportsSettings(_FromEnv):
     topic_arn: str = _env("WORK_ORDER_TOPIC_ARN")
     ratings_table: str = _env("RATINGS_TABLE", "")
     work_orders_table: str = _env("WORK_ORDERS_TABLE", "")
+
+
+PERSONAL_DATA_ALGORITHMS = ("AES-256-GCM", "SM4-GCM")  # infra.sealing.ALGORITHMS' names
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalDataSettings(_FromEnv):
+    """The personal-data keys of every store of ratings and cases (R20, infra.sealing; template.yaml's Globals)."""
+
+    data_key_id: str = _env("DATA_KEY_ID")  # the KMS key of the data keys
+    lookup_secret_arn: str = _env("LOOKUP_KEY_SECRET_ARN")  # the HMAC key of the look-ups
+    algorithm: str = _env("PERSONAL_DATA_ALGORITHM", "AES-256-GCM")
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in PERSONAL_DATA_ALGORITHMS:
+            raise ValueError(f"PERSONAL_DATA_ALGORITHM must be one of {', '.join(PERSONAL_DATA_ALGORITHMS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class ProvinceSettings(_FromEnv):
+    """The provincial client's (infra.province): where, its credentials' secret, timeouts, mapping or profile."""
+
+    url: str = _env("PROVINCE_URL")
+    secret_arn: str = _env("PROVINCE_SECRET_ARN")
+    outcome_url: str = _env("PROVINCE_OUTCOME_URL", "")  # blank: derived from the URL
+    connect_timeout: float = _env("PROVINCE_CONNECT_TIMEOUT", 2.0)  # infra.province.client.DEFAULT_TIMEOUT
+    read_timeout: float = _env("PROVINCE_READ_TIMEOUT", 5.0)
+    profile: str = _env("PROVINCE_PROFILE", "")  # a shipped name or a path; blank or `national`: none
+    mapping: str = _env("PROVINCE_MAPPING", "")  # JSON text
+    mapping_file: str = _env("PROVINCE_MAPPING_FILE", "")  # a path
+    pool_size: int = _env("FORWARD_CONCURRENCY", 10)  # one connection per concurrent send
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        try:
+            return super(ProvinceSettings, cls).from_env(environ)
+        except MissingSettings as exc:
+            raise RuntimeError(f"the provincial client needs {' and '.join(exc.names)} in the environment") from None

@@ -1,6 +1,6 @@
 """SMS out (R7): Amazon SNS by default, or a provincial SMS gateway over HTTP.
 
-`sms_sender_from_env` picks one: `SMS_GATEWAY_URL` set → `HttpSmsGateway` (many provinces run a
+`sms_sender` picks one: `SMS_GATEWAY_URL` set → `HttpSmsGateway` (many provinces run a
 government SMS platform, and SNS does not deliver SMS in the AWS China regions); unset → `SnsSmsSender`
 (moto records what it "sends", so the local cloud can show it). Neither logs a number or a text, and
 an `SmsFailed` carries only a status or error code.
@@ -9,7 +9,6 @@ an `SmsFailed` carries only a status or error code.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -87,9 +86,9 @@ class HttpSmsGateway(SmsSender):
         return str(message_id or request_id)
 
 
-def sms_sender_from_env(sns_client: Any, environ: Mapping[str, str] | None = None) -> SmsSender:
-    environ = os.environ if environ is None else environ
-    url = environ.get("SMS_GATEWAY_URL", "").strip()
+def sms_sender(sns_client: Any, gateway_url: str = "", sender_id: str = "") -> SmsSender:
+    """`SMS_GATEWAY_URL` set (SchedulerSettings.sms_gateway_url): the HTTP gateway, else SNS."""
+    url = gateway_url.strip()
     if url:
         return HttpSmsGateway(url)
-    return SnsSmsSender(sns_client, sender_id=environ.get("SMS_SENDER_ID", "").strip() or None)
+    return SnsSmsSender(sns_client, sender_id=sender_id.strip() or None)

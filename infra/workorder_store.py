@@ -49,6 +49,7 @@ from hub.workorders import (
     owed,
 )
 from hub.workorders.store import managing_partition, region_prefix
+from infra.dynamo_pages import pages
 from infra.rating_store import utc_text
 
 UNIT_INDEX = "by_unit"
@@ -213,18 +214,11 @@ class DynamoWorkOrderStore(WorkOrderStore):
 
     def _shard_stream(self, index: str, key: str, values: dict[str, Any], page: int) -> Iterator[dict[str, Any]]:
         """One shard's items in index order, a page at a time, read only as far as they are consumed."""
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {"TableName": self._table, "IndexName": index, "KeyConditionExpression": key,
-                                      "ExpressionAttributeValues": values, "Limit": page}  # fmt: skip
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            response = self._client.query(**kwargs)
+        request = {"TableName": self._table, "IndexName": index, "KeyConditionExpression": key,
+                   "ExpressionAttributeValues": values, "Limit": page}  # fmt: skip
+        for response in pages(self._client.query, request):
             self.items_read += int(response.get("ScannedCount", 0))
             yield from response.get("Items", [])
-            start = response.get("LastEvaluatedKey")
-            if not start:
-                return
 
     def outbox_done(self, entry: OutboxEntry) -> None:
         try:
@@ -257,17 +251,11 @@ class DynamoWorkOrderStore(WorkOrderStore):
         position, start = _decode_cursor(cursor, len(queries))
         orders: list[WorkOrder] = []
         while position < len(queries) and len(orders) < limit:
-            page: dict[str, Any] = {
-                "TableName": self._table,
-                "ScanIndexForward": False,
-                "Limit": max(limit - len(orders), 1),
-                **queries[position],
-            }
-            if start:
-                page["ExclusiveStartKey"] = start
-            response = self._client.query(**page)
-            orders.extend(WorkOrder.model_validate_json(item["order"]["S"]) for item in response.get("Items", []))
-            start = response.get("LastEvaluatedKey")
+            request = {"TableName": self._table, "ScanIndexForward": False, **queries[position]}
+            # each request's Limit is what the page still lacks; it stops there, keeping its key as the cursor
+            for response in pages(self._client.query, request, start=start, limit=lambda: limit - len(orders)):
+                orders.extend(WorkOrder.model_validate_json(item["order"]["S"]) for item in response.get("Items", []))
+                start = response.get("LastEvaluatedKey")
             if not start:
                 position += 1
         if position >= len(queries):

@@ -22,7 +22,6 @@ import contextlib
 import contextvars
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -40,6 +39,7 @@ from infra.province import sm2
 from infra.province.mapping import DEFAULT, ProvincialMapping, to_record, wrap
 from infra.province.profile import Codec, EnvelopeError, ProfileKeys, ProvinceProfile, RecordKind
 from infra.province.signing import sign
+from infra.settings import ProvinceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -198,33 +198,21 @@ class ProvincialClient:
         )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, secrets_client: Any = None) -> ProvincialClient:
-        """`PROVINCE_URL`, credentials from `PROVINCE_SECRET_ARN`, mapping from `PROVINCE_MAPPING[_FILE]`.
-
-        `PROVINCE_CONNECT_TIMEOUT` / `PROVINCE_READ_TIMEOUT` (seconds) override the default timeouts;
-        `PROVINCE_OUTCOME_URL` names the work-order outcome endpoint if the default does not fit.
-        """
-        env = os.environ if environ is None else environ
-        missing = [name for name in ("PROVINCE_URL", "PROVINCE_SECRET_ARN") if not env.get(name)]
-        if missing:
-            raise RuntimeError(f"the provincial client needs {' and '.join(missing)} in the environment")
-        arn = env["PROVINCE_SECRET_ARN"]
+    def from_settings(cls, settings: ProvinceSettings, *, secrets_client: Any = None) -> ProvincialClient:
+        """The client of `ProvinceSettings` (infra.settings): credentials from its secret, its mapping or profile."""
+        arn = settings.secret_arn
         credentials = load_credentials(arn, secrets_client)
-        timeout = (
-            float(env.get("PROVINCE_CONNECT_TIMEOUT", DEFAULT_TIMEOUT[0])),
-            float(env.get("PROVINCE_READ_TIMEOUT", DEFAULT_TIMEOUT[1])),
-        )
         return cls(
-            env["PROVINCE_URL"],
+            settings.url,
             credentials.app_id,
             credentials.secret,
-            ProvincialMapping.from_env(env),
-            timeout,
+            ProvincialMapping.configured(settings.mapping, settings.mapping_file),
+            (settings.connect_timeout, settings.read_timeout),
             refresh_credentials=lambda: load_credentials(arn, secrets_client, refresh=True),
-            outcome_url=env.get("PROVINCE_OUTCOME_URL") or None,
-            profile=ProvinceProfile.from_env(env),
+            outcome_url=settings.outcome_url or None,
+            profile=ProvinceProfile.configured(settings.profile),
             credentials=credentials,
-            pool_size=int(env.get("FORWARD_CONCURRENCY") or DEFAULT_POOL_SIZE),
+            pool_size=settings.pool_size,
         )
 
     def _build_codec(self, creds: Credentials) -> Codec | None:

@@ -12,7 +12,6 @@ which is what lets `evalId` (= rating_id) serve as the idempotency key.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cached_property
@@ -191,13 +190,12 @@ class ProvincialMapping(_Config):
         return cls.from_json(Path(path).read_bytes())
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ProvincialMapping:
-        """`PROVINCE_MAPPING` (JSON text) or `PROVINCE_MAPPING_FILE` (a path); the national default otherwise."""
-        env = os.environ if environ is None else environ
-        if env.get("PROVINCE_MAPPING"):
-            return cls.from_json(env["PROVINCE_MAPPING"])
-        if env.get("PROVINCE_MAPPING_FILE"):
-            return cls.from_file(env["PROVINCE_MAPPING_FILE"])
+    def configured(cls, text: str = "", path: str = "") -> ProvincialMapping:
+        """`PROVINCE_MAPPING` (JSON `text`) or `PROVINCE_MAPPING_FILE` (a `path`); the national default otherwise."""
+        if text:
+            return cls.from_json(text)
+        if path:
+            return cls.from_file(path)
         return DEFAULT
 
     # --- time -------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -212,11 +211,10 @@ class ProvinceProfile(_Config):
             raise ProfileError(source, problems) from None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ProvinceProfile | None:
-        """`PROVINCE_PROFILE` (a shipped name or a path). None when unset or `national`: the client then keeps
+    def configured(cls, name: str = "") -> ProvinceProfile | None:
+        """`PROVINCE_PROFILE` (a shipped name or a path). None when blank or `national`: the client then keeps
         the field mapping of `PROVINCE_MAPPING[_FILE]`, as before profiles."""
-        env = os.environ if environ is None else environ
-        name = env.get("PROVINCE_PROFILE", "").strip()
+        name = name.strip()
         return cls.load(name) if name and name != "national" else None
 
     # --- records -----------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from infra.memory import (
     InMemorySealer,
 )
 from infra.rating_store import DynamoRatingStore
-from infra.sms import HttpSmsGateway, SnsSmsSender, sms_sender_from_env
+from infra.sms import HttpSmsGateway, SnsSmsSender, sms_sender
 from tests.conftest import ROOT, SAMPLES
 from tests.integration.test_stores_contract import (  # noqa: F401 (serial_aws: the fixture, used by name)
     REGION,
@@ -341,7 +341,7 @@ def gateway() -> Iterator[tuple[str, type[_Gateway]]]:
 
 def test_the_provincial_gateway_gets_json_and_its_message_id_comes_back(gateway: tuple[str, type[_Gateway]]) -> None:
     url, handler = gateway
-    sender = sms_sender_from_env(None, {"SMS_GATEWAY_URL": url})
+    sender = sms_sender(None, url)
     assert isinstance(sender, HttpSmsGateway)
 
     assert sender.send("13907970004", "提醒") == "g-1"
@@ -357,4 +357,4 @@ def test_an_unreachable_gateway_is_an_sms_failure() -> None:
 
 
 def test_without_a_gateway_url_sms_goes_through_sns() -> None:
-    assert isinstance(sms_sender_from_env(object(), {"SMS_GATEWAY_URL": " "}), SnsSmsSender)
+    assert isinstance(sms_sender(object(), " "), SnsSmsSender)

@@ -28,6 +28,7 @@ from infra.province.client import (
 from infra.province.mapping import DEFAULT, ProvincialMapping, national_record, to_national, to_provincial
 from infra.province.signing import sign, verify
 from infra.province.stub import STUB_APP_ID, STUB_SECRET, ProvinceStub
+from infra.settings import ProvinceSettings
 from tests.conftest import ROOT
 from tests.unit.test_province_mapping import PROVINCE_X, rating, sample_ratings
 
@@ -122,7 +123,7 @@ def test_a_wrong_secret_is_an_auth_failure_to_retry_not_a_refusal_to_park(
 
 
 def test_rotated_credentials_are_read_again_once(stub: ProvinceStub) -> None:
-    """from_env: the secret in Secrets Manager (moto) was rotated after the container cached it."""
+    """from_settings: the secret in Secrets Manager (moto) was rotated after the container cached it."""
     boto3 = pytest.importorskip("boto3")
     moto = pytest.importorskip("moto")
     with moto.mock_aws():
@@ -131,7 +132,7 @@ def test_rotated_credentials_are_read_again_once(stub: ProvinceStub) -> None:
             "ARN"
         ]
         env = {"PROVINCE_URL": stub.ratings_url, "PROVINCE_SECRET_ARN": arn, "PROVINCE_READ_TIMEOUT": "0.5"}
-        client = ProvincialClient.from_env(env, secrets_client=sm)
+        client = ProvincialClient.from_settings(ProvinceSettings.from_env(env), secrets_client=sm)
         sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"app_id": STUB_APP_ID, "secret": STUB_SECRET}))
         receipt = client.send(sample_ratings()[KIOSK])
     assert not receipt.duplicate

@@ -323,12 +323,12 @@ def test_a_wrong_mapping_fails_when_loaded(config: dict[str, Any], message: str)
 def test_mapping_loads_from_json_env_and_file(tmp_path: Path) -> None:
     text = json.dumps(PROVINCE_X)
     assert ProvincialMapping.from_json(text) == ProvincialMapping.model_validate(PROVINCE_X)
-    assert ProvincialMapping.from_env({"PROVINCE_MAPPING": text}).grade_scale == "one_is_best"
+    assert ProvincialMapping.configured(text).grade_scale == "one_is_best"
     (tmp_path / "m.json").write_text(text, "utf-8")
-    assert ProvincialMapping.from_env({"PROVINCE_MAPPING_FILE": str(tmp_path / "m.json")}).time_format == (
+    assert ProvincialMapping.configured(path=str(tmp_path / "m.json")).time_format == (
         "yyyyMMddHHmmss"
     )
-    assert ProvincialMapping.from_env({}) is DEFAULT
+    assert ProvincialMapping.configured() is DEFAULT
 
 
 # --- signatures ------------------------------------------------------------------------------------------

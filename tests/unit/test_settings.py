@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from infra import bootstrap
-from infra.settings import ForwardSettings, MissingSettings, SchedulerSettings, TelemetrySettings
+from infra.settings import (
+    PERSONAL_DATA_ALGORITHMS,
+    ForwardSettings,
+    MissingSettings,
+    PersonalDataSettings,
+    ProvinceSettings,
+    SchedulerSettings,
+    TelemetrySettings,
+)
 
 FORWARD = {"RATINGS_TABLE": "ratings", "FORWARD_QUEUE_URL": "q", "PROVINCE_URL": "http://p", "PROVINCE_SECRET_ARN": "s"}
 
@@ -55,3 +63,28 @@ def test_a_builder_is_built_again_only_when_a_variable_it_reads_changes(monkeypa
     assert services() == "services 1"
     monkeypatch.setenv("HCP_TEST_TABLE", "c")
     assert services() == "services 2"
+
+
+def test_the_province_and_personal_data_variables_are_settings_and_a_bad_value_is_named() -> None:
+    province = ProvinceSettings.from_env(FORWARD)
+    assert (province.connect_timeout, province.read_timeout, province.pool_size) == (2.0, 5.0, 10)
+    assert (province.profile, province.mapping, province.outcome_url) == ("", "", "")
+    assert ProvinceSettings.from_env({**FORWARD, "PROVINCE_READ_TIMEOUT": " 0.5 "}).read_timeout == 0.5
+    with pytest.raises(ValueError, match="PROVINCE_CONNECT_TIMEOUT='soon' is not a float"):
+        ProvinceSettings.from_env({**FORWARD, "PROVINCE_CONNECT_TIMEOUT": "soon"})
+    with pytest.raises(RuntimeError, match="the provincial client needs PROVINCE_URL and PROVINCE_SECRET_ARN in"):
+        ProvinceSettings.from_env({})
+
+    keys = {"DATA_KEY_ID": "alias/data", "LOOKUP_KEY_SECRET_ARN": "arn:lookup"}
+    assert PersonalDataSettings.from_env(keys).algorithm == "AES-256-GCM"
+    assert PersonalDataSettings.from_env({**keys, "PERSONAL_DATA_ALGORITHM": "SM4-GCM"}).algorithm == "SM4-GCM"
+    with pytest.raises(ValueError, match="PERSONAL_DATA_ALGORITHM must be one of AES-256-GCM, SM4-GCM"):
+        PersonalDataSettings.from_env({**keys, "PERSONAL_DATA_ALGORITHM": "DES"})
+    with pytest.raises(MissingSettings, match=r"PersonalDataSettings needs .* DATA_KEY_ID, LOOKUP_KEY_SECRET_ARN"):
+        PersonalDataSettings.from_env({})
+
+
+def test_the_settings_algorithms_are_the_sealers() -> None:
+    from infra.sealing import ALGORITHMS
+
+    assert tuple(ALGORITHMS) == PERSONAL_DATA_ALGORITHMS
