@@ -11,7 +11,7 @@ import json
 import uuid
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, Response
 
 from hub.errors import Problem, Refused, problem
 from hub.jsonbody import loads_object

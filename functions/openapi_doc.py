@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver
 
 # (module, how to get its document): the functions with `Type: Api` events in template.yaml, ingest aside.
 OTHER_APIS = (

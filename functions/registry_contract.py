@@ -11,7 +11,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver
 from pydantic import BaseModel, ValidationError
 
 from functions.http import json_object

@@ -10,7 +10,7 @@ from functions.edge.contract import MAX_ITEMS
 from functions.http import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver
 
 SOURCE_EXAMPLES = {
     "application/json": {

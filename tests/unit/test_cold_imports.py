@@ -1,0 +1,59 @@
+"""What the ingest function's cold start imports (issue 15 item 1): Powertools' REST resolver without every other
+resolver of its package, and the package still whole for whoever asks a name of its own
+(functions.edge.lazy_package). Each check runs in a fresh interpreter: imports are per process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import ROOT
+
+FIRST_REQUEST = """
+import sys
+from datetime import datetime
+
+import functions.ingest
+from bench.overhead import NOW, Context, event
+from infra import bootstrap
+from infra.clock import LocalClock
+
+services, fakes = bootstrap.in_memory_ingest(clock=LocalClock(NOW))
+connector, secret = fakes["connectors"].create("kiosk", "大厅评价器", "数据局", now=NOW)
+reply = functions.ingest.make_handler(build=lambda: services)(event(connector.connector_id, secret, 1), Context())
+assert reply["statusCode"] == 202, reply
+"""
+
+
+def run(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "LOG_LEVEL": "WARNING"}, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_the_first_request_imports_no_other_resolver_and_no_asyncio() -> None:
+    out = run(FIRST_REQUEST + """
+print(sorted(m for m in sys.modules if m == "asyncio" or m.startswith(("aws_lambda_powertools.event_handler.appsync",
+      "aws_lambda_powertools.event_handler.bedrock", "aws_lambda_powertools.event_handler.vpc_lattice"))))
+""")  # fmt: skip
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_the_package_is_whole_for_a_name_of_its_own() -> None:
+    out = run(FIRST_REQUEST + """
+import aws_lambda_powertools.event_handler as package
+from aws_lambda_powertools.event_handler import AppSyncResolver, APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import api_gateway
+assert APIGatewayRestResolver is api_gateway.APIGatewayRestResolver is functions.ingest.APIGatewayRestResolver
+assert Response is api_gateway.Response
+print(AppSyncResolver.__name__, "asyncio" in sys.modules, len(package.__all__), "__getattr__" in vars(package))
+""")  # fmt: skip
+    assert out.strip().splitlines()[-1] == "AppSyncResolver True 20 False"
+
+
+def test_negative_control_the_package_imported_first_pulls_in_asyncio() -> None:
+    """The saving is real: imported before `functions`, the package's __init__ runs, AppSync and asyncio with it."""
+    out = run("import sys, aws_lambda_powertools.event_handler, functions.ingest; print('asyncio' in sys.modules)")
+    assert out.strip() == "True"
