@@ -2,6 +2,7 @@
 
 from functions.edge.lazy_package import defer_init
 
-# Powertools' event_handler/__init__ imports every resolver (AppSync's pulls in asyncio): the functions import
-# `event_handler.api_gateway`, and the package's __init__ runs only if a name of its own is asked for.
+# Powertools' event_handler/__init__ imports every resolver (AppSync's pulls in asyncio), data_classes/__init__
+# every event class: a name is imported from its own submodule, and the __init__ runs only for a name of its own.
 defer_init("aws_lambda_powertools.event_handler")
+defer_init("aws_lambda_powertools.utilities.data_classes")

@@ -35,8 +35,9 @@ def run(code: str) -> str:
 
 def test_the_first_request_imports_no_other_resolver_and_no_asyncio() -> None:
     out = run(FIRST_REQUEST + """
-print(sorted(m for m in sys.modules if m == "asyncio" or m.startswith(("aws_lambda_powertools.event_handler.appsync",
-      "aws_lambda_powertools.event_handler.bedrock", "aws_lambda_powertools.event_handler.vpc_lattice"))))
+handlers, events = "aws_lambda_powertools.event_handler.", "aws_lambda_powertools.utilities.data_classes."
+print(sorted(m for m in sys.modules if m == "asyncio" or m.startswith((handlers + "appsync", handlers + "bedrock",
+      handlers + "vpc_lattice", events + "sqs", events + "code_pipeline"))))
 """)  # fmt: skip
     assert out.strip().splitlines()[-1] == "[]"
 
@@ -49,8 +50,18 @@ from aws_lambda_powertools.event_handler import api_gateway
 assert APIGatewayRestResolver is api_gateway.APIGatewayRestResolver is functions.ingest.APIGatewayRestResolver
 assert Response is api_gateway.Response
 print(AppSyncResolver.__name__, "asyncio" in sys.modules, len(package.__all__), "__getattr__" in vars(package))
+import aws_lambda_powertools.utilities.data_classes as events
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, SQSEvent, event_source
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent as sqs
+early, pipeline = APIGatewayProxyEvent, "aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event"
+before = pipeline in sys.modules
+print(SQSEvent is sqs, before, len(events.__all__))
+print(events.APIGatewayProxyEvent is early, pipeline in sys.modules)
 """)  # fmt: skip
-    assert out.strip().splitlines()[-1] == "AppSyncResolver True 20 False"
+    lines = out.strip().splitlines()
+    assert lines[-3] == "AppSyncResolver True 20 False"
+    assert lines[-2] == "True False 45"  # a name from its own submodule; __all__ runs the whole __init__
+    assert lines[-1] == "True True"  # and then every event class is there, the same objects
 
 
 def test_negative_control_the_package_imported_first_pulls_in_asyncio() -> None:
