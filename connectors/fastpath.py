@@ -29,6 +29,7 @@ from connectors import engine
 from connectors.decode import _ESCAPED_COLON, _XML_DECL, _XML_DECL_TEXT, decode_document
 from connectors.engine import MAX_BATCH, SpecAdapter, _Field, _Reader, _Record
 from connectors.normalize import ItemOutcome, normalize_record
+from connectors.spec import FieldRule
 from hub.calendar import WorkingDayCalendar
 from hub.codes import Level, check_id_number, check_mobile, check_region_code, check_uscc, region_level
 from hub.errors import Refused
@@ -50,7 +51,7 @@ from hub.rating import (
     rating_id_for,
 )
 from hub.rules import RatingPolicy
-from hub.tags import TagCode
+from hub.tags import LABEL_INDEX, TagCode
 
 # A record's function: (data, connector_id, received_at, now, calendar, policy) -> (Rating, source_rating_id) | None
 RecordFn = Callable[..., "tuple[Rating, str] | None"]
@@ -153,6 +154,48 @@ _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
+def _tag_reader(rule: FieldRule) -> Callable[[Any, list[str]], list[TagCode]]:
+    """`SpecAdapter._tags` for one rule, its three lookups (table, labels or codes) merged once: items to codes."""
+    table = {text: TagCode(code) for text, code in (rule.table or {}).items()}  # a spec's codes (spec_issues)
+    fallback: dict[str, TagCode] = dict(LABEL_INDEX) if rule.match == "label" else dict(_TAG_MEMBERS)
+    lookup = {**fallback, **table}
+    other, text_of = TagCode.OTHER, engine._text
+
+    def read(items: Any, unmatched: list[str]) -> list[TagCode]:
+        tags: list[TagCode] = []
+        for item in items:
+            text = item.strip() if item.__class__ is str else text_of(item)
+            if not text:
+                continue
+            code = lookup.get(text)
+            if code is None:
+                unmatched.append(text)
+                code = other
+            if code not in tags:
+                tags.append(code)
+        return tags
+
+    return read
+
+
+def _remembered(check: Callable[[str], str]) -> tuple[dict[str, str], Callable[[str], str]]:
+    """A check of public codes (agencies' USCCs, division codes), remembered once passed: the same few agencies
+    rate all day. A refusal raises, so it is never remembered; personal codes (ID numbers, phones) are not kept."""
+    seen: dict[str, str] = {}
+
+    def remember(value: str) -> str:
+        found = check(value)
+        if len(seen) >= 4096:
+            seen.clear()
+        seen[value] = found
+        return found
+
+    return seen, remember
+
+
+_REMEMBERED = {check_uscc: _remembered(check_uscc), check_region_code: _remembered(check_region_code)}
+
+
 def _clean_text(value: Any) -> bool:
     """A table, const or default value that pydantic's whitespace stripping leaves as it is (Python's strip removes
     a superset of what pydantic-core's does, so a value equal to its Python strip is unchanged by both)."""
@@ -163,7 +206,58 @@ class _Unsupported(Exception):
     """This reader is not compiled (the reference path serves it)."""
 
 
+_ALWAYS, _MAYBE, _NEVER = "always", "maybe", "never"
+_BLANK_CHECK = "raw is None or raw == [] or raw == ''"
+
+
+def _kinds() -> dict[str, tuple[tuple[Any, ...], Any]]:
+    """unified field -> (its model kind, its model default)."""
+    out: dict[str, tuple[tuple[Any, ...], Any]] = {}
+
+    def walk(layout: tuple[tuple[str, str | None, tuple[Any, ...], Any], ...]) -> None:
+        for _name, unified, kind, default in layout:
+            if kind[0] == "model":
+                walk(_LAYOUT[kind[1]])
+            elif unified is not None:
+                out[unified] = (kind, default)
+
+    walk(_RATING_BODY)
+    return out
+
+
+_KINDS = _kinds()
+_BAIL = object()  # a constant the model would not take as it is: the lane hands over to the reference
+
+
+def _coerced_constant(value: Any, kind: tuple[Any, ...]) -> Any:
+    """What the model makes of a spec's constant (a table value, const or default), or _BAIL."""
+    tag = kind[0]
+    if value is None:
+        return None
+    if tag == "text":
+        ok = isinstance(value, str) and kind[1] <= len(value) <= kind[2] and value == value.strip()
+        return value if ok else _BAIL
+    if tag == "code":
+        if not isinstance(value, str) or value != value.strip():
+            return _BAIL
+        try:
+            return kind[1](value)
+        except ValueError:
+            return _BAIL
+    if tag == "enum":
+        return kind[1].get(value, _BAIL) if isinstance(value, str) else _BAIL
+    if tag == "bool":
+        return value if isinstance(value, bool) else _BAIL
+    if tag == "tags":
+        if not isinstance(value, list) or not all(isinstance(c, str) and c in _TAG_MEMBERS for c in value):
+            return _BAIL
+        return tuple(_TAG_MEMBERS[c] for c in value)  # copied into a new list per rating
+    return _BAIL  # a time constant is text pydantic parses; the comment is checked after the note
+
+
 class _Codegen:
+    """One reader's spec as the source of one function: translate (SpecAdapter.translate) and check (the models)."""
+
     def __init__(self, adapter: SpecAdapter, reader: _Reader) -> None:
         self.adapter, self.reader = adapter, reader
         self.lines: list[str] = []
@@ -172,10 +266,15 @@ class _Codegen:
             "_text": engine._text, "_new": _new, "_D": _set_dict, "_F": _set_fields, "_X": _set_extra,
             "_P": _set_private, "_region_level": region_level, "_rating_id_for": rating_id_for, "_BAD": _BAD,
             "_STAFF_CHANNELS": STAFF_RATING_CHANNELS, "_ACTIVE": EvaluationType.ACTIVE, "_POLICY": _DEFAULT_POLICY,
-            "_NONE_EMPTY": _NONE_EMPTY, "_TAGS": _TAG_MEMBERS, "_MISS": _REQUIRED, "_Rater": Rater,
-            "_RaterType": RaterType, "_Rating": Rating, "_Source": Source, "_KIND": adapter.kind,
+            "_NONE_EMPTY": _NONE_EMPTY, "_TAGS": _TAG_MEMBERS, "_MISS": _REQUIRED, "_Source": Source,
+            "_KIND": adapter.kind,
         }  # fmt: skip
-        self.var: dict[str, str] = {}  # unified field -> local holding its translated value
+        self.parents: set[str] = set()  # locals holding a JSON record's nested objects
+        self.coerced: dict[str, str] = {}  # unified field -> local holding the model's value (None: absent)
+        self.translated: dict[str, str] = {}  # unified field -> local holding the translated value, where needed
+        self.presence: dict[str, str] = {}  # unified field -> _ALWAYS / _MAYBE (absent from the dict: never)
+        refs = [p[1:] for p in adapter.spec.source_rating_id if p.startswith("$")]
+        self.needs_translated = {*refs, "comment"}
 
     def const(self, value: Any) -> str:
         name = f"_K{len(self.consts)}"
@@ -185,68 +284,30 @@ class _Codegen:
     def emit(self, line: str, depth: int = 1) -> None:
         self.lines.append("    " * depth + line)
 
-    # -- reading and translating: SpecAdapter.translate, restated per field --
+    # -- reading: the expression the reference's plan evaluates --
 
-    def raw_expr(self, f: _Field, depth: int) -> str:
-        """Code that puts the field's raw source value in `raw`; the expression the reference's plan evaluates."""
-        path = f.rule.path
-        assert path is not None
+    def raw_expr(self, path: str, getter: Any) -> str:
         fmt = self.reader.fmt
-        if fmt == "form":
+        if fmt == "form" or _IDENT.match(path):
             return f"data.get({path!r})"
         if fmt == "xml":
-            if not _IDENT.match(path):
-                raise _Unsupported(f"XML path {path}")
-            return f"data.get({path!r})"
-        if _IDENT.match(path):
-            return f"data.get({path!r})"
-        if _DOTTED.match(path):
-            keys = path.split(".")
-            self.emit(f"raw = data.get({keys[0]!r})", depth)
-            for key in keys[1:]:
-                self.emit(f"raw = raw.get({key!r}) if _isinstance(raw, _dict) else None", depth)
-            return "raw"
-        assert f.get is not None
-        return f"{self.const(f.get)}(data)"
+            raise _Unsupported(f"XML path {path}")
+        if _DOTTED.match(path):  # each parent object read once per record, however many fields sit in it
+            *parents, leaf = path.split(".")
+            holder = "data"
+            for depth in range(len(parents)):
+                name = "d_" + "_".join(parents[: depth + 1])
+                if name not in self.parents:
+                    self.parents.add(name)
+                    self.emit(f"{name} = {holder}.get({parents[depth]!r}) if {holder} is not None else None")
+                    self.emit(f"if {name}.__class__ is not _dict and not _isinstance({name}, _dict): {name} = None")
+                holder = name
+            return f"{holder}.get({leaf!r}) if {holder} is not None else None"
+        return f"{self.const(getter)}(data)"
 
-    def field(self, f: _Field, var: str) -> None:
-        rule = f.rule
-        if f.get is None:  # a const: the unified value itself
-            self.emit(f"{var} = {self.const(rule.const)}")
-            return
-        blank = self.const(rule.default)
-        expr = self.raw_expr(f, 1)
-        if expr != "raw":
-            self.emit(f"raw = {expr}")
-        convert = f.convert
-        if f.is_tags:
-            if "unmatched" not in self.var:
-                self.var["unmatched"] = "unmatched"
-            on_str = on_other = f"{self.const(self.adapter._tags)}(raw, {self.const(rule)}, unmatched)"
-            check = None
-        elif rule.table is not None:
-            table = self.const({str(k): v for k, v in rule.table.items()})
-            on_str = f"{table}.get(stripped, _MISS)"
-            on_other = f"{table}.get(_str(raw).strip(), _MISS)"
-            check = f"if {var} is _MISS: return None"
-        elif convert is engine._text:
-            on_str, on_other, check = "stripped", "_text(raw)", None
-        else:
-            on_str = on_other = f"{self.const(convert)}(raw)"
-            check = None
-        self.emit("if raw.__class__ is _str:")
-        self.emit("stripped = raw.strip()", 2)
-        self.emit(f"{var} = ({on_str}) if stripped else {blank}", 2)
-        self.emit("elif raw is None or raw == [] or raw == '':")
-        self.emit(f"{var} = {blank}", 2)
-        self.emit("else:")
-        self.emit(f"{var} = {on_other}", 2)
-        if check:
-            self.emit(check)
+    # -- checking: the model's checks of one kind, on a value of any type --
 
-    # -- the model's checks, restated per kind --
-
-    def coerce(self, var: str, kind: tuple[Any, ...], depth: int) -> None:
+    def check(self, var: str, kind: tuple[Any, ...], depth: int) -> None:
         tag = kind[0]
         if tag == "text":
             _, low, high = kind
@@ -270,76 +331,168 @@ class _Codegen:
         else:  # pragma: no cover
             raise _Unsupported(tag)
 
-    def model(self, model: type[BaseModel], out: str, default: Any) -> None:
-        """Code that builds `out` (an instance of `model`, or None / its default when nothing of it was given)."""
-        layout = _LAYOUT[model]
-        leaves = [self.var.get(u) for u in _leaves(layout)]
-        present = [v for v in leaves if v is not None]
-        if not present:
-            if default is _REQUIRED:
-                raise _Unsupported(f"{model.__name__} is never given")
-            self.emit(f"{out} = None")
-            if default is _DEFAULT_RATER:
-                self.default_rater(out, 1)
-            return
-        self.emit(f"if {' or '.join(f'{v} is not None' for v in present)}:")
-        self.build(model, out, 2)
-        self.emit("else:")
-        if default is _REQUIRED:
-            self.emit("return None", 2)
-        elif default is _DEFAULT_RATER:
-            self.default_rater(out, 2)
+    def constant_lane(self, unified: str, value: Any, depth: int) -> str:
+        """Assign a spec constant (translated and checked at compile time); returns its presence."""
+        c, t = self.coerced[unified], self.translated.get(unified)
+        if t is not None:
+            self.emit(f"{t} = {self.const(value)}", depth)
+        if value is None:
+            self.emit(f"{c} = None", depth)
+            return _NEVER
+        if unified == "comment":
+            self.emit(f"{c} = {self.const(value)}", depth)  # checked after the note
+            return _ALWAYS
+        coerced = _coerced_constant(value, _KINDS[unified][0])
+        if coerced is _BAIL:
+            self.emit("return None", depth)
+        elif isinstance(coerced, tuple):
+            self.emit(f"{c} = list({self.const(coerced)})", depth)
         else:
-            self.emit(f"{out} = None", 2)
+            self.emit(f"{c} = {self.const(coerced)}", depth)
+        return _ALWAYS
 
-    def default_rater(self, out: str, depth: int) -> None:
-        values = {name: dflt for name, _u, _k, dflt in _LAYOUT[Rater]}
-        self.emit(f"{out} = _new(_Rater); _D({out}, {self.const(values)}.copy()); _F({out}, set())", depth)
-        self.emit(f"_X({out}, None); _P({out}, None)", depth)
+    def field(self, f: _Field, index: int) -> None:
+        unified, rule = f.unified, f.rule
+        kind = _KINDS[unified][0]
+        c = self.coerced[unified] = f"c{index}"
+        t = None
+        if unified in self.needs_translated:
+            t = self.translated[unified] = f"t{index}"
+        if f.get is None:  # a const: the unified value itself
+            self.presence[unified] = self.constant_lane(unified, rule.const, 1)
+            return
+        assert rule.path is not None
+        expr = self.raw_expr(rule.path, f.get)
+        self.emit(f"raw = {expr}")
+        late = unified == "comment"  # the comment is checked after the tags' note is added to it
+        # lane 1: a text (the usual case)
+        self.emit("if raw.__class__ is _str and (stripped := raw.strip()):")
+        if f.is_tags:
+            tags = self.const(_tag_reader(rule))
+            split = f"raw.split({rule.split!r})" if rule.split else "(raw,)"
+            self.emit(f"{c} = {tags}({split}, unmatched)", 2)
+        elif rule.table is not None:
+            table = {str(k): v for k, v in rule.table.items()}
+            if t is not None:
+                self.emit(f"{t} = {self.const(table)}.get(stripped, _MISS)", 2)
+                self.emit(f"if {t} is _MISS: return None", 2)
+            coerced = {k: _coerced_constant(v, kind) for k, v in table.items()} if not late else table
+            usable = {k: v for k, v in coerced.items() if v is not _BAIL and not isinstance(v, tuple)}
+            self.emit(f"{c} = {self.const(usable)}.get(stripped)", 2)
+            self.emit(f"if {c} is None: return None", 2)  # not in the table, or a value the model refuses
+        elif f.convert is engine._text:
+            self.emit(f"{c} = stripped", 2)
+            if t is not None:
+                self.emit(f"{t} = {c}", 2)
+            if not late:
+                if kind[0] == "text":
+                    self.emit(f"if len({c}) > {kind[2]}: return None", 2)  # a stripped, non-blank text already
+                elif kind[0] == "code" and kind[1] in _REMEMBERED:
+                    seen = self.const(_REMEMBERED[kind[1]][0])
+                    self.emit(f"{c} = {seen}.get({c}) or {self.const(_REMEMBERED[kind[1]][1])}({c})", 2)
+                elif kind[0] == "code":
+                    self.emit(f"{c} = {self.const(kind[1])}({c})", 2)  # a CodeError: the reference refuses it
+                else:
+                    self.check(c, kind, 2)
+        else:  # a time or a boolean: the reference's converter
+            self.emit(f"{c} = {self.const(f.convert)}(raw)", 2)
+            if t is not None:
+                self.emit(f"{t} = {c}", 2)
+            if kind[0] != "dt":  # the time formats give aware datetimes only (connectors.timeformats)
+                self.check(c, kind, 2)
+        # lane 2: nothing there (None, blank, []): the default
+        self.emit(f"elif {_BLANK_CHECK} or raw.__class__ is _str:")
+        blank = self.constant_lane(unified, rule.default, 2)
+        # lane 3: any other value (a number, a list, an object): the reference's converter, then the model's checks
+        self.emit("else:")
+        if f.is_tags:
+            split = f"_str(raw).split({rule.split!r})" if rule.split else "(raw,)"
+            self.emit(f"{c} = {self.const(_tag_reader(rule))}(raw if raw.__class__ is _list else {split}, unmatched)",
+                      2)  # fmt: skip
+        elif rule.table is not None:
+            self.emit(f"{c} = {self.const({str(k): v for k, v in rule.table.items()})}.get(_str(raw).strip(), _MISS)",
+                      2)  # fmt: skip
+            self.emit(f"if {c} is _MISS: return None", 2)
+        elif f.convert is engine._text:
+            self.emit(f"{c} = _text(raw)", 2)
+        else:
+            self.emit(f"{c} = {self.const(f.convert)}(raw)", 2)
+        if t is not None:
+            self.emit(f"{t} = {c}", 2)
+        if not late and not f.is_tags:
+            self.check(c, kind, 2)
+        self.presence[unified] = _ALWAYS if blank == _ALWAYS else _MAYBE
+
+    # -- the models --
 
     def build(self, model: type[BaseModel], out: str, depth: int) -> None:
-        fs = f"{out}_fs"
-        self.emit(f"{fs} = set()", depth)
+        """Code that builds `out`, an instance of `model` (its required fields given: checked by the caller)."""
+        fs_always: list[str] = []
+        fs_maybe: list[tuple[str, str]] = []
         values: list[str] = []
         for name, unified, kind, default in _LAYOUT[model]:
-            local = f"{out}_{name}"
             if kind[0] == "model":
-                self.emit(f"{local} = None", depth)
-                inner = [self.var.get(u) for u in _leaves(_LAYOUT[kind[1]])]
-                inner = [v for v in inner if v is not None]
-                if inner:
-                    self.emit(f"if {' or '.join(f'{v} is not None' for v in inner)}:", depth)
-                    self.build(kind[1], local, depth + 1)
-                    self.emit(f"{fs}.add({name!r})", depth + 1)
+                local = f"{out}_{name}"
+                self.optional_model(kind[1], local, depth)
+                if self.model_presence(kind[1]) != _NEVER:
+                    fs_maybe.append((local, name))
                 values.append(f"{name!r}: {local}")
                 continue
-            var = self.var.get(unified) if unified else None
-            dflt = "None" if default in (None, _REQUIRED) else self.const(default)
-            if var is None:
-                self.emit("return None" if default is _REQUIRED else f"{local} = {dflt}", depth)
-                values.append(f"{name!r}: {local}")
+            assert unified is not None
+            presence = self.presence.get(unified, _NEVER)
+            c = self.coerced.get(unified)
+            dflt = self.const(default) if default not in (None, _REQUIRED) else "None"
+            if presence == _NEVER or c is None:
+                if default is _REQUIRED:
+                    self.emit("return None", depth)
+                values.append(f"{name!r}: {dflt}")
                 continue
-            self.emit(f"if {var} is None:", depth)
-            self.emit("return None" if default is _REQUIRED else f"{local} = {dflt}", depth + 1)
-            self.emit("else:", depth)
-            self.emit(f"{local} = {var}", depth + 1)
-            self.coerce(local, kind, depth + 1)
-            self.emit(f"{fs}.add({name!r})", depth + 1)
-            values.append(f"{name!r}: {local}")
+            if default is _REQUIRED and presence == _MAYBE:
+                self.emit(f"if {c} is None: return None", depth)
+            if presence == _ALWAYS or default is _REQUIRED:
+                fs_always.append(name)
+                values.append(f"{name!r}: {c}")
+            else:
+                fs_maybe.append((c, name))
+                values.append(f"{name!r}: {c}" if dflt == "None" else f"{name!r}: {dflt} if {c} is None else {c}")
         if model is Target:  # Target._level_follows_region (R3)
-            self.emit(f"derived = _region_level({out}_region_code)", depth)
-            self.emit(f"if {out}_level is None: {out}_level = derived", depth)
-            self.emit(f"elif {out}_level != derived: return None", depth)
-        self.emit(f"{out} = _new({self.const(model)}); _D({out}, {{{', '.join(values)}}}); _F({out}, {fs})", depth)
+            level = self.coerced.get("target.level") if self.presence.get("target.level") else None
+            region = self.coerced["target.region_code"]
+            self.emit(f"level = _region_level({region})", depth)
+            if level is not None:
+                self.emit(f"if {level} is not None and {level} != level: return None", depth)
+            values = [v if not v.startswith("'level'") else "'level': level" for v in values]
+        self.emit(f"fs = {{{', '.join(repr(n) for n in fs_always)}}}" if fs_always else "fs = set()", depth)
+        for var, name in fs_maybe:
+            self.emit(f"if {var} is not None: fs.add({name!r})", depth)
+        self.emit(f"{out} = _new({self.const(model)}); _D({out}, {{{', '.join(values)}}}); _F({out}, fs)", depth)
         self.emit(f"_X({out}, None); _P({out}, None)", depth)
+
+    def model_presence(self, model: type[BaseModel]) -> str:
+        found = {self.presence.get(u, _NEVER) for u in _leaves(_LAYOUT[model])}
+        return _ALWAYS if _ALWAYS in found else _MAYBE if _MAYBE in found else _NEVER
+
+    def optional_model(self, model: type[BaseModel], out: str, depth: int) -> None:
+        """`out` = the model when any of its fields is given, else None."""
+        presence = self.model_presence(model)
+        if presence == _NEVER:
+            self.emit(f"{out} = None", depth)
+            return
+        if presence == _ALWAYS:
+            self.build(model, out, depth)
+            return
+        given = [self.coerced[u] for u in _leaves(_LAYOUT[model]) if self.presence.get(u, _NEVER) != _NEVER]
+        self.emit(f"if {' is None and '.join(given)} is None:", depth)
+        self.emit(f"{out} = None", depth + 1)
+        self.emit("else:", depth)
+        self.build(model, out, depth + 1)
 
     # -- the whole record --
 
     def compile(self) -> RecordFn:
         reader = self.reader
-        known = set(_leaves(_RATING_BODY)) | {u for _n, u, k, _d in _RATING_BODY if u is not None}
         for f in reader.fields:
-            if f.unified not in known:
+            if f.unified not in _KINDS:
                 raise _Unsupported(f.unified)
             table = list((f.rule.table or {}).values())
             if None in table or not all(_clean_text(v) for v in (f.rule.const, f.rule.default, *table)):
@@ -350,24 +503,28 @@ class _Codegen:
         if any(f.is_tags for f in reader.fields):
             self.emit("unmatched = []")
         for index, f in enumerate(reader.fields):
-            var = f"u{index}"
-            self.var[f.unified] = var
-            self.field(f, var)
-        comment = self.var.get("comment")
-        if "unmatched" in self.var:
+            self.field(f, index)
+        # the tags' note on what matched nothing, then the comment's own check
+        has_tags = any(f.is_tags for f in reader.fields)
+        if "comment" not in self.coerced and has_tags:
+            self.coerced["comment"] = self.translated["comment"] = "c_comment"
+            self.emit("c_comment = None")
+            self.presence["comment"] = _MAYBE
+        comment = self.coerced.get("comment")
+        if has_tags:
             self.emit("if unmatched:")
             self.emit("note = '其他：' + '、'.join(unmatched)", 2)
-            if comment is None:
-                comment = self.var["comment"] = "u_comment"
-                self.emit(f"{comment} = note", 2)
-                self.lines.insert(1, f"    {comment} = None")
-            else:
-                self.emit(f"{comment} = f'{{{comment}}}；{{note}}' if {comment} else note", 2)
+            self.emit(f"{comment} = f'{{{comment}}}；{{note}}' if {comment} else note", 2)
+            if self.translated.get("comment") and self.translated["comment"] != comment:
+                self.emit(f"{self.translated['comment']} = {comment}", 2)
+        if comment is not None and self.presence.get("comment"):
+            self.emit(f"if {comment} is not None:")
+            self.check(comment, ("comment",), 2)
         # source_rating_id: the reference's id getters, in order
         self.emit("parts = []")
         for path in self.adapter.spec.source_rating_id:
             if path.startswith("$"):
-                held = self.var.get(path[1:])
+                held = self.translated.get(path[1:])
                 if held is None:
                     continue  # an unmapped field reads None
                 self.emit(f"v = {held}")
@@ -377,70 +534,106 @@ class _Codegen:
                 raise _Unsupported(f"XML path {path}")
             else:
                 self.emit(f"v = data.get({path!r})")
-            self.emit("if v not in _NONE_EMPTY: parts.append(_text(v))")
+            self.emit("if v.__class__ is _str:")
+            self.emit("if v: parts.append(v.strip())", 2)
+            self.emit("elif v is not None: parts.append(_text(v))")  # v not in (None, ""): _text(v)
         self.emit("if not parts: return None")
         self.emit("sid = '-'.join(parts)")
         self.emit(f"if not sid or len(sid) > {TEXT_MAX}: return None")
-        # the models, innermost first; then RatingBody._rules and check_timing
-        fs_rating: list[str] = []
+        # the models
+        for name, model in (("case", Case), ("target", Target)):
+            if self.model_presence(model) == _NEVER:
+                raise _Unsupported(f"{name} is never given")
+            if self.model_presence(model) == _MAYBE:
+                given = [self.coerced[u] for u in _leaves(_LAYOUT[model]) if self.presence.get(u, _NEVER) != _NEVER]
+                self.emit(f"if {' is None and '.join(given)} is None: return None")
+            self.build(model, f"r_{name}", 1)
+        rater_presence = self.model_presence(Rater)
+        if rater_presence == _NEVER:
+            self.emit(f"r_rater = _new(_K_Rater); _D(r_rater, {self.const(_DEFAULT_RATER_VALUES)}.copy()); "
+                      "_F(r_rater, set()); _X(r_rater, None); _P(r_rater, None)")  # fmt: skip
+        else:
+            self.optional_model(Rater, "r_rater", 1)
+            if rater_presence == _MAYBE:
+                self.emit("if r_rater is None:")
+                self.emit(f"r_rater = _new(_K_Rater); _D(r_rater, {self.const(_DEFAULT_RATER_VALUES)}.copy()); "
+                          "_F(r_rater, set()); _X(r_rater, None); _P(r_rater, None)", 2)  # fmt: skip
+                self.emit("rater_given = False", 2)
+                self.emit("else:")
+                self.emit("rater_given = True", 2)
+        self.consts["_K_Rater"] = Rater
         values: list[str] = []
+        fs_always = ["case", "target", "rating_id", "source"]
+        fs_maybe: list[tuple[str, str]] = []
+        body: dict[str, str] = {}
         for name, unified, kind, default in _RATING_BODY:
-            local = f"r_{name}"
             if kind[0] == "model":
-                self.model(kind[1], local, default)
-                if default is _DEFAULT_RATER:
-                    present = [v for v in (self.var.get(u) for u in _leaves(_LAYOUT[Rater])) if v is not None]
-                    if present:
-                        fs_rating.append(f"if {' or '.join(f'{v} is not None' for v in present)}: fs.add('rater')")
-                else:
-                    fs_rating.append(f"fs.add({name!r})")
-                values.append(f"{name!r}: {local}")
+                values.append(f"{name!r}: r_{name}")
                 continue
-            given = self.var.get(unified) if unified else None
-            if given is None:
+            assert unified is not None
+            presence = self.presence.get(unified, _NEVER)
+            c = self.coerced.get(unified)
+            dflt = "[]" if default is _LIST else self.const(default) if default not in (None, _REQUIRED) else "None"
+            if presence == _NEVER or c is None:
                 if default is _REQUIRED:
                     raise _Unsupported(f"{name} is never given")
-                self.emit(f"{local} = " + ("[]" if default is _LIST else self.const(default)))
-                values.append(f"{name!r}: {local}")
+                body[name] = dflt
                 continue
-            self.emit(f"if {given} is None:")
             if default is _REQUIRED:
-                self.emit("return None", 2)
+                if presence == _MAYBE:
+                    self.emit(f"if {c} is None: return None")
+                fs_always.append(name)
+                body[name] = c
+            elif presence == _ALWAYS:
+                fs_always.append(name)
+                body[name] = c
             else:
-                self.emit(f"{local} = " + ("[]" if default is _LIST else self.const(default)), 2)
-            self.emit("else:")
-            self.emit(f"{local} = {given}", 2)
-            self.coerce(local, kind, 2)
-            fs_rating.append(f"if {given} is not None: fs.add({name!r})")
-            values.append(f"{name!r}: {local}")
+                fs_maybe.append((c, name))
+                body[name] = c if dflt == "None" else f"({dflt} if {c} is None else {c})"
+            values.append(f"{name!r}: {body[name]}")
+        if rater_presence == _ALWAYS:
+            fs_always.append("rater")
         # RatingBody._rules: R2, R4, rated after handled
-        self.emit("if (r_grade in _BAD or (r_staff_grade is not None and r_staff_grade in _BAD))"
-                  " and not r_tags and not r_comment: return None")  # fmt: skip
-        self.emit("if r_staff_grade is not None and r_channel not in _STAFF_CHANNELS: return None")
-        self.emit("handled_at = r_case.handled_at")
-        self.emit("if handled_at is not None and r_rated_at < handled_at: return None")
+        grade, staff, tags, comment_value = body["grade"], body["staff_grade"], body["tags"], body["comment"]
+        channel, rated, evaluation = body["channel"], body["rated_at"], body["evaluation_type"]
+        self.emit(f"if ({grade} in _BAD or ({staff} is not None and {staff} in _BAD)) and not {tags} and not "
+                  f"{comment_value}: return None")  # fmt: skip
+        if staff != "None":
+            self.emit(f"if {staff} is not None and {channel} not in _STAFF_CHANNELS: return None")
+        handled = self.coerced.get("case.handled_at") if self.presence.get("case.handled_at") else None
         # check_timing: the clock-skew guard and R5
         self.emit("policy = policy or _POLICY")
-        self.emit("if r_rated_at > now + policy.clock_skew: return None")
-        self.emit("if r_evaluation_type == _ACTIVE and handled_at is not None and "
-                  "r_rated_at > calendar.deadline(handled_at, policy.window_working_days).at: return None")  # fmt: skip
+        self.emit(f"if {rated} > now + policy.clock_skew: return None")
+        if handled is not None:
+            self.emit(f"if {handled} is not None:")
+            self.emit(f"if {rated} < {handled}: return None", 2)
+            self.emit(f"if {evaluation} == _ACTIVE and {rated} > calendar.deadline({handled}, "
+                      "policy.window_working_days).at: return None", 2)  # fmt: skip
         self.emit("source = _new(_Source)")
         self.emit("_D(source, {'connector_id': connector_id, 'kind': _KIND, 'source_rating_id': sid, "
                   "'received_at': received_at})")  # fmt: skip
         self.emit(f"_F(source, {set(_SOURCE_FIELDS)!r}); _X(source, None); _P(source, None)")
-        self.emit("fs = {'rating_id', 'source'}")
-        for line in fs_rating:
-            self.emit(line)
+        self.emit(f"fs = {{{', '.join(repr(n) for n in fs_always)}}}")
+        for var, name in fs_maybe:
+            self.emit(f"if {var} is not None: fs.add({name!r})")
+        if rater_presence == _MAYBE:
+            self.emit("if rater_given: fs.add('rater')")
+        values = [f"{name!r}: {'r_' + name if name in ('case', 'target', 'rater') else body[name]}"
+                  for name, *_ in _RATING_BODY]  # fmt: skip
         values += ["'rating_id': _rating_id_for(connector_id, sid)", "'source': source"]
         self.emit(f"rating = _new(_Rating); _D(rating, {{{', '.join(values)}}}); _F(rating, fs)")
         self.emit("_X(rating, None); _P(rating, None)")
         self.emit("return rating, sid")
+        self.consts["_Rating"] = Rating
         source = "\n".join(self.lines) + "\n"
         namespace = dict(self.consts)
         exec(compile(source, f"<fastpath {self.adapter.kind} {reader.fmt}>", "exec"), namespace)
         function: RecordFn = namespace["record"]
         function.__source__ = source  # type: ignore[attr-defined]  # for a reader of the generated code
         return function
+
+
+_DEFAULT_RATER_VALUES = {name: default for name, _u, _k, default in _LAYOUT[Rater]}
 
 
 # -- the XML subset the fast path reads (everything else: expat behind the DTD refusal) ------------------------------
@@ -479,7 +672,7 @@ class FastAdapter:
                     if fmt in ("xml", "form") and reader.records is not None:
                         raise _Unsupported("records in XML or a form")
                     self.records[fmt] = _Codegen(adapter, reader).compile()
-                except _Unsupported:
+                except Exception:  # _Unsupported, or a spec the generator did not foresee: the reference path reads it
                     continue
         self._readers: dict[str | None, tuple[_Reader, str | None]] = {}
 
@@ -495,6 +688,9 @@ class FastAdapter:
             self._readers[content_type] = found
         return found
 
+    def __bool__(self) -> bool:
+        return bool(self.records)
+
     def documents(self, reader: _Reader, body: bytes, charset: str) -> list[Any] | None:
         """The records of `body` exactly as `SpecAdapter.split` finds them (XML: the flat children), or None."""
         fmt = reader.fmt
@@ -506,16 +702,16 @@ class FastAdapter:
             except orjson.JSONDecodeError:
                 return None
             if body.count(b":") != orjson.dumps(document).count(b":") or _ESCAPED_COLON in body:
+                return None  # perhaps a key written twice: the reference path decides
+            found = document if reader.records is None else reader.records(document)
+            if found.__class__ is dict:
+                return [found] if document.__class__ is dict else None
+            if found.__class__ is not list or not found or len(found) > MAX_BATCH:
                 return None
-            if not isinstance(document, (dict, list)):
-                return None
-            found = reader.records(document) if reader.records else document
-            if found is None:
-                return None
-            records = found if isinstance(found, list) else [found]
-            if not records or len(records) > MAX_BATCH or not all(isinstance(r, dict) for r in records):
-                return None
-            return records
+            for record in found:
+                if record.__class__ is not dict:
+                    return None
+            return found
         if fmt == "xml":
             declared = _XML_DECL.match(body)
             try:
@@ -533,7 +729,6 @@ class FastAdapter:
         self,
         body: bytes,
         content_type: str | None,
-        *,
         connector_id: str,
         received_at: datetime,
         now: datetime,
@@ -541,10 +736,8 @@ class FastAdapter:
         policy: RatingPolicy | None,
     ) -> tuple[_Reader, list[Any], list[tuple[Rating, str] | None]] | None:
         """What the fast path proves accepted, per record (None: the reference decides), or None for the whole body."""
-        if not self.records or not _source_ok(connector_id, received_at):
-            return None
-        found = self.reader_for(content_type)
-        if found is None:
+        found = self._readers.get(content_type) or self.reader_for(content_type)
+        if found is None or not _source_ok(connector_id, received_at):
             return None
         reader, charset = found
         record = self.records.get(reader.fmt)
@@ -561,11 +754,10 @@ class FastAdapter:
                 results.append(None)
         return reader, documents, results
 
-    def normalize(
+    def run(
         self,
         body: bytes,
         content_type: str | None,
-        *,
         connector_id: str,
         received_at: datetime,
         now: datetime,
@@ -573,15 +765,14 @@ class FastAdapter:
         policy: RatingPolicy | None,
     ) -> list[ItemOutcome] | None:
         """The outcomes `connectors.normalize.normalize` gives, or None when the reference path must read the body."""
-        found = self.accepted(body, content_type, connector_id=connector_id, received_at=received_at, now=now,
-                              calendar=calendar, policy=policy)  # fmt: skip
+        found = self.accepted(body, content_type, connector_id, received_at, now, calendar, policy)
         if found is None:
             return None
         reader, documents, results = found
         outcomes: list[ItemOutcome] = []
         for index, done in enumerate(results):
             if done is not None:
-                outcomes.append(ItemOutcome(index, "accepted", rating=done[0], source_rating_id=done[1]))
+                outcomes.append(ItemOutcome(index, "accepted", done[0], _NO_PROBLEMS.copy(), done[1]))
             elif reader.fmt == "xml":
                 return None  # the flat children are not the element the reference reads
             else:
@@ -590,6 +781,9 @@ class FastAdapter:
                     received_at=received_at, now=now, calendar=calendar, policy=policy,
                 ))  # fmt: skip
         return outcomes
+
+
+_NO_PROBLEMS: list[Any] = []
 
 
 def _source_ok(connector_id: Any, received_at: Any) -> bool:
@@ -609,7 +803,7 @@ def fast_adapter(adapter: Any) -> FastAdapter | None:
         return None
     compiled = adapter.__dict__.get("_fast")
     if compiled is None:
-        compiled = adapter.__dict__["_fast"] = FastAdapter(adapter)
+        compiled = adapter.__dict__["_fast"] = FastAdapter(adapter)  # falsy when nothing compiled
     return compiled if isinstance(compiled, FastAdapter) else None
 
 

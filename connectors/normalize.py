@@ -54,14 +54,13 @@ def normalize(
 
     The compiled fast path (`connectors.fastpath`) answers whatever it can prove accepted; the rest, refusals
     included, is this module's reference path: the same outcomes either way."""
-    from connectors.fastpath import fast_adapter  # built on first use: a cold start does not pay for it
+    fast = adapter.__dict__.get("_fast")  # compiled on first use (connectors.fastpath): cold start does not pay
+    if fast is None:
+        from connectors.fastpath import fast_adapter
 
-    fast = fast_adapter(adapter)
-    if fast is not None:
-        outcomes = fast.normalize(
-            body, content_type,
-            connector_id=connector_id, received_at=received_at, now=now, calendar=calendar, policy=policy,
-        )  # fmt: skip
+        fast = fast_adapter(adapter)
+    if fast:
+        outcomes = fast.run(body, content_type, connector_id, received_at, now, calendar, policy)
         if outcomes is not None:
             return outcomes
     return reference_normalize(
