@@ -54,7 +54,7 @@ from hub.rating import (
 from hub.rules import RatingPolicy
 from hub.tags import LABEL_INDEX, TagCode
 
-# A record's function: (data, connector_id, received_at, now, calendar, policy) -> (Rating, source_rating_id) | None
+# A record's function: (data, connector_id, received_at, latest, days, calendar) -> (Rating, source_rating_id) | None
 RecordFn = Callable[..., "tuple[Rating, str] | None"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -500,7 +500,7 @@ class _Codegen:
                 raise _Unsupported(f"{f.unified}: a table value None, or a value pydantic would strip")
         if reader.closed is not None:
             raise _Unsupported("a closed family: unknown fields are refused by the reference path")
-        self.emit("def record(data, connector_id, received_at, now, calendar, policy):", 0)
+        self.emit("def record(data, connector_id, received_at, latest, days, calendar):", 0)
         if any(f.is_tags for f in reader.fields):
             self.emit("unmatched = []")
         for index, f in enumerate(reader.fields):
@@ -603,13 +603,12 @@ class _Codegen:
             self.emit(f"if {staff} is not None and {channel} not in _STAFF_CHANNELS: return None")
         handled = self.coerced.get("case.handled_at") if self.presence.get("case.handled_at") else None
         # check_timing: the clock-skew guard and R5
-        self.emit("policy = policy or _POLICY")
-        self.emit(f"if {rated} > now + policy.clock_skew: return None")
+        self.emit(f"if {rated} > latest: return None")  # latest = now + the clock skew allowed
         if handled is not None:
             self.emit(f"if {handled} is not None:")
             self.emit(f"if {rated} < {handled}: return None", 2)
-            self.emit(f"if {evaluation} == _ACTIVE and {rated} > calendar.deadline({handled}, "
-                      "policy.window_working_days).at: return None", 2)  # fmt: skip
+            self.emit(f"if {evaluation} == _ACTIVE and {rated} > calendar.deadline({handled}, days).at: return None",
+                      2)  # fmt: skip
         self.emit("source = _new(_Source)")
         self.emit("_D(source, {'connector_id': connector_id, 'kind': _KIND, 'source_rating_id': sid, "
                   "'received_at': received_at})")  # fmt: skip
@@ -710,6 +709,14 @@ class FastAdapter:
                 except Exception:  # _Unsupported, or a spec the generator did not foresee: the reference path reads it
                     continue
         self._readers: dict[str | None, tuple[_Reader, str | None]] = {}
+        self._connectors: set[str] = set()  # connector ids Source takes as they are
+
+    def _source_ok(self, connector_id: Any, received_at: Any) -> bool:
+        if not _source_ok(connector_id, received_at):
+            return False
+        if len(self._connectors) < 4096:
+            self._connectors.add(connector_id)
+        return True
 
     def reader_for(self, content_type: str | None) -> tuple[_Reader, str | None] | None:
         found = self._readers.get(content_type)
@@ -775,8 +782,13 @@ class FastAdapter:
     ) -> tuple[_Reader, list[Any], list[tuple[Rating, str] | None]] | None:
         """What the fast path proves accepted, per record (None: the reference decides), or None for the whole body."""
         found = self._readers.get(content_type) or self.reader_for(content_type)
-        if found is None or not _source_ok(connector_id, received_at):
+        known = connector_id.__class__ is str and connector_id in self._connectors
+        if found is None or not (known or self._source_ok(connector_id, received_at)):
             return None
+        if received_at.__class__ is not datetime or received_at.utcoffset() is None:
+            return None
+        policy = policy or _DEFAULT_POLICY  # check_timing's default
+        latest, days = now + policy.clock_skew, policy.window_working_days
         reader, charset = found
         record = self.records.get(reader.fmt)
         if record is None:
@@ -787,7 +799,7 @@ class FastAdapter:
         results: list[tuple[Rating, str] | None] = []
         for data in documents:
             try:
-                results.append(record(data, connector_id, received_at, now, calendar, policy))
+                results.append(record(data, connector_id, received_at, latest, days, calendar))
             except Exception:  # the reference path meets the same input and decides (or raises the same)
                 results.append(None)
         return reader, documents, results
