@@ -848,13 +848,14 @@ def _source_ok(connector_id: Any, received_at: Any) -> bool:
 
 
 def fast_adapter(adapter: Any) -> FastAdapter | None:
-    """The compiled form of `adapter`, built on its first use and kept on it; None for other adapters."""
+    """The compiled form of `adapter`, built now and kept on it (`normalize` asks on an adapter's second body);
+    None for other adapters."""
     if not isinstance(adapter, SpecAdapter):
         return None
     compiled = adapter.__dict__.get("_fast")
-    if compiled is None:
+    if not isinstance(compiled, FastAdapter):
         compiled = adapter.__dict__["_fast"] = FastAdapter(adapter)  # falsy when nothing compiled
-    return compiled if isinstance(compiled, FastAdapter) else None
+    return compiled
 
 
 __all__ = ["FastAdapter", "fast_adapter"]

@@ -54,11 +54,15 @@ def normalize(
 
     The compiled fast path (`connectors.fastpath`) answers whatever it can prove accepted; the rest, refusals
     included, is this module's reference path: the same outcomes either way."""
-    fast = adapter.__dict__.get("_fast")  # compiled on first use (connectors.fastpath): cold start does not pay
-    if fast is None:
+    fast = getattr(adapter, "_fast", None)
+    if fast is None:  # an adapter's first body: the reference path, so a cold start or a one-off adapter never pays
+        _mark(adapter, _SEEN)
+    elif fast is _SEEN:  # its second: compiled now (connectors.fastpath), kept on the adapter
         from connectors.fastpath import fast_adapter
 
         fast = fast_adapter(adapter)
+        if fast is None:
+            _mark(adapter, False)
     if fast:
         outcomes = fast.run(body, content_type, connector_id, received_at, now, calendar, policy)
         if outcomes is not None:
@@ -67,6 +71,15 @@ def normalize(
         adapter, body, content_type,
         connector_id=connector_id, received_at=received_at, now=now, calendar=calendar, policy=policy,
     )  # fmt: skip
+
+
+_SEEN = 0  # falsy: not compiled yet
+
+
+def _mark(adapter: Adapter, state: object) -> None:
+    held = getattr(adapter, "__dict__", None)
+    if held is not None:  # (an adapter with slots: the reference path serves it)
+        held["_fast"] = state
 
 
 def reference_normalize(
