@@ -11,7 +11,7 @@ keeps its code, path and message.
 `tests/unit/test_fastpath.py` checks, over generated inputs of every family, that both paths agree.
 
 XML: the reference parses with expat after refusing any DTD or entity declaration. The fast scanner here reads only
-a plain subset — one root element holding leaf elements, their text without `&`, `<`, `]]>`, `\\r` or characters
+a plain subset — one root element holding leaf elements, their text without `&`, `<`, `>`, `\\r` or characters
 XML forbids — so there is no markup declaration and no entity reference to expand; anything else takes the
 reference path (and its refusal of DTDs).
 """
