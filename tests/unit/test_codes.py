@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -118,3 +120,37 @@ def test_mobile_numbers_are_normalized(raw: str, clean: str) -> None:
 def test_non_mobile_numbers_are_refused(raw: str) -> None:
     with pytest.raises(CodeError):
         check_mobile(raw)
+
+
+# The check computations are arithmetic shortcuts (a base-34 and a base-13 numeral); the standards' weighted sums,
+# written out, must agree with them on every input.
+_ID_WEIGHTS_GB11643 = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+@given(st.text(alphabet=USCC_CHARS, min_size=18, max_size=18))
+def test_uscc_check_agrees_with_the_weighted_sum_of_gb32100(code: str) -> None:
+    expected = uscc_check_character(code[:17])  # the loop over the standard's weights
+    if code[17] == expected:
+        assert check_uscc(code) == code
+    else:
+        with pytest.raises(CodeError) as err:
+            check_uscc(code)
+        assert err.value.code == "USCC_CHECK_FAILED" and err.value.detail.endswith(f"expected {expected}")
+
+
+@given(st.sampled_from(sorted(PROVINCES)), st.text(alphabet="0123456789", min_size=4, max_size=4),
+       st.dates(), st.text(alphabet="0123456789", min_size=3, max_size=3), st.sampled_from("0123456789X"))
+def test_id_number_check_agrees_with_the_weighted_sum_of_gb11643(
+    province: str, county: str, born: date, serial: str, check: str
+) -> None:
+    first17 = f"{province}{county}{born:%Y%m%d}{serial}"
+    if len(first17) != 17:
+        return  # a year before 1000 prints short: the shape check refuses it, not the sum
+    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS_GB11643, strict=True))
+    expected = "10X98765432"[total % 11]
+    if check == expected:
+        assert check_id_number(first17 + check) == first17 + check
+    else:
+        with pytest.raises(CodeError) as err:
+            check_id_number(first17 + check)
+        assert err.value.code == "ID_NUMBER_CHECK_FAILED"
