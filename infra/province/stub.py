@@ -245,6 +245,24 @@ class ProvinceStub:
         with self._lock:
             return dict(self._stats)
 
+    def duplicate_causes(self) -> dict[str, int]:
+        """Rating duplicates by what the stub did with the request before: `after_injected_timeout` (it stored the
+        rating and hung: the answer was lost by design, `timeouts_injected` of those) or `after_answer` (it
+        answered at once, yet the rating came again: the hub's client gave up on an answer given in time, as a
+        starved machine's does, or the hub sent a rating it had a receipt for)."""
+        with self._lock:
+            return dict(self._causes)
+
+    def _note(self, key: str, *, duplicate: bool, hung: bool) -> None:
+        with self._lock:
+            if duplicate:
+                self._causes["after_injected_timeout" if key in self._hung else "after_answer"] += 1
+            if hung:
+                self._causes["timeouts_injected"] += 1
+                self._hung.add(key)
+            else:
+                self._hung.discard(key)
+
     def faults(self) -> dict[str, Any]:
         with self._lock:
             return dict(self._faults)
@@ -292,6 +310,8 @@ class ProvinceStub:
             self._nonces: set[str] = set()
             self._nonce_order: deque[str] = deque()
             self._stats = {"requests": 0, "accepted": 0, "duplicates": 0, "rejected": 0, "faults_injected": 0}
+            self._hung: set[str] = set()  # ratings whose last request was stored and then hung (a timeout fault)
+            self._causes = {"timeouts_injected": 0, "after_injected_timeout": 0, "after_answer": 0}
 
     # --- the rating route ------------------------------------------------------------------------
     def error_status(self) -> int:
@@ -584,6 +604,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             receipt = stub._take_outcome(headers, body) if outcome else stub._take(headers, body)
             status, answer = 200, {"code": "200", "msg": "成功", "data": receipt}
+            if not outcome:
+                stub._note(receipt["evalId"], duplicate=receipt["duplicate"], hung=slow)
         except _Refusal as refusal:
             stub._count_rejected()
             status, answer = refusal.status, {"code": str(refusal.status), "msg": f"{refusal.code}: {refusal.message}"}
