@@ -40,6 +40,8 @@ from hub.workorders import (
 )
 
 SWEEP_AGE = timedelta(minutes=3)  # an entry this old was not relayed right after its action: relay it again
+RELAY_CHUNK = 50  # entries relayed between looks at the clock: a few seconds' publishes and writes at most
+RELAY_SPARE_MS = 5_000  # the sweep stops relaying with less left than this: the answer, and Lambda's own margin
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,8 @@ class OutboxRelay:
         newer_than: timedelta | None = None,
         limit: int = 500,
         notices_only: bool = False,
+        remaining_ms: Callable[[], int] | None = None,
+        spare_ms: int = RELAY_SPARE_MS,
     ) -> Counter[str]:
         """Relay again what is still owed and older than `older_than`: a lost relay or message loses nothing.
 
@@ -200,16 +204,24 @@ class OutboxRelay:
         out its backoff is due when that ends (`WorkOrderStore.outbox_due`, set by `OutcomeDelivery`), so it is
         not queued again; one re-queued here is not due for `REQUEUE_LEASE`, so the next run does not queue it
         twice while its copy waits in a deep queue. A copy queued twice is still delivered once
-        (`OutcomeDelivery` checks `WorkOrderStore.owes`).
+        (`OutcomeDelivery` checks `WorkOrderStore.owes`). With `remaining_ms` (the invocation's time left) it relays
+        `RELAY_CHUNK` entries at a time while more than `spare_ms` is left, and counts "behind" if it stopped: what
+        it did not reach is still due, for the next run.
         """
         entries = self.store.outbox(limit, due_by=now - older_than)
         if newer_than is not None:
             entries = [entry for entry in entries if entry.event.at > now - newer_than]
         if notices_only:
             entries = [entry for entry in entries if entry.event.forward_to_province is None]
-        counts, queued = self._relay(entries)
-        for key in queued:
-            self.store.outbox_due(key, now + REQUEUE_LEASE)
+        counts: Counter[str] = Counter()
+        for start in range(0, len(entries), RELAY_CHUNK):
+            if remaining_ms is not None and remaining_ms() < spare_ms:
+                counts["behind"] += 1
+                break
+            done, queued = self._relay(entries[start : start + RELAY_CHUNK])
+            counts.update(done)
+            for key in queued:
+                self.store.outbox_due(key, now + REQUEUE_LEASE)
         return counts
 
 

@@ -304,3 +304,22 @@ def test_each_scheduler_run_queues_the_outcomes_of_its_own_minute_once() -> None
     assert queued == [1, 0, 0] and hub.queue.outcome_keys() == [f"{order.id}#3"]
     assert hub.relay.sweep(at("2026-10-08", "09:04")).get("queued", 0) == 0  # its copy's lease (15 min) holds
     assert hub.relay.sweep(at("2026-10-08", "09:18"))["queued"] == 1  # the sweep's: still owed, 3 min past its lease
+
+
+def test_the_outbox_sweep_stops_before_its_timeout_and_the_next_run_goes_on() -> None:
+    """Issue 16: the sweep function relays the outbox after the ratings' sweep, in what time is left; each chunk of
+    50 entries costs time (here 6 s), and with less than 5 s left it stops, what it did not reach still due."""
+    orders = [new_order(rating_id=f"r{i:04d}") for i in range(120)]  # each owes its unit the dispatch notice
+    hub = Hub(*orders)
+    clock = {"left": 15_000}
+
+    def remaining() -> int:
+        left = clock["left"]
+        clock["left"] -= 6_000  # each look at the clock: one chunk's publishes and writes since
+        return left
+
+    first = hub.relay.sweep(at("2026-10-08", "10:00"), remaining_ms=remaining)
+    assert (first["notified"], first["behind"]) == (100, 1)  # two chunks, then less than 5 s left
+    assert len(hub.store.outbox()) == 20
+    second = hub.relay.sweep(at("2026-10-08", "10:05"), remaining_ms=lambda: 60_000)
+    assert (second["notified"], second.get("behind", 0)) == (20, 0) and hub.store.outbox() == []
