@@ -195,7 +195,9 @@ def main() -> None:
         print(f"duplicates {stats['duplicates']} {bound} the timeouts injected ({causes['timeouts_injected']}: ratings "
               f"stored, then the answer held past the read timeout): {causes['after_injected_timeout']} came after "
               f"one, {causes['after_answer']} after an answer the stub gave at once (the hub's client gave up on it "
-              f"— a starved process reads late — or sent a rating it had the receipt for)")  # fmt: skip
+              f"— a starved process reads late — or sent a rating it had the receipt for; "
+              f"{causes['after_answer_within_5s']} of them within 5 s of that answer: a second copy at the same "
+              f"time, not a retry after a backoff)")  # fmt: skip
         last_post = t0 + posting
         last = max(arrivals[k] for k in delivered)
         stopped = (f"{last - faults_stopped:.0f} s after the faults stopped ({faults_stopped - t0:.0f} s after the "
