@@ -48,7 +48,7 @@ AUTH_STATUSES = frozenset({401, 403})
 DEFAULT_TIMEOUT = (2.0, 5.0)
 _REASON_MAX = 500
 DEFAULT_POOL_SIZE = 10
-MIN_SEND_SECONDS = 2.0  # a province's ordinary answer fits well within it (tens to hundreds of ms)
+MIN_SEND_SECONDS = 1.0  # a province's ordinary answer fits well within it (tens to hundreds of ms)
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("province_send_deadline", default=None)
 
 

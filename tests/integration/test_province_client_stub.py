@@ -180,7 +180,7 @@ def test_a_send_is_not_started_without_its_whole_read_timeout_left(
     stub: ProvinceStub, client: ProvincialClient
 ) -> None:
     """Issue 16: a send cut short by the invocation's deadline loses an answer the province gives in time, and its
-    retry is a duplicate no fault caused. With less than the read timeout left (at most 2 s) nothing is sent."""
+    retry is a duplicate no fault caused. With less than the read timeout left (at most 1 s) nothing is sent."""
     r = sample_ratings()[KIOSK]
     with send_deadline(time.monotonic() + READ_TIMEOUT / 2), pytest.raises(ProvinceUnavailable, match="not enough"):
         client.send(r)
