@@ -149,6 +149,7 @@ def main() -> None:
         wall, cpu = time.monotonic() - t0, time.process_time() - cpu0
         sampling.set()
         stats = cloud.province.stats()
+        causes = cloud.province.duplicate_causes()
         cloud.province.set_faults()
         faults_stopped = faults_stopped or time.monotonic()
         sqs = cloud.client("sqs")
@@ -190,6 +191,13 @@ def main() -> None:
               f"({stats['requests'] / elapsed:.1f}/s)")  # fmt: skip
         print(f"delivered {len(delivered)}, lost {lost}, duplicate sends {stats['duplicates']} (answered by the "
               f"province's idempotency), dead-letter queue depth {dlq['ApproximateNumberOfMessages']}")  # fmt: skip
+        bound = "within" if stats["duplicates"] <= causes["timeouts_injected"] else "NOT within"
+        print(f"duplicates {stats['duplicates']} {bound} the timeouts injected ({causes['timeouts_injected']}: ratings "
+              f"stored, then the answer held past the read timeout): {causes['after_injected_timeout']} came after "
+              f"one, {causes['after_answer']} after an answer the stub gave at once (the hub's client gave up on it "
+              f"— a starved process reads late — or sent a rating it had the receipt for; "
+              f"{causes['after_answer_within_5s']} of them within 5 s of that answer: a second copy at the same "
+              f"time, not a retry after a backoff)")  # fmt: skip
         last_post = t0 + posting
         last = max(arrivals[k] for k in delivered)
         stopped = (f"{last - faults_stopped:.0f} s after the faults stopped ({faults_stopped - t0:.0f} s after the "

@@ -96,6 +96,8 @@ def load(dynamodb: Any, cases: int, due: int, table: str = TABLE) -> tuple[int, 
     notice = CaseNotice.model_validate(json.loads(SAMPLE.read_text("utf-8")))
     template = StoredCase(notice, "bench", "raw/bench", NOW, NOW + timedelta(days=7), False)
     case_item = store._case_item(template, template.content_hash)
+    sealer = InMemorySealer()
+    applicant = sealer.unseal(bytes(case_item["applicant"]["B"]), context=template.case_key)
     items: list[dict[str, Any]] = []
     written = size = 0
     for i in range(cases):
@@ -103,7 +105,9 @@ def load(dynamodb: Any, cases: int, due: int, table: str = TABLE) -> tuple[int, 
         # the first `due` are due at NOW, the next `due` an hour later (the second case's), the rest days ahead
         handled = (NOW - timedelta(minutes=11) if i < due else NOW + timedelta(minutes=50) if i < 2 * due
                    else NOW + timedelta(minutes=180 + i % 10_000))  # fmt: skip
-        items.append({**case_item, "pk": {"S": f"CASE#{key}"}, "case_key": {"S": key}})
+        # the applicant is sealed for its case (R20: the case key is the seal's context), so sealed again per case
+        sealed = {"B": sealer.seal(applicant, context=key)} if i < 2 * due else case_item["applicant"]
+        items.append({**case_item, "pk": {"S": f"CASE#{key}"}, "case_key": {"S": key}, "applicant": sealed})
         items += [
             store._timer_item(Timer(key, TimerKind.FIRST_REMINDER, handled + timedelta(minutes=10))),
             store._timer_item(Timer(key, TimerKind.SECOND_REMINDER, handled + timedelta(days=6))),

@@ -1,5 +1,7 @@
-"""`hcp dlq`: what the forward dead-letter queue holds, putting it back (`redrive`), and how many receives the
-forward queue allows before dead-lettering (`max-receives`, its redrive policy: a tour sets it low)."""
+"""`hcp dlq`: what the forward dead-letter queue holds (with the forward queue's maxReceiveCount, its backstop
+for crashes) and putting it back (`redrive`). The maxReceiveCount is no knob: the forward function queues a
+copy afresh as a message nears it (`FORWARD_MAX_RECEIVES`, set from the template), so lowering it on the queue
+alone would dead-letter ratings the province never refused."""
 
 from __future__ import annotations
 
@@ -68,17 +70,12 @@ def peek(sqs: Any, dlq_url: str, count: int = 10) -> list[dict[str, Any]]:
     return [{k: v for k, v in m.items() if v is not None} for m in seen]
 
 
-def max_receives(sqs: Any, queue_url: str, count: int | None = None) -> int:
-    """The forward queue's maxReceiveCount (receives before a message is dead-lettered); set it first if given."""
+def max_receives(sqs: Any, queue_url: str) -> int:
+    """The forward queue's maxReceiveCount (receives before SQS dead-letters a message)."""
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
     policy = json.loads(attributes.get("RedrivePolicy") or "{}")
     if not policy.get("deadLetterTargetArn"):
         raise UsageError(f"{queue_url} has no dead-letter queue")
-    if count is not None:
-        if not 1 <= count <= 1000:
-            raise UsageError("max-receives takes 1 to 1000 (SQS's range)")
-        policy["maxReceiveCount"] = count
-        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"RedrivePolicy": json.dumps(policy)})
     return int(policy["maxReceiveCount"])
 
 
@@ -91,11 +88,6 @@ def run(args: argparse.Namespace) -> int:
                           "max_receives": max_receives(sqs, queue_url),
                           "first": peek(sqs, dlq_url)}, ensure_ascii=False))  # fmt: skip
         return 0
-    if args.action == "max-receives":
-        if args.count is None:
-            raise UsageError("hcp dlq max-receives N: dead-letter a message after N receives (the template: 100)")
-        print(json.dumps({"queue": queue_url, "max_receives": max_receives(sqs, queue_url, args.count)}))
-        return 0
     moved = redrive(sqs, dlq_url, queue_url, args.limit)
     print(json.dumps({"redriven": moved, "to": queue_url}))
     return 0
@@ -103,13 +95,13 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "dlq", help="the forward dead-letter queue: show it, redrive it, or set how soon it fills",
-        description="show: the messages waiting and the forward queue's maxReceiveCount; redrive: back to the "
-        "forward queue; max-receives N: dead-letter after N receives (the template says 10, about 50 minutes of "
-        "backoff; 2 shows a tour the queue filling within half a minute).",
+        "dlq", help="the forward dead-letter queue: show it or redrive it",
+        description="show: the messages waiting, each with why (the failures the province gave), and the forward "
+        "queue's maxReceiveCount (a backstop for crashes, 100); redrive: back to the forward queue. A province "
+        "answering 500 to every rating fills it after 5 attempts (about 3 minutes: `hcp local province "
+        "--error-rate 1 --error-status 500`); an outage never does.",
     )  # fmt: skip
-    parser.add_argument("action", choices=["show", "redrive", "max-receives"])
-    parser.add_argument("count", nargs="?", type=int, help="max-receives: the new maxReceiveCount")
+    parser.add_argument("action", choices=["show", "redrive"])
     parser.add_argument("--limit", type=int, help="redrive at most this many messages")
     parser.add_argument("--queue-url", help="the forward queue (default: the local cloud's)")
     parser.add_argument("--dlq-url", help="the dead-letter queue (default: the local cloud's)")

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "cli.ratings_cmd",
     "cli.reports_cmd",
     "cli.province_encode_cmd",
+    "cli.ops_cmd",
 )
 
 

@@ -71,7 +71,8 @@ class Work:
         delivery = self.outbox().delivery
         assert delivery is not None, "the forward function's outbox is built with the province"
         try:
-            return delivery.deliver_queued(json.loads(record.body), retry_in=self.delay)  # own attempt count
+            return delivery.deliver_queued(json.loads(record.body), retry_in=self.delay,
+                                           now=self.services.clock.now())  # own attempt count  # fmt: skip
         except ProvinceUnreachable as exc:
             attempt = int(record.attributes.approximate_receive_count or 1)
             if self.come_back(record, self.delay(attempt), counted=exc.counted):
@@ -93,8 +94,9 @@ def report(record: SQSRecord, outcome_of: Callable[[], str]) -> str:
         logger.warning("unfinished when the invocation's time ran out; it comes back from the queue", **ids)
         metrics.add_metric(name="ForwardUnfinished", unit=MetricUnit.Count, value=1)
         raise
-    if outcome == "dead_lettered":
-        logger.error("dead-lettered after failures the province gave", **ids)
+    if outcome in ("dead_lettered", "outcome_dead_lettered"):  # an operator looks (`hcp dlq show`)
+        keys = {"outcome_key": json.loads(record.body)["outcome"]} if outcome != "dead_lettered" else {}
+        logger.error("dead-lettered after failures the province gave", **ids, **keys)
     elif outcome == "outcome_refused":  # the province judged it and said no: an operator looks
         logger.warning("work-order outcome refused by the province", outcome_key=json.loads(record.body)["outcome"])
     else:

@@ -25,12 +25,13 @@ def make_handler(
     def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
         forwarding = services()
         now = forwarding.clock.now()
-        requeued = forwarding.forward.sweep(now, remaining_ms=getattr(context, "get_remaining_time_in_millis", None))
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        requeued = forwarding.forward.sweep(now, remaining_ms=remaining)
         if requeued:
             logger.warning("re-queued ratings stored but not forwarded", count=len(requeued))
         metrics.add_metric(name="SweepRequeued", unit=MetricUnit.Count, value=len(requeued))
         try:
-            relayed = orders().relay.sweep(now)
+            relayed = orders().relay.sweep(now, remaining_ms=remaining)
         except MissingSettings as missing:  # a stack without work orders
             logger.warning("work-order outbox skipped", extra={"missing": missing.names})
             relayed = Counter()

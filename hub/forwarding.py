@@ -73,12 +73,17 @@ SWEEP_PAGE = 500  # ratings per due-index read: a page's enqueue and marks take 
 SWEEP_SPARE_MS = 15_000  # a sweep stops with less than this left: one more page, the outbox relay, the answer
 MAX_FAILURES = 5  # counted provincial failures (`ProvinceUnreachable.counted`) before dead-lettering
 BACKOFF_BASE_SECONDS = 10.0
-MAX_BACKOFF_SECONDS = 900  # SQS's per-message delay and visibility changes go further, but R9 wants it soon
+# The cap sets how soon a rating goes once a province comes back (at most cap × 1.2 after, jitter included) and
+# what a province that stays away sees (each waiting rating once per cap × 0.8..1.2): docs/forwarding.md §2.
+MAX_BACKOFF_SECONDS = 120
 
 
-def backoff_seconds(attempt: int, base: float = BACKOFF_BASE_SECONDS, *, jitter: float = 1.0) -> int:
-    """10 s, 20 s, 40 s ... capped at 15 min; `jitter` (0.8..1.2, the caller's dice) spreads a burst."""
-    return max(0, int(min(MAX_BACKOFF_SECONDS, base * 2 ** max(attempt - 1, 0) * jitter)))
+def backoff_seconds(
+    attempt: int, base: float = BACKOFF_BASE_SECONDS, *, jitter: float = 1.0, cap: float = MAX_BACKOFF_SECONDS
+) -> int:
+    """10 s, 20 s, 40 s ... capped at 2 min; `jitter` (0.8..1.2, the caller's dice) spreads a burst, also at the
+    cap, so ratings that failed together do not come back together."""
+    return max(0, int(min(cap, base * 2 ** max(attempt - 1, 0)) * jitter))
 
 
 @dataclass

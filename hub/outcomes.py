@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hub.forwarding import MAX_FAILURES, ProvinceRefusedRating, ProvinceUnreachable, backoff_seconds
-from hub.ports import Notifier, OutcomeQueue, OutcomeSink, RatingStore
+from hub.forwarding import MAX_FAILURES, REQUEUE_LEASE, ProvinceRefusedRating, ProvinceUnreachable, backoff_seconds
+from hub.ports import DEAD_LETTERED_DUE, Notifier, OutcomeQueue, OutcomeSink, RatingStore
 from hub.workorders import (
     AppealFiled,
     Audience,
@@ -40,6 +40,8 @@ from hub.workorders import (
 )
 
 SWEEP_AGE = timedelta(minutes=3)  # an entry this old was not relayed right after its action: relay it again
+RELAY_CHUNK = 50  # entries relayed between looks at the clock: a few seconds' publishes and writes at most
+RELAY_SPARE_MS = 5_000  # the sweep stops relaying with less left than this: the answer, and Lambda's own margin
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,10 @@ class OutboxRelay:
 
     def relay(self, entries: Sequence[OutboxEntry]) -> Counter[str]:
         """Notices-only entries are published and done; the province's go on the forward queue."""
+        return self._relay(entries)[0]
+
+    def _relay(self, entries: Sequence[OutboxEntry]) -> tuple[Counter[str], list[str]]:
+        """Also the keys queued (not those the queue refused)."""
         counts: Counter[str] = Counter()
         to_queue: list[str] = []
         for entry in entries:
@@ -161,12 +167,14 @@ class OutboxRelay:
                     self.notifier.publish(notice)
                     counts["notified"] += 1
             self.store.outbox_done(entry)
+        queued: list[str] = []
         if to_queue:
             failed = self.queue.enqueue_outcomes(to_queue)
-            counts["queued"] += len(to_queue) - len(failed)
+            queued = [key for key in to_queue if key not in set(failed)]
+            counts["queued"] += len(queued)
             if failed:
                 counts["queue_failed"] += len(failed)
-        return counts
+        return counts, queued
 
     def relay_new(self, order: WorkOrder, after_version: int) -> Counter[str]:
         """Right after an action: the owed events the save of `order` added (its versions after `after_version`)."""
@@ -185,20 +193,36 @@ class OutboxRelay:
         newer_than: timedelta | None = None,
         limit: int = 500,
         notices_only: bool = False,
+        remaining_ms: Callable[[], int] | None = None,
+        spare_ms: int = RELAY_SPARE_MS,
     ) -> Counter[str]:
         """Relay again what is still owed and older than `older_than`: a lost relay or message loses nothing.
 
         An action relays its own events at once (`relay_new`); the scheduler, every minute, publishes every
         owed notice (`notices_only`: done at once); the sweep, every few minutes, re-queues the outcomes older
-        than `older_than` and still owed. A copy queued twice is delivered once (`OutcomeDelivery` checks
-        `WorkOrderStore.owes`).
+        than `older_than` and still owed. Only what is due is read: an outcome whose copy is on the queue waiting
+        out its backoff is due when that ends (`WorkOrderStore.outbox_due`, set by `OutcomeDelivery`), so it is
+        not queued again; one re-queued here is not due for `REQUEUE_LEASE`, so the next run does not queue it
+        twice while its copy waits in a deep queue. A copy queued twice is still delivered once
+        (`OutcomeDelivery` checks `WorkOrderStore.owes`). With `remaining_ms` (the invocation's time left) it relays
+        `RELAY_CHUNK` entries at a time while more than `spare_ms` is left, and counts "behind" if it stopped: what
+        it did not reach is still due, for the next run.
         """
-        entries = [entry for entry in self.store.outbox(limit) if entry.event.at <= now - older_than]
+        entries = self.store.outbox(limit, due_by=now - older_than)
         if newer_than is not None:
             entries = [entry for entry in entries if entry.event.at > now - newer_than]
         if notices_only:
             entries = [entry for entry in entries if entry.event.forward_to_province is None]
-        return self.relay(entries)
+        counts: Counter[str] = Counter()
+        for start in range(0, len(entries), RELAY_CHUNK):
+            if remaining_ms is not None and remaining_ms() < spare_ms:
+                counts["behind"] += 1
+                break
+            done, queued = self._relay(entries[start : start + RELAY_CHUNK])
+            counts.update(done)
+            for key in queued:
+                self.store.outbox_due(key, now + REQUEUE_LEASE)
+        return counts
 
 
 @dataclass
@@ -212,11 +236,16 @@ class OutcomeDelivery:
     queue: OutcomeQueue | None = None  # for `deliver_queued`'s retries
     max_failures: int = MAX_FAILURES
 
-    def deliver_queued(self, message: Mapping[str, Any], *, retry_in: Callable[[int], int] = backoff_seconds) -> str:
+    def deliver_queued(
+        self, message: Mapping[str, Any], *, retry_in: Callable[[int], int] = backoff_seconds,
+        now: datetime | None = None,
+    ) -> str:  # fmt: skip
         """A queued `{"outcome": key}` (with the attempts so far, after a retry): delivered, or queued again after
         a backoff by its own attempt count ("retry_queued"), or, past `max_failures` failures the province gave
         (`ProvinceUnreachable.counted`: a timeout or the province away never counts), dead-lettered with the
-        reason. Without a queue `ProvinceUnreachable` propagates, for the queue's own retry."""
+        reason. With `now`, the outbox entry is due when the fresh copy comes back (never, once dead-lettered),
+        so the sweep leaves it alone meanwhile. Without a queue `ProvinceUnreachable` propagates, for the
+        queue's own retry."""
         key = str(message["outcome"])
         attempt, failures = int(message.get("attempt") or 0) + 1, int(message.get("failures") or 0)
         try:
@@ -228,8 +257,13 @@ class OutcomeDelivery:
             reason = str(exc) or type(exc).__name__
             if failures >= self.max_failures:
                 self.queue.dead_letter_outcome(key, f"{failures} failures the province gave (last: {reason})")
+                if now is not None:
+                    self.store.outbox_due(key, DEAD_LETTERED_DUE)  # `hcp dlq redrive` puts it back
                 return "dead_lettered"
-            self.queue.retry_outcome(key, attempt=attempt, failures=failures, delay=retry_in(attempt))
+            delay = retry_in(attempt)
+            self.queue.retry_outcome(key, attempt=attempt, failures=failures, delay=delay)
+            if now is not None:
+                self.store.outbox_due(key, now + timedelta(seconds=delay))
             return "retry_queued"
 
     def deliver(self, key: str) -> str:

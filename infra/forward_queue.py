@@ -93,6 +93,11 @@ class SqsForwardQueue(ForwardQueue, OutcomeQueue):
                 response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
             except (ClientError, BotoCoreError) as exc:
                 log.warning("forward queue: send_message_batch failed (%s)", type(exc).__name__)
+                if isinstance(exc, BotoCoreError):
+                    # No answer (a read timeout, a dropped connection): the batch may be on the queue already.
+                    # The copies sent now go without the handoff, so whichever comes second reads the store and
+                    # finds the rating forwarded, rather than sending it to the province again (issue 16).
+                    handoffs = {}
                 continue
             retry: dict[str, str] = {}
             for failure in response.get("Failed", []):

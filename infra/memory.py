@@ -475,6 +475,7 @@ class InMemoryWorkOrderStore(WorkOrderStore):
     def __init__(self) -> None:
         self._orders: dict[str, WorkOrder] = {}
         self._outbox: dict[str, OutboxEntry] = {}
+        self._outbox_due: dict[str, datetime] = {}  # set once a copy is queued (`outbox_due`); else the event's time
         self._lock = threading.Lock()
 
     def get(self, order_id: str) -> WorkOrder | None:
@@ -506,13 +507,22 @@ class InMemoryWorkOrderStore(WorkOrderStore):
         found = [(o.next_check_at, o.id) for o in list(self._orders.values()) if o.next_check_at is not None]
         return [self._orders[i] for at, i in sorted(found) if at is not None and at <= now][:limit]
 
-    def outbox(self, limit: int = 100) -> list[OutboxEntry]:
-        entries = sorted(self._outbox.values(), key=lambda e: (e.event.at, e.order_id, e.version))
-        return entries[:limit]
+    def outbox(self, limit: int = 100, *, due_by: datetime | None = None) -> list[OutboxEntry]:
+        def due(e: OutboxEntry) -> datetime:
+            return self._outbox_due.get(e.key, e.event.at)
+
+        entries = sorted(self._outbox.values(), key=lambda e: (due(e), e.order_id, e.version))
+        return [e for e in entries if due_by is None or due(e) <= due_by][:limit]
+
+    def outbox_due(self, key: str, at: datetime) -> None:
+        with self._lock:
+            if key in self._outbox:
+                self._outbox_due[key] = at
 
     def outbox_done(self, entry: OutboxEntry) -> None:
         with self._lock:
             self._outbox.pop(entry.key, None)
+            self._outbox_due.pop(entry.key, None)
 
     def owes(self, entry: OutboxEntry) -> bool:
         return entry.key in self._outbox

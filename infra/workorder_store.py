@@ -14,6 +14,8 @@ Items:
   - `pk=ORDER#{id}, sk=OUTBOX#{version}`: an event still owed to the province or an SNS audience,
     written in the same transaction as the order version that produced it; `outbox_shard` + `owed_key`
     (GSI `by_outbox`) until `outbox_done` removes them (the item stays, with `done_at`, as a delivery log).
+    `owed_key` begins with when the entry is due: the event's time, then the end of its queued copy's backoff
+    (`outbox_due`), so the sweep's key condition leaves out an outcome only waiting out its backoff.
 
 Nothing here holds the rater's personal data: orders and events name the rating, never the person (R20).
 """
@@ -72,6 +74,11 @@ def _page_size(limit: int) -> int:
     return max(2, -(-limit // SHARDS) + 1)
 
 
+def _owed_key(due: datetime, order_id: str, version: int) -> str:
+    """The outbox index's range key: when the entry is due (the event's time at first), then which it is."""
+    return f"{utc_text(due)}#{order_id}#{version:08d}"
+
+
 def _pk(order_id: str) -> dict[str, str]:
     return {"S": f"ORDER#{order_id}"}
 
@@ -124,7 +131,7 @@ class DynamoWorkOrderStore(WorkOrderStore):
                     "version": {"N": str(event.version)},
                     "event": {"S": event.model_dump_json()},
                     "outbox_shard": {"S": _shard("outbox", order.id)},
-                    "owed_key": {"S": f"{utc_text(event.at)}#{order.id}#{event.version:08d}"},
+                    "owed_key": {"S": _owed_key(event.at, order.id, event.version)},
                 }
             )
         return items
@@ -200,10 +207,14 @@ class DynamoWorkOrderStore(WorkOrderStore):
         merged = heapq.merge(*streams, key=lambda item: (item["next_check_at"]["S"], item["order_id"]["S"]))
         return [WorkOrder.model_validate_json(item["order"]["S"]) for item in itertools.islice(merged, limit)]
 
-    def outbox(self, limit: int = 100) -> list[OutboxEntry]:
-        """Oldest first across the shards, merged the same way."""
+    def outbox(self, limit: int = 100, *, due_by: datetime | None = None) -> list[OutboxEntry]:
+        """Earliest due first across the shards, merged the same way; `due_by` bounds the key (`owed_key`
+        begins with the due time), so an entry waiting out its backoff is not read."""
+        key, values = "outbox_shard = :s", {}
+        if due_by is not None:
+            key, values = key + " AND owed_key < :d", {":d": {"S": utc_text(due_by) + "~"}}  # "~": after any id
         streams = [
-            self._shard_stream(OUTBOX_INDEX, "outbox_shard = :s", {":s": {"S": f"outbox#{shard}"}}, _page_size(limit))
+            self._shard_stream(OUTBOX_INDEX, key, {":s": {"S": f"outbox#{shard}"}, **values}, _page_size(limit))
             for shard in range(SHARDS)
         ]
         merged = heapq.merge(*streams, key=lambda item: item["owed_key"]["S"])
@@ -228,6 +239,21 @@ class DynamoWorkOrderStore(WorkOrderStore):
                 UpdateExpression="SET done_at = :t REMOVE outbox_shard",
                 ConditionExpression="attribute_exists(pk)",  # an update would otherwise create a stray item
                 ExpressionAttributeValues={":t": {"S": utc_text(datetime.now(UTC))}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def outbox_due(self, key: str, at: datetime) -> None:
+        """The index's key moves to `at`: one update, only while the entry is owed (in the index)."""
+        order_id, _, version = key.rpartition("#")
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": _pk(order_id), "sk": {"S": f"OUTBOX#{int(version):08d}"}},
+                UpdateExpression="SET owed_key = :k",
+                ConditionExpression="attribute_exists(outbox_shard)",
+                ExpressionAttributeValues={":k": {"S": _owed_key(at, order_id, int(version))}},
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":

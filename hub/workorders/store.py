@@ -148,8 +148,16 @@ class WorkOrderStore(ABC):
         """Orders whose `next_check_at` is at or before `now`, earliest first, at most `limit`."""
 
     @abstractmethod
-    def outbox(self, limit: int = 100) -> list[OutboxEntry]:
-        """Entries not yet marked done, oldest first."""
+    def outbox(self, limit: int = 100, *, due_by: datetime | None = None) -> list[OutboxEntry]:
+        """Entries not yet marked done, earliest due first. An entry is due from its event's time, and once its
+        copy is on the queue from when `outbox_due` says; with `due_by`, only those due by then (the index's
+        key: an entry whose copy waits out its backoff is not even read)."""
+
+    @abstractmethod
+    def outbox_due(self, key: str, at: datetime) -> None:
+        """The entry `key` (`OutboxEntry.key`) is next due at `at`: its queued copy comes back then (a backoff, a
+        sweep's lease; `DEAD_LETTERED_DUE`: never, it waits in the dead-letter queue), and the sweep leaves it
+        alone till then. Harmless once the entry is done."""
 
     @abstractmethod
     def outbox_done(self, entry: OutboxEntry) -> None:

@@ -48,6 +48,7 @@ AUTH_STATUSES = frozenset({401, 403})
 DEFAULT_TIMEOUT = (2.0, 5.0)
 _REASON_MAX = 500
 DEFAULT_POOL_SIZE = 10
+MIN_SEND_SECONDS = 1.0  # a province's ordinary answer fits well within it (tens to hundreds of ms)
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("province_send_deadline", default=None)
 
 
@@ -319,8 +320,12 @@ class ProvincialClient:
         within: dict[str, Any] = {}  # timeout=None would mean none at all to urllib3: only pass a real one
         if deadline is not None:
             left = deadline - time.monotonic()
-            if left <= 0.05:  # nothing sent: the message comes back, no duplicate at the province
-                raise ProvinceUnavailable("timeout: no time left in this invocation")
+            # A send is started only with its read timeout left (at most `MIN_SEND_SECONDS`, so a read timeout
+            # longer than the invocation may run still sends): one cut short by the invocation's deadline turns an
+            # answer the province gives in time into an unknown outcome, and its retry into a duplicate no fault
+            # caused (issue 16). Not sent, the message comes back: no duplicate at the province.
+            if left < min(self._timeout[1], MIN_SEND_SECONDS):
+                raise ProvinceUnavailable("timeout: not enough time left in this invocation for a send")
             within["timeout"] = urllib3.Timeout(connect=min(self._timeout[0], left), read=min(self._timeout[1], left))
         try:
             response = self._pool.request("POST", url or self.url, body=body, headers=headers, **within)

@@ -245,6 +245,32 @@ class ProvinceStub:
         with self._lock:
             return dict(self._stats)
 
+    def duplicate_causes(self) -> dict[str, int]:
+        """Rating duplicates by what the stub did with the request before: `after_injected_timeout` (it stored the
+        rating and hung: the answer was lost by design, `timeouts_injected` of those) or `after_answer` (it
+        answered at once, yet the rating came again: the hub's client gave up on an answer given in time, as a
+        starved machine's does, or the hub sent a rating it had a receipt for). `after_answer_within_5s`: of those,
+        the ones that came within 5 s of that answer — a second copy sent at the same time, not a retry after a
+        backoff (which waits 8 s at least)."""
+        with self._lock:
+            return dict(self._causes)
+
+    def _note(self, key: str, *, duplicate: bool, hung: bool) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if duplicate:
+                after_hang = key in self._hung
+                self._causes["after_injected_timeout" if after_hang else "after_answer"] += 1
+                if not after_hang and now - self._answered.get(key, float("-inf")) < 5.0:
+                    self._causes["after_answer_within_5s"] += 1
+            if hung:
+                self._causes["timeouts_injected"] += 1
+                self._hung.add(key)
+                self._answered.pop(key, None)
+            else:
+                self._hung.discard(key)
+                self._answered[key] = now
+
     def faults(self) -> dict[str, Any]:
         with self._lock:
             return dict(self._faults)
@@ -292,6 +318,10 @@ class ProvinceStub:
             self._nonces: set[str] = set()
             self._nonce_order: deque[str] = deque()
             self._stats = {"requests": 0, "accepted": 0, "duplicates": 0, "rejected": 0, "faults_injected": 0}
+            self._hung: set[str] = set()  # ratings whose last request was stored and then hung (a timeout fault)
+            self._causes = {"timeouts_injected": 0, "after_injected_timeout": 0, "after_answer": 0,
+                            "after_answer_within_5s": 0}  # fmt: skip
+            self._answered: dict[str, float] = {}  # when each rating's last request was answered at once
 
     # --- the rating route ------------------------------------------------------------------------
     def error_status(self) -> int:
@@ -584,6 +614,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             receipt = stub._take_outcome(headers, body) if outcome else stub._take(headers, body)
             status, answer = 200, {"code": "200", "msg": "成功", "data": receipt}
+            if not outcome:
+                stub._note(receipt["evalId"], duplicate=receipt["duplicate"], hung=slow)
         except _Refusal as refusal:
             stub._count_rejected()
             status, answer = refusal.status, {"code": str(refusal.status), "msg": f"{refusal.code}: {refusal.message}"}

@@ -24,6 +24,7 @@ from infra.province.client import (
     ProvinceUnavailable,
     ProvincialClient,
     Receipt,
+    send_deadline,
 )
 from infra.province.mapping import DEFAULT, ProvincialMapping, national_record, to_national, to_provincial
 from infra.province.signing import sign, verify
@@ -173,6 +174,32 @@ def test_unsigned_malformed_and_replayed_requests(stub: ProvinceStub) -> None:
 
 
 # --- faults -----------------------------------------------------------------------------------------------
+
+
+def test_a_send_is_not_started_without_its_whole_read_timeout_left(stub: ProvinceStub) -> None:
+    """Issue 16: a send cut short by the invocation's deadline loses an answer the province gives in time, and its
+    retry is a duplicate no fault caused. With less than the read timeout left (at most 1 s) nothing is sent."""
+    r = sample_ratings()[KIOSK]
+    with ProvincialClient(stub.ratings_url, STUB_APP_ID, STUB_SECRET, timeout=(2.0, 3.0)) as client:  # loaded CI
+        with send_deadline(time.monotonic() + 0.5), pytest.raises(ProvinceUnavailable, match="not enough"):
+            client.send(r)
+        assert stub.stats()["requests"] == 0
+        with send_deadline(time.monotonic() + 10):
+            assert not client.send(r).duplicate
+    assert stub.stats()["requests"] == 1
+
+
+def test_the_stub_tells_duplicates_after_an_injected_timeout_from_those_after_an_answer(stub: ProvinceStub) -> None:
+    r = sample_ratings()[KIOSK]
+    with ProvincialClient(stub.ratings_url, STUB_APP_ID, STUB_SECRET, timeout=(2.0, 2.0)) as client:
+        stub.set_faults(timeout_rate=1.0, timeout_sleep=4.0)
+        with pytest.raises(ProvinceUnavailable):  # stored, the answer lost
+            client.send(r)
+        stub.set_faults()
+        assert client.send(r).duplicate  # the retry: a duplicate the fault caused
+        assert client.send(r).duplicate  # sent again though answered: not the fault's
+    assert stub.duplicate_causes() == {"timeouts_injected": 1, "after_injected_timeout": 1, "after_answer": 1,
+                                       "after_answer_within_5s": 1}  # fmt: skip
 
 
 def test_error_rate_1_is_unavailable(stub: ProvinceStub, client: ProvincialClient) -> None:

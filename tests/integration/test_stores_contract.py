@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -593,6 +594,31 @@ def test_a_queue_that_cannot_be_reached_leaves_everything_pending() -> None:
     stubber.activate()
     queue = SqsForwardQueue(client, "https://sqs.cn-north-1.amazonaws.com.cn/1/forward", backoff=0)
     assert list(queue.enqueue([f"r{i}" for i in range(12)])) == [f"r{i}" for i in range(10)] + ["r10", "r11"]
+
+
+def test_a_batch_sent_again_after_no_answer_goes_without_the_handoff_so_a_second_copy_reads_the_store() -> None:
+    """Issue 16: a send_message_batch that got no answer (a read timeout on a starved machine) may have put the
+    batch on the queue; a copy sent again with the handoff would be forwarded unread, a duplicate at the
+    province. The copies sent again carry no handoff: the second of two reads the store and finds it forwarded."""
+    client = boto3.client("sqs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.add_client_error("send_message_batch", "ServiceUnavailable", http_status_code=503)  # a definite no
+    stubber.add_response("send_message_batch", {"Successful": _ok("0"), "Failed": []})
+    stubber.activate()
+    sent: list[list[dict[str, Any]]] = []
+    timed_out = iter([False, True, False])  # the second call: no answer
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append([json.loads(e["MessageBody"]) for e in params["Entries"]])
+        if next(timed_out):
+            raise ReadTimeoutError(endpoint_url="https://sqs")
+
+    client.meta.events.register("provide-client-params.sqs.SendMessageBatch", record)
+    queue = SqsForwardQueue(client, "https://sqs.cn-north-1.amazonaws.com.cn/1/forward", backoff=0)
+    assert list(queue.enqueue(["a"], {"a": "handoff-a"})) == []
+    # a refused batch went again with the handoff (nothing was queued); after no answer, without it
+    assert [batch[0].get("stored") for batch in sent] == ["handoff-a", "handoff-a", None]
+    stubber.assert_no_pending_responses()
 
 
 def test_the_sweep_reads_only_what_is_due_soonest_first_page_by_page_and_a_requeue_leaves_the_due_range(

@@ -180,6 +180,24 @@ def test_the_outbox_is_oldest_first_across_orders_and_limited(store: WorkOrderSt
     assert [e.order_id for e in entries] == ["wo-r4", "wo-r3", "wo-r2"]
 
 
+def test_an_outbox_entry_waiting_out_its_copys_backoff_is_not_read_until_due(store: WorkOrderStore) -> None:
+    # GIVEN three orders dispatched (each owes its unit a notice); the middle one's copy was queued and comes
+    # back in an hour (issue 16: the sweep must not queue it again meanwhile)
+    for i in range(3):
+        store.put_new(new_order(f"r{i}", at=DISPATCHED + timedelta(minutes=i)))
+    store.outbox_due("wo-r1#1", DISPATCHED + timedelta(hours=1))
+    # WHEN the outbox is read for what is due by 10:30 THEN it is left out, and found once its time comes
+    assert [e.order_id for e in store.outbox(due_by=DISPATCHED + timedelta(minutes=30))] == ["wo-r0", "wo-r2"]
+    assert [e.order_id for e in store.outbox(due_by=DISPATCHED + timedelta(hours=1))] == ["wo-r0", "wo-r2", "wo-r1"]
+    assert [e.order_id for e in store.outbox()] == ["wo-r0", "wo-r2", "wo-r1"]  # earliest due first
+    assert store.outbox(due_by=DISPATCHED - timedelta(seconds=1)) == []
+    # a done entry stays done: a late `outbox_due` does not bring it back
+    [entry] = [e for e in store.outbox() if e.order_id == "wo-r1"]
+    store.outbox_done(entry)
+    store.outbox_due("wo-r1#1", DISPATCHED)
+    assert [e.order_id for e in store.outbox()] == ["wo-r0", "wo-r2"]
+
+
 def test_due_returns_only_orders_whose_check_has_come_earliest_first(store: WorkOrderStore) -> None:
     early = new_order("early")
     late = new_order("late", at=at("2026-10-12"))

@@ -261,7 +261,36 @@ def test_an_outcome_is_dead_lettered_only_after_failures_the_province_gave_with_
     assert outcomes == ["retry_queued"] * (2 * MAX_FAILURES - 1) + ["dead_lettered"]
     [letter] = hub.queue.dead_letters
     assert letter["outcome"].endswith("#4") and f"{MAX_FAILURES} failures the province gave" in letter["reason"]
-    assert hub.store.outbox() != []  # still owed: an operator's redrive, or the sweep, sends it again
+    assert hub.store.outbox() != []  # still owed: an operator's redrive sends it again
+
+
+def test_the_sweep_leaves_alone_an_outcome_waiting_out_its_backoff() -> None:
+    """Issue 16: the sweep (every 5 min) queued a fresh copy of every owed outcome, also one whose copy was on the
+    queue waiting out its backoff: in a long outage a new copy every run. Now the entry is due when its copy
+    comes back, and only a copy lost for 3 minutes past that is replaced."""
+    # GIVEN an outcome queued at 10:10 (the sweep's), the province away at 10:12: its copy comes back at 10:27
+    hub, delivery, _, message = queued_outcome(503, "ok")
+    assert delivery.deliver_queued(message, retry_in=lambda _: 900, now=at("2026-10-09", "10:12")) == "retry_queued"
+    copies = len(hub.queue.outcome_keys())
+    # WHEN the sweep runs every 5 minutes THEN it queues nothing while the copy waits, and 3 minutes more
+    for hm in ("10:15", "10:20", "10:25"):
+        assert hub.relay.sweep(at("2026-10-09", hm)).get("queued", 0) == 0, hm
+    assert len(hub.queue.outcome_keys()) == copies
+    # WHEN the copy was lost (still owed 3 minutes after it was due) THEN a sweep replaces it, once in its lease
+    assert hub.relay.sweep(at("2026-10-09", "10:30"))["queued"] == 1
+    for hm in ("10:35", "10:40", "10:45"):
+        assert hub.relay.sweep(at("2026-10-09", hm)).get("queued", 0) == 0, hm
+    assert hub.relay.sweep(at("2026-10-09", "10:50"))["queued"] == 1  # its lease (15 min) over, 3 overdue
+
+
+def test_a_dead_lettered_outcome_waits_for_its_redrive_not_the_sweep() -> None:
+    hub, delivery, _, message = queued_outcome(*([500] * MAX_FAILURES))
+    for _ in range(MAX_FAILURES):
+        outcome = delivery.deliver_queued(message, now=at("2026-10-09", "10:12"))
+        message = hub.queue.messages[-1]
+    assert outcome == "dead_lettered"
+    copies = len(hub.queue.outcome_keys())
+    assert hub.relay.sweep(at("2026-10-10")).get("queued", 0) == 0 and len(hub.queue.outcome_keys()) == copies
 
 
 def test_each_scheduler_run_queues_the_outcomes_of_its_own_minute_once() -> None:
@@ -273,4 +302,24 @@ def test_each_scheduler_run_queues_the_outcomes_of_its_own_minute_once() -> None
         for hm in ("09:00", "09:01", "09:02")
     ]
     assert queued == [1, 0, 0] and hub.queue.outcome_keys() == [f"{order.id}#3"]
-    assert hub.relay.sweep(at("2026-10-08", "09:04"))["queued"] == 1  # the sweep's: still owed, 3 minutes on
+    assert hub.relay.sweep(at("2026-10-08", "09:04")).get("queued", 0) == 0  # its copy's lease (15 min) holds
+    assert hub.relay.sweep(at("2026-10-08", "09:18"))["queued"] == 1  # the sweep's: still owed, 3 min past its lease
+
+
+def test_the_outbox_sweep_stops_before_its_timeout_and_the_next_run_goes_on() -> None:
+    """Issue 16: the sweep function relays the outbox after the ratings' sweep, in what time is left; each chunk of
+    50 entries costs time (here 6 s), and with less than 5 s left it stops, what it did not reach still due."""
+    orders = [new_order(rating_id=f"r{i:04d}") for i in range(120)]  # each owes its unit the dispatch notice
+    hub = Hub(*orders)
+    clock = {"left": 15_000}
+
+    def remaining() -> int:
+        left = clock["left"]
+        clock["left"] -= 6_000  # each look at the clock: one chunk's publishes and writes since
+        return left
+
+    first = hub.relay.sweep(at("2026-10-08", "10:00"), remaining_ms=remaining)
+    assert (first["notified"], first["behind"]) == (100, 1)  # two chunks, then less than 5 s left
+    assert len(hub.store.outbox()) == 20
+    second = hub.relay.sweep(at("2026-10-08", "10:05"), remaining_ms=lambda: 60_000)
+    assert (second["notified"], second.get("behind", 0)) == (20, 0) and hub.store.outbox() == []
