@@ -1,6 +1,6 @@
 """Per-record cost of bytes -> normalized, validated rating, for each source family's sample.
 
-`connectors.normalize.normalize` is what ingest calls: the compiled fast path (`connectors/fastpath.py`), falling
+`connectors.normalize.normalize` is what ingest calls: the compiled fast path (`connectors/fastpath/`), falling
 back to the reference path (the spec interpreted, then the pydantic models) for whatever it cannot prove accepted.
 Both are timed here, on the same bytes, with the same outcome asserted. Printed as ratios against two baselines
 measured in the same run, on the same machine:

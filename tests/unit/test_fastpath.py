@@ -1,4 +1,4 @@
-"""The compiled fast path (connectors/fastpath.py) and the reference path agree: on every generated record of every
+"""The compiled fast path (connectors/fastpath/) and the reference path agree: on every generated record of every
 family — near misses of the USCC, division code, ID number and mobile checks, grades outside R1, bad ratings without
 a reason (R2), staff ratings off the window (R4), late ratings (R5), odd types, blanks, XML beyond the plain subset —
 the outcome of `normalize` (fast first) equals the reference's: the same accepted record, field for field and with the

@@ -1,20 +1,6 @@
-"""The compiled fast path: source bytes to the validated `Rating`, without interpreting the spec per record.
-
-Each reader of a `SpecAdapter` is compiled once, on the adapter's second body (not at import, nor on the first: cold
-start counts too), into one plain-Python function generated from its spec. It reads the paths, translates the
-values with the reference's own converters and tables, checks what `Rating.model_validate` and `check_timing` check
-— types, lengths, USCC check character, division code, ID-number check digit, mobile, R1–R5 — with the very
-functions of `hub.codes`, and builds the frozen models directly. It only ever *accepts*: whatever it does not prove
-acceptable (a refusal, an unusual type, an exception, XML beyond the plain subset) it hands to the reference path
-(`SpecAdapter.split`/`translate`, then `Rating.model_validate` and `check_timing`), which decides, so every refusal
-keeps its code, path and message.
-`tests/unit/test_fastpath.py` checks, over generated inputs of every family, that both paths agree.
-
-XML: the reference parses with expat after refusing any DTD or entity declaration. The fast scanner here reads only
-a plain subset — one root element holding leaf elements, their text without `&`, `<`, `>`, `\\r` or characters
-XML forbids — so there is no markup declaration and no entity reference to expand; anything else takes the
-reference path (and its refusal of DTDs).
-"""
+"""One reader's spec generated as the source of one plain-Python function, compiled once: it reads the paths,
+translates with the reference's own converters and tables, checks with `connectors.fastpath.layout` and builds the
+frozen models directly. It only ever proves a record accepted; anything else returns None (the reference decides)."""
 
 from __future__ import annotations
 
@@ -22,37 +8,41 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
-import orjson
 from pydantic import BaseModel
 
 from connectors import engine
-from connectors.decode import _BAD_ESCAPE, _ESCAPED_COLON, _XML_DECL, _XML_DECL_TEXT, decode_document
-from connectors.engine import MAX_BATCH, SpecAdapter, _Field, _Reader, _Record
-from connectors.normalize import ItemOutcome, normalize_record
+from connectors.engine import SpecAdapter, _Field, _Reader
+from connectors.fastpath.layout import (
+    _BAD,
+    _BAIL,
+    _DEFAULT_POLICY,
+    _DEFAULT_RATER_VALUES,
+    _KINDS,
+    _LAYOUT,
+    _LIST,
+    _RATING_BODY,
+    _REQUIRED,
+    _SOURCE_FIELDS,
+    _TAG_MEMBERS,
+    _clean_text,
+    _coerced_constant,
+    _leaves,
+)
 from connectors.spec import FieldRule
-from hub.calendar import WorkingDayCalendar
-from hub.codes import Level, check_id_number, check_mobile, check_region_code, check_uscc, region_level
-from hub.errors import Refused
+from hub.codes import check_region_code, check_uscc, region_level
 from hub.rating import (
     COMMENT_MAX,
     STAFF_RATING_CHANNELS,
     TEXT_MAX,
     Case,
-    Channel,
     EvaluationType,
-    Grade,
-    Provider,
     Rater,
-    RaterType,
     Rating,
     Source,
-    Staff,
     Target,
     rating_id_for,
 )
-from hub.rules import RatingPolicy
 from hub.tags import LABEL_INDEX, TagCode
 
 # A record's function: (data, connector_id, received_at, latest, days, calendar) -> (Rating, source_rating_id) | None
@@ -61,93 +51,6 @@ RecordFn = Callable[..., "tuple[Rating, str] | None"]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
-# -- what each model field takes: the checks pydantic runs for it, restated (tests hold the two equal) ------------
-# kind: ("text", min_length, max_length) | ("code", check) | ("enum", {value: member}) | ("dt",) | ("bool",)
-#       | ("tags",) | ("comment",) | ("model", layout); default: what an absent field holds (or _REQUIRED)
-_REQUIRED = object()
-_LIST = object()  # default_factory=list
-_DEFAULT_RATER = object()  # default_factory=Rater
-
-
-def _members(enum: Any) -> dict[str, Any]:
-    return {member.value: member for member in enum}
-
-
-_TEXT = TEXT_MAX
-_LAYOUT: dict[type[BaseModel], tuple[tuple[str, str | None, tuple[Any, ...], Any], ...]] = {
-    Case: (
-        ("case_no", "case.case_no", ("text", 1, 64), _REQUIRED),
-        ("service_code", "case.service_code", ("text", 0, 64), None),
-        ("service_name", "case.service_name", ("text", 0, _TEXT), None),
-        ("step", "case.step", ("text", 0, 64), None),
-        ("handled_at", "case.handled_at", ("dt",), None),
-    ),
-    Staff: (
-        ("staff_id", "target.staff.staff_id", ("text", 1, 64), _REQUIRED),
-        ("name", "target.staff.name", ("text", 0, 50), None),
-    ),
-    Provider: (
-        ("credit_code", "target.provider.credit_code", ("code", check_uscc), _REQUIRED),
-        ("name", "target.provider.name", ("text", 0, _TEXT), None),
-    ),
-    Target: (
-        ("agency_code", "target.agency_code", ("code", check_uscc), _REQUIRED),
-        ("agency_name", "target.agency_name", ("text", 0, _TEXT), None),
-        ("region_code", "target.region_code", ("code", check_region_code), _REQUIRED),
-        ("level", "target.level", ("enum", _members(Level)), None),
-        ("staff", None, ("model", Staff), None),
-        ("provider", None, ("model", Provider), None),
-        ("hall", "target.hall", ("text", 0, _TEXT), None),
-        ("window_no", "target.window_no", ("text", 0, 32), None),
-    ),
-    Rater: (
-        ("type", "rater.type", ("enum", _members(RaterType)), RaterType.PERSON),
-        ("name", "rater.name", ("text", 0, 100), None),
-        ("phone", "rater.phone", ("code", check_mobile), None),
-        ("id_no", "rater.id_no", ("code", check_id_number), None),
-        ("credit_code", "rater.credit_code", ("text", 0, 32), None),
-        ("real_name", "rater.real_name", ("bool",), False),
-    ),
-}
-_RATING_BODY: tuple[tuple[str, str | None, tuple[Any, ...], Any], ...] = (
-    ("case", None, ("model", Case), _REQUIRED),
-    ("target", None, ("model", Target), _REQUIRED),
-    ("channel", "channel", ("enum", _members(Channel)), _REQUIRED),
-    ("evaluation_type", "evaluation_type", ("enum", _members(EvaluationType)), EvaluationType.ACTIVE),
-    ("grade", "grade", ("enum", _members(Grade)), _REQUIRED),
-    ("staff_grade", "staff_grade", ("enum", _members(Grade)), None),
-    ("tags", "tags", ("tags",), _LIST),
-    ("comment", "comment", ("comment",), None),
-    ("rater", None, ("model", Rater), _DEFAULT_RATER),
-    ("rated_at", "rated_at", ("dt",), _REQUIRED),
-)
-_RATING_OWN = ("rating_id", "source")  # filled by the hub, not the source
-_SOURCE_FIELDS = ("connector_id", "kind", "source_rating_id", "received_at")
-
-
-def _layout_is_current() -> bool:
-    """The layout above names every field of the models, in order: a model that changed turns the fast path off
-    (the reference path then serves everything) rather than letting it build a stale shape."""
-    for model, fields in _LAYOUT.items():
-        if tuple(model.model_fields) != tuple(name for name, *_ in fields):
-            return False
-    body = tuple(name for name, *_ in _RATING_BODY) + _RATING_OWN
-    return tuple(Rating.model_fields) == body and tuple(Source.model_fields) == _SOURCE_FIELDS
-
-
-def _leaves(layout: tuple[tuple[str, str | None, tuple[Any, ...], Any], ...]) -> list[str]:
-    found: list[str] = []
-    for _name, unified, kind, _default in layout:
-        if kind[0] == "model":
-            found += _leaves(_LAYOUT[kind[1]])
-        elif unified is not None:
-            found.append(unified)
-    return found
-
-
-_TAG_MEMBERS = _members(TagCode)
-_BAD = frozenset({Grade.DISSATISFIED, Grade.VERY_DISSATISFIED})
-_DEFAULT_POLICY = RatingPolicy()
 _NONE_EMPTY = (None, "")
 _new = object.__new__
 _set_dict = BaseModel.__dict__["__dict__"].__set__
@@ -198,63 +101,12 @@ def _remembered(check: Callable[[str], str]) -> tuple[dict[str, str], Callable[[
 _REMEMBERED = {check_uscc: _remembered(check_uscc), check_region_code: _remembered(check_region_code)}
 
 
-def _clean_text(value: Any) -> bool:
-    """A table, const or default value that pydantic's whitespace stripping leaves as it is (Python's strip removes
-    a superset of what pydantic-core's does, so a value equal to its Python strip is unchanged by both)."""
-    return not isinstance(value, str) or value == value.strip()
-
-
 class _Unsupported(Exception):
     """This reader is not compiled (the reference path serves it)."""
 
 
 _ALWAYS, _MAYBE, _NEVER = "always", "maybe", "never"
 _BLANK_CHECK = "raw is None or raw == [] or raw == ''"
-
-
-def _kinds() -> dict[str, tuple[tuple[Any, ...], Any]]:
-    """unified field -> (its model kind, its model default)."""
-    out: dict[str, tuple[tuple[Any, ...], Any]] = {}
-
-    def walk(layout: tuple[tuple[str, str | None, tuple[Any, ...], Any], ...]) -> None:
-        for _name, unified, kind, default in layout:
-            if kind[0] == "model":
-                walk(_LAYOUT[kind[1]])
-            elif unified is not None:
-                out[unified] = (kind, default)
-
-    walk(_RATING_BODY)
-    return out
-
-
-_KINDS = _kinds()
-_BAIL = object()  # a constant the model would not take as it is: the lane hands over to the reference
-
-
-def _coerced_constant(value: Any, kind: tuple[Any, ...]) -> Any:
-    """What the model makes of a spec's constant (a table value, const or default), or _BAIL."""
-    tag = kind[0]
-    if value is None:
-        return None
-    if tag == "text":
-        ok = isinstance(value, str) and kind[1] <= len(value) <= kind[2] and value == value.strip()
-        return value if ok else _BAIL
-    if tag == "code":
-        if not isinstance(value, str) or value != value.strip():
-            return _BAIL
-        try:
-            return kind[1](value)
-        except ValueError:
-            return _BAIL
-    if tag == "enum":
-        return kind[1].get(value, _BAIL) if isinstance(value, str) else _BAIL
-    if tag == "bool":
-        return value if isinstance(value, bool) else _BAIL
-    if tag == "tags":
-        if not isinstance(value, list) or not all(isinstance(c, str) and c in _TAG_MEMBERS for c in value):
-            return _BAIL
-        return tuple(_TAG_MEMBERS[c] for c in value)  # copied into a new list per rating
-    return _BAIL  # a time constant is text pydantic parses; the comment is checked after the note
 
 
 class _Codegen:
@@ -632,231 +484,3 @@ class _Codegen:
         function: RecordFn = namespace["record"]
         function.__source__ = source  # type: ignore[attr-defined]  # for a reader of the generated code
         return function
-
-
-_DEFAULT_RATER_VALUES = {name: default for name, _u, _k, default in _LAYOUT[Rater]}
-
-
-# -- the XML subset the fast path reads (everything else: expat behind the DTD refusal) ------------------------------
-
-_XML_NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*"
-_XML_TEXT = "[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]*"  # no '>' either: see _plain_xml
-_XML_SPACE = "[ \t\n]*"
-_XML_PLAIN = re.compile(
-    rf"{_XML_SPACE}<({_XML_NAME})>((?:{_XML_SPACE}<({_XML_NAME})>{_XML_TEXT}</\3>)*){_XML_SPACE}</\1>{_XML_SPACE}"
-)
-
-
-def _plain_xml(text: str) -> dict[str, str] | None:
-    """The leaf children of a plain root element by tag (a blank text: ""), or None when the text is not plain."""
-    match = _XML_PLAIN.fullmatch(text)
-    if match is None:
-        return None
-    # Held to the pattern, the children read `<a>x</a> <b>y</b>`: split at '<' the odd pieces are `a>x` (the even ones
-    # the end tags and the space), and with no '>' inside a text, one split at '>' gives names and texts in turn.
-    items = ">".join(match.group(2).split("<")[1::2]).split(">")
-    flat = dict(zip(items[::2], items[1::2]))  # noqa: B905 — even by the pattern, and checked just below
-    return flat if 2 * len(flat) == len(items) else None  # a repeated element: the reference reads it as a list
-
-
-# -- the form subset the fast path reads: ASCII, `name=value` pairs, %-escapes well formed --------------------------
-
-_FORM_PLAIN = re.compile(r"[^&=]+=[^&=]*(?:&[^&=]+=[^&=]*)*")
-_FORM_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
-_CHARSETS: set[str] = set()
-
-
-def _plain_form(body: bytes, charset: str) -> dict[str, str] | None:
-    """`connectors.decode._form` for an ASCII body whose values hold no '=' (else None): one split, not one parse
-    per pair; a value made of escapes only (the usual GBK text) is one bytes.fromhex."""
-    if not body.isascii():
-        return None
-    text = body.decode("ascii").strip()
-    if _FORM_PLAIN.fullmatch(text) is None or _BAD_ESCAPE.search(text):
-        return None
-    if charset not in _CHARSETS:
-        try:
-            "".encode(charset)
-        except Exception:  # an unknown charset: the reference refuses it with its code
-            return None
-        _CHARSETS.add(charset)
-    items = text.replace("+", " ").replace("=", "&").split("&")  # names and values in turn
-    if "%" in text:
-        for index, item in enumerate(items):
-            if "%" in item:
-                raw = bytes.fromhex(item.replace("%", "")) if _FORM_ESCAPES.fullmatch(item) else unquote_to_bytes(item)
-                try:
-                    items[index] = raw.decode(charset)
-                except UnicodeDecodeError:
-                    return None
-    return dict(zip(items[::2], items[1::2])) if len(items) % 2 == 0 else None  # noqa: B905 — checked even
-
-
-# -- per adapter --------------------------------------------------------------------------------------------------
-
-
-class FastAdapter:
-    """A `SpecAdapter`'s readers compiled; a reader that cannot be compiled has no entry (reference path)."""
-
-    def __init__(self, adapter: SpecAdapter) -> None:
-        self.adapter = adapter
-        self.records: dict[str, RecordFn] = {}
-        if _layout_is_current():
-            for fmt, reader in adapter._readers.items():
-                try:
-                    if fmt in ("xml", "form") and reader.records is not None:
-                        raise _Unsupported("records in XML or a form")
-                    self.records[fmt] = _Codegen(adapter, reader).compile()
-                except Exception:  # _Unsupported, or a spec the generator did not foresee: the reference path reads it
-                    continue
-        self._readers: dict[str | None, tuple[_Reader, str | None]] = {}
-        self._connectors: set[str] = set()  # connector ids Source takes as they are
-
-    def _source_ok(self, connector_id: Any, received_at: Any) -> bool:
-        if not _source_ok(connector_id, received_at):
-            return False
-        if len(self._connectors) < 4096:
-            self._connectors.add(connector_id)
-        return True
-
-    def reader_for(self, content_type: str | None) -> tuple[_Reader, str | None] | None:
-        found = self._readers.get(content_type)
-        if found is None:
-            try:
-                found = self.adapter._reader_for(content_type)
-            except Refused:
-                return None
-            if len(self._readers) > 64:
-                self._readers.clear()
-            self._readers[content_type] = found
-        return found
-
-    def __bool__(self) -> bool:
-        return bool(self.records)
-
-    def documents(self, reader: _Reader, body: bytes, charset: str) -> list[Any] | None:
-        """The records of `body` exactly as `SpecAdapter.split` finds them (XML: the flat children), or None."""
-        fmt = reader.fmt
-        if fmt == "json":
-            if charset.replace("-", "") != "utf8":
-                return None
-            try:
-                document = orjson.loads(body)  # orjson refuses what strict UTF-8 decoding refuses
-            except orjson.JSONDecodeError:
-                return None
-            if body.count(b":") != orjson.dumps(document).count(b":") or _ESCAPED_COLON in body:
-                return None  # perhaps a key written twice: the reference path decides
-            found = document if reader.records is None else reader.records(document)
-            if found.__class__ is dict:
-                return [found] if document.__class__ is dict else None
-            if found.__class__ is not list or not found or len(found) > MAX_BATCH:
-                return None
-            for record in found:
-                if record.__class__ is not dict:
-                    return None
-            return found
-        if fmt == "xml":
-            declared = _XML_DECL.match(body)
-            try:
-                text = body.decode(declared.group(1).decode("ascii").lower() if declared else charset)
-            except (LookupError, UnicodeDecodeError):
-                return None
-            flat = _plain_xml(_XML_DECL_TEXT.sub("", text, count=1))
-            return None if flat is None else [flat]
-        form = _plain_form(body, charset)
-        if form is None:
-            try:
-                form = decode_document(body, fmt, charset)
-            except Refused:
-                return None
-        return [form]
-
-    def accepted(
-        self,
-        body: bytes,
-        content_type: str | None,
-        connector_id: str,
-        received_at: datetime,
-        now: datetime,
-        calendar: WorkingDayCalendar,
-        policy: RatingPolicy | None,
-    ) -> tuple[_Reader, list[Any], list[tuple[Rating, str] | None]] | None:
-        """What the fast path proves accepted, per record (None: the reference decides), or None for the whole body."""
-        found = self._readers.get(content_type) or self.reader_for(content_type)
-        known = connector_id.__class__ is str and connector_id in self._connectors
-        if found is None or not (known or self._source_ok(connector_id, received_at)):
-            return None
-        if received_at.__class__ is not datetime or received_at.utcoffset() is None:
-            return None
-        policy = policy or _DEFAULT_POLICY  # check_timing's default
-        latest, days = now + policy.clock_skew, policy.window_working_days
-        reader, charset = found
-        record = self.records.get(reader.fmt)
-        if record is None:
-            return None
-        documents = self.documents(reader, body, charset or reader.charset)
-        if documents is None:
-            return None
-        results: list[tuple[Rating, str] | None] = []
-        for data in documents:
-            try:
-                results.append(record(data, connector_id, received_at, latest, days, calendar))
-            except Exception:  # the reference path meets the same input and decides (or raises the same)
-                results.append(None)
-        return reader, documents, results
-
-    def run(
-        self,
-        body: bytes,
-        content_type: str | None,
-        connector_id: str,
-        received_at: datetime,
-        now: datetime,
-        calendar: WorkingDayCalendar,
-        policy: RatingPolicy | None,
-    ) -> list[ItemOutcome] | None:
-        """The outcomes `connectors.normalize.normalize` gives, or None when the reference path must read the body."""
-        found = self.accepted(body, content_type, connector_id, received_at, now, calendar, policy)
-        if found is None:
-            return None
-        reader, documents, results = found
-        outcomes: list[ItemOutcome] = []
-        for index, done in enumerate(results):
-            if done is not None:
-                outcomes.append(ItemOutcome(index, "accepted", done[0], _NO_PROBLEMS.copy(), done[1]))
-            elif reader.fmt == "xml":
-                return None  # the flat children are not the element the reference reads
-            else:
-                outcomes.append(normalize_record(
-                    self.adapter, _Record(reader, documents[index]), index, connector_id=connector_id,
-                    received_at=received_at, now=now, calendar=calendar, policy=policy,
-                ))  # fmt: skip
-        return outcomes
-
-
-_NO_PROBLEMS: list[Any] = []
-
-
-def _source_ok(connector_id: Any, received_at: Any) -> bool:
-    """`Source`'s checks of what the hub itself gives (once per body, not per record)."""
-    return (
-        connector_id.__class__ is str
-        and 0 < len(connector_id) <= TEXT_MAX
-        and connector_id == connector_id.strip()
-        and received_at.__class__ is datetime
-        and received_at.utcoffset() is not None
-    )
-
-
-def fast_adapter(adapter: Any) -> FastAdapter | None:
-    """The compiled form of `adapter`, built now and kept on it (`normalize` asks on an adapter's second body);
-    None for other adapters."""
-    if not isinstance(adapter, SpecAdapter):
-        return None
-    compiled = adapter.__dict__.get("_fast")
-    if not isinstance(compiled, FastAdapter):
-        compiled = adapter.__dict__["_fast"] = FastAdapter(adapter)  # falsy when nothing compiled
-    return compiled
-
-
-__all__ = ["FastAdapter", "fast_adapter"]

@@ -1,0 +1,69 @@
+"""The plain subsets of XML and forms the fast path reads itself, each in one or two C-level splits; any other body
+takes the reference decoders (`connectors.decode`).
+
+XML: the reference parses with expat after refusing any DTD or entity declaration. The fast scanner here reads only
+a plain subset — one root element holding leaf elements, their text without `&`, `<`, `>`, `\\r` or characters
+XML forbids — so there is no markup declaration and no entity reference to expand; anything else takes the
+reference path (and its refusal of DTDs).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_to_bytes
+
+from connectors.decode import _BAD_ESCAPE
+
+# -- the XML subset the fast path reads (everything else: expat behind the DTD refusal) ------------------------------
+
+_XML_NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*"
+_XML_TEXT = "[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]*"  # no '>' either: see _plain_xml
+_XML_SPACE = "[ \t\n]*"
+_XML_PLAIN = re.compile(
+    rf"{_XML_SPACE}<({_XML_NAME})>((?:{_XML_SPACE}<({_XML_NAME})>{_XML_TEXT}</\3>)*){_XML_SPACE}</\1>{_XML_SPACE}"
+)
+
+
+def _plain_xml(text: str) -> dict[str, str] | None:
+    """The leaf children of a plain root element by tag (a blank text: ""), or None when the text is not plain."""
+    match = _XML_PLAIN.fullmatch(text)
+    if match is None:
+        return None
+    # Held to the pattern, the children read `<a>x</a> <b>y</b>`: split at '<' the odd pieces are `a>x` (the even ones
+    # the end tags and the space), and with no '>' inside a text, one split at '>' gives names and texts in turn.
+    items = ">".join(match.group(2).split("<")[1::2]).split(">")
+    flat = dict(zip(items[::2], items[1::2]))  # noqa: B905 — even by the pattern, and checked just below
+    return flat if 2 * len(flat) == len(items) else None  # a repeated element: the reference reads it as a list
+
+
+# -- the form subset the fast path reads: ASCII, `name=value` pairs, %-escapes well formed --------------------------
+
+_FORM_PLAIN = re.compile(r"[^&=]+=[^&=]*(?:&[^&=]+=[^&=]*)*")
+_FORM_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_CHARSETS: set[str] = set()
+
+
+def _plain_form(body: bytes, charset: str) -> dict[str, str] | None:
+    """`connectors.decode._form` for an ASCII body whose values hold no '=' (else None): one split, not one parse
+    per pair; a value made of escapes only (the usual GBK text) is one bytes.fromhex."""
+    if not body.isascii():
+        return None
+    text = body.decode("ascii").strip()
+    if _FORM_PLAIN.fullmatch(text) is None or _BAD_ESCAPE.search(text):
+        return None
+    if charset not in _CHARSETS:
+        try:
+            "".encode(charset)
+        except Exception:  # an unknown charset: the reference refuses it with its code
+            return None
+        _CHARSETS.add(charset)
+    items = text.replace("+", " ").replace("=", "&").split("&")  # names and values in turn
+    if "%" in text:
+        for index, item in enumerate(items):
+            if "%" in item:
+                raw = bytes.fromhex(item.replace("%", "")) if _FORM_ESCAPES.fullmatch(item) else unquote_to_bytes(item)
+                try:
+                    items[index] = raw.decode(charset)
+                except UnicodeDecodeError:
+                    return None
+    return dict(zip(items[::2], items[1::2])) if len(items) % 2 == 0 else None  # noqa: B905 — checked even
