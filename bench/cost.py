@@ -11,7 +11,13 @@ apart from the count): 1 WRU per KB of the larger image, x2 in a transaction, an
 index an item enters, leaves or changes in costs its own write (its entry: keys + projected attributes
 + 100 bytes). Read units likewise (4 KB, strongly consistent 1, eventually 0.5, transactional 2).
 
-    .venv/bin/python bench/cost.py [--ratings 50]
+    .venv/bin/python bench/cost.py [--ratings 50] [--items] [--compare main]
+
+`--compare REF` first counts git REF's code the same way (exported, this file copied in) and ends with before ->
+after, line by line. The reporting function's stream work is counted too (its invocations billed; Lambda's
+GetRecords for a trigger is free and shown apart). The bench drains the queues and streams after each case, so a
+case's stream records reach the reporting function in few batches, as they do under load (>= 1 rating/s, with
+the mapping's 1 s batching window); a hub that sees a rating every few seconds pays one rollup transaction each.
 
 Prints the requests per rating ("requests per rating: batched X, single Y"; targets <= 3 and <= 6, issue 15)
 and a bill per million ratings from the list prices below (us-east-1, on-demand, December 2026 list prices
