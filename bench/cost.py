@@ -11,7 +11,13 @@ apart from the count): 1 WRU per KB of the larger image, x2 in a transaction, an
 index an item enters, leaves or changes in costs its own write (its entry: keys + projected attributes
 + 100 bytes). Read units likewise (4 KB, strongly consistent 1, eventually 0.5, transactional 2).
 
-    .venv/bin/python bench/cost.py [--ratings 50]
+    .venv/bin/python bench/cost.py [--ratings 50] [--items] [--compare main]
+
+`--compare REF` first counts git REF's code the same way (exported, this file copied in) and ends with before ->
+after, line by line. The reporting function's stream work is counted too (its invocations billed; Lambda's
+GetRecords for a trigger is free and shown apart). The bench drains the queues and streams after each case, so a
+case's stream records reach the reporting function in few batches, as they do under load (>= 1 rating/s, with
+the mapping's 1 s batching window); a hub that sees a rating every few seconds pays one rollup transaction each.
 
 Prints the requests per rating ("requests per rating: batched X, single Y"; targets <= 3 and <= 6, issue 15)
 and a bill per million ratings from the list prices below (us-east-1, on-demand, December 2026 list prices
@@ -59,6 +65,24 @@ PRICES = {
     "kms": ("KMS request", 0.03e-4),
     "secretsmanager": ("Secrets Manager API call", 0.05e-4),
 }
+# Why each write is there (printed beside its units): the guarantee it carries, or what reads it.
+WHY = {
+    ("NoncesTable", ""): "replay refused (docs/signing.md): one per request",
+    ("RatingsTable", "Put (tx)"): "rating + DUP slot (R8 duplicate/conflict) + PERSON look-up (R20), all or none",
+    ("RatingsTable[by_next_due]", ""): "the sweep's backlog (R9: nothing lost between steps)",
+    ("RatingsTable[by_forward_state]", ""): "legacy backlog index (pending_older_than; the sweep reads by_next_due)",
+    ("RatingsTable[by_month]", ""): "people's lists (GET /v1/ratings): a month, newest first, filters",
+    ("RatingsTable", "Update"): "forwarded: receipt kept (one provincial key per rating, R9)",
+    ("WorkOrdersTable", "Put (tx)"): "the work order (R10) + its outbox event, one transaction",
+    ("WorkOrdersTable[by_unit]", ""): "a unit's orders",
+    ("WorkOrdersTable[by_managing_region]", ""): "a management department's orders (R18)",
+    ("WorkOrdersTable[by_status]", ""): "the operator's lists",
+    ("WorkOrdersTable[by_next_check]", ""): "the scheduler's due deadlines",
+    ("WorkOrdersTable[by_outbox]", ""): "events owed to the province / SNS (transactional outbox)",
+    ("RollupsTable", "Put (tx)"): "change marker: a re-delivered stream record counts once (R19)",
+    ("RollupsTable", "Update (tx)"): "report cells (R19): day + month x agency, channel, window, staff, service, tags",
+}
+POLLERS = ("poller", "stream poller")  # Lambda's own calls, not the functions'
 DYNAMO_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 
 
@@ -300,6 +324,7 @@ def post(cloud: Any, connector: dict[str, str], records: list[dict[str, Any]]) -
 def run(cloud: Any, meter: Meter, connector: dict[str, str], sample: dict[str, Any], *, count: int, batch: int,
         tag: str) -> dict[str, Any]:  # fmt: skip
     meter.reset()
+    batches = sum(p.batches for p in cloud._stream_pollers)
     outcomes: Counter[str] = Counter()
     api_requests = 0
     accepted: list[str] = []
@@ -312,7 +337,9 @@ def run(cloud: Any, meter: Meter, connector: dict[str, str], sample: dict[str, A
     cloud.drain()
     arrivals = cloud.province.arrivals()
     arrived = sum(1 for rating_id in accepted if rating_id in arrivals)
-    return {"outcomes": dict(outcomes), "api": api_requests, "arrived": arrived, **snapshot(meter)}
+    invocations = sum(p.batches for p in cloud._stream_pollers) - batches
+    return {"outcomes": dict(outcomes), "api": api_requests, "arrived": arrived, "stream_invocations": invocations,
+            **snapshot(meter)}  # fmt: skip
 
 
 def snapshot(meter: Meter) -> dict[str, Any]:
@@ -325,11 +352,13 @@ def snapshot(meter: Meter) -> dict[str, Any]:
 def bill(result: dict[str, Any], count: int) -> dict[str, float]:
     """USD per million ratings, by line."""
     calls = result["calls"]
-    lambda_invocations = result["api"] + calls[("poller", "sqs", "DeleteMessageBatch")]
+    lambda_invocations = (result["api"] + calls[("poller", "sqs", "DeleteMessageBatch")]
+                          + result["stream_invocations"])  # fmt: skip
     per = 1e6 / count
     by_service: Counter[str] = Counter()
-    for (_, service, operation), n in calls.items():
-        by_service[f"{service}:{operation}"] += n
+    for (function, service, operation), n in calls.items():
+        if function != "stream poller":  # GetRecords by a Lambda trigger: free (DynamoDB Streams pricing)
+            by_service[f"{service}:{operation}"] += n
     lines = {
         "API Gateway": result["api"] * PRICES["apigateway"][1],
         "Lambda requests": lambda_invocations * PRICES["lambda"][1],
@@ -347,20 +376,23 @@ def bill(result: dict[str, Any], count: int) -> dict[str, float]:
 
 def report(name: str, result: dict[str, Any], count: int, *, show_items: bool = False) -> tuple[float, float, float]:
     calls = result["calls"]
-    hub_calls = sum(n for (f, _, _), n in calls.items() if f != "poller")
+    hub_calls = sum(n for (f, _, _), n in calls.items() if f not in POLLERS)
     poller = sum(n for (f, _, _), n in calls.items() if f == "poller")
+    streamed = sum(n for (f, _, _), n in calls.items() if f == "stream poller")
     print(
         f"\n== {name}: {count} ratings in {result['api']} requests; outcomes {result['outcomes']}; "
         f"at the province: {result['arrived']}"
     )
     print(f"   AWS requests by the functions: {hub_calls} ({hub_calls / count:.2f} per rating); "
-          f"Lambda's poller: {poller} ({poller / count:.2f} per rating)")  # fmt: skip
+          f"Lambda's SQS poller: {poller} ({poller / count:.2f} per rating); its stream poller (free for Lambda "
+          f"triggers): {streamed}; ReportingFunction invocations {result['stream_invocations']}")  # fmt: skip
     for (function, service, operation), n in sorted(calls.items()):
         print(f"     {function:28} {service:15} {operation:22} {n:6}  {n / count:6.2f}/rating")
     wru = result["wru"]
     print(f"   DynamoDB write units: {sum(wru.values())} ({sum(wru.values()) / count:.2f} per rating)")
     for (function, where, what), n in sorted(wru.items()):
-        print(f"     {function:28} {where:42} {what:12} {n / count:6.2f}/rating")
+        why = WHY.get((where, what)) or WHY.get((where, "")) or ""
+        print(f"     {function:28} {where:36} {what:12} {n / count:6.2f}/rating  {why}")
     print(f"   DynamoDB read units: {sum(result['rru'].values()) / count:.2f} per rating")
     sizes = {k: (min(v), max(v)) for k, v in result["bytes"].items() if v}
     for (function, table, kind), (low, high) in sorted(sizes.items()):
@@ -381,11 +413,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ratings", type=int, default=50, help="ratings per case (a multiple of 10)")
     parser.add_argument("--items", action="store_true", help="each item's attributes by size")
+    parser.add_argument("--sample", type=Path, default=SAMPLE, help="the kiosk rating posted (a bad one)")
+    parser.add_argument("--save", type=Path, help="write the per-rating figures as JSON (for --compare)")
+    parser.add_argument("--compare", metavar="REF", help="first count git REF's code (e.g. main) the same way, and "
+                        "print before -> after")  # fmt: skip
     args = parser.parse_args()
+    before = _count_ref(args.compare, args.ratings, args.sample) if args.compare else None
     import logging
 
     logging.disable(logging.WARNING)
-    sample = json.loads(SAMPLE.read_text("utf-8"))
+    sample = json.loads(args.sample.read_text("utf-8"))
     meter_box: dict[str, Meter] = {}
 
     def hub_hook(client: Any) -> None:
@@ -403,6 +440,8 @@ def main() -> None:
         pollers = {id(p.client): p.client for p in cloud._pollers}
         for client in pollers.values():
             _hook(meter, "poller")(client)
+        for stream_client in {id(p.streams): p.streams for p in cloud._stream_pollers}.values():
+            _hook(meter, "stream poller")(stream_client)
         connector = cloud.seeded["connectors"]["kiosk"]
         # warm-up: the first request builds each function's services (secrets, data keys); not the steady state
         run(cloud, meter, connector, sample, count=10, batch=10, tag="WARM")
@@ -427,8 +466,61 @@ def main() -> None:
           f"{per['single, bad']:.2f}/{per['single, good']:.2f}); by the functions, Lambda's poller apart")  # fmt: skip
     verdict = {True: "met", False: "MISSED"}
     print(f"target: batched <= 3 {verdict[batched <= 3]}, single <= 6 {verdict[single <= 6]}")
+    figures = {name: _figures(result, args.ratings) for name, result in results.items()}
+    if args.save:
+        args.save.write_text(json.dumps(figures, indent=1, sort_keys=True))
+    if before is not None:
+        _compare(args.compare, before, figures)
     with contextlib.suppress(ValueError):
         bootstrap.CLIENT_HOOKS.remove(hub_hook)
+
+
+def _figures(result: dict[str, Any], count: int) -> dict[str, Any]:
+    """Per rating: requests (the functions'), WRU, RRU, bill, and each write line's WRU."""
+    calls = result["calls"]
+    return {
+        "requests": sum(n for (f, _, _), n in calls.items() if f not in POLLERS) / count,
+        "wru": sum(result["wru"].values()) / count,
+        "rru": sum(result["rru"].values()) / count,
+        "bill": sum(bill(result, count).values()),
+        "calls": {" ".join(k): n / count for k, n in calls.items() if k[0] not in POLLERS},
+        "writes": {" ".join(k): n / count for k, n in result["wru"].items()},
+    }
+
+
+def _count_ref(ref: str, ratings: int, sample: Path) -> dict[str, Any]:
+    """This bench run over git `ref`'s code (exported to a temporary tree, this file copied in)."""
+    import shutil
+    import subprocess
+
+    tree = Path(tempfile.mkdtemp(prefix="hcp-cost-ref-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    shutil.copy(Path(__file__), tree / "bench" / "cost.py")
+    saved = tree / "figures.json"
+    print(f"counting {ref} (exported to {tree}) ...", file=sys.stderr)
+    subprocess.run([sys.executable, str(tree / "bench" / "cost.py"), "--ratings", str(ratings), "--sample",
+                    str(sample), "--save", str(saved)], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    figures: dict[str, Any] = json.loads(saved.read_text())
+    shutil.rmtree(tree, ignore_errors=True)
+    return figures
+
+
+def _compare(ref: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    print(f"\nbefore ({ref}) -> after (this tree), per rating:")
+    for name in after:
+        b, a = before[name], after[name]
+        print(f"  {name:14} requests {b['requests']:.2f} -> {a['requests']:.2f}, WRU {b['wru']:.1f} -> {a['wru']:.1f}, "
+              f"RRU {b['rru']:.2f} -> {a['rru']:.2f}, bill per million ${b['bill']:,.2f} -> ${a['bill']:,.2f}")
+        for kind in ("calls", "writes"):
+            for line in sorted(set(b[kind]) | set(a[kind])):
+                x, y = b[kind].get(line, 0.0), a[kind].get(line, 0.0)
+                if abs(x - y) > 1e-9:
+                    print(f"      {kind[:-1]:5} {line:70} {x:6.2f} -> {y:6.2f}")
+    for shape in ("batched", "single"):
+        b = (before[f"{shape}, bad"]["requests"] + before[f"{shape}, good"]["requests"]) / 2
+        a = (after[f"{shape}, bad"]["requests"] + after[f"{shape}, good"]["requests"]) / 2
+        print(f"  requests per rating, {shape}: {b:.2f} -> {a:.2f}")
 
 
 if __name__ == "__main__":

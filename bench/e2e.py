@@ -4,7 +4,10 @@ Prints p50/p99 latency and throughput, none lost, and the ratio of the hub's p50
 measured in the same run: the provincial client sending the same kind of rating straight to the stub
 (the least any path to the province can cost here). Target (issue 3): p99 <= 1 s, none lost.
 
-    .venv/bin/python bench/e2e.py [--ratings 10000] [--batch 100] [--clients 2]
+    .venv/bin/python bench/e2e.py [--ratings 10000] [--batch 100] [--clients 2] [--rate 50]
+
+`--rate 50` offers the ratings at 50 a second (an integrator's load test, issue 15 item 6), each batch leaving on
+its schedule, and latency is counted from when it left; without it the clients post as fast as they are answered.
 
 The fault case (issue 16): `--faults 0.3,0.1` has the stub answer 503 to 30 % of requests and hang past the
 read timeout on 10 % (`--hang` seconds, default read timeout + 1 s); `--province-latency 2.0[,0.5]` has it
@@ -58,6 +61,8 @@ def main() -> None:
     parser.add_argument("--ratings", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--clients", type=int, default=2, help="concurrent posting clients")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="ratings per second offered (an integrator's load test: 50); default as fast as answered")
     parser.add_argument("--baseline", type=int, default=300, help="direct sends for the baseline")
     parser.add_argument("--faults", help="ERROR_RATE,TIMEOUT_RATE at the stub, e.g. 0.3,0.1")
     parser.add_argument("--hang", type=float, default=None, help="seconds a timeout fault hangs (default: read + 1)")
@@ -94,8 +99,18 @@ def main() -> None:
         ]
         failures: list[str] = []
 
+        lags: list[float] = []  # how late a paced POST left against its schedule (the clients could not keep up)
+
         def client(my_batches: list[list[int]]) -> None:
             for numbers in my_batches:
+                if args.rate:  # batch k leaves at t0 + k * batch / rate, whichever client sends it
+                    due = t0 + numbers[0] / args.rate
+                    wait = due - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                    else:
+                        with lock:
+                            lags.append(-wait)
                 body = json.dumps([{**KIOSK, "orderId": f"BENCH{n:07d}"} for n in numbers], ensure_ascii=False).encode()
                 headers = sign(
                     demo["secret"], body, int(time.time()), secrets.token_hex(16), connector_id=demo["connector_id"]
@@ -177,7 +192,9 @@ def main() -> None:
     lost = len(posted_at) - len(delivered)
     p50, p99 = statistics.median(latencies), quantile(latencies, 0.99)
     print(f"ratings posted {len(posted_at)} (refused {len(failures)}), delivered {len(delivered)}, lost {lost}")
-    print(f"posting took {posting:.1f} s with {args.clients} clients, batches of {args.batch}")
+    offered = f", offered at {args.rate:g} ratings/s" if args.rate else ""
+    late = f"; POSTs late against the schedule: {len(lags)}, max {max(lags, default=0):.1f} s" if args.rate else ""
+    print(f"posting took {posting:.1f} s with {args.clients} clients, batches of {args.batch}{offered}{late}")
     print(
         f"latency POST -> stub receipt: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
         f"max {max(latencies) * 1000:.0f} ms"

@@ -647,9 +647,9 @@ class InMemoryRollupStore(RollupStore):
         if change.empty:
             return True
         with self._lock:
-            if change.change_id in self.applied:
+            if self.applied.intersection(change.change_ids):
                 return False
-            self.applied.add(change.change_id)
+            self.applied.update(change.change_ids)
             self.transactions += 1
             self.items_written += change.items
             for key, deltas in change.deltas.items():

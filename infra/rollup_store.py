@@ -8,7 +8,7 @@ Items:
   - `pk=change#{change_id}, sk=change`: the marker of a change applied, with `expires_at` (TTL) a week on;
     a stream keeps a record for 24 hours, so a re-delivery always meets its marker.
 
-`apply` is one TransactWriteItems: the marker's conditional Put and one `ADD` Update per cell. The
+`apply` is one TransactWriteItems: each change's marker (a conditional Put) and one `ADD` Update per cell. The
 condition failing means the change was counted already: nothing is added, and that is not an error.
 """
 
@@ -73,13 +73,13 @@ class DynamoRollupStore(RollupStore):
     def apply(self, change: RollupChange) -> bool:
         if change.empty:
             return True
-        marker = {"Put": {
+        expires = str(int(self._clock()) + MARKER_DAYS * 86400)
+        markers = [{"Put": {
             "TableName": self._table,
-            "Item": {"pk": {"S": f"change#{change.change_id}"}, "sk": {"S": "change"},
-                     "expires_at": {"N": str(int(self._clock()) + MARKER_DAYS * 86400)}},
+            "Item": {"pk": {"S": f"change#{change_id}"}, "sk": {"S": "change"}, "expires_at": {"N": expires}},
             "ConditionExpression": "attribute_not_exists(pk)",
-        }}  # fmt: skip
-        items = [marker] + [
+        }} for change_id in change.change_ids]  # fmt: skip
+        items = markers + [
             self._update(key, deltas, change.labels.get(key)) for key, deltas in sorted(change.deltas.items())
         ]
         self.calls += 1
@@ -89,7 +89,7 @@ class DynamoRollupStore(RollupStore):
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = exc.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons[: len(markers)]):
                 return False
             raise ChangeNotApplied(f"rollup change {change.change_id} not applied: {reasons}") from exc
         return True

@@ -205,7 +205,30 @@ class DynamoWorkOrderStore(WorkOrderStore):
             for shard in range(SHARDS)
         ]
         merged = heapq.merge(*streams, key=lambda item: (item["next_check_at"]["S"], item["order_id"]["S"]))
-        return [WorkOrder.model_validate_json(item["order"]["S"]) for item in itertools.islice(merged, limit)]
+        # the index holds the keys, not the order (issue 15): the due ones are read whole, strongly, since the
+        # scheduler acts on them (its saves are conditional on the version it read)
+        return self._orders(list(itertools.islice(merged, limit)), consistent=True)
+
+    def _orders(self, entries: Sequence[dict[str, Any]], *, consistent: bool = False) -> list[WorkOrder]:
+        """The orders of index entries, in their order, read from the table by key (BatchGetItem, 100 a
+        request, what DynamoDB hands back unprocessed asked again). An entry whose order is gone is skipped."""
+        found: dict[str, WorkOrder] = {}
+        wanted = list(dict.fromkeys(e["pk"]["S"] for e in entries))
+        for start in range(0, len(wanted), 100):  # BatchGetItem's limit
+            keys: list[dict[str, Any]] = [{"pk": {"S": pk}, "sk": {"S": "ORDER"}} for pk in wanted[start : start + 100]]
+            for attempt in range(self._attempts + 4):
+                request = {"Keys": keys, "ProjectionExpression": "pk, #o", "ExpressionAttributeNames": {"#o": "order"},
+                           "ConsistentRead": consistent}  # fmt: skip
+                response = self._client.batch_get_item(RequestItems={self._table: request})
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found[item["pk"]["S"]] = WorkOrder.model_validate_json(item["order"]["S"])
+                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not keys:
+                    break
+                time.sleep(0.01 * 2**attempt)  # throttled: DynamoDB hands back what it did not read
+            if keys:
+                raise RuntimeError(f"{len(keys)} work orders left unread after retries")
+        return [found[pk] for pk in wanted if pk in found]
 
     def outbox(self, limit: int = 100, *, due_by: datetime | None = None) -> list[OutboxEntry]:
         """Earliest due first across the shards, merged the same way; `due_by` bounds the key (`owed_key`
@@ -280,7 +303,7 @@ class DynamoWorkOrderStore(WorkOrderStore):
             request = {"TableName": self._table, "ScanIndexForward": False, **queries[position]}
             # each request's Limit is what the page still lacks; it stops there, keeping its key as the cursor
             for response in pages(self._client.query, request, start=start, limit=lambda: limit - len(orders)):
-                orders.extend(WorkOrder.model_validate_json(item["order"]["S"]) for item in response.get("Items", []))
+                orders.extend(self._orders(response.get("Items", [])))
                 start = response.get("LastEvaluatedKey")
             if not start:
                 position += 1

@@ -232,20 +232,61 @@ def order_contribution(facts: OrderFacts | None) -> Contribution:
 
 @dataclass(frozen=True)
 class RollupChange:
-    """The counter deltas of one change (a stream record), applied once by its `change_id`."""
+    """The counter deltas of one change (a stream record), applied once by its `change_id`; a batch's changes
+    merged (`merged`) carry the others' ids in `also`: every id gets its marker, each cell one update."""
 
     change_id: str
     deltas: Mapping[CellKey, Mapping[str, int]]
     labels: Mapping[CellKey, str] = field(default_factory=dict)
+    also: tuple[str, ...] = ()
+
+    @property
+    def change_ids(self) -> tuple[str, ...]:
+        return (self.change_id, *self.also)
 
     @property
     def empty(self) -> bool:
-        return not self.deltas
+        return not self.deltas and not self.also
 
     @property
     def items(self) -> int:
-        """Items its transaction writes: the change marker and one per cell."""
-        return 1 + len(self.deltas) if self.deltas else 0
+        """Items its transaction writes: a marker per change and one per cell."""
+        return 0 if self.empty else len(self.change_ids) + len(self.deltas)
+
+
+def merged(changes: Iterable[RollupChange]) -> list[RollupChange]:
+    """A stream batch's changes as few transactions (issue 15): each change keeps its marker, the deltas are summed
+    cell by cell, so ten ratings of one agency write its cells once, not ten times. A change id seen twice counts
+    once; changes that move no figure are left out; each transaction fits `MAX_TRANSACTION_ITEMS`."""
+    out: list[RollupChange] = []
+    ids: list[str] = []
+    sums: dict[CellKey, dict[str, int]] = {}
+    labels: dict[CellKey, str] = {}
+
+    def flush() -> None:
+        if ids:
+            deltas = {k: kept for k, bag in sums.items() if (kept := {n: v for n, v in bag.items() if v})}
+            out.append(RollupChange(ids[0], deltas, {k: v for k, v in labels.items() if k in deltas}, tuple(ids[1:])))
+        ids.clear()
+        sums.clear()
+        labels.clear()
+
+    seen: set[str] = set()
+    for change in changes:
+        if change.empty or change.change_id in seen:
+            continue
+        seen.update(change.change_ids)
+        cells = len(set(sums) | set(change.deltas))
+        if ids and len(ids) + len(change.change_ids) + cells > MAX_TRANSACTION_ITEMS:
+            flush()
+        ids.extend(change.change_ids)
+        for key, bag in change.deltas.items():
+            total_bag = sums.setdefault(key, {})
+            for name, n in bag.items():
+                total_bag[name] = total_bag.get(name, 0) + n
+        labels.update(change.labels)
+    flush()
+    return out
 
 
 def change_between(change_id: str, old: Contribution, new: Contribution) -> RollupChange:

@@ -32,7 +32,9 @@ class MotoServerError(OSError):
 
 
 class MotoServer:
-    def __init__(self, port: int = 0, mode: Mode = "process", host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = 0, mode: Mode = "process", host: str = "127.0.0.1", *,
+                 keep_alive: bool = True) -> None:  # fmt: skip
+        self.keep_alive = keep_alive  # False: werkzeug's own, a connection per request (bench/aws_calls.py's baseline)
         self.host = host
         self.port = port
         self.mode = mode
@@ -57,7 +59,7 @@ class MotoServer:
             self.port = self._thread.get_host_and_port()[1]
             return self.endpoint
         self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__, self.host, str(self.port)],
+            [sys.executable, "-m", __name__, self.host, str(self.port), "keep" if self.keep_alive else "close"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -263,7 +265,7 @@ def _transactions_back_up_items_not_tables(lock: threading.RLock) -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
-def _child(host: str, port: int) -> None:
+def _child(host: str, port: int, keep_alive: bool = True) -> None:
     """Serve until the parent closes our stdin (or dies: its end of the pipe closes too). Ctrl-C in
     a terminal reaches the whole process group; the parent decides when we stop, after its cleanups."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -272,7 +274,7 @@ def _child(host: str, port: int) -> None:
     model_data_without_docker()
     sqs_counts_on_demand()
     try:
-        server = _bind(host, port)
+        server = _bind(host, port, keep_alive)
     except OSError as exc:
         print(f"error: {exc.strerror or exc}", flush=True)
         raise SystemExit(1) from None
@@ -282,7 +284,7 @@ def _child(host: str, port: int) -> None:
     server.shutdown()
 
 
-def _bind(host: str, port: int) -> Any:
+def _bind(host: str, port: int, keep_alive: bool = True) -> Any:
     """moto's werkzeug server, bound here rather than in `ThreadedMotoServer`'s thread: there a busy port
     ends the thread (werkzeug prints and calls sys.exit) and `start()` waits for it forever."""
     import io
@@ -290,14 +292,47 @@ def _bind(host: str, port: int) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    class KeepAlive(MotoRequestHandler):
+        """Connections kept open between requests (issue 15 item 6). werkzeug closes every one, as
+        `http.server` cannot drain a body the application left unread: each AWS call then paid a TCP
+        connect and a new server thread (~40 % of a call's time here). A body with a Content-Length is
+        read whole before the application sees it, so the next request line is where it should be; a
+        chunked one still closes the connection, as werkzeug does. (werkzeug drains the socket after each
+        response, which would swallow the next request: it drains an empty stream instead.)"""
+
+        # headers and body go out in several small writes: on a kept connection Nagle's algorithm would hold
+        # each response's last one for the client's delayed ACK (~40 ms)
+        disable_nagle_algorithm = True
+
+        def make_environ(self) -> dict[str, Any]:
+            environ: dict[str, Any] = super().make_environ()
+            length = environ.get("CONTENT_LENGTH")
+            self.keep_open = not environ.get("wsgi.input_terminated") and (length or "0").isdigit()
+            if self.keep_open:
+                environ["wsgi.input"] = io.BytesIO(self.rfile.read(int(length or 0)))
+                self.rfile = io.BytesIO()  # werkzeug drains what it thinks is left: nothing; the next request stays
+            return environ
+
+        def run_wsgi(self) -> None:
+            rfile = self.rfile
+            try:
+                super().run_wsgi()
+            finally:
+                self.rfile = rfile
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if keyword.lower() == "connection" and value.lower() == "close" and getattr(self, "keep_open", False):
+                return
+            super().send_header(keyword, value)
+
     app = DomainDispatcherApplication(create_backend_app)
     complaint = io.StringIO()
     try:
         with contextlib.redirect_stderr(complaint):  # werkzeug's own, several lines
-            return make_server(host, port, app, True, request_handler=MotoRequestHandler)
+            return make_server(host, port, app, True, request_handler=KeepAlive if keep_alive else MotoRequestHandler)
     except SystemExit:
         raise OSError(0, (complaint.getvalue().splitlines() or ["cannot bind"])[0]) from None
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], int(sys.argv[2]))
+    _child(sys.argv[1], int(sys.argv[2]), sys.argv[3:4] != ["close"])
