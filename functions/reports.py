@@ -6,7 +6,10 @@
     POST /v1/reports/rebuild    {"period": "2026-11"}                       operator: rollups recomputed from ratings
 
 Scheduled: the template's WeeklyReports and MonthlyReports rules invoke it with `{"kind": ...}` as input;
-it writes the city's, each county's and each department's report to ReportsBucket and tells management.
+it lists the city's, each county's and each department's report and queues one job each on ReportsQueue
+(infra.reports.jobs). The same function takes those jobs (its SQS event source, a few a batch, partial batch
+failures): each writes one report to ReportsBucket and tells its management. A job that keeps failing waits in
+ReportsDeadLetterQueue; handled again, it writes the same keys (a new version), nothing else.
 Who may have which report is `infra.reports.service`'s; this parses the event, calls it and shapes the reply.
 Logs carry periods, scopes, formats and counts; a report holds no rater data, and its staff names go to
 the management of its region only.
@@ -20,6 +23,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.account import principal_of
 from functions.edge.api import api_handler, share_error_handlers
@@ -31,7 +36,8 @@ from hub.errors import Refused, problem, unknown_field
 from hub.reports.document import PeriodKind
 from infra import bootstrap
 from infra.bootstrap import ReportServices
-from infra.reports.service import ReportAnswer, ReportRefused
+from infra.reports.jobs import job_target
+from infra.reports.service import Generation, ReportAnswer, ReportRefused
 
 QUERY = ("period", "region", "agency", "format")
 KINDS = (PeriodKind.WEEK.value, PeriodKind.MONTH.value)
@@ -77,11 +83,13 @@ def _build_app() -> APIGatewayRestResolver:
             return errors(400, [problem("FIELD_INVALID", "kind", f"{kind} (week or month)")])
         built = services()
         try:
-            keys = built.reports.generate(PeriodKind(kind), built.clock.now(), body.get("period"))
+            done = built.reports.generate(PeriodKind(kind), built.clock.now(), body.get("period"))
         except ValueError:
             return errors(400, [problem("REPORT_PERIOD_INVALID", "period", str(body.get("period")))])
-        _generated("reports generated", kind, keys)
-        return Response(200, "application/json", _json({"kind": kind, "keys": keys}))
+        _generated("reports generated", kind, done)
+        # 202 when queued: the jobs write the keys in the next minutes; 200 when written already
+        return Response(202 if done.queued else 200, "application/json",
+                        _json({"kind": kind, "period": done.period, "queued": done.queued, "keys": done.keys}))
 
     @app.post("/v1/reports/rebuild", **REBUILD_ROUTE)
     def rebuild_now() -> Response[Any]:
@@ -114,9 +122,12 @@ def _delivered(answer: ReportAnswer) -> Response[Any]:
     return Response(200, rendered.content_type, rendered.body.decode("utf-8"), headers=headers)
 
 
-def _generated(message: str, kind: str, keys: list[str]) -> None:
-    logger.info(message, extra={"kind": kind, "objects": len(keys)})
-    metrics.add_metric(name="ReportsGenerated", unit=MetricUnit.Count, value=len(keys))
+def _generated(message: str, kind: str, done: Generation) -> None:
+    logger.info(message, extra={"kind": kind, "period": done.period, "objects": len(done.keys), "queued": done.queued})
+    if done.queued:
+        metrics.add_metric(name="ReportJobsQueued", unit=MetricUnit.Count, value=done.queued)
+    else:
+        metrics.add_metric(name="ReportsGenerated", unit=MetricUnit.Count, value=len(done.keys))
 
 
 def _json(data: Any) -> str:
@@ -138,12 +149,38 @@ def make_handler(build: Callable[[], ReportServices] = bootstrap.reports_from_en
 
     def scheduled(event: dict[str, Any], context: Any) -> dict[str, Any]:
         kind, built = _scheduled_kind(event), services()
-        keys = built.reports.generate(kind, built.clock.now())
-        _generated("scheduled reports written", kind.value, keys)
-        return {"kind": kind.value, "written": len(keys)}
+        done = built.reports.generate(kind, built.clock.now())
+        _generated("scheduled reports queued" if done.queued else "scheduled reports written", kind.value, done)
+        return {"kind": kind.value, "period": done.period, "queued": done.queued, "objects": len(done.keys)}
 
-    on_schedule = entry(scheduled)
-    return lambda event, context: (api if "httpMethod" in event else on_schedule)(event, context)
+    def write_one(record: SQSRecord) -> None:
+        built = services()
+        target = job_target(record.body)
+        keys = built.reports.write(target, built.clock.now())
+        logger.info("report written", extra={"period": target.period.key, "scope": target.scope_key,
+                                             "audience": target.audience.value, "objects": len(keys)})  # fmt: skip
+        metrics.add_metric(name="ReportsGenerated", unit=MetricUnit.Count, value=len(keys))
+
+    def jobs(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        processor = BatchProcessor(event_type=EventType.SQS)
+        return dict(process_partial_response(event=event, record_handler=write_one, processor=processor,
+                                             context=context))  # fmt: skip
+
+    on_schedule, on_jobs = entry(scheduled), entry(jobs)
+
+    def route(event: dict[str, Any], context: Any) -> Any:
+        if "httpMethod" in event:
+            return api(event, context)
+        if _is_sqs(event):
+            return on_jobs(event, context)
+        return on_schedule(event, context)
+
+    return route
+
+
+def _is_sqs(event: dict[str, Any]) -> bool:
+    records = event.get("Records")
+    return bool(records) and isinstance(records, list) and records[0].get("eventSource") == "aws:sqs"
 
 
 handler = make_handler()
