@@ -3,7 +3,9 @@
 What is read, per stored period (a day or a month, `hub.reports.periods`):
   a city      its partition, whole (one query, paged): every cell is used by a view
   a county    its cells in the city's partition, one query per dimension (`{dim}#{county}#`)
-  a township  the township cells of its county (`tw#{county}#`), kept for that township: summary, by agency
+  a township  the township cells of its county (`tw#{county}#`), kept for that township: summary, by agency; and
+              for each of its agencies rated nowhere else in the county, that agency's other cells (hall, window,
+              staff, channel, service, tag: one query each, after one for its summary cell to check it)
   an agency   its counties from the summary index, then one query per dimension and county
 plus the summary cells of the trend's months and, for the lowest-two-periods flag, the staff and window
 cells of the period before.
@@ -123,8 +125,31 @@ class _Read:
                 for dim in dims:
                     out += self.store.query(pk, f"{dim}#{code[:6]}#")
             else:  # a township (or a village: its township's figures, R18)
-                out += [c for c in self.store.query(pk, f"{Dim.TOWNSHIP}#{code[:6]}#") if c.key.key == code[:9]]
+                township = [c for c in self.store.query(pk, f"{Dim.TOWNSHIP}#{code[:6]}#") if c.key.key == code[:9]]
+                out += township
+                wanted = [d for d in dims if d not in (Dim.SUMMARY, Dim.TOWNSHIP)]
+                if wanted:
+                    out += self._wholly_in(pk, code[:6], township, wanted)
         return out
+
+    def _wholly_in(self, pk: str, county: str, township: list[Cell], dims: list[str]) -> list[Cell]:
+        """The other views' cells of the agencies whose every rating and order of the county (in this stored
+        period) was in the township: their county-keyed cells are then the township's own. An agency rated in
+        other townships too cannot be split (its window, staff, channel, service and tag cells are per county):
+        it is left out of those views, and stays in the summary and by_agency (docs/reports.md)."""
+        out: list[Cell] = []
+        for cell in township:
+            agency = cell.key.agency
+            whole = [c for c in self.store.query(pk, f"{Dim.SUMMARY}#{county}#{agency}#") if c.key.agency == agency]
+            if len(whole) != 1 or _nonzero(whole[0].counters) != _nonzero(cell.counters):
+                continue
+            for dim in dims:
+                out += [c for c in self.store.query(pk, f"{dim}#{county}#{agency}#") if c.key.agency == agency]
+        return out
+
+
+def _nonzero(counters: Mapping[str, int]) -> dict[str, int]:
+    return {k: v for k, v in counters.items() if v}
 
 
 def _label_region(code: str, names: Mapping[str, str]) -> str:
@@ -227,9 +252,6 @@ def _views(cells: dict[str, list[Cell]], request: ReportRequest, settings: Repor
     groups, labels, _ = _group(agency_cells or [], lambda c: (c.key.agency, None))
     view(ViewKind.BY_AGENCY, sorted(_rows(groups, Dimension.AGENCY, labels, ALL_COLUMNS, settings),
                                     key=lambda r: r.key), ALL_COLUMNS)  # fmt: skip
-    if level is Level.TOWNSHIP or level is Level.VILLAGE:
-        return views
-
     windows = cells.get(Dim.WINDOW, [])
     halls, _, _ = _group(windows, lambda c: (_unescape(c.key.key).rsplit("/", 1)[0], None))
     view(ViewKind.BY_HALL, sorted(_rows(halls, Dimension.HALL, {k: k for k in halls}, RATING_COLUMNS, settings),
@@ -314,8 +336,7 @@ def compose_report(
     read = _Read(store, request, period)
     cells = _by_dim(read.cells(period.stored_keys))
     before = period.previous()
-    previous = _by_dim(read.cells(before.stored_keys, [Dim.WINDOW, Dim.STAFF])) if request.region_code is None or \
-        region_level(request.region_code) in (Level.CITY, Level.COUNTY) else {}  # fmt: skip
+    previous = _by_dim(read.cells(before.stored_keys, [Dim.WINDOW, Dim.STAFF]))
     summary = _summary_row(cells, request, settings)
     scope = ReportScope(
         region_code=request.region_code, agency_code=request.agency_code, name_zh=summary.label_zh,
