@@ -23,24 +23,21 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.account import principal_of
 from functions.edge.api import api_handler, share_error_handlers
-from functions.edge.telemetry import Handler, entry, logger, metrics
+from functions.edge.telemetry import Handler, logger, metrics
 from functions.http import errors, json_object
+from functions.reports_jobs import KINDS, generated, is_sqs, schedule_handlers
 from functions.reports_openapi import GENERATE_ROUTE, PUBLIC_ROUTE, REBUILD_ROUTE, REPORT_ROUTE
 from hub.access import Principal, PrincipalRole
 from hub.errors import Refused, problem, unknown_field
 from hub.reports.document import PeriodKind
 from infra import bootstrap
 from infra.bootstrap import ReportServices
-from infra.reports.jobs import job_target
-from infra.reports.service import Generation, ReportAnswer, ReportRefused
+from infra.reports.service import ReportAnswer, ReportRefused
 
 QUERY = ("period", "region", "agency", "format")
-KINDS = (PeriodKind.WEEK.value, PeriodKind.MONTH.value)
 
 
 def _build_app() -> APIGatewayRestResolver:
@@ -86,7 +83,7 @@ def _build_app() -> APIGatewayRestResolver:
             done = built.reports.generate(PeriodKind(kind), built.clock.now(), body.get("period"))
         except ValueError:
             return errors(400, [problem("REPORT_PERIOD_INVALID", "period", str(body.get("period")))])
-        _generated("reports generated", kind, done)
+        generated("reports generated", kind, done)
         # 202 when queued: the jobs write the keys in the next minutes; 200 when written already
         return Response(202 if done.queued else 200, "application/json",
                         _json({"kind": kind, "period": done.period, "queued": done.queued, "keys": done.keys}))
@@ -122,65 +119,25 @@ def _delivered(answer: ReportAnswer) -> Response[Any]:
     return Response(200, rendered.content_type, rendered.body.decode("utf-8"), headers=headers)
 
 
-def _generated(message: str, kind: str, done: Generation) -> None:
-    logger.info(message, extra={"kind": kind, "period": done.period, "objects": len(done.keys), "queued": done.queued})
-    if done.queued:
-        metrics.add_metric(name="ReportJobsQueued", unit=MetricUnit.Count, value=done.queued)
-    else:
-        metrics.add_metric(name="ReportsGenerated", unit=MetricUnit.Count, value=len(done.keys))
-
-
 def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def _scheduled_kind(event: dict[str, Any]) -> PeriodKind:
-    """The rule's input names the kind; without one (a rule fired by hand), the rule's name does."""
-    if event.get("kind") in KINDS:
-        return PeriodKind(event["kind"])
-    return PeriodKind.WEEK if "week" in " ".join(event.get("resources") or []).lower() else PeriodKind.MONTH
-
-
 def make_handler(build: Callable[[], ReportServices] = bootstrap.reports_from_env) -> Handler:
-    """API Gateway's requests to the router, the schedule rules' events to the generation; over the services
+    """API Gateway's requests to the router, the schedule rules' events and the queue's jobs to the generation
+    (functions/reports_jobs.py); over the services
     `build` makes on first use (tests pass moto, and their own clock)."""
     services = bootstrap.BuiltOnce(build)
     api = api_handler(_build_app, services=services)
 
-    def scheduled(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        kind, built = _scheduled_kind(event), services()
-        done = built.reports.generate(kind, built.clock.now())
-        _generated("scheduled reports queued" if done.queued else "scheduled reports written", kind.value, done)
-        return {"kind": kind.value, "period": done.period, "queued": done.queued, "objects": len(done.keys)}
-
-    def write_one(record: SQSRecord) -> None:
-        built = services()
-        target = job_target(record.body)
-        keys = built.reports.write(target, built.clock.now())
-        logger.info("report written", extra={"period": target.period.key, "scope": target.scope_key,
-                                             "audience": target.audience.value, "objects": len(keys)})  # fmt: skip
-        metrics.add_metric(name="ReportsGenerated", unit=MetricUnit.Count, value=len(keys))
-
-    def jobs(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        processor = BatchProcessor(event_type=EventType.SQS)
-        return dict(process_partial_response(event=event, record_handler=write_one, processor=processor,
-                                             context=context))  # fmt: skip
-
-    on_schedule, on_jobs = entry(scheduled), entry(jobs)
+    on_schedule, on_jobs = schedule_handlers(services)
 
     def route(event: dict[str, Any], context: Any) -> Any:
         if "httpMethod" in event:
             return api(event, context)
-        if _is_sqs(event):
-            return on_jobs(event, context)
-        return on_schedule(event, context)
+        return (on_jobs if is_sqs(event) else on_schedule)(event, context)
 
     return route
-
-
-def _is_sqs(event: dict[str, Any]) -> bool:
-    records = event.get("Records")
-    return bool(records) and isinstance(records, list) and records[0].get("eventSource") == "aws:sqs"
 
 
 handler = make_handler()
