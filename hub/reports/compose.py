@@ -348,3 +348,17 @@ def compose_report(
         footnotes=list(ind.definitions(settings)), settings=settings,
     )  # fmt: skip
 
+
+
+def rated_scopes(store: RollupStore, period: str, city: str) -> tuple[list[str], list[str]]:
+    """The counties (6 digits) and agencies rated in `period` in the city, from its summary cells alone: what the
+    scheduled run lists its reports from (one query per stored day or month), rather than composing the city's
+    whole report (every dimension, the trend, the period before) only to read its by_county and by_agency rows."""
+    counties: set[str] = set()
+    agencies: set[str] = set()
+    for key in parse_period(period).stored_keys:
+        for cell in store.query(f"{key}#{city[:4]}", f"{Dim.SUMMARY}#"):
+            if any(cell.counters.values()):
+                counties.add(cell.key.county)
+                agencies.add(cell.key.agency)
+    return sorted(counties), sorted(agencies)

@@ -57,6 +57,8 @@ class ReportTarget:
 
 
 Composer = Callable[[ReportTarget, datetime], ReportDocument]
+# (period key, city code) -> (the counties' codes, the agencies' codes) rated in it (hub.reports.compose.rated_scopes)
+Scopes = Callable[[str, str], tuple[list[str], list[str]]]
 
 
 def scheduled_at(period: Period) -> datetime:
@@ -135,9 +137,10 @@ class ReportService:
     def __init__(self, composer: Composer, archive: ReportArchive | None = None,
                  notifier: ReportNotifier | None = None, city: str | None = None,
                  rebuilder: Callable[[str, datetime], dict[str, Any]] | None = None,
-                 jobs: ReportJobs | None = None) -> None:  # fmt: skip
+                 jobs: ReportJobs | None = None, scopes: Scopes | None = None) -> None:  # fmt: skip
         self.composer = composer
         self.jobs = jobs
+        self.scopes = scopes
         self.rebuilder = rebuilder
         self.archive = archive
         self.notifier = notifier
@@ -171,19 +174,22 @@ class ReportService:
     def targets(self, kind: PeriodKind, now: datetime, period: str | None = None) -> list[ReportTarget]:
         """The reports of the last whole week or month before `now` (or of `period`): the city's, each of its
         counties' and each department's (rated in the period), for management, and the city's public summary.
-        Read from one composition of the city's cells (its by_county and by_agency rows), nothing rendered."""
+        Read from the period's summary cells (`scopes`), or else the city's composed report; nothing rendered."""
         if not self.city:
             raise RuntimeError("generate needs the city (REPORT_CITY)")
         chosen = parse_period(period) if period else period_containing(kind, now.astimezone(BEIJING).date()).previous()
         city = check_region_code(self.city.ljust(12, "0"))
         first = ReportTarget(chosen, city, None, Audience.MANAGEMENT)
-        document = self.composer(first, now)
-        counties = [ReportTarget(chosen, row.key.ljust(12, "0"), None, Audience.MANAGEMENT)
-                    for row in _rows(document, ViewKind.BY_COUNTY)]  # fmt: skip
+        if self.scopes is not None:  # the summary cells only
+            county_codes, agency_codes = self.scopes(chosen.key, city)
+        else:  # from the city's composed report
+            document = self.composer(first, now)
+            county_codes = [row.key for row in _rows(document, ViewKind.BY_COUNTY)]
+            agency_codes = [row.key for row in _rows(document, ViewKind.BY_AGENCY)]
+        counties = [ReportTarget(chosen, code.ljust(12, "0"), None, Audience.MANAGEMENT) for code in county_codes]
         # Weekly and monthly alike (issue 13 item 4, 第二十条): each is one queued job, so 300 departments a week
         # cost 300 short invocations, not one long one.
-        agencies = [ReportTarget(chosen, None, row.key, Audience.MANAGEMENT)
-                    for row in _rows(document, ViewKind.BY_AGENCY)]  # fmt: skip
+        agencies = [ReportTarget(chosen, None, code, Audience.MANAGEMENT) for code in agency_codes]
         return [first, *counties, *agencies, ReportTarget(chosen, city, None, Audience.PUBLIC)]
 
     def generate(self, kind: PeriodKind, now: datetime, period: str | None = None) -> Generation:

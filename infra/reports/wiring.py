@@ -55,6 +55,7 @@ def reports_from_env(environ: Mapping[str, str] | None = None, *, session: Any =
         city=settings.report_city,
         rebuilder=rebuilder,
         jobs=SqsReportJobs(clients["sqs"], settings.reports_queue_url) if settings.reports_queue_url else None,
+        scopes=scopes_over(store),
     )
 
 
@@ -73,3 +74,10 @@ def composer_over(store: Any, settings: Any = None) -> Composer:
                                              detail_zh=exc.message_zh)) from None  # fmt: skip
 
     return compose
+
+
+def scopes_over(store: Any) -> Any:
+    """The counties and agencies a period's reports are listed for, from its summary cells (rated_scopes)."""
+    from hub.reports.compose import rated_scopes
+
+    return lambda period, city: rated_scopes(store, period, city)

@@ -144,3 +144,20 @@ def test_a_period_with_no_rated_department_still_has_the_city_and_public_reports
     service = ReportService(composer_over(InMemoryRollupStore()), InMemoryReportArchive(), city="360700", jobs=jobs)
     assert service.generate(PeriodKind.MONTH, NOW, "2026-10").queued == 2
     assert [job_target(m).audience for m in jobs.take()] == [Audience.MANAGEMENT, Audience.PUBLIC]
+
+
+def test_the_run_lists_its_reports_from_the_summary_cells_as_the_city_report_would() -> None:
+    """The scheduled run reads the period's summary cells only (rated_scopes), not the city's whole composition:
+    the same targets, far fewer cells (the negative control: composing the city reads every dimension)."""
+    from hub.reports.compose import rated_scopes
+    from tests.unit.test_reports_rollups import seeded_store
+
+    store = seeded_store()
+    composed = ReportService(composer_over(store), city="360700")
+    listed = ReportService(composer_over(store), city="360700", scopes=lambda p, c: rated_scopes(store, p, c))
+    for kind in (PeriodKind.WEEK, PeriodKind.MONTH):
+        store.items_read = 0
+        by_composing = composed.targets(kind, NOW)
+        read_composing, store.items_read = store.items_read, 0
+        assert listed.targets(kind, NOW) == by_composing and len(by_composing) == 6
+        assert store.items_read < read_composing / 2
