@@ -6,7 +6,7 @@ What is read, per stored period (a day or a month, `hub.reports.periods`):
   a township  the township cells of its county (`tw#{county}#`), kept for that township: summary, by agency; and
               for each of its agencies rated nowhere else in the county, that agency's other cells (hall, window,
               staff, channel, service, tag: one query each, after one for its summary cell to check it)
-  an agency   its counties from the summary index, then one query per dimension and county
+  an agency   its counties from the summary index (once per month), then one query per dimension and county
 plus the summary cells of the trend's months and, for the lowest-two-periods flag, the staff and window
 cells of the period before.
 """
@@ -102,15 +102,25 @@ class _Read:
 
     def __init__(self, store: RollupStore, request: ReportRequest, period: Period) -> None:
         self.store, self.request, self.period = store, request, period
+        self._counties: dict[str, list[tuple[str, str]]] = {}
+
+    def _agency_counties(self, month: str) -> list[tuple[str, str]]:
+        """(city, county) of every county the agency was rated in during `month`, from the summary index once per
+        month: a day's cells are in a county only if its month's are (every change counts in both), so a week's
+        seven days ask the index once or twice, not seven times."""
+        if month not in self._counties:
+            found = self.store.agency_partitions(month, str(self.request.agency_code))
+            self._counties[month] = [(key.pk.split("#", 1)[1], key.county) for key in found]
+        return self._counties[month]
 
     def cells(self, stored: Iterable[str], dims: Iterable[str] = Dim.ALL) -> list[Cell]:
         request, dims = self.request, tuple(dims)
         out: list[Cell] = []
         for key in stored:
             if request.agency_code is not None:
-                for summary in self.store.agency_partitions(key, request.agency_code):
+                for city, county in self._agency_counties(key[:7]):
                     for dim in dims:
-                        out += self.store.query(summary.pk, f"{dim}#{summary.county}#{request.agency_code}#")
+                        out += self.store.query(f"{key}#{city}", f"{dim}#{county}#{request.agency_code}#")
                 continue
             code = request.region_code or ""
             pk = f"{key}#{code[:4]}"
