@@ -344,6 +344,8 @@ def run(hub: Hub, *, month: str = "2026-11", seed: int = 13, ratings: int = DEFA
         # 16th-end, so that the late replies come after their deadline (each move fires the schedules it passes:
         # a weekly run at most, whatever the move's length).
         whole = day < first
+        if day == first:
+            turns.clear()  # the reported month deals its fates from the start: each is in its report
         week = [day + timedelta(days=i) for i in range(31) if (day + timedelta(days=i)).month == day.month
                 and (whole or day.day > STEP_DAYS or (day + timedelta(days=i)).day <= STEP_DAYS)]  # fmt: skip
         hub.move_clock(datetime.combine(week[-1], datetime.min.time(), BEIJING) + timedelta(hours=20))
