@@ -119,7 +119,10 @@ def run_generate(args: argparse.Namespace) -> int:
     body = {"kind": args.kind, **({"period": args.period} if args.period else {})}
 
     def written(answer: dict[str, Any]) -> str:
-        keys = answer.get("keys", [])
+        keys, queued = answer.get("keys", []), answer.get("queued", 0)
+        if queued:  # the jobs write them in the next minutes (infra/reports/jobs.py)
+            return "\n".join([f"{queued} reports of {answer.get('period')} queued; {len(keys)} objects to be "
+                              "written to ReportsBucket:", *keys])  # fmt: skip
         return "\n".join([f"{len(keys)} objects written to ReportsBucket:", *keys])
 
     return shown(*json_call(args, "POST", "/v1/reports/generate", body=body), args.json, written)
@@ -190,7 +193,7 @@ def run_demo_month(args: argparse.Namespace) -> int:
 
     hub = demo_month.Hub(base, lambda user: bearer(user, args.state_dir), move_clock, settle)
     try:
-        outcome = demo_month.run(hub, month=args.month, say=lambda line: print(line, flush=True))
+        outcome = demo_month.run(hub, month=args.month, ratings=args.ratings, say=lambda line: print(line, flush=True))
     except NotRunning as exc:
         print(f"hcp: {exc}", file=sys.stderr)
         return 1
@@ -199,8 +202,25 @@ def run_demo_month(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_size(text: str) -> int:
+    from infra.localcloud import demo_month
+
+    try:
+        size = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of ratings") from None
+    if size < demo_month.MIN_RATINGS:
+        raise argparse.ArgumentTypeError(f"at least {demo_month.MIN_RATINGS} (every county, agency and window rated)")
+    return size
+
+
 def register_local(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.localcloud import demo_month
+
     demo = sub.add_parser("demo-month", help="a month of realistic ratings and work orders, for the reports")
     demo.add_argument("--month", default="2026-11", help="the month to fill (the one before gets a lighter one)")
+    demo.add_argument("--ratings", type=_demo_size, default=demo_month.DEFAULT_RATINGS,
+                      help=f"about how many ratings over the two months (default {demo_month.DEFAULT_RATINGS}, "
+                      f"at least {demo_month.MIN_RATINGS}); each bad one's work order is handled")  # fmt: skip
     demo.add_argument("--state-dir", help="where local.json is (default .hcp)")
     demo.set_defaults(func=run_demo_month)

@@ -6,7 +6,10 @@
     POST /v1/reports/rebuild    {"period": "2026-11"}                       operator: rollups recomputed from ratings
 
 Scheduled: the template's WeeklyReports and MonthlyReports rules invoke it with `{"kind": ...}` as input;
-it writes the city's, each county's and each department's report to ReportsBucket and tells management.
+it lists the city's, each county's and each department's report and queues one job each on ReportsQueue
+(infra.reports.jobs). The same function takes those jobs (its SQS event source, a few a batch, partial batch
+failures): each writes one report to ReportsBucket and tells its management. A job that keeps failing waits in
+ReportsDeadLetterQueue; handled again, it writes the same keys (a new version), nothing else.
 Who may have which report is `infra.reports.service`'s; this parses the event, calls it and shapes the reply.
 Logs carry periods, scopes, formats and counts; a report holds no rater data, and its staff names go to
 the management of its region only.
@@ -23,8 +26,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.account import principal_of
 from functions.edge.api import api_handler, share_error_handlers
-from functions.edge.telemetry import Handler, entry, logger, metrics
+from functions.edge.telemetry import Handler, logger, metrics
 from functions.http import errors, json_object
+from functions.reports_jobs import KINDS, generated, is_sqs, schedule_handlers
 from functions.reports_openapi import GENERATE_ROUTE, PUBLIC_ROUTE, REBUILD_ROUTE, REPORT_ROUTE
 from hub.access import Principal, PrincipalRole
 from hub.errors import Refused, problem, unknown_field
@@ -34,7 +38,6 @@ from infra.bootstrap import ReportServices
 from infra.reports.service import ReportAnswer, ReportRefused
 
 QUERY = ("period", "region", "agency", "format")
-KINDS = (PeriodKind.WEEK.value, PeriodKind.MONTH.value)
 
 
 def _build_app() -> APIGatewayRestResolver:
@@ -77,11 +80,13 @@ def _build_app() -> APIGatewayRestResolver:
             return errors(400, [problem("FIELD_INVALID", "kind", f"{kind} (week or month)")])
         built = services()
         try:
-            keys = built.reports.generate(PeriodKind(kind), built.clock.now(), body.get("period"))
+            done = built.reports.generate(PeriodKind(kind), built.clock.now(), body.get("period"))
         except ValueError:
             return errors(400, [problem("REPORT_PERIOD_INVALID", "period", str(body.get("period")))])
-        _generated("reports generated", kind, keys)
-        return Response(200, "application/json", _json({"kind": kind, "keys": keys}))
+        generated("reports generated", kind, done)
+        # 202 when queued: the jobs write the keys in the next minutes; 200 when written already
+        return Response(202 if done.queued else 200, "application/json",
+                        _json({"kind": kind, "period": done.period, "queued": done.queued, "keys": done.keys}))
 
     @app.post("/v1/reports/rebuild", **REBUILD_ROUTE)
     def rebuild_now() -> Response[Any]:
@@ -114,36 +119,25 @@ def _delivered(answer: ReportAnswer) -> Response[Any]:
     return Response(200, rendered.content_type, rendered.body.decode("utf-8"), headers=headers)
 
 
-def _generated(message: str, kind: str, keys: list[str]) -> None:
-    logger.info(message, extra={"kind": kind, "objects": len(keys)})
-    metrics.add_metric(name="ReportsGenerated", unit=MetricUnit.Count, value=len(keys))
-
-
 def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def _scheduled_kind(event: dict[str, Any]) -> PeriodKind:
-    """The rule's input names the kind; without one (a rule fired by hand), the rule's name does."""
-    if event.get("kind") in KINDS:
-        return PeriodKind(event["kind"])
-    return PeriodKind.WEEK if "week" in " ".join(event.get("resources") or []).lower() else PeriodKind.MONTH
-
-
 def make_handler(build: Callable[[], ReportServices] = bootstrap.reports_from_env) -> Handler:
-    """API Gateway's requests to the router, the schedule rules' events to the generation; over the services
+    """API Gateway's requests to the router, the schedule rules' events and the queue's jobs to the generation
+    (functions/reports_jobs.py); over the services
     `build` makes on first use (tests pass moto, and their own clock)."""
     services = bootstrap.BuiltOnce(build)
     api = api_handler(_build_app, services=services)
 
-    def scheduled(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        kind, built = _scheduled_kind(event), services()
-        keys = built.reports.generate(kind, built.clock.now())
-        _generated("scheduled reports written", kind.value, keys)
-        return {"kind": kind.value, "written": len(keys)}
+    on_schedule, on_jobs = schedule_handlers(services)
 
-    on_schedule = entry(scheduled)
-    return lambda event, context: (api if "httpMethod" in event else on_schedule)(event, context)
+    def route(event: dict[str, Any], context: Any) -> Any:
+        if "httpMethod" in event:
+            return api(event, context)
+        return (on_jobs if is_sqs(event) else on_schedule)(event, context)
+
+    return route
 
 
 handler = make_handler()

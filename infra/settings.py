@@ -250,6 +250,8 @@ class ReportsSettings(_FromEnv):
     reports_bucket: str = _env("REPORTS_BUCKET")
     report_city: str = _env("REPORT_CITY")
     topic_arn: str = _env("WORK_ORDER_TOPIC_ARN")
+    # the scheduled run's one job per report (infra.reports.jobs); without it every report is written in the run
+    reports_queue_url: str = _env("REPORTS_QUEUE_URL", "")
     ratings_table: str = _env("RATINGS_TABLE", "")
     work_orders_table: str = _env("WORK_ORDERS_TABLE", "")
 

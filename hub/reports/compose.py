@@ -3,8 +3,10 @@
 What is read, per stored period (a day or a month, `hub.reports.periods`):
   a city      its partition, whole (one query, paged): every cell is used by a view
   a county    its cells in the city's partition, one query per dimension (`{dim}#{county}#`)
-  a township  the township cells of its county (`tw#{county}#`), kept for that township: summary, by agency
-  an agency   its counties from the summary index, then one query per dimension and county
+  a township  the township cells of its county (`tw#{county}#`), kept for that township: summary, by agency; and
+              for each of its agencies rated nowhere else in the county, that agency's other cells (hall, window,
+              staff, channel, service, tag: one query each, after one for its summary cell to check it)
+  an agency   its counties from the summary index (once per month), then one query per dimension and county
 plus the summary cells of the trend's months and, for the lowest-two-periods flag, the staff and window
 cells of the period before.
 """
@@ -100,15 +102,25 @@ class _Read:
 
     def __init__(self, store: RollupStore, request: ReportRequest, period: Period) -> None:
         self.store, self.request, self.period = store, request, period
+        self._counties: dict[str, list[tuple[str, str]]] = {}
+
+    def _agency_counties(self, month: str) -> list[tuple[str, str]]:
+        """(city, county) of every county the agency was rated in during `month`, from the summary index once per
+        month: a day's cells are in a county only if its month's are (every change counts in both), so a week's
+        seven days ask the index once or twice, not seven times."""
+        if month not in self._counties:
+            found = self.store.agency_partitions(month, str(self.request.agency_code))
+            self._counties[month] = [(key.pk.split("#", 1)[1], key.county) for key in found]
+        return self._counties[month]
 
     def cells(self, stored: Iterable[str], dims: Iterable[str] = Dim.ALL) -> list[Cell]:
         request, dims = self.request, tuple(dims)
         out: list[Cell] = []
         for key in stored:
             if request.agency_code is not None:
-                for summary in self.store.agency_partitions(key, request.agency_code):
+                for city, county in self._agency_counties(key[:7]):
                     for dim in dims:
-                        out += self.store.query(summary.pk, f"{dim}#{summary.county}#{request.agency_code}#")
+                        out += self.store.query(f"{key}#{city}", f"{dim}#{county}#{request.agency_code}#")
                 continue
             code = request.region_code or ""
             pk = f"{key}#{code[:4]}"
@@ -123,8 +135,31 @@ class _Read:
                 for dim in dims:
                     out += self.store.query(pk, f"{dim}#{code[:6]}#")
             else:  # a township (or a village: its township's figures, R18)
-                out += [c for c in self.store.query(pk, f"{Dim.TOWNSHIP}#{code[:6]}#") if c.key.key == code[:9]]
+                township = [c for c in self.store.query(pk, f"{Dim.TOWNSHIP}#{code[:6]}#") if c.key.key == code[:9]]
+                out += township
+                wanted = [d for d in dims if d not in (Dim.SUMMARY, Dim.TOWNSHIP)]
+                if wanted:
+                    out += self._wholly_in(pk, code[:6], township, wanted)
         return out
+
+    def _wholly_in(self, pk: str, county: str, township: list[Cell], dims: list[str]) -> list[Cell]:
+        """The other views' cells of the agencies whose every rating and order of the county (in this stored
+        period) was in the township: their county-keyed cells are then the township's own. An agency rated in
+        other townships too cannot be split (its window, staff, channel, service and tag cells are per county):
+        it is left out of those views, and stays in the summary and by_agency (docs/reports.md)."""
+        out: list[Cell] = []
+        for cell in township:
+            agency = cell.key.agency
+            whole = [c for c in self.store.query(pk, f"{Dim.SUMMARY}#{county}#{agency}#") if c.key.agency == agency]
+            if len(whole) != 1 or _nonzero(whole[0].counters) != _nonzero(cell.counters):
+                continue
+            for dim in dims:
+                out += [c for c in self.store.query(pk, f"{dim}#{county}#{agency}#") if c.key.agency == agency]
+        return out
+
+
+def _nonzero(counters: Mapping[str, int]) -> dict[str, int]:
+    return {k: v for k, v in counters.items() if v}
 
 
 def _label_region(code: str, names: Mapping[str, str]) -> str:
@@ -227,9 +262,6 @@ def _views(cells: dict[str, list[Cell]], request: ReportRequest, settings: Repor
     groups, labels, _ = _group(agency_cells or [], lambda c: (c.key.agency, None))
     view(ViewKind.BY_AGENCY, sorted(_rows(groups, Dimension.AGENCY, labels, ALL_COLUMNS, settings),
                                     key=lambda r: r.key), ALL_COLUMNS)  # fmt: skip
-    if level is Level.TOWNSHIP or level is Level.VILLAGE:
-        return views
-
     windows = cells.get(Dim.WINDOW, [])
     halls, _, _ = _group(windows, lambda c: (_unescape(c.key.key).rsplit("/", 1)[0], None))
     view(ViewKind.BY_HALL, sorted(_rows(halls, Dimension.HALL, {k: k for k in halls}, RATING_COLUMNS, settings),
@@ -314,8 +346,7 @@ def compose_report(
     read = _Read(store, request, period)
     cells = _by_dim(read.cells(period.stored_keys))
     before = period.previous()
-    previous = _by_dim(read.cells(before.stored_keys, [Dim.WINDOW, Dim.STAFF])) if request.region_code is None or \
-        region_level(request.region_code) in (Level.CITY, Level.COUNTY) else {}  # fmt: skip
+    previous = _by_dim(read.cells(before.stored_keys, [Dim.WINDOW, Dim.STAFF]))
     summary = _summary_row(cells, request, settings)
     scope = ReportScope(
         region_code=request.region_code, agency_code=request.agency_code, name_zh=summary.label_zh,
@@ -327,3 +358,17 @@ def compose_report(
         footnotes=list(ind.definitions(settings)), settings=settings,
     )  # fmt: skip
 
+
+
+def rated_scopes(store: RollupStore, period: str, city: str) -> tuple[list[str], list[str]]:
+    """The counties (6 digits) and agencies rated in `period` in the city, from its summary cells alone: what the
+    scheduled run lists its reports from (one query per stored day or month), rather than composing the city's
+    whole report (every dimension, the trend, the period before) only to read its by_county and by_agency rows."""
+    counties: set[str] = set()
+    agencies: set[str] = set()
+    for key in parse_period(period).stored_keys:
+        for cell in store.query(f"{key}#{city[:4]}", f"{Dim.SUMMARY}#"):
+            if any(cell.counters.values()):
+                counties.add(cell.key.county)
+                agencies.add(cell.key.agency)
+    return sorted(counties), sorted(agencies)

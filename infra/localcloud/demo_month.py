@@ -3,13 +3,15 @@ a full 通报 in about a minute — `hcp local demo-month`.
 
 What it does, all through the hub's own routes, as the demo people (docs/people.md):
   1. registers a `unified` connector for the whole city (an operator's POST /v1/connectors);
-  2. walks the clock a fortnight at a time from 2026-10-01 to the month's end, posting each week's ratings signed as
-     that connector (POST /v1/ratings, 100 a batch) across three counties, their agencies, the county hall's
-     windows and staff, every channel; bad ones carry tags (R2);
-  3. handles the bad ratings' work orders as their units would: most replied at once, some only at the next clock move
-     (late: escalated on the way), some complex (contact, rectification), some appealed and upheld or
-     rejected by the county's management, real-name ones visited and surveyed (R11-R17);
-  4. sets the clock past the month's end, so that the monthly schedule writes the reports.
+  2. walks the clock through the month before (one move) and the month (a fortnight a move), posting each step's
+     ratings signed as that connector (POST /v1/ratings, 100 a batch) across three counties, their agencies, the
+     county hall's windows and staff, every channel; bad ones carry tags (R2); `ratings` sets about how many;
+  3. handles the bad ratings' work orders as their units would, in turn so that a small month has each: replied at
+     once, only at the next clock move (late: escalated on the way), complex (contact, rectification), appealed
+     and upheld or rejected by the county's management; real-name ones visited (R13); every rater surveyed by
+     management (R16) and the order closed (R11-R17); the units without a demo user leave theirs open (overdue);
+  4. sets the clock past the month's end, so that the monthly schedule writes the reports, and waits until the
+     report jobs are written.
 
 Deterministic (a seeded generator): the same month every time. One staff member (张伟, window 3) is rated worst
 both months, so the ranking flags him `lowest_two_periods`.
@@ -35,6 +37,9 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 HALL = "赣县区政务服务中心"
 STEP_DAYS = 15
+FULL_SCALE_RATINGS = 760  # about what day_ratings gives two months at scale 1 (8 a day, then 22)
+DEFAULT_RATINGS = 300  # enough for every county, agency, window, staff member and work-order fate
+MIN_RATINGS = 60
 
 
 def uscc(prefix17: str) -> str:
@@ -211,20 +216,20 @@ def day_ratings(rng: random.Random, d: date, serial: int, *, busy: bool = True, 
     return [_rating(rng, d, serial + i + 1, 0.05 if busy else 0.07) for i in range(count)]
 
 
-def _fate(rng: random.Random, agency: Agency) -> str:
+# What becomes of the bad ratings' orders, in turn (deterministic, so a small month has every fate): the county's
+# units' orders may be appealed (ganxian-management reviews them); the others' are replied, late or rectified.
+FATES_COUNTY = ("on_time", "late", "appeal_upheld", "on_time", "complex", "on_time", "appeal_rejected", "late",
+                "on_time", "complex")  # fmt: skip
+FATES_OTHER = ("on_time", "late", "on_time", "complex")
+
+
+def _fate(turn: Counter[str], agency: Agency) -> str:
     if agency.user is None:
         return "open"  # no demo user for the unit: it stays in handling, overdue by the month's end
-    roll = rng.random()
-    appealable = agency.region.startswith("360704")  # ganxian-management reviews the county's appeals
-    if roll < 0.55:
-        return "on_time"
-    if roll < 0.72:
-        return "late"
-    if roll < 0.86:
-        return "complex"
-    if appealable:
-        return "appeal_upheld" if roll < 0.93 else "appeal_rejected"
-    return "on_time"
+    fates = FATES_COUNTY if agency.region.startswith("360704") else FATES_OTHER
+    key = "county" if fates is FATES_COUNTY else "other"
+    turn[key] += 1
+    return fates[(turn[key] - 1) % len(fates)]
 
 
 def _act(hub: Hub, outcome: Outcome, user: str, order_id: str, body: dict[str, Any]) -> bool:
@@ -238,16 +243,21 @@ def _act(hub: Hub, outcome: Outcome, user: str, order_id: str, body: dict[str, A
     return True
 
 
+def _manager(agency: Agency) -> str:
+    """Who surveys, reviews and closes the agency's orders: its county's management, or the city's (R16, R17)."""
+    return "ganxian-management" if agency.region.startswith("360704") else "ganzhou-management"
+
+
 def _finish(hub: Hub, outcome: Outcome, plan: Plan, order_id: str) -> None:
-    """After the reply or the rectification: a real-name rating is visited (R13), its rater surveyed (R16), closed."""
-    user = str(plan.agency.user)
+    """After the reply or the rectification: a real-name rating is visited by the unit (R13), every rater surveyed
+    by management (R16), the order closed."""
+    user, manager = str(plan.agency.user), _manager(plan.agency)
     if plan.real_name:
         _act(hub, outcome, user, order_id, {"action": "record_follow_up_visit", "visitor_name": "窗口负责人",
                                             "method": "phone", "note": "已电话回访，说明处理情况"})  # fmt: skip
-        _act(hub, outcome, user, order_id, {"action": "survey_satisfaction", "method": "phone",
-                                            "satisfaction": "satisfied"})  # fmt: skip
-    _act(hub, outcome, "ganxian-management" if plan.agency.region.startswith("360704") else user, order_id,
-         {"action": "close"})  # fmt: skip
+    _act(hub, outcome, manager, order_id, {"action": "survey_satisfaction", "method": "phone",
+                                           "satisfaction": "satisfied"})  # fmt: skip
+    _act(hub, outcome, manager, order_id, {"action": "close"})
 
 
 def _handle_now(hub: Hub, outcome: Outcome, plan: Plan, order_id: str) -> bool:
@@ -276,9 +286,8 @@ def _handle_now(hub: Hub, outcome: Outcome, plan: Plan, order_id: str) -> bool:
 def _handle_later(hub: Hub, outcome: Outcome, plan: Plan, order_id: str) -> None:
     """A clock move later: the late reply, the complex rectification, the rejected appeal's handling."""
     user = str(plan.agency.user)
-    if plan.fate in ("late", "appeal_rejected"):
-        if plan.fate == "late":
-            _act(hub, outcome, user, order_id, {"action": "classify", "kind": "simple"})
+    if plan.fate in ("late", "appeal_rejected"):  # an appeal rejected leaves the order as it was: dispatched
+        _act(hub, outcome, user, order_id, {"action": "classify", "kind": "simple"})
         _act(hub, outcome, user, order_id, {"action": "send_reply", "summary": "已答复评价人（逾期）"})
     else:
         _act(hub, outcome, user, order_id, {"action": "resolve", "rectification": "已优化办事指南并培训窗口人员"})
@@ -313,22 +322,32 @@ def register_connector(hub: Hub) -> tuple[str, str]:
     return str(connector.get("connector_id") or answer.get("connector_id")), str(answer["secret"])
 
 
-def run(hub: Hub, *, month: str = "2026-11", seed: int = 13, say: Callable[[str], None] = print) -> Outcome:
-    """Two months of ratings (the one before `month`, lighter, for the two-periods flag), the month's work orders
-    handled, and the clock left just after the monthly reports were written."""
+def run(hub: Hub, *, month: str = "2026-11", seed: int = 13, ratings: int = DEFAULT_RATINGS,
+        say: Callable[[str], None] = print) -> Outcome:  # fmt: skip
+    """Two months of about `ratings` ratings (the one before `month`, lighter, for the trend and the two-periods
+    flag), their work orders handled, and the clock left just after the monthly reports were written."""
+    if ratings < MIN_RATINGS:
+        raise ValueError(f"a demo month needs at least {MIN_RATINGS} ratings (every county, agency and window rated)")
     rng = random.Random(seed)
+    scale = ratings / FULL_SCALE_RATINGS
     year, number = map(int, month.split("-"))
     first = date(year, number, 1)
     start = date(year - (number == 1), (number - 2) % 12 + 1, 1)  # the month before
     end = date(year + (number == 12), number % 12 + 1, 1)
     connector_id, secret = register_connector(hub)
     outcome = Outcome()
+    turns: Counter[str] = Counter()
     pending: list[tuple[Plan, str]] = []
     day, serial = start, 0
     while day < end:
-        # half a month per clock move, the 1st-15th and the 16th-end (each move fires the schedules it passes)
+        # The month before in one clock move; the month itself half a month per move, the 1st-15th and the
+        # 16th-end, so that the late replies come after their deadline (each move fires the schedules it passes:
+        # a weekly run at most, whatever the move's length).
+        whole = day < first
+        if day == first:
+            turns.clear()  # the reported month deals its fates from the start: each is in its report
         week = [day + timedelta(days=i) for i in range(31) if (day + timedelta(days=i)).month == day.month
-                and (day.day > STEP_DAYS or (day + timedelta(days=i)).day <= STEP_DAYS)]  # fmt: skip
+                and (whole or day.day > STEP_DAYS or (day + timedelta(days=i)).day <= STEP_DAYS)]  # fmt: skip
         hub.move_clock(datetime.combine(week[-1], datetime.min.time(), BEIJING) + timedelta(hours=20))
         outcome.weeks += 1
         # the units' later moves on last week's orders (a week late for the simple ones: overdue, escalated)
@@ -337,7 +356,7 @@ def run(hub: Hub, *, month: str = "2026-11", seed: int = 13, say: Callable[[str]
         pending = []
         ratings, agencies = [], {}
         for d in week:
-            for rating, agency, real_name in day_ratings(rng, d, serial, busy=d >= first):
+            for rating, agency, real_name in day_ratings(rng, d, serial, busy=d >= first, scale=scale):
                 serial += 1
                 ratings.append(rating)
                 bad = rating["grade"] in ("dissatisfied", "very_dissatisfied")
@@ -351,7 +370,7 @@ def run(hub: Hub, *, month: str = "2026-11", seed: int = 13, say: Callable[[str]
                     outcome.accepted += 1
                     agency, real_name, bad = agencies[rating["source_rating_id"]]
                     if bad:
-                        fate = _fate(rng, agency)
+                        fate = _fate(turns, agency)
                         plans[item["rating_id"]] = Plan(item["rating_id"], agency, fate, real_name)
                 else:
                     code = ((item.get("errors") or [{}])[0]).get("code", "?")
@@ -376,5 +395,9 @@ def run(hub: Hub, *, month: str = "2026-11", seed: int = 13, say: Callable[[str]
         _handle_later(hub, outcome, plan, order_id)
     hub.settle()
     hub.move_clock(datetime.combine(end, datetime.min.time(), BEIJING) + timedelta(hours=10, minutes=5))
-    hub.settle()
+    # Each clock move fires the weekly run before that fortnight's ratings are posted (no real week is posted after
+    # its Monday), so the demo's weekly files in the bucket are thin; any week's report is composed on request
+    # (`hcp reports show --period 2026-W48 ...`), or written again by `hcp reports generate --kind week`. Asking for
+    # them here would double the demo's time (fourteen weekly reports, each seven days of cells).
+    hub.settle()  # the monthly report jobs written
     return outcome

@@ -7,8 +7,9 @@
 
 A report is composed from rollup cells when it is asked for (cheap: a report reads its cells, never the
 ratings), once its period has ended; before that it is 404 REPORT_NOT_READY with the time the scheduled
-one is written. `generate` writes the city's, every county's and every department's weekly or monthly
-report as HTML, XLSX and JSON to the reports bucket and tells management on the work-order topic.
+one is written. `generate` lists the city's, every county's and every department's weekly or monthly report
+and queues one job each (infra.reports.jobs); `write` renders one as HTML, XLSX and JSON to the reports
+bucket and tells its management on the work-order topic.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.access import AccessDenied, Principal, PrincipalRole, agency_home, region_prefix
 from hub.codes import CodeError, check_region_code, check_uscc
@@ -25,6 +26,9 @@ from hub.reports.document import Audience, PeriodKind, ReportDocument, ViewKind
 from hub.reports.periods import BEIJING, Period, PeriodError, parse_period, period_containing
 from infra.reports import FORMATS, Rendered, render
 from infra.reports.archive import ReportArchive, ReportNotifier
+
+if TYPE_CHECKING:
+    from infra.reports.jobs import ReportJobs
 
 # When the scheduled reports are written (template.yaml's schedule rules, in UTC): 10:00 Beijing time on
 # the Monday after the week and on the 1st after the month.
@@ -53,6 +57,8 @@ class ReportTarget:
 
 
 Composer = Callable[[ReportTarget, datetime], ReportDocument]
+# (period key, city code) -> (the counties' codes, the agencies' codes) rated in it (hub.reports.compose.rated_scopes)
+Scopes = Callable[[str, str], tuple[list[str], list[str]]]
 
 
 def scheduled_at(period: Period) -> datetime:
@@ -130,8 +136,11 @@ class ReportAnswer:
 class ReportService:
     def __init__(self, composer: Composer, archive: ReportArchive | None = None,
                  notifier: ReportNotifier | None = None, city: str | None = None,
-                 rebuilder: Callable[[str, datetime], dict[str, Any]] | None = None) -> None:  # fmt: skip
+                 rebuilder: Callable[[str, datetime], dict[str, Any]] | None = None,
+                 jobs: ReportJobs | None = None, scopes: Scopes | None = None) -> None:  # fmt: skip
         self.composer = composer
+        self.jobs = jobs
+        self.scopes = scopes
         self.rebuilder = rebuilder
         self.archive = archive
         self.notifier = notifier
@@ -162,29 +171,45 @@ class ReportService:
 
     # ---- the schedule
 
-    def generate(self, kind: PeriodKind, now: datetime, period: str | None = None) -> list[str]:
-        """The reports of the last whole week or month before `now` (or of `period`): the city's and each of its
-        counties' (and, monthly, each department's; any period of any of them is on request through the API),
-        with the public summary, in every format, written to the bucket; management told of each.
-        Returns the keys written. Re-running writes the same keys again (a new version in the bucket)."""
-        if self.archive is None or not self.city:
-            raise RuntimeError("generate needs the reports bucket and the city (REPORTS_BUCKET, REPORT_CITY)")
+    def targets(self, kind: PeriodKind, now: datetime, period: str | None = None) -> list[ReportTarget]:
+        """The reports of the last whole week or month before `now` (or of `period`): the city's, each of its
+        counties' and each department's (rated in the period), for management, and the city's public summary.
+        Read from the period's summary cells (`scopes`), or else the city's composed report; nothing rendered."""
+        if not self.city:
+            raise RuntimeError("generate needs the city (REPORT_CITY)")
         chosen = parse_period(period) if period else period_containing(kind, now.astimezone(BEIJING).date()).previous()
         city = check_region_code(self.city.ljust(12, "0"))
-        written: list[str] = []
-        first = self._write(ReportTarget(chosen, city, None, Audience.MANAGEMENT), now, written)
-        targets = [ReportTarget(chosen, row.key.ljust(12, "0"), None, Audience.MANAGEMENT)
-                   for row in _rows(first, ViewKind.BY_COUNTY)]  # fmt: skip
-        if kind is PeriodKind.MONTH:  # the departments' reports monthly; weekly only the city's and counties'
-            agencies = _rows(first, ViewKind.BY_AGENCY)
-            targets += [ReportTarget(chosen, None, row.key, Audience.MANAGEMENT) for row in agencies]
-        targets.append(ReportTarget(chosen, city, None, Audience.PUBLIC))
-        for target in targets:
-            self._write(target, now, written)
-        return written
+        first = ReportTarget(chosen, city, None, Audience.MANAGEMENT)
+        if self.scopes is not None:  # the summary cells only
+            county_codes, agency_codes = self.scopes(chosen.key, city)
+        else:  # from the city's composed report
+            document = self.composer(first, now)
+            county_codes = [row.key for row in _rows(document, ViewKind.BY_COUNTY)]
+            agency_codes = [row.key for row in _rows(document, ViewKind.BY_AGENCY)]
+        counties = [ReportTarget(chosen, code.ljust(12, "0"), None, Audience.MANAGEMENT) for code in county_codes]
+        # Weekly and monthly alike (issue 13 item 4, 第二十条): each is one queued job, so 300 departments a week
+        # cost 300 short invocations, not one long one.
+        agencies = [ReportTarget(chosen, None, code, Audience.MANAGEMENT) for code in agency_codes]
+        return [first, *counties, *agencies, ReportTarget(chosen, city, None, Audience.PUBLIC)]
 
-    def _write(self, target: ReportTarget, now: datetime, written: list[str]) -> ReportDocument:
-        assert self.archive is not None
+    def generate(self, kind: PeriodKind, now: datetime, period: str | None = None) -> Generation:
+        """Every target of the period (`targets`): queued, one job each, when the service has a queue (the
+        function's schedule and `POST /v1/reports/generate`); written here, one after another, when it has none
+        (tests, tools). Either way `keys` are the objects the period's reports are (or will be) written to."""
+        targets = self.targets(kind, now, period)
+        keys = [archive_key(t, fmt) for t in targets for fmt in FORMATS]
+        if self.jobs is not None:
+            self.jobs.enqueue(targets)
+            return Generation(targets[0].period.key, keys, queued=len(targets))
+        for target in targets:
+            self.write(target, now)
+        return Generation(targets[0].period.key, keys, queued=0)
+
+    def write(self, target: ReportTarget, now: datetime) -> list[str]:
+        """One target's report in every format, written to the bucket under its fixed keys (again on a
+        redelivery: a new version of the same objects), then its management told. Returns the keys."""
+        if self.archive is None:
+            raise RuntimeError("writing a report needs the reports bucket (REPORTS_BUCKET)")
         document = self.composer(target, now)
         keys = []
         for fmt in FORMATS:
@@ -192,10 +217,19 @@ class ReportService:
             key = archive_key(target, fmt)
             self.archive.put(key, rendered.body, rendered.content_type)
             keys.append(key)
-        written.extend(keys)
         if self.notifier is not None and target.audience is Audience.MANAGEMENT:
             self.notifier.report_ready(document, keys)
-        return document
+        return keys
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """A scheduled run's outcome: the period, the objects its reports are written to, how many jobs were queued
+    (0: written in the invocation)."""
+
+    period: str
+    keys: list[str]
+    queued: int
 
 
 def _rows(document: ReportDocument, kind: ViewKind) -> Iterable[Any]:

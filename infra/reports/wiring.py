@@ -23,11 +23,12 @@ def reports_from_env(environ: Mapping[str, str] | None = None, *, session: Any =
     from infra.bootstrap import SEALING_CLIENTS, aws_clients, sealed_stores
     from infra.rating_store import DynamoRatingStore
     from infra.reports.archive import S3ReportArchive, SnsReportNotifier
+    from infra.reports.jobs import SqsReportJobs
     from infra.rollup_store import DynamoRollupStore
     from infra.workorder_store import DynamoWorkOrderStore
 
     settings = ReportsSettings.from_env(environ)
-    clients = aws_clients(session, services=("dynamodb", "s3", "sns", *SEALING_CLIENTS))
+    clients = aws_clients(session, services=("dynamodb", "s3", "sns", "sqs", *SEALING_CLIENTS))
     dynamodb = clients["dynamodb"]
     store = DynamoRollupStore(dynamodb, settings.rollups_table)
 
@@ -53,6 +54,8 @@ def reports_from_env(environ: Mapping[str, str] | None = None, *, session: Any =
         notifier=SnsReportNotifier(clients["sns"], settings.topic_arn),
         city=settings.report_city,
         rebuilder=rebuilder,
+        jobs=SqsReportJobs(clients["sqs"], settings.reports_queue_url) if settings.reports_queue_url else None,
+        scopes=scopes_over(store),
     )
 
 
@@ -71,3 +74,10 @@ def composer_over(store: Any, settings: Any = None) -> Composer:
                                              detail_zh=exc.message_zh)) from None  # fmt: skip
 
     return compose
+
+
+def scopes_over(store: Any) -> Any:
+    """The counties and agencies a period's reports are listed for, from its summary cells (rated_scopes)."""
+    from hub.reports.compose import rated_scopes
+
+    return lambda period, city: rated_scopes(store, period, city)

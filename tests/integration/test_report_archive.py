@@ -1,15 +1,18 @@
 """The reports bucket's port (infra/reports/archive.py): one contract over S3 (moto) and the in-memory fake, and the
-ReportReady notice over SNS (moto) — what management's subscription filters on, nothing personal (R19, R20)."""
+ReportReady notice over SNS (moto) — what management's subscription filters on, nothing personal (R19, R20); the
+scheduled run's jobs (infra/reports/jobs.py): one contract over SQS (moto) and the fake."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from hub.reports.document import Audience
+from hub.reports.periods import parse_period
 from infra.reports.archive import (
     InMemoryReportArchive,
     ReportArchive,
@@ -17,6 +20,8 @@ from infra.reports.archive import (
     SnsReportNotifier,
     ready_message,
 )
+from infra.reports.jobs import InMemoryReportJobs, ReportJobs, SqsReportJobs, job_target
+from infra.reports.service import ReportTarget
 from tests.reports_sample import sample_document
 
 
@@ -61,3 +66,52 @@ def test_the_ready_notice_carries_the_attributes_management_filters_on_and_no_fi
     # a negative control: another county's subscription would not match the city's notice
     _, attributes = ready_message(document, [])
     assert attributes["region_code"] != "360704000000"
+
+
+# --------------------------------------------------------------------------------------------------
+# The scheduled run's jobs (infra/reports/jobs.py): one contract over SQS (moto) and the in-memory fake
+
+
+def _targets(n: int) -> list[ReportTarget]:
+    week = parse_period("2026-W48")
+    agencies = [ReportTarget(week, None, f"11360704MB1C{i:06d}", Audience.MANAGEMENT) for i in range(n - 1)]
+    return [ReportTarget(week, "360700000000", None, Audience.PUBLIC), *agencies]
+
+
+@pytest.fixture(params=["sqs", "memory"])
+def jobs(request: pytest.FixtureRequest) -> Iterator[tuple[ReportJobs, Callable[[], list[str]]]]:
+    if request.param == "memory":
+        fake = InMemoryReportJobs()
+        yield fake, fake.take
+        return
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="reports")["QueueUrl"]
+
+        def take() -> list[str]:
+            bodies: list[str] = []
+            while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+                bodies += [m["Body"] for m in batch]
+                sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])  # fmt: skip
+            return bodies
+
+        yield SqsReportJobs(sqs, url), take
+
+
+def test_every_target_becomes_one_job_that_names_it_again(jobs: tuple[ReportJobs, Callable[[], list[str]]]) -> None:
+    queue, take = jobs
+    targets = _targets(23)  # more than one SendMessageBatch of ten
+    assert queue.enqueue(targets) == 23
+    received = take()
+    assert len(received) == 23
+    assert sorted(map(job_target, received), key=lambda t: t.scope_key) == sorted(targets, key=lambda t: t.scope_key)
+
+
+@pytest.mark.parametrize("body", ['{"period": "2026-W48", "audience": "management"}',
+                                  '{"period": "2026-W99", "region_code": "360700000000", "audience": "management"}',
+                                  '{"period": "2026-11", "region_code": "360700000000", "audience": "everyone"}',
+                                  "not json"])  # fmt: skip
+def test_a_job_that_names_no_target_fails(body: str) -> None:
+    with pytest.raises(ValueError):
+        job_target(body)

@@ -22,6 +22,7 @@ from infra.bootstrap import ReportServices
 from infra.clock import LocalClock
 from infra.memory import InMemoryRollupStore
 from infra.reports.archive import InMemoryReportArchive, InMemoryReportNotifier
+from infra.reports.jobs import InMemoryReportJobs
 from infra.reports.service import ReportService
 from infra.reports.wiring import composer_over
 from tests.integration.test_ingest_function import Context, api_event
@@ -137,7 +138,32 @@ def test_rebuild_needs_a_period(reports: Reports) -> None:
 
 def test_a_schedule_rule_writes_the_last_whole_week_by_the_services_clock(reports: Reports) -> None:
     written = reports.handler({"kind": "week", "resources": ["arn:aws-cn:events:rule/WeeklyReports"]}, Context())
-    assert written == {"kind": "week", "written": len(reports.archive.objects)} and written["written"] > 0
+    assert written == {"kind": "week", "period": "2026-W48", "queued": 0, "objects": len(reports.archive.objects)}
+    assert written["objects"] > 0
     assert all(key.startswith("reports/week/2026-W48/") for key in reports.archive.objects)
     by_name = reports.handler({"resources": ["arn:aws-cn:events:rule/hcp-MonthlyReports"]}, Context())
     assert by_name["kind"] == "month"
+
+
+def sqs_event(bodies: list[str]) -> dict[str, Any]:
+    return {"Records": [{"messageId": f"m{i}", "receiptHandle": f"h{i}", "body": body, "attributes": {
+        "ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ReportsQueue", "awsRegion": "us-east-1"}
+        for i, body in enumerate(bodies)]}  # fmt: skip
+
+
+def test_a_run_queues_its_reports_and_each_job_writes_one_a_broken_job_fails_alone() -> None:
+    """The fan-out (issue 13): the generate route answers 202 with the keys to come; the jobs, taken by the same
+    function from its queue, write them; a job naming no target is reported as the batch's one failure."""
+    clock, archive, notifier = LocalClock(NOW), InMemoryReportArchive(), InMemoryReportNotifier()
+    jobs = InMemoryReportJobs()
+    service = ReportService(composer_over(InMemoryRollupStore()), archive, notifier, city="360700000000", jobs=jobs)
+    reports = Reports(make_handler(build=lambda: ReportServices(service, clock)), clock, archive, notifier)
+    status, answer = reports.answer("POST", "/v1/reports/generate", user="operator", body={"kind": "week"})
+    assert (status, answer["queued"], archive.objects) == (202, 2, {})
+    queued = jobs.take()
+    reply = reports.handler(sqs_event([*queued, '{"period": "2026-W48"}']), Context())
+    assert reply == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    assert set(archive.objects) == set(answer["keys"]) and len(notifier.published) == 1
+    scheduled = reports.handler({"kind": "month"}, Context())
+    assert scheduled == {"kind": "month", "period": "2026-11", "queued": 2, "objects": 6} and len(jobs.take()) == 2

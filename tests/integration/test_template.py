@@ -53,6 +53,15 @@ def test_the_forward_queue_outlasts_six_forward_timeouts_and_dead_letters() -> N
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ForwardDeadLetterQueue", "Arn"]}
 
 
+def test_the_report_jobs_queue_outlasts_six_reports_timeouts_and_dead_letters() -> None:
+    queue = SAM["Resources"]["ReportsQueue"]["Properties"]
+    function = FUNCTIONS["ReportsFunction"]["Properties"]
+
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ReportsDeadLetterQueue", "Arn"]}
+    assert function["Events"]["Jobs"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
 def test_the_secret_is_only_ever_referenced_by_ref() -> None:
     """moto's CloudFormation skips secrets, and a GetAtt on a skipped resource fails the local stack."""
     text = json.dumps(SAM)
@@ -130,7 +139,7 @@ def test_the_raw_payload_bucket_is_versioned_encrypted_and_private(deployed: Loc
 
 
 def test_the_forward_mapping_and_the_sweep_schedule_are_deployed(deployed: LocalCloud) -> None:
-    (mapping,) = deployed.mappings
+    (mapping,) = [m for m in deployed.mappings if m.function == "ForwardFunction"]
     rules = {rule.logical_id: rule for rule in deployed.rules}
     rule = next(r for r in rules.values() if [t.function for t in r.targets] == ["SweepFunction"])
 

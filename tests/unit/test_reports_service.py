@@ -13,6 +13,7 @@ from hub.access import AccessDenied, Principal, PrincipalRole
 from hub.reports.document import Audience, PeriodKind, ViewKind
 from infra.memory import InMemoryRollupStore
 from infra.reports.archive import InMemoryReportArchive, InMemoryReportNotifier
+from infra.reports.jobs import InMemoryReportJobs, job_target
 from infra.reports.service import ReportRefused, ReportService
 from infra.reports.wiring import composer_over
 
@@ -102,7 +103,7 @@ def test_a_report_not_ready_says_when_it_will_be() -> None:
 
 
 def test_generation_writes_every_format_and_tells_management(service) -> None:
-    keys = service.generate(PeriodKind.MONTH, NOW)
+    keys = service.generate(PeriodKind.MONTH, NOW).keys
     archive, notifier = service.archive, service.notifier
     assert isinstance(archive, InMemoryReportArchive) and isinstance(notifier, InMemoryReportNotifier)
     assert "reports/month/2026-11/360700000000/management.html" in keys
@@ -114,3 +115,49 @@ def test_generation_writes_every_format_and_tells_management(service) -> None:
     assert len(notifier.published) == 1  # the public report is not announced to management
     service.generate(PeriodKind.MONTH, NOW)
     assert set(archive.versions.values()) == {2}  # a re-run writes new versions, nothing lost
+
+
+def test_a_weekly_run_queues_one_job_per_report_city_counties_and_departments_R19() -> None:
+    """Issue 13 item 4 (weekly and monthly 通报 for the city, each county and each department), in jobs that each
+    fit an invocation: the run lists, the jobs write. A job handled twice writes the same keys (a new version)."""
+    from tests.unit.test_reports_rollups import AGENCY, AGENCY_2, seeded_store
+
+    archive, notifier, jobs = InMemoryReportArchive(), InMemoryReportNotifier(), InMemoryReportJobs()
+    service = ReportService(composer_over(seeded_store()), archive, notifier, city="360700000000", jobs=jobs)
+    done = service.generate(PeriodKind.WEEK, NOW)  # Wednesday 2 December: the week of 23-29 November
+    assert (done.period, done.queued, archive.objects) == ("2026-W48", 6, {})  # nothing written by the run
+    messages = jobs.take()
+    scopes = sorted(job_target(m).scope_key for m in messages)
+    assert scopes == sorted(["360700000000", "360700000000", "360704000000", "360702000000",
+                             f"agency-{AGENCY}", f"agency-{AGENCY_2}"])  # fmt: skip
+    for message in messages:
+        service.write(job_target(message), NOW)
+    assert set(archive.objects) == set(done.keys) and len(done.keys) == 6 * 3
+    assert f"reports/week/2026-W48/agency-{AGENCY}/management.html" in done.keys
+    assert len(notifier.published) == 5  # one per management report, none for the public summary
+    service.write(job_target(messages[0]), NOW)  # redelivered
+    assert set(archive.objects) == set(done.keys) and sorted(archive.versions.values()) == [1] * 15 + [2] * 3
+
+
+def test_a_period_with_no_rated_department_still_has_the_city_and_public_reports() -> None:
+    jobs = InMemoryReportJobs()
+    service = ReportService(composer_over(InMemoryRollupStore()), InMemoryReportArchive(), city="360700", jobs=jobs)
+    assert service.generate(PeriodKind.MONTH, NOW, "2026-10").queued == 2
+    assert [job_target(m).audience for m in jobs.take()] == [Audience.MANAGEMENT, Audience.PUBLIC]
+
+
+def test_the_run_lists_its_reports_from_the_summary_cells_as_the_city_report_would() -> None:
+    """The scheduled run reads the period's summary cells only (rated_scopes), not the city's whole composition:
+    the same targets, far fewer cells (the negative control: composing the city reads every dimension)."""
+    from hub.reports.compose import rated_scopes
+    from tests.unit.test_reports_rollups import seeded_store
+
+    store = seeded_store()
+    composed = ReportService(composer_over(store), city="360700")
+    listed = ReportService(composer_over(store), city="360700", scopes=lambda p, c: rated_scopes(store, p, c))
+    for kind in (PeriodKind.WEEK, PeriodKind.MONTH):
+        store.items_read = 0
+        by_composing = composed.targets(kind, NOW)
+        read_composing, store.items_read = store.items_read, 0
+        assert listed.targets(kind, NOW) == by_composing and len(by_composing) == 6
+        assert store.items_read < read_composing / 2
