@@ -44,7 +44,7 @@ from tests.conftest import SAMPLES
 from tests.log_search import LogCapture, leaks, personal_values
 
 pytestmark = pytest.mark.e2e
-ON_A_CLOUD_OF_ITS_OWN = frozenset({"test_pipeline.py", "test_forward_faults.py"})
+ON_A_CLOUD_OF_ITS_OWN = frozenset({"test_pipeline.py", "test_forward_faults.py", "test_cases.py"})
 STARTS_ITS_OWN = frozenset({
     "test_readme_tour.py", "test_workorders.py", "test_workorder_deadlines.py", "test_province_shandong.py",
     "test_signin_any_issuer.py", "test_local_up_terminal.py",
