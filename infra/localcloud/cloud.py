@@ -69,6 +69,18 @@ Seed = Callable[["LocalCloud"], dict[str, Any]]
 
 _running: list[LocalCloud] = []  # the last one is active, the others are suspended
 _running_lock = threading.Lock()
+_clients_lock = threading.Lock()  # boto3 sessions are not thread-safe; clients are
+_session: boto3.session.Session | None = None
+
+
+def _shared_session() -> boto3.session.Session:
+    """One boto3 session for every local cloud's clients in this process: a new session loads and parses
+    botocore's endpoint and service models again (about 0.7 s of CPU per client), the shared one once per
+    service. Call with `_clients_lock` held."""
+    global _session
+    if _session is None:
+        _session = boto3.session.Session()
+    return _session
 
 
 class LocalCloudError(RuntimeError):
@@ -141,6 +153,7 @@ class LocalCloud:
         self._cleanups: list[Callable[[], object]] = []
         self._started = False
         self._suspended = threading.Event()
+        self._clients: dict[str, Any] = {}  # service -> boto3 client for this cloud's moto server
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -262,14 +275,20 @@ class LocalCloud:
     # --- AWS side ---------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        """A boto3 client for the local moto server (independent of os.environ)."""
-        return boto3.session.Session().client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=self.aws_endpoint,
-            region_name=self.region,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        """A boto3 client for the local moto server (independent of os.environ), made once per service and
+        endpoint: boto3 clients are thread-safe, and making one costs far more than most calls on it."""
+        key = f"{service} {self.aws_endpoint}"
+        with _clients_lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = _shared_session().client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=self.aws_endpoint,
+                    region_name=self.region,
+                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                )
+            return client
 
     def _create_self_created(self, resources: dict[str, Template]) -> dict[str, dict[str, Any]]:
         """Create through moto's own API what moto's CloudFormation skips; returns what to put in

@@ -1,4 +1,23 @@
-"""End to end: the real template.yaml on the local cloud (moto + in-process functions + provincial stub)."""
+"""End to end: the real template.yaml on the local cloud (moto + in-process functions + provincial stub).
+
+Which cloud a module runs on, and so where `make test` may run it (tests/conftest.py's scheduler hands each
+pytest-xdist scope whole to one worker, in collection order):
+
+- By default a module runs on THE SESSION'S CLOUD (`hub`, `local_cloud`). Every such module is one scope, on one
+  worker, in order; test_iam_enforced.py and test_log_search.py run last in it, over every call and log line of
+  that worker. A new e2e module lands here with no edit: the right place for short tests that do not move the
+  clock far.
+- A module named in ON_A_CLOUD_OF_ITS_OWN gets, as `hub`, a cloud made for it (`own_hub`), and is a scope of its
+  own, which the other worker may run beside the session's: for a module that takes long (hundreds of ratings,
+  faults) or moves the clock weeks. Its tests and fixtures are unchanged (they ask for `hub` as before).
+- A module named in STARTS_ITS_OWN makes what it needs itself (a `hub` fixture of its own over `own_hub`, a
+  `HubLocalCloud` or `LocalCloud`, `hcp local up` in a subprocess) and never touches the session's cloud; it too is
+  a scope of its own.
+
+A module apart from the session's cloud is held to what the session's last tests check: `own_hub` asserts that no
+call was denied by its function's role when its cloud stops, and `_r20_for_modules_apart` searches the module's own
+log lines for the samples' personal data when the module ends (R20, as test_log_search.py does).
+"""
 
 from __future__ import annotations
 
@@ -21,9 +40,23 @@ from infra.localcloud import iam
 from infra.localcloud.hubcloud import HubLocalCloud
 from infra.localcloud.people import id_token
 from infra.signing import sign
-from tests.log_search import LogCapture
+from tests.conftest import SAMPLES
+from tests.log_search import LogCapture, leaks, personal_values
 
 pytestmark = pytest.mark.e2e
+ON_A_CLOUD_OF_ITS_OWN = frozenset({"test_pipeline.py", "test_forward_faults.py", "test_cases.py"})
+STARTS_ITS_OWN = frozenset({
+    "test_readme_tour.py", "test_workorders.py", "test_workorder_deadlines.py", "test_province_shandong.py",
+    "test_signin_any_issuer.py", "test_local_up_terminal.py",
+})  # fmt: skip
+APART = ON_A_CLOUD_OF_ITS_OWN | STARTS_ITS_OWN
+
+
+def apart(module: str) -> bool:
+    """`module` (a path or node id under tests/e2e) runs apart from the session's cloud, in a scope of its own."""
+    return module.split("::", 1)[0].rsplit("/", 1)[-1] in APART
+
+
 BUSINESS_NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")  # the samples' day, inside their windows
 
 
@@ -132,11 +165,26 @@ def local_cloud(local_cloud: HubLocalCloud) -> Iterator[HubLocalCloud]:
 
 
 @pytest.fixture(scope="package")
-def hub(local_cloud: HubLocalCloud) -> Iterator[Hub]:
-    """The session's cloud (one for every e2e module), with the business clock on the samples' day."""
+def session_hub(local_cloud: HubLocalCloud) -> Iterator[Hub]:
+    """The session's cloud (one for every e2e module on it), with the business clock on the samples' day."""
     with environment(**FAST):
         local_cloud.move_clock(set_to=BUSINESS_NOW)
         yield Hub(local_cloud)
+
+
+@pytest.fixture(scope="module")
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """The session's cloud, drained when the module is done (test_ratings_read.py posts without draining, and
+    test_readme_fixture_example.py then takes the province's last payload for its own); for a module in
+    ON_A_CLOUD_OF_ITS_OWN, a cloud made for that module alone."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    if f"{name}.py" in ON_A_CLOUD_OF_ITS_OWN:
+        with own_hub(tmp_path_factory, f"hcp-{name}") as own:
+            yield own
+    else:
+        session: Hub = request.getfixturevalue("session_hub")
+        yield session
+        session.cloud.drain()  # nothing of this module's still on its way to the stub when the next one counts
 
 
 @contextmanager
@@ -189,10 +237,27 @@ def _capture_new_loggers(log_capture: LogCapture) -> None:
 
 @pytest.fixture(scope="package", autouse=True)
 def _capture_ends_with_the_e2e_tests(log_capture: LogCapture) -> Iterator[None]:
-    """The capture comes off the loggers once the last e2e test is done (the tests a pytest-xdist worker may run
-    next are not the e2e run's); its lines stay for the session."""
+    """The capture comes off the loggers once the last e2e test of a stretch is done (the tests a pytest-xdist
+    worker may run next are not the e2e run's), and goes on again when the worker comes back to e2e tests (a
+    module apart is a scope of its own); its lines stay for the session."""
+    log_capture.install()
     yield
     log_capture.uninstall()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _r20_for_modules_apart(request: pytest.FixtureRequest, log_capture: LogCapture) -> Iterator[None]:
+    """R20 for a module apart from the session's cloud (it may run on the other worker, whose lines the session's
+    log search never sees): no line it logged, its cloud's start and stop included, holds the samples' personal
+    data. The same search as test_log_search.py's (tests/log_search.py; its negative control is in
+    tests/unit/test_log_search.py)."""
+    if not apart(request.node.nodeid):
+        yield
+        return
+    start = len(log_capture.snapshot())
+    yield
+    found = leaks(log_capture.snapshot()[start:], personal_values(SAMPLES))
+    assert not found, f"{len(found)} log line(s) hold personal data (R20):\n" + "\n".join(found[:50])
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
