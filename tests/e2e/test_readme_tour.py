@@ -77,7 +77,7 @@ class Tour:
 
     def hcp(self, args: list[str]) -> Run:
         env = {**os.environ, "HCP_STATE_DIR": str(self.cloud.state_dir), "COLUMNS": "200"}
-        patience = 1200 if args[:2] == ["local", "demo-month"] else 120  # two months of ratings, driven
+        patience = 600 if args[:2] == ["local", "demo-month"] else 120  # two months of ratings, driven
         done = subprocess.run([str(HCP), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=patience)
         return Run(done.returncode, done.stdout + done.stderr)
 
@@ -263,7 +263,7 @@ def _nothing(tour: Tour, run: Run) -> None:
 def _demo_month(tour: Tour, run: Run) -> None:
     assert run.code == 0 and "ratings accepted" in run.out, run.out
     accepted, posted = map(int, re.findall(r"(\d+) ratings accepted of (\d+)", run.out)[0])
-    assert accepted == posted > 500, run.out  # nothing refused
+    assert accepted == posted >= 120, run.out  # nothing refused
     written = [m for m in tour.cloud.client("s3").list_objects_v2(Bucket=tour.cloud.resources["ReportsBucket"],
                                                                   Prefix="reports/month/2026-11/").get("Contents", [])]
     assert len(written) >= 3 * 5, written  # the city, its counties, its departments and the public summary
@@ -317,7 +317,7 @@ CHECKS: list[tuple[str, Check, str | None]] = [
     ("hcp local sms", _first_reminder, None),
     ("hcp clock advance 7d", _second_reminder, None),
     ("hcp local province --last 1", _default_rated, None),
-    ("hcp local demo-month", _demo_month, None),
+    ("hcp local demo-month --ratings 150", _demo_month, None),
     ("hcp reports show --period 2026-11 --region 360704 --as ganxian-management", _county_report, None),
     ("hcp reports show --period 2026-11 --region 360700 --as ganzhou-management --format html --out report.html",
      _wrote("report.html", b"<!DOCTYPE html>"), None),
