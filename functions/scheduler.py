@@ -77,9 +77,14 @@ def _check_work_orders(
         logger.warning("work-order checks skipped", extra={"missing": missing.names})
         return {"skipped": missing.names}
     # a full batch with nothing done is orders that cannot move yet: reading it again would not help
-    orders = drain(lambda: services.monitor.run(now, calendar), context, spare_ms=TIME_TO_SPARE_MS,
+    def left() -> int:
+        return remaining_ms(context, TIME_TO_SPARE_MS * 2)
+
+    orders = drain(lambda: services.monitor.run(now, calendar, remaining_ms=left, spare_ms=TIME_TO_SPARE_MS),
+                   context, spare_ms=TIME_TO_SPARE_MS,
                    worth_more=lambda batch: any(batch.counts.get(k, 0) for k in MOVES))  # fmt: skip
-    relayed = services.relay.sweep(now, older_than=timedelta(0), notices_only=True)  # every owed notice
+    # every owed notice, within the time left
+    relayed = services.relay.sweep(now, older_than=timedelta(0), notices_only=True, remaining_ms=left)
     orders.counts.update(f"relay:{k}" for k in relayed.elements())
     metrics.add_metric(name="WorkOrdersDue", unit=MetricUnit.Count, value=orders.due)
     for outcome, count in orders.counts.items():

@@ -82,13 +82,26 @@ class WorkOrderMonitor:
         self.relay = relay
         self.batch = batch
 
-    def run(self, now: datetime, calendar: WorkingDayCalendar | None = None) -> MonitorReport:
-        """Check every due order at `now`; one order's fault is counted and does not hold up the others."""
+    def run(
+        self,
+        now: datetime,
+        calendar: WorkingDayCalendar | None = None,
+        *,
+        remaining_ms: Callable[[], int] | None = None,
+        spare_ms: int = 15_000,
+    ) -> MonitorReport:
+        """Check every due order at `now`; one order's fault is counted and does not hold up the others.
+
+        With `remaining_ms` (the invocation's time left) the time is checked before every order, as the timers'
+        run does: a batch whose store calls turn slow (throttling, retries) ends with `full` set before Lambda's
+        timeout, and the orders it did not reach are still due for the next run."""
         calendar = calendar or self.calendars()
         due = self.store.due(now, self.batch)
         counts: Counter[str] = Counter()
         errors: list[str] = []
-        for order in due:
+        for checked, order in enumerate(due):
+            if remaining_ms is not None and remaining_ms() < spare_ms:
+                return MonitorReport(checked, counts, tuple(errors), full=True)
             try:
                 counts.update(self.check(order.id, now, calendar))
             except Exception as exc:  # ids and exception types only: no personal data in a report

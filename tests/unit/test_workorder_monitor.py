@@ -323,3 +323,23 @@ def test_the_outbox_sweep_stops_before_its_timeout_and_the_next_run_goes_on() ->
     assert len(hub.store.outbox()) == 20
     second = hub.relay.sweep(at("2026-10-08", "10:05"), remaining_ms=lambda: 60_000)
     assert (second["notified"], second.get("behind", 0)) == (20, 0) and hub.store.outbox() == []
+
+
+def test_the_deadline_checks_stop_before_the_timeout_when_store_calls_turn_slow_R11() -> None:
+    """Issue 16: the scheduler's work-order checks look at the time left before every order, as its timers do: a
+    batch whose store calls turn slow (throttling, a loaded table) ends before Lambda's timeout with `full` set,
+    and the orders it did not reach are escalated by the next run."""
+    orders = [simple(new_order(rating_id=f"r{i:04d}")) for i in range(5)]
+    hub = Hub(*orders)
+    clock = {"left": 40_000}
+
+    def remaining() -> int:
+        left = clock["left"]
+        clock["left"] -= 10_000  # each order's checks took 10 s
+        return left
+
+    first = hub.monitor.run(at("2026-10-09"), CALENDAR, remaining_ms=remaining, spare_ms=15_000)
+    assert first.full and first.counts["escalated"] == 3  # 40, 30 and 20 s left; then 10 s: stop
+    second = hub.monitor.run(at("2026-10-09", "00:01"), CALENDAR, remaining_ms=lambda: 60_000, spare_ms=15_000)
+    assert second.counts["escalated"] == 2 and not second.full
+    assert all([e.type for e in hub.order(o.id).history].count("DeadlineEscalated") == 1 for o in orders)
