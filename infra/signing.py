@@ -162,7 +162,10 @@ def _retired(at: datetime) -> AuthRefused:
 class DynamoNonceStore(NonceStore):
     """The template's NoncesTable: `pk={connector_id}#{nonce}`, TTL attribute `expires_at` (epoch s).
 
-    DynamoDB deletes expired items only eventually, so an expired item counts as absent.
+    DynamoDB deletes expired items only eventually, so an expired item counts as absent. Each call marks its
+    item with a token of its own (`by`): when botocore sends the put again after a first attempt that was stored
+    but answered late (a read timeout), the condition fails on the item that attempt wrote, and the token tells
+    it apart from a replay — which used to answer a fresh request 401 NONCE_REUSED on a slow table.
     """
 
     def __init__(self, client: Any, table: str) -> None:
@@ -170,18 +173,22 @@ class DynamoNonceStore(NonceStore):
         self._table = table
 
     def remember(self, connector_id: str, nonce: str, *, now: datetime, ttl: timedelta) -> bool:
+        token = secrets.token_hex(8)
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item={
                     "pk": {"S": f"{connector_id}#{nonce}"},
                     "expires_at": {"N": str(int((now + ttl).timestamp()))},
+                    "by": {"S": token},
                 },
                 ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
                 ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
+                stored: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
+                return bool(stored.get("by", {}).get("S") == token)  # our own attempt, sent again
             raise
         return True

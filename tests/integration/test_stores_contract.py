@@ -510,6 +510,25 @@ def racing_nonces(request: pytest.FixtureRequest) -> NonceStore:
     return DynamoNonceStore(resources["dynamodb"], resources["NoncesTable"])
 
 
+class _SentTwice:
+    """A DynamoDB client whose first put_item is stored but answered late, so botocore sends it again (a read
+    timeout on a slow table): the second attempt is what the caller gets back."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def put_item(self, **request: Any) -> Any:
+        self._client.put_item(**request)
+        return self._client.put_item(**request)
+
+
+def test_a_put_sent_again_after_a_late_answer_is_not_a_replay(aws: dict[str, Any]) -> None:
+    nonces = DynamoNonceStore(_SentTwice(aws["dynamodb"]), aws["NoncesTable"])
+    assert nonces.remember("c1", "r" * 16, now=NOW, ttl=timedelta(minutes=10))  # was False: 401 NONCE_REUSED
+    replay = DynamoNonceStore(aws["dynamodb"], aws["NoncesTable"])
+    assert not replay.remember("c1", "r" * 16, now=NOW, ttl=timedelta(minutes=10))  # a real replay still is
+
+
 def test_of_twenty_concurrent_uses_of_a_nonce_one_passes(racing_nonces: NonceStore) -> None:
     nonces = racing_nonces
     results = race([lambda: nonces.remember("c1", "m" * 16, now=NOW, ttl=timedelta(minutes=10))] * 20)
