@@ -1,4 +1,5 @@
-"""DynamoDB's `LastEvaluatedKey` paging, written once for every query and scan of the adapters.
+"""DynamoDB's `LastEvaluatedKey` paging, written once for every query and scan of the adapters, and
+BatchGetItem's `UnprocessedKeys`, written once for every read of items by key.
 
 boto3's own paginators cannot shrink `Limit` from one page to the next, start from a key kept in a cursor
 or stop after a set number of requests, which is what the stores need to bound what one call reads.
@@ -6,7 +7,8 @@ or stop after a set number of requests, which is what the stores need to bound w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 Item = dict[str, Any]
@@ -49,3 +51,23 @@ def items(call: Callable[..., Mapping[str, Any]], request: Mapping[str, Any], **
     """Every item of every page of `pages(call, request, **paging)`."""
     for response in pages(call, request, **paging):
         yield from response.get("Items", [])
+
+
+def batch_get(
+    client: Any, table: str, keys: Sequence[Key], *, attempts: int, what: str, **request: Any
+) -> list[Item]:
+    """The items of `keys` (BatchGetItem, 100 a request), in no set order; what DynamoDB hands back unprocessed
+    (throttled) is asked again with a growing pause, `attempts` times, and then a RuntimeError naming `what`."""
+    found: list[Item] = []
+    for start in range(0, len(keys), 100):  # BatchGetItem's limit
+        left: list[Key] = list(keys[start : start + 100])
+        for attempt in range(attempts):
+            response = client.batch_get_item(RequestItems={table: {"Keys": left, **request}})
+            found.extend(response.get("Responses", {}).get(table, []))
+            left = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            if not left:
+                break
+            time.sleep(0.01 * 2**attempt)
+        if left:
+            raise RuntimeError(f"{len(left)} {what} left unread after retries")
+    return found

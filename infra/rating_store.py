@@ -434,18 +434,9 @@ class DynamoRatingStore(RatingStore):
     def _whole(self, entries: list[dict[str, Any]]) -> list[StoredRating]:
         """The index holds the filters only (template.yaml): the page's items, read whole, in its order."""
         wanted = [{"pk": e["pk"], "sk": e["sk"]} for e in entries]
-        items: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(wanted), 100):  # BatchGetItem's limit
-            keys: list[dict[str, Any]] = wanted[start : start + 100]
-            for attempt in range(self._attempts + 4):
-                response = self._client.batch_get_item(RequestItems={self._table: {"Keys": keys}})
-                items.update((i["pk"]["S"], i) for i in response.get("Responses", {}).get(self._table, []))
-                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
-                if not keys:
-                    break
-                time.sleep(0.01 * 2**attempt)  # throttled: DynamoDB hands back what it did not read
-            if keys:
-                raise RuntimeError(f"{len(keys)} ratings of a page left unread after retries")
+        found = dynamo_pages.batch_get(self._client, self._table, wanted, attempts=self._attempts + 4,
+                                       what="ratings of a page")  # fmt: skip
+        items = {item["pk"]["S"]: item for item in found}
         return [self._stored(items[e["pk"]["S"]]) for e in entries if e["pk"]["S"] in items]
 
     def ids_of_person(self, *, phone: str | None = None, id_no: str | None = None, limit: int = 100) -> Sequence[str]:

@@ -51,7 +51,7 @@ from hub.workorders import (
     owed,
 )
 from hub.workorders.store import managing_partition, region_prefix
-from infra.dynamo_pages import pages
+from infra.dynamo_pages import batch_get, pages
 from infra.rating_store import utc_text
 
 UNIT_INDEX = "by_unit"
@@ -212,22 +212,11 @@ class DynamoWorkOrderStore(WorkOrderStore):
     def _orders(self, entries: Sequence[dict[str, Any]], *, consistent: bool = False) -> list[WorkOrder]:
         """The orders of index entries, in their order, read from the table by key (BatchGetItem, 100 a
         request, what DynamoDB hands back unprocessed asked again). An entry whose order is gone is skipped."""
-        found: dict[str, WorkOrder] = {}
         wanted = list(dict.fromkeys(e["pk"]["S"] for e in entries))
-        for start in range(0, len(wanted), 100):  # BatchGetItem's limit
-            keys: list[dict[str, Any]] = [{"pk": {"S": pk}, "sk": {"S": "ORDER"}} for pk in wanted[start : start + 100]]
-            for attempt in range(self._attempts + 4):
-                request = {"Keys": keys, "ProjectionExpression": "pk, #o", "ExpressionAttributeNames": {"#o": "order"},
-                           "ConsistentRead": consistent}  # fmt: skip
-                response = self._client.batch_get_item(RequestItems={self._table: request})
-                for item in response.get("Responses", {}).get(self._table, []):
-                    found[item["pk"]["S"]] = WorkOrder.model_validate_json(item["order"]["S"])
-                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
-                if not keys:
-                    break
-                time.sleep(0.01 * 2**attempt)  # throttled: DynamoDB hands back what it did not read
-            if keys:
-                raise RuntimeError(f"{len(keys)} work orders left unread after retries")
+        items = batch_get(self._client, self._table, [{"pk": {"S": pk}, "sk": {"S": "ORDER"}} for pk in wanted],
+                          attempts=self._attempts + 4, what="work orders", ProjectionExpression="pk, #o",
+                          ExpressionAttributeNames={"#o": "order"}, ConsistentRead=consistent)  # fmt: skip
+        found = {item["pk"]["S"]: WorkOrder.model_validate_json(item["order"]["S"]) for item in items}
         return [found[pk] for pk in wanted if pk in found]
 
     def outbox(self, limit: int = 100, *, due_by: datetime | None = None) -> list[OutboxEntry]:
