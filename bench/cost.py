@@ -70,7 +70,6 @@ WHY = {
     ("NoncesTable", ""): "replay refused (docs/signing.md): one per request",
     ("RatingsTable", "Put (tx)"): "rating + DUP slot (R8 duplicate/conflict) + PERSON look-up (R20), all or none",
     ("RatingsTable[by_next_due]", ""): "the sweep's backlog (R9: nothing lost between steps)",
-    ("RatingsTable[by_forward_state]", ""): "legacy backlog index (pending_older_than; the sweep reads by_next_due)",
     ("RatingsTable[by_month]", ""): "people's lists (GET /v1/ratings): a month, newest first, filters",
     ("RatingsTable", "Update"): "forwarded: receipt kept (one provincial key per rating, R9)",
     ("WorkOrdersTable", "Put (tx)"): "the work order (R10) + its outbox event, one transaction",

@@ -1,11 +1,12 @@
 """What the sweep reads and re-queues with 100,000 ratings pending through an outage, 1,000 of them due.
 
-The ratings are items of the RatingsTable template.yaml declares (its `by_forward_state` index), in moto
-in-process: every one pending, most waiting out their backoff (`next_due_at` ahead, as the forward
-function records it), `--due` of them overdue (their message was lost). Then one sweep query, as the
-sweep runs it (`DynamoRatingStore.pending_older_than(..., due_by=...)`), and as it ran before (no due
-filter). Printed: items read (DynamoDB's ScannedCount: what it bills), pages, ratings returned, how many
-of them were only waiting out their backoff (each a duplicate send the sweep would have caused), and time.
+The ratings are items of the RatingsTable template.yaml declares, in moto in-process, plus the
+`by_forward_state` index (forward_state, stored_at) the table had before (the baseline): every one pending,
+most waiting out their backoff (`next_due_at` ahead, as the forward function records it), `--due` of them
+overdue (their message was lost). Before: one sweep query as it ran then (`by_forward_state`, `next_due_at`
+filtered after the read, at most 20 pages). Printed: items read (DynamoDB's ScannedCount: what it
+bills), pages, ratings returned, how many of them were only waiting out their backoff (each a duplicate
+send the sweep would have caused), and time.
 Now: the sweep service itself (`ForwardService.sweep`) over the sparse `by_next_due` index, within the
 SweepFunction's `--timeout` (60 s), firing after firing until nothing is due; each invocation's time is
 modelled (10 ms a DynamoDB request, 10 messages an SQS request) and the longest printed against the timeout.
@@ -37,7 +38,7 @@ from moto import mock_aws  # noqa: E402
 
 from hub.forwarding import SWEEP_AGE, ForwardService  # noqa: E402
 from infra.memory import InMemoryForwardQueue, InMemorySealer  # noqa: E402
-from infra.rating_store import MAX_SWEEP_PAGES, DynamoRatingStore, utc_text  # noqa: E402
+from infra.rating_store import DynamoRatingStore, utc_text  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
 TABLE = "ratings"
@@ -57,8 +58,39 @@ def create_table(dynamodb: Any) -> None:
     dynamodb.create_table(
         TableName=TABLE,
         BillingMode=props["BillingMode"],
-        **{k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")},
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        GlobalSecondaryIndexes=[*props["GlobalSecondaryIndexes"], LEGACY_INDEX],
     )
+
+
+LEGACY_INDEX = {  # the sweep's index before by_next_due: the baseline only, no longer in template.yaml
+    "IndexName": "by_forward_state",
+    "KeySchema": [{"AttributeName": "forward_state", "KeyType": "HASH"},
+                  {"AttributeName": "stored_at", "KeyType": "RANGE"}],
+    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["rating_id", "next_due_at"]},
+}  # fmt: skip
+LEGACY_MAX_PAGES = 20
+
+
+def sweep_before(client: Any, cutoff: datetime, limit: int) -> list[str]:
+    """The sweep's query as it ran before: the backlog stored before `cutoff`, what waits out its backoff
+    read and then dropped by a filter (DynamoDB bills the read), at most 20 pages."""
+    found: list[str] = []
+    request: dict[str, Any] = {
+        "TableName": TABLE, "IndexName": "by_forward_state",
+        "KeyConditionExpression": "forward_state = :p AND stored_at < :c",
+        "FilterExpression": "attribute_not_exists(next_due_at) OR next_due_at <= :c",
+        "ExpressionAttributeValues": {":p": {"S": "pending"}, ":c": {"S": utc_text(cutoff)}},
+        "ProjectionExpression": "rating_id", "Limit": limit,
+    }  # fmt: skip
+    for _ in range(LEGACY_MAX_PAGES):
+        response = client.query(**request)
+        found.extend(item["rating_id"]["S"] for item in response.get("Items", [])[: limit - len(found)])
+        if len(found) >= limit or "LastEvaluatedKey" not in response:
+            break
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return found
 
 
 def load(dynamodb: Any, ratings: int, due: int) -> set[str]:
@@ -165,15 +197,14 @@ def main() -> None:
         print(f"{args.ratings} pending ratings ({len(overdue)} overdue) written in {took:.0f} s")
         cutoff = NOW - SWEEP_AGE
         counting = Counting(dynamodb)
-        store = DynamoRatingStore(counting, TABLE, sealer=InMemorySealer())
         started = time.perf_counter()
-        found = store.pending_older_than(cutoff, 1000, due_by=cutoff)
+        found = sweep_before(counting, cutoff, 1000)
         took = time.perf_counter() - started
         waiting = sum(1 for rating_id in found if rating_id not in overdue)
         before = counting.scanned
         print(f"before (by_forward_state, next_due_at filtered after the read): {len(found)} re-queued, {waiting} of "
               f"them only waiting out their backoff; {counting.scanned:,} items read in {counting.pages} pages "
-              f"(cap {MAX_SWEEP_PAGES}), {counting.ms / 1000:.1f} s modelled; {took:.1f} s in moto")  # fmt: skip
+              f"(cap {LEGACY_MAX_PAGES}), {counting.ms / 1000:.1f} s modelled; {took:.1f} s in moto")  # fmt: skip
         started = time.perf_counter()
         now = sweep_runs(dynamodb, overdue, args.timeout)
         took = time.perf_counter() - started

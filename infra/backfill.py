@@ -3,8 +3,9 @@
 `next_due_at`: the sweep reads the sparse index `by_next_due` (forward_state, next_due_at). A rating stored
 before that index existed, still pending and never retried, has no `next_due_at`, so it is not in the index
 and a lost message of it would never be re-queued. `backfill_next_due` gives each such rating its stored
-time (what `put_new` writes today): it reads `by_forward_state` (pending only; the index projects
-`next_due_at`, so one that has it is left alone without a write), and writes only under the condition that
+time (what `put_new` writes today): it scans the table (a one-off: no index holds ratings without
+`next_due_at`; the filter keeps the pending ones lacking it, so one that has it is left alone without a
+write, though DynamoDB bills every item the scan reads), and writes only under the condition that
 the rating is still pending, has no `next_due_at` and was not dead-lettered — so a re-run, a run beside the
 live forwarder, or a run resumed from its cursor changes nothing twice.
 """
@@ -18,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-
-from infra.rating_store import GSI
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +50,14 @@ def backfill_next_due_page(client: Any, table: str, *, page: int = 500, cursor: 
     """One page of pending ratings (from `cursor`): those without `next_due_at` get their stored time."""
     request: dict[str, Any] = {
         "TableName": table,
-        "IndexName": GSI,
-        "KeyConditionExpression": "forward_state = :p",
-        "FilterExpression": "attribute_not_exists(next_due_at)",
+        "FilterExpression": "forward_state = :p AND attribute_not_exists(next_due_at)",
         "ExpressionAttributeValues": {":p": {"S": "pending"}},
         "ProjectionExpression": "pk, sk",
         "Limit": page,
     }
     if cursor:
         request["ExclusiveStartKey"] = _decode(cursor)
-    response = client.query(**request)
+    response = client.scan(**request)
     updated = skipped = 0
     for item in response.get("Items", []):
         try:

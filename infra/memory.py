@@ -168,15 +168,6 @@ class InMemoryRatingStore(RatingStore):
     def mark_parked(self, rating_id: str, reason: str, *, at: datetime) -> None:
         self._update(rating_id, forward_state="parked", parked_reason=reason)
 
-    def pending_older_than(self, cutoff: datetime, limit: int, *, due_by: datetime | None = None) -> Sequence[str]:
-        pending = sorted(
-            (s.stored_at, s.rating.rating_id)
-            for s in list(self._ratings.values())
-            if s.forward_state == "pending" and s.stored_at < cutoff
-            and (due_by is None or s.next_due_at is None or s.next_due_at <= due_by)
-        )
-        return [rating_id for _, rating_id in pending[:limit]]
-
     def due_for_sweep(self, due_by: datetime, limit: int, *, cursor: str | None = None) -> SweepPage:
         due = sorted(
             (s.next_due_at.isoformat(), s.rating.rating_id)

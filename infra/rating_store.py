@@ -1,9 +1,9 @@
-"""Ratings in DynamoDB (the template's RatingsTable: pk, sk; sparse GSI `by_forward_state`).
+"""Ratings in DynamoDB (the template's RatingsTable: pk, sk; sparse GSIs `by_next_due` and `by_month`).
 
 Items:
   - `pk=RATING#{rating_id}, sk=RATING`: the rating (JSON without the rater), the rater sealed apart
     (R20), its content hash, where the raw bytes are, `delivery` (pending/forwarded/parked) and, while
-    it is still the sweep's or an operator's business, `forward_state` + `stored_at`: the GSI key, and
+    it is still the sweep's or an operator's business, `forward_state` (pending/parked) and
     `next_due_at` (the stored time at first): with `forward_state` the key of the sparse GSI `by_next_due`
     the sweep reads, so it reads only what is due. A send that did not get through adds `attempts` (and
     `failures`, when the province gave it) and sets `last_attempt_at` and `next_due_at` (its backoff).
@@ -43,9 +43,7 @@ from hub.ports import (
 from hub.rating import Rating
 from infra import dynamo_pages
 
-GSI = "by_forward_state"
 DUE_INDEX = "by_next_due"  # sparse (forward_state, next_due_at), keys only: what the sweep finds due
-MAX_SWEEP_PAGES = 20
 MONTH_INDEX = "by_month"
 MAX_QUERIES_PER_PAGE = 20  # a page is answered within a few hundred ms even when the filters match little
 _NEW = "attribute_not_exists(pk)"
@@ -271,7 +269,7 @@ class DynamoRatingStore(RatingStore):
             raise
 
     def mark_forwarded(self, rating_id: str, receipt: str, *, at: datetime) -> None:
-        """Out of the sparse GSI: a forwarded rating is nobody's backlog."""
+        """Out of the sparse `by_next_due`: a forwarded rating is nobody's backlog."""
         self._update(
             rating_id,
             "SET delivery = :d, receipt = :r, forwarded_at = :t REMOVE forward_state",
@@ -285,7 +283,7 @@ class DynamoRatingStore(RatingStore):
         )
 
     def mark_parked(self, rating_id: str, reason: str, *, at: datetime) -> None:
-        """Kept in the GSI under `parked`, where an operator finds it and the sweep does not look."""
+        """Kept in `by_next_due` under `parked`, where an operator finds it and the sweep does not look."""
         self._update(
             rating_id,
             "SET delivery = :d, forward_state = :d, parked_reason = :r, parked_at = :t",
@@ -313,31 +311,6 @@ class DynamoRatingStore(RatingStore):
             {":z": {"N": "0"}, ":t": {"S": utc_text(at)}, ":n": {"S": utc_text(DEAD_LETTERED_DUE)},
              ":r": {"S": reason[:500]}},
         )  # fmt: skip
-
-    def pending_older_than(self, cutoff: datetime, limit: int, *, due_by: datetime | None = None) -> Sequence[str]:
-        """With `due_by`, a filter on `next_due_at` (read, then dropped: DynamoDB bills the read, the GSI's
-        key stays as it is); at most `MAX_SWEEP_PAGES` pages per call, so a run fits its timeout however
-        many ratings wait out a long outage."""
-        found: list[str] = []
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": GSI,
-            "KeyConditionExpression": "forward_state = :p AND stored_at < :c",
-            "ExpressionAttributeValues": {":p": {"S": "pending"}, ":c": {"S": utc_text(cutoff)}},
-            "ProjectionExpression": "rating_id",
-        }
-        if due_by is not None:
-            request["FilterExpression"] = "attribute_not_exists(next_due_at) OR next_due_at <= :d"
-            request["ExpressionAttributeValues"][":d"] = {"S": utc_text(due_by)}
-
-        def page_size() -> int:  # a filtered page may come back short: then ask for whole pages
-            remaining = limit - len(found)
-            return remaining if due_by is None or remaining <= 0 else limit
-
-        paging = dynamo_pages.pages(self._client.query, request, limit=page_size, max_pages=MAX_SWEEP_PAGES)
-        for response in paging:
-            found.extend(item["rating_id"]["S"] for item in response.get("Items", [])[: limit - len(found)])
-        return found
 
     def due_for_sweep(self, due_by: datetime, limit: int, *, cursor: str | None = None) -> SweepPage:
         """One query page of `by_next_due` (keys only): `next_due_at <= due_by` is the key condition, so

@@ -137,11 +137,6 @@ class RatingStore(ABC):
         """The province refused it (a 4xx); it leaves the backlog for an operator. Raises `UnknownRating`."""
 
     @abstractmethod
-    def pending_older_than(self, cutoff: datetime, limit: int, *, due_by: datetime | None = None) -> Sequence[str]:
-        """Ids of ratings stored before `cutoff` and not forwarded, oldest first (for the sweep); with
-        `due_by`, only those whose next attempt (if one is scheduled) was due by then."""
-
-    @abstractmethod
     def due_for_sweep(self, due_by: datetime, limit: int, *, cursor: str | None = None) -> SweepPage:
         """Ids of pending ratings whose next attempt was due by `due_by` (a fresh rating is due when stored),
         soonest due first, at most `limit`, read from an index on the due time: what only waits out its

@@ -43,13 +43,18 @@ def test_ratings_stored_before_the_due_index_are_backfilled_once_and_the_sweep_f
                        UpdateExpression="SET dead_letter_reason = :r",
                        ExpressionAttributeValues={":r": {"S": "5 failures the province gave"}})  # fmt: skip
     assert list(store.due_for_sweep(later, 100)[0]) == []  # the sweep cannot see them: a lost message stays lost
-    # WHEN a run is cut short after its first page of 2 and resumed from the cursor it printed
+    # WHEN a run is cut short after its first pages of 2 items read (a scan: rating, DUP and PERSON items),
+    # once it has given some their due time, and resumed from the cursor it printed
     first = backfill_next_due_page(client, table, page=2)
-    assert first.cursor is not None and first.updated == 2
+    done, left = first.updated, first.skipped
+    while done == 0 and first.cursor is not None:
+        first = backfill_next_due_page(client, table, page=2, cursor=first.cursor)
+        done, left = done + first.updated, left + first.skipped
+    assert done >= 1 and first.cursor is not None
     code, total, progress = hcp(capsys, "ops", "backfill-next-due", "--table", table, "--page", "2",
                                 "--from", first.cursor)  # fmt: skip
     # THEN every pending one is due from when it was stored, the dead-lettered one is left for its redrive
-    assert code == 0 and total["updated"] + first.updated == 4 and total["left_alone"] == 1  # the dead-lettered
+    assert code == 0 and total["updated"] + done == 4 and total["left_alone"] + left == 1  # the dead-lettered
     assert progress and all(line.startswith("page: read ") for line in progress) and progress[-1].endswith("done")
     assert "--from " in progress[0]
     assert sorted(store.due_for_sweep(later, 100)[0]) == sorted(old[:4])

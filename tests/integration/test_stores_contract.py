@@ -69,6 +69,11 @@ class _CloudFormationLoader(yaml.SafeLoader):
 _CloudFormationLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
+
+def backlog(ratings: RatingStore, due_by: datetime, limit: int = 100) -> list[str]:
+    """The sweep's view of the backlog: pending ratings due by `due_by`, soonest due first."""
+    return list(ratings.due_for_sweep(due_by, limit)[0])
+
 def template_resources() -> dict[str, Any]:
     """template.yaml's resources, a copy of its one parse per process and file content (the pure-Python YAML
     parse costs about 0.2 s of CPU, and a fixture of every moto test here calls this)."""
@@ -355,10 +360,10 @@ def test_forwarded_and_parked_ratings_leave_the_backlog(ratings: RatingStore) ->
     for rating in (a, b, c):
         ratings.put_new(rating, "raw/1")
     later = NOW + timedelta(hours=1)
-    assert list(ratings.pending_older_than(later, 10)) == [a.rating_id, b.rating_id, c.rating_id]
+    assert backlog(ratings, later) == [a.rating_id, b.rating_id, c.rating_id]
     ratings.mark_forwarded(a.rating_id, "receipt-1", at=later)
     ratings.mark_parked(b.rating_id, "province: 40001 unknown deptCode", at=later)
-    assert list(ratings.pending_older_than(later, 10)) == [c.rating_id]
+    assert backlog(ratings, later) == [c.rating_id]
     forwarded, parked = ratings.get(a.rating_id), ratings.get(b.rating_id)
     assert (forwarded.forward_state, forwarded.receipt) == ("forwarded", "receipt-1")  # type: ignore[union-attr]
     assert (parked.forward_state, parked.parked_reason) == ("parked", "province: 40001 unknown deptCode")  # type: ignore[union-attr]
@@ -376,18 +381,19 @@ def test_a_pushed_service_record_is_kept_and_the_rating_stays_in_the_backlog(rat
     ratings.mark_service_pushed(rating.rating_id, "svc-1", at=NOW)
     stored = ratings.get(rating.rating_id)
     assert (stored.service_receipt, stored.forward_state) == ("svc-1", "pending")  # type: ignore[union-attr]
-    assert rating.rating_id in ratings.pending_older_than(NOW + timedelta(hours=1), 10)
+    assert rating.rating_id in backlog(ratings, NOW + timedelta(hours=1))
     with pytest.raises(UnknownRating):
         ratings.mark_service_pushed("r-none", "x", at=NOW)
 
 
 def test_the_backlog_is_read_oldest_first_up_to_the_cutoff_and_the_limit(ratings: RatingStore) -> None:
+    """A fresh rating is due when stored: the sweep's index reads the oldest first (R9)."""
     stored = [make_rating(f"S-{i}", case_no=f"GX{i}", received_at=NOW + timedelta(minutes=i)) for i in range(7)]
     for rating in reversed(stored):
         ratings.put_new(rating, "raw/1")
-    assert list(ratings.pending_older_than(NOW + timedelta(minutes=4), 10)) == [r.rating_id for r in stored[:4]]
-    assert list(ratings.pending_older_than(NOW + timedelta(hours=1), 3)) == [r.rating_id for r in stored[:3]]
-    assert list(ratings.pending_older_than(NOW, 10)) == []
+    assert backlog(ratings, NOW + timedelta(minutes=3, seconds=30)) == [r.rating_id for r in stored[:4]]
+    assert backlog(ratings, NOW + timedelta(hours=1), 3) == [r.rating_id for r in stored[:3]]
+    assert backlog(ratings, NOW - timedelta(seconds=1)) == []
 
 
 def test_an_attempt_is_recorded_and_the_backlog_skips_what_is_not_due_yet(ratings: RatingStore) -> None:
@@ -403,13 +409,12 @@ def test_an_attempt_is_recorded_and_the_backlog_skips_what_is_not_due_yet(rating
     assert stored is not None
     assert (stored.attempts, stored.failures, stored.last_attempt_at) == (2, 1, later)
     assert stored.next_due_at == later + timedelta(minutes=2)
-    due_by = later + timedelta(minutes=5)
-    assert list(ratings.pending_older_than(later, 10, due_by=due_by)) == [dropped.rating_id, fresh.rating_id]
-    assert list(ratings.pending_older_than(later, 1, due_by=due_by)) == [dropped.rating_id]
-    assert list(ratings.pending_older_than(later, 10)) == [waiting.rating_id, dropped.rating_id, fresh.rating_id]
+    due_by = later + timedelta(minutes=5)  # soonest due first: the fresh one was due when stored
+    assert backlog(ratings, due_by) == [fresh.rating_id, dropped.rating_id]
+    assert backlog(ratings, due_by, 1) == [fresh.rating_id]
+    assert backlog(ratings, later + timedelta(days=1)) == [fresh.rating_id, dropped.rating_id, waiting.rating_id]
     ratings.mark_dead_lettered(dropped.rating_id, "5 failures the province gave", at=later)
-    assert list(ratings.pending_older_than(later, 10, due_by=later + timedelta(days=365))) == [
-        waiting.rating_id, fresh.rating_id]  # fmt: skip
+    assert backlog(ratings, later + timedelta(days=365)) == [fresh.rating_id, waiting.rating_id]
     revived = ratings.get(dropped.rating_id)
     assert revived is not None and (revived.forward_state, revived.failures) == ("pending", 0)
     ratings.mark_forwarded(waiting.rating_id, "receipt-1", at=later)

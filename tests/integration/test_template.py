@@ -102,7 +102,7 @@ def test_the_ratings_table_has_the_sweeps_index_and_the_month_index_of_peoples_l
     table = _describe_table(deployed, "RatingsTable")
 
     indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]}
-    assert indexes == {"by_forward_state": ["forward_state", "stored_at"], "by_month": ["stored_month", "stored_at"],
+    assert indexes == {"by_month": ["stored_month", "stored_at"],
                        "by_next_due": ["forward_state", "next_due_at"]}  # fmt: skip
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
 

@@ -51,7 +51,7 @@ def test_a_stored_rating_is_forwarded_and_leaves_the_backlog_R9() -> None:
     ratings.put_new(rating, "raw/x")
     assert forward.forward(rating.rating_id, NOW) == "forwarded"
     assert ratings.get(rating.rating_id).forward_state == "forwarded"
-    assert ratings.pending_older_than(NOW + timedelta(days=1), 10) == []
+    assert list(ratings.due_for_sweep(NOW + timedelta(days=1), 10)[0]) == []
     assert forward.forward(rating.rating_id, NOW) == "already_forwarded"
     assert province.keys == [rating.rating_id]
 
