@@ -25,7 +25,7 @@ from hub.rating import Rating
 from hub.reports.cells import CellKey, Dim, OrderFacts, RatingFacts, RollupChange
 from hub.reports.order_facts import order_facts
 from hub.reports.ports import Cell, RebuiltPartition, RollupStore
-from hub.workorders import WorkOrder
+from infra.workorder_store import order_of
 
 AGENCY_INDEX = "by_agency"
 MARKER_DAYS = 7
@@ -167,7 +167,7 @@ def order_facts_of_image(image: dict[str, Any] | None) -> OrderFacts | None:
     """A WorkOrdersTable order item (sk ORDER) as its reporting facts."""
     if not image or image.get("sk", {}).get("S") != "ORDER":
         return None
-    return order_facts(WorkOrder.model_validate_json(image["order"]["S"]))
+    return order_facts(order_of(image["order"]))
 
 
 def rollup_store_from_env(environ: Mapping[str, str] | None = None, *, session: Any = None) -> DynamoRollupStore:

@@ -22,6 +22,7 @@ import pytest
 
 from infra.localcloud import demo_month
 from infra.localcloud.people import id_token
+from infra.workorder_store import order_of
 from tests.e2e.conftest import Hub
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -97,7 +98,8 @@ def test_each_figure_matches_a_recount_of_the_ratings_and_orders_R19(hub: Hub, m
     by_channel = {r["key"]: r["values"]["rated_total"]["value"] for r in _view(report, "by_channel")["rows"]}
     assert by_channel == dict(channels)
 
-    orders = [json.loads(i["order"]["S"]) for i in _scan(hub, "WorkOrdersTable") if i["sk"]["S"] == "ORDER"]
+    orders = [json.loads(order_of(i["order"]).model_dump_json()) for i in _scan(hub, "WorkOrdersTable")
+              if i["sk"]["S"] == "ORDER"]  # fmt: skip
     orders = [o for o in orders if _in_november(o["dispatched_at"])
               and inside(o["unit"]["region_code"], o["unit"]["agency_code"])]  # fmt: skip
     due = [o for o in orders if o["status"] != "not_adopted"]

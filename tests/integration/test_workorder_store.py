@@ -382,3 +382,41 @@ def test_due_is_the_earliest_across_shards_even_when_one_shard_holds_them_all(dy
     due = dynamo.due(at("2027-03-31"), limit=10)
     assert [o.id for o in due] == [f"wo-{r}" for r in same_shard[:10]]
     assert dynamo.items_read <= 10 + SHARDS * 3  # pages of a shard's share: little read beyond the limit
+
+
+def test_an_order_item_stays_within_two_write_units_and_an_order_stored_as_text_still_reads(
+    dynamo: DynamoWorkOrderStore,
+) -> None:
+    """Issue 15: DynamoDB bills a write unit per KB of the item; the order is stored compressed, so a new
+    order's item, and one with a reply, an extension and its decision in its history, each bill 2 units."""
+    from infra.workorder_store import order_of
+
+    table, key = dynamo._table, {"pk": {"S": "ORDER#wo-size-1"}, "sk": {"S": "ORDER"}}
+    dynamo.put_new(new_order("size-1"))
+    assert item_size(dynamo._client.get_item(TableName=table, Key=key)["Item"]) <= 2048
+    dynamo.apply("wo-size-1", Classify(kind=Kind.COMPLEX), by=UNIT, at=at("2026-09-30", "11:00"), calendar=CALENDAR)
+    request = RequestExtension(reason="需协调市级部门会商，申请延期办理", until=date(2026, 11, 30))
+    dynamo.apply("wo-size-1", request, by=UNIT, at=at("2026-10-12"), calendar=CALENDAR)
+    order = dynamo.apply("wo-size-1", ApproveExtension(), by=MANAGEMENT, at=at("2026-10-12"), calendar=CALENDAR).order
+    item = dynamo._client.get_item(TableName=table, Key=key)["Item"]
+    text = order.model_dump_json()
+    assert len(text.encode()) > 3 * 1024  # as text, 4 units
+    assert item_size(item) <= 2048 and order_of(item["order"]) == order
+    # a stream record carries the binary as base64, as Lambda delivers it
+    import base64
+
+    assert order_of({"B": base64.b64encode(item["order"]["B"]).decode()}) == order
+    # an item written before the order was compressed: the JSON text
+    dynamo._client.update_item(TableName=table, Key=key,
+                               UpdateExpression="SET #o = :t", ExpressionAttributeNames={"#o": "order"},
+                               ExpressionAttributeValues={":t": {"S": text}})  # fmt: skip
+    assert dynamo.get("wo-size-1") == order
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: names plus values (strings and binary by their bytes, numbers about their digits)."""
+    size = 0
+    for name, value in item.items():
+        ((kind, raw),) = value.items()
+        size += len(name.encode()) + (len(raw) if kind == "B" else len(str(raw).encode()))
+    return size
