@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -273,6 +275,46 @@ def test_a_replayed_request_is_401_and_stores_nothing_more(hub: Hub) -> None:
     status, answer = hub.post("kiosk", KIOSK, nonce="replay-nonce-000001")
     assert (status, answer["errors"][0]["code"]) == (401, "NONCE_REUSED")
     assert len(hub.stored_ratings()) == 1 and len(hub.archived()) == 1 and len(hub.queued()) == 1
+
+
+class MeetingClock(LocalClock):
+    """The services' clock, whose first reading in each thread (the start of a request: functions.ingest) waits
+    until `parties` threads have read it: so many requests inside the handler at once, as a local-cloud run's first
+    concurrent requests are, held together by the cold build."""
+
+    def __init__(self, start: datetime, parties: int) -> None:
+        super().__init__(start)
+        self._meeting = threading.Barrier(parties, timeout=30)
+        self._met = threading.local()
+
+    def now(self) -> datetime:
+        if not getattr(self._met, "done", False):
+            self._met.done = True
+            self._meeting.wait()
+        return super().now()
+
+
+def test_concurrent_requests_are_each_answered_for_their_own_body(hub: Hub) -> None:
+    # issue 16: each of 4 concurrent first requests signed a fresh nonce, and 3 were refused 401 NONCE_REUSED:
+    # Powertools keeps the current event on its resolver class, so all four read the last one set
+    handler = ingest_function.make_handler(built_with(MeetingClock(NOW, parties=4)))
+    connector_id, secret = hub.connectors["kiosk"]
+    bodies = [as_json({**json.loads(KIOSK), "orderId": f"CONCURRENT{n}"}) for n in range(4)]
+
+    def post(body: bytes) -> tuple[int, Any]:
+        signed = sign(secret, body, int(time.time()), connector_id=connector_id)
+        headers = {"Content-Type": "application/json", **signed}
+        event = api_event("POST", f"/v1/connectors/{connector_id}/ratings", "/v1/connectors/{connector_id}/ratings",
+                          headers=headers, body=body, path_parameters={"connector_id": connector_id})  # fmt: skip
+        reply = handler(event, Context())
+        return reply["statusCode"], json.loads(reply["body"])
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(post, bodies))
+    assert [status for status, _ in answers] == [202] * 4, [a.get("errors") for _, a in answers]
+    ids = [answer["results"][0]["rating_id"] for _, answer in answers]
+    assert len(set(ids)) == 4 and sorted(r["rating_id"]["S"] for r in hub.stored_ratings()) == sorted(ids)
+    assert hub.nonces() == 4
 
 
 def test_a_disabled_connector_is_403(hub: Hub) -> None:
