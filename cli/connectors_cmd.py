@@ -279,7 +279,9 @@ def _register_online(actions: argparse._SubParsersAction[argparse.ArgumentParser
     rotate.add_argument("--grace", default="24h", help="how long the old secret still works: 24h, 30m, 0s (max 30d)")
     rotate.set_defaults(func=run_rotate)
 
-    disable = _online(actions.add_parser("disable", help="refuse the connector's requests from now on"))
+    disable = _online(actions.add_parser(
+        "disable", help="refuse the connector's requests (within 30 s: warm ingest instances keep a copy)",
+    ))  # fmt: skip
     disable.add_argument("id")
     disable.set_defaults(func=run_disable)
 

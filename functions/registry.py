@@ -4,7 +4,7 @@
     GET   /v1/connectors                    the connectors the person may see
     GET   /v1/connectors/{id}               one connector, never its secret
     PATCH /v1/connectors/{id}               name, scope (agencies, regions), spec or settings
-    POST  /v1/connectors/{id}/disable       signed requests refused from now on (403 CONNECTOR_DISABLED)
+    POST  /v1/connectors/{id}/disable       signed requests refused within 30 s (403 CONNECTOR_DISABLED)
     POST  /v1/connectors/{id}/rotate        a new secret; the old one signs until ?grace= (default 24h) ends
     POST  /v1/connectors/{id}/dry-run       a payload in the connector's format read as ingest would; kept nowhere
 
@@ -74,14 +74,16 @@ def _build_app() -> APIGatewayRestResolver:
         done("changed", principal, connector_id, fields=sorted(set(changes) - {"sample", "sample_content_type"}))
         return reply(200, connector_view(connector))
 
-    @app.post("/v1/connectors/<connector_id>/disable", summary="Disable a connector", **contract.DOC[200])
+    @app.post("/v1/connectors/<connector_id>/disable", summary="Disable a connector (in effect within 30 s)",
+              description=contract.TAKES_EFFECT, **contract.DOC[200])  # fmt: skip
     def disable(connector_id: str) -> Response[str]:
         principal = principal_of(app)
         connector = services().registry.disable(principal, connector_id, now())
         done("disabled", principal, connector_id)
         return reply(200, connector_view(connector))
 
-    @app.post("/v1/connectors/<connector_id>/rotate", summary="Rotate the secret (?grace=24h)", **contract.DOC[200])
+    @app.post("/v1/connectors/<connector_id>/rotate", summary="Rotate the secret (?grace=24h)",
+              description=contract.TAKES_EFFECT, **contract.DOC[200])  # fmt: skip
     def rotate(connector_id: str) -> Response[str]:
         principal = principal_of(app)
         grace = contract.grace(app.current_event.get_query_string_value("grace", ""))

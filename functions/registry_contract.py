@@ -23,6 +23,12 @@ _GRACE = re.compile(r"^([0-9]{1,6})([smhd]?)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 3600}
 TITLE = "hcp-hub connector registry"
 DESCRIPTION = "Departments register and manage their connectors (docs/connectors.md)."
+# what a warm ingest function's copy of a connector (infra.connector_store.CachedConnectorStore) holds back
+TAKES_EFFECT = (
+    "Each warm ingest instance keeps a connector it read for at most 30 s. A new key works at once (a signature "
+    "refused by the copy is checked against a fresh read); disabling, and the older key a second rotation retires, "
+    "take effect within 30 s (docs/signing.md, 'When a change takes effect')."
+)
 KEEP_THE_SECRET = (
     "Keep this secret now: it is shown this once and never again (a lost one is replaced by rotating). "
     "请立即妥善保存该密钥：仅显示这一次，遗失后只能轮换获取新密钥。"

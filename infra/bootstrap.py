@@ -221,7 +221,7 @@ def ingest_from_env(
 ) -> IngestServices:
     """Raises `infra.settings.MissingSettings`, naming every variable that is missing."""
     from infra.archive import S3RawArchive
-    from infra.connector_store import DynamoConnectorStore
+    from infra.connector_store import CachedConnectorStore, DynamoConnectorStore
     from infra.forward_queue import SqsForwardQueue
     from infra.rating_store import DynamoRatingStore
     from infra.signing import DynamoNonceStore
@@ -235,7 +235,10 @@ def ingest_from_env(
         ratings=DynamoRatingStore(dynamodb, settings.ratings_table, **sealed),
         archive=S3RawArchive(clients["s3"], settings.raw_bucket),
         queue=SqsForwardQueue(clients["sqs"], settings.forward_queue_url),
-        connectors=DynamoConnectorStore(dynamodb, settings.connectors_table, sealed["sealer"]),
+        # a warm container's copies, 30 s: disabling and a second rotation reach it within that (docs/signing.md)
+        connectors=CachedConnectorStore(
+            DynamoConnectorStore(dynamodb, settings.connectors_table, sealed["sealer"]), clock or _clock()
+        ),
         nonces=DynamoNonceStore(dynamodb, settings.nonces_table),
         normalize=calendar_normalizer(calendars) if calendars else None,
         clock=clock,

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hub.ports import Connector, ConnectorChanged, ConnectorStore, PersonalDataSealer, UnknownConnector
+from hub.ports import Clock, Connector, ConnectorChanged, ConnectorStore, PersonalDataSealer, UnknownConnector
 from infra import dynamo_pages
 
-__all__ = ["Connector", "DynamoConnectorStore"]
+__all__ = ["CONNECTOR_CACHE_TTL", "CachedConnectorStore", "Connector", "DynamoConnectorStore"]
+
+# How long a warm ingest container trusts its copy of a connector: disabling, a second rotation and scope,
+# spec or settings changes reach every container within it (docs/signing.md, "Changes take effect").
+CONNECTOR_CACHE_TTL = timedelta(seconds=30)
 
 
 def _context(connector_id: str) -> str:
@@ -161,3 +166,76 @@ class DynamoConnectorStore(ConnectorStore):
             if "connector_id" in item:
                 found.append(_connector(item, self._sealer))
         return sorted(found, key=lambda c: c.connector_id)
+
+
+class CachedConnectorStore(ConnectorStore):
+    """A warm container's copies of the connectors its requests named, each trusted for `ttl` by `clock` (the
+    services' clock): a signed request then costs no GetItem (issue 15: one of six AWS requests per rating).
+
+    What a copy may hold back, and for how long (docs/signing.md): a new key, nothing — a signature that fails
+    against a copy is checked against a fresh read (`infra.signing.verify` asks `read_fresh`); the previous key's
+    grace period, nothing — the copy carries its end; disabling, a second rotation (the older key retired at once
+    in the table), scope, spec and settings changes: up to `ttl`. An unknown id is not kept (a connector
+    registered a moment ago works at once); a clock set back makes every copy stale. Writes through this store
+    go to the store itself, from a fresh read, and drop the copy.
+    """
+
+    def __init__(self, store: ConnectorStore, clock: Clock, ttl: timedelta = CONNECTOR_CACHE_TTL) -> None:
+        self._store = store
+        self._clock = clock
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._copies: dict[str, tuple[datetime, Connector]] = {}
+
+    def get(self, connector_id: str) -> Connector | None:
+        return self.lookup(connector_id)[0]
+
+    def lookup(self, connector_id: str) -> tuple[Connector | None, bool]:
+        """The connector and whether it is a copy (True) or was read from the store just now (False)."""
+        now = self._clock.now()
+        with self._lock:
+            copy = self._copies.get(connector_id)
+        if copy is not None and copy[0] <= now < copy[0] + self._ttl:
+            return copy[1], True
+        return self.read_fresh(connector_id), False
+
+    def read_fresh(self, connector_id: str) -> Connector | None:
+        """The connector as stored now, kept as the copy from now on."""
+        now = self._clock.now()
+        connector = self._store.get(connector_id)
+        with self._lock:
+            if connector is None:
+                self._copies.pop(connector_id, None)
+            else:
+                self._copies[connector_id] = (now, connector)
+        return connector
+
+    def _forget(self, connector_id: str) -> None:
+        with self._lock:
+            self._copies.pop(connector_id, None)
+
+    def list(self) -> Sequence[Connector]:
+        return self._store.list()
+
+    def update(self, connector_id: str, *, now: datetime | None = None, **changes: Any) -> Connector:
+        self._forget(connector_id)
+        try:
+            return self._store.update(connector_id, now=now, **changes)
+        finally:
+            self._forget(connector_id)
+
+    def rotate(self, connector_id: str, *, now: datetime, grace: timedelta) -> tuple[Connector, str]:
+        self._forget(connector_id)
+        try:
+            return self._store.rotate(connector_id, now=now, grace=grace)
+        finally:
+            self._forget(connector_id)
+
+    def _insert(self, connector: Connector) -> None:
+        self._store._insert(connector)
+
+    def _replace(self, connector: Connector, previous: Connector | None = None) -> None:
+        try:
+            self._store._replace(connector, previous)
+        finally:
+            self._forget(connector.connector_id)

@@ -72,9 +72,12 @@ from hub.reports.ports import Cell, RebuiltPartition, RollupStore
 
 
 class InMemoryConnectorStore(ConnectorStore):
+    """`reads`: how many times `get` was asked (what a GetItem would cost: a cache in front saves them)."""
+
     def __init__(self, connectors: Sequence[Connector] = ()) -> None:
         self._lock = threading.Lock()
         self._connectors = {c.connector_id: c for c in connectors}
+        self.reads = 0
 
     def _insert(self, connector: Connector) -> None:
         with self._lock:
@@ -83,7 +86,9 @@ class InMemoryConnectorStore(ConnectorStore):
             self._connectors[connector.connector_id] = connector
 
     def get(self, connector_id: str) -> Connector | None:
-        return self._connectors.get(connector_id)
+        with self._lock:
+            self.reads += 1
+            return self._connectors.get(connector_id)
 
     def list(self) -> Sequence[Connector]:
         return sorted(self._connectors.values(), key=lambda c: c.connector_id)

@@ -24,9 +24,16 @@ from infra.settings import MissingSettings
 
 
 def api_handler(build_app: Callable[[], APIGatewayRestResolver], *, traced: bool = False, **context: Any) -> Handler:
-    """A Lambda handler resolving with a router `build_app` makes, one per thread (Powertools keeps the current
-    event on the resolver, and the local cloud runs invocations in threads; Lambda, one at a time), with
-    `context` (services built once: `infra.bootstrap.BuiltOnce`) in `app.context`."""
+    """A Lambda handler resolving with a router `build_app` makes, one per thread (the local cloud runs
+    invocations in threads; Lambda, one at a time), with `context` (services built once:
+    `infra.bootstrap.BuiltOnce`) in `app.context`.
+
+    Powertools' `resolve` keeps the event and context on the class (`BaseRouter.current_event`), shared by
+    every resolver of the process, so a router per thread is not enough: two concurrent invocations read
+    whichever event was set last (its route, headers and body). The first concurrent requests of every
+    local-cloud run, held together by the cold build, were each answered for the last one: one accepted, the
+    others 401 NONCE_REUSED for its nonce. So each router gets its own copy first, as instance attributes,
+    which its reads (`self.current_event`) find before the class's."""
     local = threading.local()
 
     def handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
@@ -34,6 +41,8 @@ def api_handler(build_app: Callable[[], APIGatewayRestResolver], *, traced: bool
         if app is None:
             app = local.app = build_app()
         app.append_context(**context)
+        app.current_event = app._to_proxy_event(event)  # this invocation's, whatever another thread sets
+        app.lambda_context = lambda_context
         return app.resolve(event, lambda_context)
 
     return entry(handler, rest_api=True, traced=traced)

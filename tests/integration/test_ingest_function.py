@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,7 +29,7 @@ from cli.normalize_cmd import content_type_for
 from functions.edge import contract
 from infra import bootstrap
 from infra.clock import LocalClock
-from infra.connector_store import DynamoConnectorStore
+from infra.connector_store import CONNECTOR_CACHE_TTL, DynamoConnectorStore
 from infra.settings import MissingSettings
 from infra.signing import sign
 from tests.conftest import SAMPLES, expected_for, sample_files
@@ -275,6 +277,46 @@ def test_a_replayed_request_is_401_and_stores_nothing_more(hub: Hub) -> None:
     assert len(hub.stored_ratings()) == 1 and len(hub.archived()) == 1 and len(hub.queued()) == 1
 
 
+class MeetingClock(LocalClock):
+    """The services' clock, whose first reading in each thread (the start of a request: functions.ingest) waits
+    until `parties` threads have read it: so many requests inside the handler at once, as a local-cloud run's first
+    concurrent requests are, held together by the cold build."""
+
+    def __init__(self, start: datetime, parties: int) -> None:
+        super().__init__(start)
+        self._meeting = threading.Barrier(parties, timeout=30)
+        self._met = threading.local()
+
+    def now(self) -> datetime:
+        if not getattr(self._met, "done", False):
+            self._met.done = True
+            self._meeting.wait()
+        return super().now()
+
+
+def test_concurrent_requests_are_each_answered_for_their_own_body(hub: Hub) -> None:
+    # issue 16: each of 4 concurrent first requests signed a fresh nonce, and 3 were refused 401 NONCE_REUSED:
+    # Powertools keeps the current event on its resolver class, so all four read the last one set
+    handler = ingest_function.make_handler(built_with(MeetingClock(NOW, parties=4)))
+    connector_id, secret = hub.connectors["kiosk"]
+    bodies = [kiosk(f"CONCURRENT{n}") for n in range(4)]
+
+    def post(body: bytes) -> tuple[int, Any]:
+        signed = sign(secret, body, int(time.time()), connector_id=connector_id)
+        headers = {"Content-Type": "application/json", **signed}
+        event = api_event("POST", f"/v1/connectors/{connector_id}/ratings", "/v1/connectors/{connector_id}/ratings",
+                          headers=headers, body=body, path_parameters={"connector_id": connector_id})  # fmt: skip
+        reply = handler(event, Context())
+        return reply["statusCode"], json.loads(reply["body"])
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(post, bodies))
+    assert [status for status, _ in answers] == [202] * 4, [a.get("errors") for _, a in answers]
+    ids = [answer["results"][0]["rating_id"] for _, answer in answers]
+    assert len(set(ids)) == 4 and sorted(r["rating_id"]["S"] for r in hub.stored_ratings()) == sorted(ids)
+    assert hub.nonces() == 4
+
+
 def test_a_disabled_connector_is_403(hub: Hub) -> None:
     DynamoConnectorStore(hub.aws["dynamodb"], hub.aws["ConnectorsTable"]).set_status(
         hub.connectors["kiosk"][0], "disabled"
@@ -282,6 +324,55 @@ def test_a_disabled_connector_is_403(hub: Hub) -> None:
     status, answer = hub.post("kiosk", KIOSK)
     assert (status, answer["errors"][0]["code"]) == (403, "CONNECTOR_DISABLED")
     assert hub.stored_ratings() == [] and hub.archived() == [] and hub.nonces() == 0
+
+
+def kiosk(order_id: str) -> bytes:
+    return as_json({**json.loads(KIOSK), "orderId": order_id})
+
+
+@pytest.fixture
+def connector_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tables the function's clients GetItem from, one entry a call (a hook on every client bootstrap builds)."""
+    reads: list[str] = []
+
+    def count(client: Any) -> None:
+        def before(params: dict[str, Any], **_: Any) -> None:
+            reads.append(params["TableName"])
+
+        client.meta.events.register("provide-client-params.dynamodb.GetItem", before)
+
+    monkeypatch.setattr(bootstrap, "CLIENT_HOOKS", [*bootstrap.CLIENT_HOOKS, count])
+    return reads
+
+
+def test_a_warm_function_reads_a_connector_once_per_ttl(hub: Hub, connector_reads: list[str]) -> None:
+    # issue 15: the GetItem every signed request paid; a copy is trusted for the TTL, by the services' clock
+    assert [hub.post("kiosk", kiosk(f"WARM{n}"))[0] for n in range(3)] == [202] * 3
+    assert connector_reads.count(hub.aws["ConnectorsTable"]) == 1
+    hub.clock.advance(CONNECTOR_CACHE_TTL + timedelta(seconds=1))
+    assert hub.post("kiosk", kiosk("WARM3"))[0] == 202
+    assert connector_reads.count(hub.aws["ConnectorsTable"]) == 2
+
+
+def test_disabling_reaches_a_warm_function_within_the_ttl(hub: Hub) -> None:
+    connector_id = hub.connectors["kiosk"][0]
+    assert hub.post("kiosk", KIOSK)[0] == 202  # warm: the function holds a copy
+    DynamoConnectorStore(hub.aws["dynamodb"], hub.aws["ConnectorsTable"]).set_status(connector_id, "disabled")
+    hub.clock.advance(CONNECTOR_CACHE_TTL + timedelta(seconds=1))
+    status, answer = hub.post("kiosk", KIOSK)
+    assert (status, answer["errors"][0]["code"]) == (403, "CONNECTOR_DISABLED")
+
+
+def test_a_rotated_key_works_at_once_in_a_warm_function(hub: Hub, connector_reads: list[str]) -> None:
+    connector_id = hub.connectors["kiosk"][0]
+    assert hub.post("kiosk", KIOSK)[0] == 202
+    _, secret = DynamoConnectorStore(hub.aws["dynamodb"], hub.aws["ConnectorsTable"]).rotate(
+        connector_id, now=NOW, grace=timedelta(0)
+    )
+    hub.connectors["kiosk"] = (connector_id, secret)
+    status, answer = hub.post("kiosk", kiosk("ROTATED"))
+    assert status == 202, answer
+    assert connector_reads.count(hub.aws["ConnectorsTable"]) == 2  # the copy refused it; the fresh read did not
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,8 @@ from hub.ports import (
 )
 from hub.rating import Rating, rating_id_for
 from infra.archive import S3RawArchive
-from infra.connector_store import DynamoConnectorStore
+from infra.clock import LocalClock
+from infra.connector_store import CachedConnectorStore, DynamoConnectorStore
 from infra.forward_queue import SqsForwardQueue
 from infra.memory import (
     InMemoryConnectorStore,
@@ -179,8 +180,10 @@ def ratings(request: pytest.FixtureRequest) -> RatingStore:
     return backend(request, InMemoryRatingStore, dynamo)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[*BACKENDS, "aws, cached"])
 def connectors(request: pytest.FixtureRequest) -> ConnectorStore:
+    if request.param == "aws, cached":  # as the ingest function reads them: a warm container's copies
+        return CachedConnectorStore(sealed_connector_store(request.getfixturevalue("aws")), LocalClock(NOW))
     return backend(request, InMemoryConnectorStore, sealed_connector_store)
 
 
