@@ -17,7 +17,9 @@ against its timeout (the local cloud abandons a queue invocation past it, as Lam
 past its timeout is told apart: past it by design, or only because the machine starved the process (the
 local cloud's starvation probe, `infra.localcloud.lambdas.PROBE`: the time its Python was kept waiting during
 the invocation, taken off its wall time, brings it within the timeout). The load average during the run and
-the process's CPU time against wall time are printed with it: the machine is shared.
+the process's CPU time against wall time are printed with it: the machine is shared. Each invocation past its
+timeout is printed with where its time went: moto's answers beyond the 10 ms a call takes in AWS, this process kept
+from the CPU (the probe), and its own work (the rest: the part that would run past the timeout in AWS too).
 
     .venv/bin/python bench/e2e.py --ratings 1000 --faults 0.3,0.1
 """
@@ -229,6 +231,13 @@ def main() -> None:
               f"{limit['timeout_s']} s, {limit['over_timeout']} past it ({limit['over_timeout_starved']} only because "
               f"the process was starved, {limit['over_timeout_design']} by design), {limit['timed_out']} abandoned; "
               f"most starved {limit['most_starved_s']:.1f} s{flag}")
+        for past in limit.get("past", [])[:10]:  # where each invocation past its timeout spent its time
+            cause = max(("moto's answers", past["moto_wait_s"]), ("this process kept from the CPU",
+                        past["process_starved_s"]), ("its own work", past["own_s"]), key=lambda c: c[1])[0]  # fmt: skip
+            own = "  — PAST ITS TIMEOUT ON ITS OWN WORK" if past["own_s"] > limit["timeout_s"] else ""
+            print(f"    past: {past['elapsed_s']:.1f} s = moto's answers beyond 10 ms a call "
+                  f"{past['moto_wait_s']:.1f} s ({past['aws_calls']:.0f} calls) + process kept from the CPU "
+                  f"{past['process_starved_s']:.1f} s + its own work {past['own_s']:.1f} s; mostly {cause}{own}")
 
 
 if __name__ == "__main__":

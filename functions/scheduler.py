@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from hub.calendar import WorkingDayCalendar
 
 RECOMPUTE_PER_RUN = 300  # ~40 ms each: a quarter of the timeout at most
-TIME_TO_SPARE_MS = 15_000  # stop taking more batches with less than this left of the function's timeout
+TIME_TO_SPARE_MS = 15_000  # no step starts an item (a timer, an order, a notice) with less than this left
+RECOMPUTE_SPARE_MS = 40_000  # the recompute, first, stops with less than this left: the reminders' time (R7)
 MOVES = ("reminded", "escalated", "recomputed")  # what a work-order batch did, when it did something
 
 
@@ -44,12 +45,17 @@ def make_handler(
 
 
 def _run(services: SchedulerServices, outbox: Callable[[], OutboxServices], context: Any) -> dict[str, Any]:
+    """Each step within the invocation's time left, checked before every item it takes on (a window, a timer, an
+    order, a notice) and before every index read: when store calls turn slow (throttling, retries), the run stops
+    with `TIME_TO_SPARE_MS` to spare and what it did not reach is still due for the next run (issue 16)."""
     now = services.clock.now()
-    calendar = services.calendar.calendar()  # read afresh: a deadline never fires on a stale calendar
-    recomputed = services.calendar.recompute_known(calendar, RECOMPUTE_PER_RUN)
+
     def left() -> int:
         return remaining_ms(context, TIME_TO_SPARE_MS * 2)
 
+    calendar = services.calendar.calendar()  # read afresh: a deadline never fires on a stale calendar
+    recomputed = services.calendar.recompute_known(calendar, RECOMPUTE_PER_RUN, remaining_ms=left,
+                                                   spare_ms=RECOMPUTE_SPARE_MS)  # fmt: skip
     timers = drain(lambda: services.scheduler.run(now, calendar, remaining_ms=left), context, spare_ms=TIME_TO_SPARE_MS)
     metrics.add_metric(name="TimersDue", unit=MetricUnit.Count, value=timers.due)
     # 1 when the run stopped with a full batch still due (out of time): the scheduler lags (SchedulerLagAlarm)
@@ -76,6 +82,7 @@ def _check_work_orders(
     except MissingSettings as missing:
         logger.warning("work-order checks skipped", extra={"missing": missing.names})
         return {"skipped": missing.names}
+
     # a full batch with nothing done is orders that cannot move yet: reading it again would not help
     def left() -> int:
         return remaining_ms(context, TIME_TO_SPARE_MS * 2)
@@ -84,7 +91,8 @@ def _check_work_orders(
                    context, spare_ms=TIME_TO_SPARE_MS,
                    worth_more=lambda batch: any(batch.counts.get(k, 0) for k in MOVES))  # fmt: skip
     # every owed notice, within the time left
-    relayed = services.relay.sweep(now, older_than=timedelta(0), notices_only=True, remaining_ms=left)
+    relayed = services.relay.sweep(now, older_than=timedelta(0), notices_only=True, remaining_ms=left,
+                                   spare_ms=TIME_TO_SPARE_MS)  # fmt: skip
     orders.counts.update(f"relay:{k}" for k in relayed.elements())
     metrics.add_metric(name="WorkOrdersDue", unit=MetricUnit.Count, value=orders.due)
     for outcome, count in orders.counts.items():

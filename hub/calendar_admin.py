@@ -97,11 +97,20 @@ class CalendarAdmin:
         recomputed, remaining = self.recompute(notice.year, calendar, limit)
         return LoadReport(notice, force, tuple(recomputed), remaining)
 
-    def recompute(self, year: int, calendar: WorkingDayCalendar, limit: int) -> tuple[list[Recomputed], bool]:
-        """Recount up to `limit` windows that were provisional through `year`; True when more wait."""
+    def recompute(
+        self, year: int, calendar: WorkingDayCalendar, limit: int, *, remaining_ms: Callable[[], int] | None = None,
+        spare_ms: int = 0,
+    ) -> tuple[list[Recomputed], bool]:  # fmt: skip
+        """Recount up to `limit` windows that were provisional through `year`; True when more wait.
+
+        With `remaining_ms` (the invocation's time left) it stops before a window with less than `spare_ms` left:
+        a window is recounted whole or not at all (its case updated last), so the ones not reached are still in
+        the year's index for the next run, and none is recounted twice."""
         keys = self.cases.provisional_in(year, limit)
         done: list[Recomputed] = []
         for key in keys:
+            if remaining_ms is not None and remaining_ms() < spare_ms:
+                return done, True
             case = self.cases.get(key)
             if case is None:
                 continue
@@ -114,13 +123,21 @@ class CalendarAdmin:
             done.append(Recomputed(key, window.closes_at, window.provisional))
         return done, len(keys) >= limit
 
-    def recompute_known(self, calendar: WorkingDayCalendar, limit: int) -> list[Recomputed]:
+    def recompute_known(
+        self, calendar: WorkingDayCalendar, limit: int, *, remaining_ms: Callable[[], int] | None = None,
+        spare_ms: int = 0,
+    ) -> list[Recomputed]:  # fmt: skip
         """Windows still marked provisional for a year the calendar now knows: a load's recompute cut
-        short, or a notice counted with a calendar cached from before the load."""
+        short, or a notice counted with a calendar cached from before the load. With `remaining_ms`, within the
+        time left (the scheduler's first step, which must leave the reminders their time): checked before each
+        year's index read and each window, as `recompute` does."""
         done: list[Recomputed] = []
         for year, source in calendar.known_years().items():
-            if source == "override" and len(done) < limit:
-                done += self.recompute(year, calendar, limit - len(done))[0]
+            if source != "override" or len(done) >= limit:
+                continue
+            if remaining_ms is not None and remaining_ms() < spare_ms:
+                break
+            done += self.recompute(year, calendar, limit - len(done), remaining_ms=remaining_ms, spare_ms=spare_ms)[0]
         return done
 
 

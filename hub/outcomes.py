@@ -153,11 +153,17 @@ class OutboxRelay:
         """Notices-only entries are published and done; the province's go on the forward queue."""
         return self._relay(entries)[0]
 
-    def _relay(self, entries: Sequence[OutboxEntry]) -> tuple[Counter[str], list[str]]:
-        """Also the keys queued (not those the queue refused)."""
+    def _relay(
+        self, entries: Sequence[OutboxEntry], out_of_time: Callable[[], bool] = lambda: False
+    ) -> tuple[Counter[str], list[str]]:
+        """Also the keys queued (not those the queue refused). A notice is published only while `out_of_time()` is
+        false ("behind" counted when it stopped; what it did not reach is still owed)."""
         counts: Counter[str] = Counter()
         to_queue: list[str] = []
         for entry in entries:
+            if out_of_time():
+                counts["behind"] += 1
+                break
             if entry.event.forward_to_province is not None:
                 to_queue.append(entry.key)
                 continue
@@ -204,24 +210,35 @@ class OutboxRelay:
         out its backoff is due when that ends (`WorkOrderStore.outbox_due`, set by `OutcomeDelivery`), so it is
         not queued again; one re-queued here is not due for `REQUEUE_LEASE`, so the next run does not queue it
         twice while its copy waits in a deep queue. A copy queued twice is still delivered once
-        (`OutcomeDelivery` checks `WorkOrderStore.owes`). With `remaining_ms` (the invocation's time left) it relays
-        `RELAY_CHUNK` entries at a time while more than `spare_ms` is left, and counts "behind" if it stopped: what
-        it did not reach is still due, for the next run.
+        (`OutcomeDelivery` checks `WorkOrderStore.owes`). With `remaining_ms` (the invocation's time left) it reads the
+        outbox, and relays each entry (the province's queued `RELAY_CHUNK` at a time), only while more than `spare_ms`
+        is left, and counts "behind" if it stopped: what it did not reach is still due, for the next run. (Checked
+        per entry, not per chunk: a notice is a read, a publish and a write, and 50 of them on a slow table outlast
+        any spare; issue 16.)
         """
+        counts: Counter[str] = Counter()
+
+        def out_of_time() -> bool:
+            return remaining_ms is not None and remaining_ms() < spare_ms
+
+        if out_of_time():  # not even the outbox read: it is all still due for the next run
+            counts["behind"] += 1
+            return counts
         entries = self.store.outbox(limit, due_by=now - older_than)
         if newer_than is not None:
             entries = [entry for entry in entries if entry.event.at > now - newer_than]
         if notices_only:
             entries = [entry for entry in entries if entry.event.forward_to_province is None]
-        counts: Counter[str] = Counter()
         for start in range(0, len(entries), RELAY_CHUNK):
-            if remaining_ms is not None and remaining_ms() < spare_ms:
+            if out_of_time():
                 counts["behind"] += 1
                 break
-            done, queued = self._relay(entries[start : start + RELAY_CHUNK])
+            done, queued = self._relay(entries[start : start + RELAY_CHUNK], out_of_time)
             counts.update(done)
-            for key in queued:
+            for key in queued:  # owed once queued, time or not: without its lease the next sweep queues it again
                 self.store.outbox_due(key, now + REQUEUE_LEASE)
+            if done["behind"]:
+                break
         return counts
 
 

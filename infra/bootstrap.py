@@ -171,8 +171,11 @@ def build_ingest(
 CLIENT_HOOKS: list[Callable[[Any], None]] = []
 
 
-def aws_clients(session: Any = None, services: tuple[str, ...] = ("dynamodb", "s3", "sqs")) -> dict[str, Any]:
-    """Clients (by default DynamoDB, S3, SQS) from one botocore session, timeouts well inside 15 s.
+def aws_clients(
+    session: Any = None, services: tuple[str, ...] = ("dynamodb", "s3", "sqs"), *, sent_once: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Clients (by default DynamoDB, S3, SQS) from one botocore session, timeouts well inside 15 s. Those of
+    `sent_once` make one attempt per call: their caller retries, knowing what a call without an answer means.
 
     botocore, not boto3: boto3 adds nothing these low-level clients use, and its import (s3transfer,
     resources) is ~50 ms of a cold start. Pass a session to share loaded service models (tests do); without one,
@@ -185,7 +188,8 @@ def aws_clients(session: Any = None, services: tuple[str, ...] = ("dynamodb", "s
 
     session = session or fast_session()
     config = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
-    clients = {name: session.create_client(name, config=config) for name in services}
+    once = config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    clients = {name: session.create_client(name, config=once if name in sent_once else config) for name in services}
     for hook in CLIENT_HOOKS:
         for client in clients.values():
             hook(client)
@@ -227,7 +231,9 @@ def ingest_from_env(
     from infra.signing import DynamoNonceStore
 
     settings = IngestSettings.from_env(environ)
-    clients = aws_clients(session, services=("dynamodb", "s3", "sqs", *SEALING_CLIENTS))
+    # the queue's batches sent once by botocore: after no answer `SqsForwardQueue` sends them again without the
+    # handoff, where botocore's own retry would send a second copy with it (a duplicate at the province, issue 16)
+    clients = aws_clients(session, services=("dynamodb", "s3", "sqs", *SEALING_CLIENTS), sent_once=("sqs",))
     dynamodb = clients["dynamodb"]
     sealed = sealed_stores(clients, environ)
     calendars = _calendars(dynamodb, settings.calendar_table, environ) if settings.calendar_table else None

@@ -94,26 +94,41 @@ class WorkOrderMonitor:
 
         With `remaining_ms` (the invocation's time left) the time is checked before every order, as the timers'
         run does: a batch whose store calls turn slow (throttling, retries) ends with `full` set before Lambda's
-        timeout, and the orders it did not reach are still due for the next run."""
+        timeout, and the orders it did not reach are still due for the next run. The due index is read only with
+        time left, and an order's commands stop between two saves when time runs short: each is saved under its
+        version, so the next run reads the order and does what is still owed, nothing twice."""
         calendar = calendar or self.calendars()
+
+        def out_of_time() -> bool:
+            return remaining_ms is not None and remaining_ms() < spare_ms
+
+        if out_of_time():
+            return MonitorReport(0, full=True)
         due = self.store.due(now, self.batch)
         counts: Counter[str] = Counter()
         errors: list[str] = []
         for checked, order in enumerate(due):
-            if remaining_ms is not None and remaining_ms() < spare_ms:
+            if out_of_time():
                 return MonitorReport(checked, counts, tuple(errors), full=True)
             try:
-                counts.update(self.check(order.id, now, calendar))
+                counts.update(self.check(order.id, now, calendar, out_of_time=out_of_time))
             except Exception as exc:  # ids and exception types only: no personal data in a report
                 counts["error"] += 1
                 errors.append(f"{order.id}: {type(exc).__name__}")
-        return MonitorReport(len(due), counts, tuple(errors), full=len(due) >= self.batch)
+        return MonitorReport(len(due), counts, tuple(errors), full=len(due) >= self.batch or counts["behind"] > 0)
 
-    def check(self, order_id: str, now: datetime, calendar: WorkingDayCalendar) -> Counter[str]:
-        """Do what one order is owed, one command at a time, each saved under its version."""
+    def check(
+        self, order_id: str, now: datetime, calendar: WorkingDayCalendar, *,
+        out_of_time: Callable[[], bool] = lambda: False,
+    ) -> Counter[str]:  # fmt: skip
+        """Do what one order is owed, one command at a time, each saved under its version; after the first,
+        another only while `out_of_time()` is false (the rest is still owed, and the order still due)."""
         counts: Counter[str] = Counter()
         conflicts = 0
-        for _ in range(MAX_STEPS):
+        for step in range(MAX_STEPS):
+            if step and out_of_time():
+                counts["behind"] += 1
+                break
             order = self.store.get(order_id)
             if order is None:
                 counts["missing"] += 1

@@ -206,6 +206,7 @@ class LocalFunction:
         self.longest = 0.0
         self.over_starved = 0  # past the timeout, but within it once the time the machine starved it is taken off
         self.most_starved = 0.0  # seconds lost to starvation by the invocation that lost most
+        self.past: list[dict[str, float]] = []  # each invocation past the timeout: where its time went (bench/e2e.py)
 
     def limits(self) -> dict[str, Any]:
         """What Lambda's timeout would have done to this function's invocations so far."""
@@ -214,20 +215,24 @@ class LocalFunction:
                     "longest_s": round(self.longest, 2), "over_timeout": self.over_timeout,
                     "timed_out": self.timed_out, "over_timeout_starved": self.over_starved,
                     "over_timeout_design": self.over_timeout - self.over_starved,
-                    "most_starved_s": round(self.most_starved, 2)}  # fmt: skip
+                    "most_starved_s": round(self.most_starved, 2), "past": list(self.past)}  # fmt: skip
 
     def _ran(self, elapsed: float, started: float | None = None, aws: list[float] | None = None) -> None:
         """`aws`: the invocation's AWS calls and the seconds it waited on moto for them; what it waited beyond
         `AWS_CALL_MS` a call is the machine's, as is the time the probe saw this process kept waiting."""
-        starved = PROBE.lost_between(started, started + elapsed) if started is not None else 0.0
-        if aws is not None:
-            starved += max(0.0, aws[1] - aws[0] * AWS_CALL_MS / 1000)
+        probe = PROBE.lost_between(started, started + elapsed) if started is not None else 0.0
+        moto = max(0.0, aws[1] - aws[0] * AWS_CALL_MS / 1000) if aws is not None else 0.0
+        starved = probe + moto
         with self._lock:
             self.longest = max(self.longest, elapsed)
             self.most_starved = max(self.most_starved, starved)
             if elapsed > self.spec.timeout:
                 self.over_timeout += 1
                 self.over_starved += elapsed - starved <= self.spec.timeout
+                if len(self.past) < 100:  # the process kept from its CPU vs moto's answers beyond AWS's 10 ms a call
+                    self.past.append({"elapsed_s": round(elapsed, 2), "process_starved_s": round(probe, 2),
+                                      "moto_wait_s": round(moto, 2), "aws_calls": aws[0] if aws is not None else 0,
+                                      "own_s": round(max(0.0, elapsed - starved), 2)})  # fmt: skip
         if elapsed > self.spec.timeout:
             log.warning("%s ran %.1f s, longer than its timeout of %d s (Lambda would have stopped it); "
                         "%.1f s of it the process was starved", self.spec.logical_id, elapsed, self.spec.timeout,

@@ -49,3 +49,16 @@ def test_time_waited_on_a_starved_moto_beyond_what_aws_takes_a_call_is_the_machi
     forward._ran(40.0, start, [100.0, 21.0])  # 100 calls waited 21 s; AWS: 1 s. 40 - 20 = 20 s of its own
     forward._ran(40.0, start + 100, [100.0, 5.0])  # 5 s waited, 4 beyond AWS: 36 s of its own, past 30 s
     assert (forward.limits()["over_timeout_starved"], forward.limits()["over_timeout_design"]) == (1, 1)
+
+
+def test_each_invocation_past_its_timeout_says_where_its_time_went_moto_the_process_or_its_own_work() -> None:
+    """bench/e2e.py prints these: a reviewer tells a run past its timeout because moto answered late from one
+    whose own work outlasts it, which Lambda would kill in AWS too."""
+    scheduler = function(timeout=60)
+    start = 4_000_000.0
+    PROBE._late.append((start + 5, 6.0))  # the process kept from the CPU for 6 s
+    scheduler._ran(72.0, start, [300.0, 43.0])  # 300 calls waited 43 s; AWS: 3 s of them
+    scheduler._ran(50.0, start + 100, [10.0, 0.1])  # within its timeout: not listed
+    [past] = scheduler.limits()["past"]
+    assert past == {"elapsed_s": 72.0, "process_starved_s": 6.0, "moto_wait_s": 40.0, "aws_calls": 300.0,
+                    "own_s": 26.0}  # fmt: skip

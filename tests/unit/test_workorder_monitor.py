@@ -5,7 +5,9 @@ recounted; and the outbox relayed — notices at once, the province's outcomes t
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -31,6 +33,7 @@ from infra.memory import (
     InMemoryWorkOrderStore,
 )
 from tests.conftest import ROOT
+from tests.unit.test_scheduler_budget import Invocation, slow
 from tests.unit.test_workorder import (
     APPEAL,
     CALENDAR,
@@ -307,39 +310,47 @@ def test_each_scheduler_run_queues_the_outcomes_of_its_own_minute_once() -> None
 
 
 def test_the_outbox_sweep_stops_before_its_timeout_and_the_next_run_goes_on() -> None:
-    """Issue 16: the sweep function relays the outbox after the ratings' sweep, in what time is left; each chunk of
-    50 entries costs time (here 6 s), and with less than 5 s left it stops, what it did not reach still due."""
+    """Issue 16: the sweep function relays the outbox after the ratings' sweep, in what time is left. Each notice is
+    a read, a publish and a write (here 0.5 s each); with less than 5 s left it stops before the next notice, what
+    it did not reach still due. (Checked per chunk of 50, the first run ran 75 s of its 15.)"""
     orders = [new_order(rating_id=f"r{i:04d}") for i in range(120)]  # each owes its unit the dispatch notice
     hub = Hub(*orders)
-    clock = {"left": 15_000}
+    calls: Counter[Any] = Counter()
+    invocation = Invocation(timeout_s=15)
+    relay = OutboxRelay(slow(hub.store, lambda: invocation, 0.5, calls), slow(hub.notifier, lambda: invocation, 0.5,
+                                                                               calls), hub.queue)  # fmt: skip
 
-    def remaining() -> int:
-        left = clock["left"]
-        clock["left"] -= 6_000  # each look at the clock: one chunk's publishes and writes since
-        return left
-
-    first = hub.relay.sweep(at("2026-10-08", "10:00"), remaining_ms=remaining)
-    assert (first["notified"], first["behind"]) == (100, 1)  # two chunks, then less than 5 s left
-    assert len(hub.store.outbox()) == 20
-    second = hub.relay.sweep(at("2026-10-08", "10:05"), remaining_ms=lambda: 60_000)
-    assert (second["notified"], second.get("behind", 0)) == (20, 0) and hub.store.outbox() == []
+    first = relay.sweep(at("2026-10-08", "10:00"), remaining_ms=invocation.get_remaining_time_in_millis)
+    assert first["behind"] == 1 and 0 < first["notified"] < 120
+    assert invocation.get_remaining_time_in_millis() >= 5_000 - 1_500  # stopped with its spare, less one notice
+    invocation = Invocation(timeout_s=600)
+    second = relay.sweep(at("2026-10-08", "10:05"), remaining_ms=invocation.get_remaining_time_in_millis)
+    assert (first["notified"] + second["notified"], second.get("behind", 0)) == (120, 0) and hub.store.outbox() == []
+    assert len({n.key for n in hub.notifier.published}) == len(hub.notifier.published) == 120  # none twice
 
 
 def test_the_deadline_checks_stop_before_the_timeout_when_store_calls_turn_slow_R11() -> None:
-    """Issue 16: the scheduler's work-order checks look at the time left before every order, as its timers do: a
-    batch whose store calls turn slow (throttling, a loaded table) ends before Lambda's timeout with `full` set,
-    and the orders it did not reach are escalated by the next run."""
+    """Issue 16: the scheduler's work-order checks look at the time left before the due read, every order and
+    every command of an order, as its timers do: a batch whose store calls turn slow (throttling, a loaded table;
+    here 2 s each) ends before Lambda's timeout with `full` set, and the next run escalates what it did not reach,
+    each order once."""
     orders = [simple(new_order(rating_id=f"r{i:04d}")) for i in range(5)]
     hub = Hub(*orders)
-    clock = {"left": 40_000}
+    calls: Counter[Any] = Counter()
+    invocation = Invocation(timeout_s=40)
+    store = slow(hub.store, lambda: invocation, 2.0, calls)
+    relay = OutboxRelay(store, slow(hub.notifier, lambda: invocation, 2.0, calls), hub.queue)
+    monitor = WorkOrderMonitor(store, lambda: CALENDAR, relay)
 
-    def remaining() -> int:
-        left = clock["left"]
-        clock["left"] -= 10_000  # each order's checks took 10 s
-        return left
-
-    first = hub.monitor.run(at("2026-10-09"), CALENDAR, remaining_ms=remaining, spare_ms=15_000)
-    assert first.full and first.counts["escalated"] == 3  # 40, 30 and 20 s left; then 10 s: stop
-    second = hub.monitor.run(at("2026-10-09", "00:01"), CALENDAR, remaining_ms=lambda: 60_000, spare_ms=15_000)
-    assert second.counts["escalated"] == 2 and not second.full
+    first = monitor.run(at("2026-10-09"), CALENDAR, remaining_ms=invocation.get_remaining_time_in_millis,
+                        spare_ms=15_000)  # fmt: skip
+    assert first.full and 0 < first.counts["escalated"] < 5
+    assert invocation.get_remaining_time_in_millis() >= 15_000 - 10_000  # its spare, less one command's calls
+    invocation = Invocation(timeout_s=600)
+    second = monitor.run(at("2026-10-09", "00:01"), CALENDAR, remaining_ms=invocation.get_remaining_time_in_millis,
+                         spare_ms=15_000)  # fmt: skip
+    assert first.counts["escalated"] + second.counts["escalated"] == 5 and not second.full
     assert all([e.type for e in hub.order(o.id).history].count("DeadlineEscalated") == 1 for o in orders)
+    late = Invocation(timeout_s=10)  # less than the spare: the due index is not even read
+    assert monitor.run(at("2026-10-09", "00:02"), CALENDAR, remaining_ms=late.get_remaining_time_in_millis,
+                       spare_ms=15_000).full and late.spent == 0  # fmt: skip
