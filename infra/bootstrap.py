@@ -172,7 +172,9 @@ CLIENT_HOOKS: list[Callable[[Any], None]] = []
 
 
 def aws_clients(session: Any = None, services: tuple[str, ...] = ("dynamodb", "s3", "sqs")) -> dict[str, Any]:
-    """Clients (by default DynamoDB, S3, SQS) from one botocore session, timeouts well inside 15 s.
+    """Clients (by default DynamoDB, S3, SQS) from one botocore session, timeouts well inside 15 s, each created
+    on its first use (`LazyClient`): a request that never reaches a service (a refused signature: no S3, SQS,
+    Secrets Manager) does not pay its model's loading, ~7-25 ms of CPU a client.
 
     botocore, not boto3: boto3 adds nothing these low-level clients use, and its import (s3transfer,
     resources) is ~50 ms of a cold start. Pass a session to share loaded service models (tests do); without one,
@@ -185,11 +187,39 @@ def aws_clients(session: Any = None, services: tuple[str, ...] = ("dynamodb", "s
 
     session = session or fast_session()
     config = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
-    clients = {name: session.create_client(name, config=config) for name in services}
-    for hook in CLIENT_HOOKS:
-        for client in clients.values():
+    hooks, lock = tuple(CLIENT_HOOKS), threading.Lock()  # the hooks of now; one session creates one at a time
+
+    def create(name: str) -> Any:
+        client = session.create_client(name, config=config)
+        for hook in hooks:
             hook(client)
-    return clients
+        return client
+
+    return {name: LazyClient(partial(create, name), lock) for name in services}
+
+
+class LazyClient:
+    """A botocore client created on its first attribute (`.put_item`, `.exceptions`, `.meta`), once, whichever
+    thread asks first; then every attribute is the client's own. `lock` serializes the creations of one session
+    (a botocore session is not thread-safe)."""
+
+    __slots__ = ("_client", "_create", "_lock")
+
+    def __init__(self, create: Callable[[], Any], lock: threading.Lock) -> None:
+        self._create, self._lock, self._client = create, lock, None
+
+    @property
+    def created(self) -> bool:
+        return self._client is not None
+
+    def __getattr__(self, name: str) -> Any:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._create()
+                client = self._client
+        return getattr(client, name)
 
 
 def sealed_stores(clients: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:

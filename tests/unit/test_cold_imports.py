@@ -94,3 +94,26 @@ def test_negative_control_the_default_tracer_patches_everything_it_finds() -> No
 
     patched, sqlite3 = json.loads(out.strip().splitlines()[-1])
     assert {"botocore", "sqlite3"} < set(patched) and sqlite3
+
+
+def test_a_client_is_created_on_its_first_use_once_with_the_hooks_of_its_time() -> None:
+    """infra.bootstrap.aws_clients: a service the request never reaches costs nothing; the hooks (the local
+    cloud's IAM check) still see every client, the ones registered when the services were built."""
+    import botocore.session
+
+    from infra import bootstrap
+
+    created: list[str] = []
+    session = botocore.session.get_session()
+    session.set_config_variable("region", "cn-north-1")
+    bootstrap.CLIENT_HOOKS.append(hook := lambda client: created.append(client.meta.service_model.service_name))
+    try:
+        clients = bootstrap.aws_clients(session, services=("dynamodb", "s3", "kms"))
+    finally:
+        bootstrap.CLIENT_HOOKS.remove(hook)
+
+    assert created == [] and not any(c.created for c in clients.values())
+    assert clients["dynamodb"].meta.region_name == "cn-north-1"
+    assert clients["dynamodb"].exceptions.ConditionalCheckFailedException.__name__ == "ConditionalCheckFailedException"
+    assert clients["s3"].meta.endpoint_url == "https://s3.cn-north-1.amazonaws.com.cn"
+    assert created == ["dynamodb", "s3"] and not clients["kms"].created
