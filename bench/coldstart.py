@@ -62,6 +62,9 @@ KIOSK = (ROOT.parent / "shared" / "samples" / "kiosk" / "01-dissatisfied-labels.
 
 # sys.path as Lambda lays it out: the function's code (/var/task), then the layer (/opt/python).
 PATHS = "import sys; sys.path[:0] = sys.argv[1:3]\n"
+# A cold start ends with its first answer: the container lives on, its interpreter is never torn down per request,
+# so neither child pays the interpreter's shutdown (module teardown, a last collection over every object).
+EXIT = "\nimport os; os._exit(0)\n"
 HUB_CHILD = PATHS + """
 import json
 event = json.loads(sys.argv[3])
@@ -76,8 +79,8 @@ class Context:
 install_clock(LocalClock(datetime.fromisoformat("2026-11-28T12:00:00+08:00")))  # the sample's day
 reply = functions.ingest.handler(event, Context())
 assert reply["statusCode"] == 202, reply
-"""
-BASELINE_CHILD = PATHS + "import boto3; boto3.client('dynamodb')"
+""" + EXIT
+BASELINE_CHILD = PATHS + "import boto3; boto3.client('dynamodb')" + EXIT
 
 
 def timed(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from infra import coldgc
 from infra.clock import InstalledClock
 from infra.settings import (
     CalendarCacheSettings,
@@ -120,6 +121,7 @@ class BuiltOnce(Generic[T]):
                 built = self._built
                 if built is None or built[0] != key:
                     built = self._built = (key, self._build())
+                    coldgc.resume()  # the cold start's long-lived objects are made: frozen (infra.coldgc)
         return built[1]
 
 

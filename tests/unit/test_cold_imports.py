@@ -117,3 +117,24 @@ def test_a_client_is_created_on_its_first_use_once_with_the_hooks_of_its_time() 
     assert clients["dynamodb"].exceptions.ConditionalCheckFailedException.__name__ == "ConditionalCheckFailedException"
     assert clients["s3"].meta.endpoint_url == "https://s3.cn-north-1.amazonaws.com.cn"
     assert created == ["dynamodb", "s3"] and not clients["kms"].created
+
+
+def test_the_collector_runs_rarely_until_the_first_services_are_built_then_the_cold_start_is_frozen() -> None:
+    """infra.coldgc: importing a handler raises the thresholds (never switches the collector off); the first
+    build of services freezes what the cold start made and puts the thresholds back, once."""
+    out = run("""
+import gc, json
+default = gc.get_threshold()
+import functions.ingest
+from infra import bootstrap, coldgc
+during = gc.get_threshold()
+bootstrap.BuiltOnce(lambda: object())()
+after, frozen = gc.get_threshold(), gc.get_freeze_count()
+bootstrap.BuiltOnce(lambda: object())()
+print(json.dumps([default, during, list(coldgc.COLD_START_THRESHOLDS), after, frozen, gc.get_freeze_count(),
+                  gc.isenabled()]))
+""")
+    default, during, raised, after, frozen, frozen_later, enabled = json.loads(out.strip().splitlines()[-1])
+
+    assert during == raised != default and after == default and enabled
+    assert frozen > 20_000 and frozen_later == frozen  # the modules, Powertools, pydantic, ...: frozen once
