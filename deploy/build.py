@@ -1,4 +1,4 @@
-"""The Lambda artifact, built on a bare Linux machine: no Docker, no python3.12, no SAM CLI needed.
+"""The Lambda artifact, built on a bare Linux machine: no Docker, no SAM CLI needed (python3.12 for its bytecode).
 
 Two parts, the layout `sam build` makes (`.aws-sam/build/<LogicalId>/`), from the Makefile's
 `build-<LogicalId>` targets that `sam build` itself calls (`Metadata: BuildMethod: makefile`):
@@ -9,6 +9,13 @@ Two parts, the layout `sam build` makes (`.aws-sam/build/<LogicalId>/`), from th
   the right ones), from the pins of `deploy/requirements-runtime.txt`;
 - `code`: a function's code, only the runtime packages (hub, connectors, infra, functions), never
   tests, docs, bench, the CLI, the local cloud or `.hcp/` (the demo connectors' secrets).
+
+Both ship bytecode for the runtime's interpreter: Lambda's /var/task and /opt are read-only, so a module
+without its `.pyc` is compiled from source on every cold start (Powertools, pydantic, botocore, ours), and
+python3.12 ignores another version's `.pyc`. `compile_bytecode` runs python3.12 (`lambda_python`: $LAMBDA_PYTHON,
+`python3.12` on PATH, pyenv's, /usr/bin's) with `--invalidation-mode unchecked-hash`: the `.pyc` is used as is,
+never checked against the source's timestamp (zip and deploy rewrite timestamps) nor its hash (a read per
+module). Without a python3.12 the build still succeeds, without bytecode, and says so on stderr.
 
 `lock` derives the runtime pins from pyproject's runtime dependencies and requirements.lock (run it
 with the project's virtual environment, whose installed metadata gives the dependency graph);
@@ -133,10 +140,67 @@ def deps(out: Path, *, platform: str, python_version: str, abi: str, lock_file: 
         raise SystemExit(f"pip could not install the pinned wheels for {platform}/cp{python_version}")
     for leftover in [out / "bin", *out.rglob("__pycache__")]:
         shutil.rmtree(leftover, ignore_errors=True)
+    compile_bytecode(out)
+
+
+LAMBDA_PYTHON_VERSION = (3, 12)  # template.yaml's Globals: Runtime: python3.12
+NO_BYTECODE = "LAMBDA_PYTHON=none"
+
+
+def _is_lambda_python(executable: str) -> bool:
+    try:
+        done = subprocess.run([executable, "-I", "-c", "import sys; print(*sys.version_info[:2])"],
+                              capture_output=True, text=True, timeout=30)  # fmt: skip
+    except OSError:
+        return False
+    return done.returncode == 0 and done.stdout.split() == [str(n) for n in LAMBDA_PYTHON_VERSION]
+
+
+def lambda_python() -> str | None:
+    """An interpreter of the runtime's version, to compile the bytecode Lambda will load: $LAMBDA_PYTHON
+    (`none`: build without bytecode; any other value must be a python3.12), else the first python3.12
+    that runs (on PATH, pyenv's versions, /usr/bin, /usr/local/bin). None if there is none."""
+    wanted = "python{}.{}".format(*LAMBDA_PYTHON_VERSION)
+    chosen = os.environ.get("LAMBDA_PYTHON")
+    if chosen is not None:
+        if chosen.lower() in {"", "none"}:
+            return None
+        if not _is_lambda_python(chosen):
+            raise SystemExit(f"LAMBDA_PYTHON={chosen} is not a {wanted} (Lambda ignores another version's bytecode)")
+        return chosen
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = [shutil.which(wanted), *sorted(pyenv.glob(f"{wanted[6:]}*/bin/{wanted}"), reverse=True),
+                  f"/usr/bin/{wanted}", f"/usr/local/bin/{wanted}"]  # fmt: skip
+    return next((str(c) for c in candidates if c and _is_lambda_python(str(c))), None)
+
+
+def compile_bytecode(*trees: Path, python: str | None = None) -> bool:
+    """Byte-compile every module under `trees` for the runtime's interpreter, unchecked-hash (see the module's
+    docstring). Returns False, after a loud warning, when no python3.12 is found."""
+    python = python or lambda_python()
+    where = ", ".join(map(str, trees))
+    if python is None:
+        if os.environ.get("LAMBDA_PYTHON", "x").lower() in {"", "none"}:
+            sys.stderr.write(f"deploy/build.py: {NO_BYTECODE}: {where} built without bytecode\n")
+        else:
+            sys.stderr.write(
+                "\n*** deploy/build.py: NO python3.12 FOUND: BUILDING WITHOUT BYTECODE ***\n"
+                f"*** {where}: in Lambda (read-only /var/task and /opt) every cold start will compile these\n"
+                "*** modules from source. Install python3.12, or set LAMBDA_PYTHON=/path/to/python3.12\n"
+                f"*** ({NO_BYTECODE} builds without it on purpose).\n\n"
+            )
+        return False
+    command = [python, "-I", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+               *map(str, trees)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"{python} -m compileall could not compile {where}")
+    return True
 
 
 def code(out: Path) -> None:
-    """Copy the runtime packages into `out`: sources and package data, no caches."""
+    """Copy the runtime packages into `out`, sources and package data, and compile them for python3.12."""
     out.mkdir(parents=True, exist_ok=True)
     excluded = {ROOT / item for item in EXCLUDED}
     for package in RUNTIME_PACKAGES:
@@ -151,6 +215,7 @@ def code(out: Path) -> None:
             dest = out / path.relative_to(ROOT)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
+    compile_bytecode(*(out / package for package in RUNTIME_PACKAGES))
 
 
 def built_template(build_dir: Path) -> None:

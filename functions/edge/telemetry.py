@@ -22,6 +22,7 @@ warnings.filterwarnings("ignore", message="No application metrics to publish", c
 SETTINGS = TelemetrySettings.from_env()
 logger = Logger(service=SETTINGS.service)
 metrics = Metrics(namespace=SETTINGS.namespace)
+TRACED_MODULES = ("botocore",)  # what the X-Ray tracer patches (ingest's AWS calls)
 
 
 def entry(handler: Handler, *, rest_api: bool = False, metrics_on: bool = True, traced: bool = False) -> Handler:
@@ -34,6 +35,9 @@ def entry(handler: Handler, *, rest_api: bool = False, metrics_on: bool = True, 
     if traced and SETTINGS.tracing:
         from aws_lambda_powertools import Tracer
 
-        # the response holds error messages that may quote values: not recorded
-        handler = Tracer().capture_lambda_handler(capture_response=False)(handler)
+        # the response holds error messages that may quote values: not recorded. Only botocore is patched, the
+        # one library a traced function (ingest) calls out with: patch_all imports and patches sqlite3, httplib,
+        # requests, ... for nothing on every cold start
+        tracer = Tracer(patch_modules=TRACED_MODULES)
+        handler = tracer.capture_lambda_handler(capture_response=False)(handler)
     return handler

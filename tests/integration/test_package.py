@@ -32,6 +32,8 @@ HOST = {
     "abi": f"cp{sys.version_info.major}{sys.version_info.minor}",
 }
 PIP = [sys.executable, "-m", "pip"]
+LAMBDA_PYTHON = build.lambda_python()  # the runtime's python3.12, which compiles the bytecode the build ships
+needs_lambda_python = pytest.mark.skipif(LAMBDA_PYTHON is None, reason="no python3.12: the build ships no bytecode")
 
 # A fresh interpreter that sees the artifact and the standard library only: -I (no PYTHON* variables, no
 # user site, no script directory), -S (no site-packages), and the artifact's two directories as Lambda
@@ -90,12 +92,86 @@ def test_the_runtime_pins_are_derived_from_pyproject_and_the_lock() -> None:
     build.lock(check=True)  # raises SystemExit naming the command if deploy/requirements-runtime.txt is stale
 
 
+def _pyc_flags(pyc: Path) -> int:
+    """PEP 552's flags word of a .pyc header: 0b01 hash-based, 0b10 check the source's hash; 0 timestamp-based."""
+    return int.from_bytes(pyc.read_bytes()[4:8], "little")
+
+
+def test_the_artifact_ships_bytecode_for_python312_never_checked_against_the_source(
+    artifact: tuple[Path, Path],
+) -> None:
+    """Lambda's /var/task and /opt are read-only: a module without its .pyc is compiled on every cold start, and
+    python3.12 ignores another version's. Unchecked-hash: zip and deploy timestamps cannot invalidate it."""
+    code, _ = artifact
+    pycs = {p for tree in artifact for p in tree.rglob("*.pyc")}
+    if LAMBDA_PYTHON is None:  # built without, after the build's warning
+        assert not pycs
+        return
+
+    sources = [p for tree in artifact for p in tree.rglob("*.py")]
+    expected = {p.parent / "__pycache__" / f"{p.stem}.cpython-312.pyc" for p in sources}
+    assert len(sources) > 1000 and {p for p in expected if p.is_relative_to(code)}  # the layer's and ours
+    assert expected == pycs  # every module, for python3.12 only: nothing for this machine's own interpreter
+    assert {_pyc_flags(p) for p in pycs} == {0b01}
+
+
+def _module_tree(root: Path) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text('VALUE = "compiled"\n')
+    return root / "pkg"
+
+
+def _edit_and_import(root: Path) -> str:
+    """Changes the module's source (a deploy rewrites timestamps) and imports it with python3.12 as Lambda does,
+    from a tree it cannot write to (-B): which text ran, the shipped bytecode's or the source's."""
+    source = root / "pkg" / "__init__.py"
+    source.write_text('VALUE = "source"\n')
+    os.utime(source, (source.stat().st_mtime + 3600,) * 2)
+    assert LAMBDA_PYTHON
+    child = "import sys; sys.path[:0] = sys.argv[1:]; import pkg; print(pkg.VALUE)"
+    done = subprocess.run([LAMBDA_PYTHON, "-I", "-S", "-B", "-c", child, str(root)], cwd=root, capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    return done.stdout.strip()
+
+
+@needs_lambda_python
+def test_python312_loads_the_shipped_bytecode_whatever_the_timestamps(tmp_path: Path) -> None:
+    assert build.compile_bytecode(_module_tree(tmp_path / "built"))
+    assert _edit_and_import(tmp_path / "built") == "compiled"  # the .pyc ran: nothing compiled at cold start
+
+    # negative controls: no bytecode, or compileall's default timestamp-checked bytecode after a new timestamp
+    _module_tree(tmp_path / "bare")
+    assert _edit_and_import(tmp_path / "bare") == "source"
+    assert LAMBDA_PYTHON
+    subprocess.run([LAMBDA_PYTHON, "-m", "compileall", "-q", str(_module_tree(tmp_path / "stamped"))], check=True)
+    assert _edit_and_import(tmp_path / "stamped") == "source"
+
+
+def test_without_python312_the_build_ships_no_bytecode_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("LAMBDA_PYTHON", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    if build.lambda_python() is not None:
+        pytest.skip("this machine has a python3.12 in /usr/bin or /usr/local/bin")
+    tree = _module_tree(tmp_path / "code")
+
+    assert build.compile_bytecode(tree) is False
+    assert "NO python3.12 FOUND: BUILDING WITHOUT BYTECODE" in capsys.readouterr().err
+    assert not list(tree.rglob("*.pyc"))
+
+    monkeypatch.setenv("LAMBDA_PYTHON", sys.executable)  # this machine's python 3.11: its .pyc Lambda would ignore
+    with pytest.raises(SystemExit, match=r"is not a python3\.12"):
+        build.compile_bytecode(tree)
+
+
 def test_the_artifact_holds_the_runtime_packages_only(artifact: tuple[Path, Path]) -> None:
     code, layer = artifact
 
     assert sorted(p.name for p in code.iterdir()) == ["connectors", "functions", "hub", "infra"]
     assert not (code / "infra" / "localcloud").exists()
-    assert not list(code.rglob("*.pyc")) and not list(code.rglob("local.json"))
+    assert not list(code.rglob("local.json"))
     shipped = {p.name.split("-")[0].lower() for p in layer.glob("*.dist-info")}
     assert not shipped & {"moto", "aws_sam_translator", "cfn_lint", "pytest", "hypothesis", "ruff"}
     assert {"pydantic_core", "orjson", "cryptography"} <= shipped
