@@ -179,7 +179,9 @@ def aws_clients(
     """Clients (by default DynamoDB, S3, SQS) from one botocore session, timeouts well inside 15 s, each created
     on its first use (`LazyClient`): a request that never reaches a service (a refused signature: no S3, SQS,
     Secrets Manager) does not pay its model's loading, ~7-25 ms of CPU a client. Those of `sent_once` make one
-    attempt per call: their caller retries, knowing what a call without an answer means.
+    attempt per call: their caller retries, knowing what a call without an answer means. The others make three
+    attempts in all (`total_max_attempts`: botocore's `max_attempts` counts retries, and 4 attempts of 1 s connect
+    plus 3 s read, with backoff, outlast the ingest function's 15 s).
 
     botocore, not boto3: boto3 adds nothing these low-level clients use, and its import (s3transfer,
     resources) is ~50 ms of a cold start. Pass a session to share loaded service models (tests do); without one,
@@ -191,7 +193,7 @@ def aws_clients(
     from infra.botodata import fast_session
 
     session = session or fast_session()
-    config = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
+    config = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 3})
     once = config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
     hooks, lock = tuple(CLIENT_HOOKS), threading.Lock()  # the hooks of now; one session creates one at a time
 
