@@ -9,18 +9,21 @@ reference path (and its refusal of DTDs).
 
 from __future__ import annotations
 
+import codecs
 import re
+from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
 from connectors.decode import _BAD_ESCAPE
 
 # -- the XML subset the fast path reads (everything else: expat behind the DTD refusal) ------------------------------
 
-_XML_NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*"
-_XML_TEXT = "[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]*"  # no '>' either: see _plain_xml
-_XML_SPACE = "[ \t\n]*"
+# possessive throughout: each class stops at a '<' or '>' it cannot hold, so there is nothing to backtrack into
+_XML_NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*+"
+_XML_TEXT = "[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]*+"  # no '>' either: see _plain_xml
+_XML_SPACE = "[ \t\n]*+"
 _XML_PLAIN = re.compile(
-    rf"{_XML_SPACE}<({_XML_NAME})>((?:{_XML_SPACE}<({_XML_NAME})>{_XML_TEXT}</\3>)*){_XML_SPACE}</\1>{_XML_SPACE}"
+    rf"{_XML_SPACE}<({_XML_NAME})>((?:{_XML_SPACE}<({_XML_NAME})>{_XML_TEXT}</\3>)*+){_XML_SPACE}</\1>{_XML_SPACE}"
 )
 
 
@@ -38,32 +41,62 @@ def _plain_xml(text: str) -> dict[str, str] | None:
 
 # -- the form subset the fast path reads: ASCII, `name=value` pairs, %-escapes well formed --------------------------
 
-_FORM_PLAIN = re.compile(r"[^&=]+=[^&=]*(?:&[^&=]+=[^&=]*)*")
-_FORM_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
-_CHARSETS: set[str] = set()
+# possessive (nothing to backtrack into: each class stops at the delimiter that follows it), and the escapes' pattern
+# starts with its literal '%' so that the engine skips to each one
+_FORM_PLAIN = re.compile(r"(?:[^&=]++=[^&=]*+&)*+[^&=]++=[^&=]*+")
+_FORM_ESCAPES = re.compile(r"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*+")
+_CHARSETS: dict[str, Callable[[bytes], tuple[str, int]] | None] = {}  # charset -> its decoder (None: per value)
+# Stateless charsets in which an ASCII byte is always a character of its own: a run of %-escapes that decodes alone
+# decodes the same inside its value (the value's plain characters before it end where a character ends).
+_RUN_SAFE = frozenset({"utf-8", "gbk", "gb2312", "gb18030", "big5", "latin-1", "iso8859-1", "ascii"})
 
 
 def _plain_form(body: bytes, charset: str) -> dict[str, str] | None:
     """`connectors.decode._form` for an ASCII body whose values hold no '=' (else None): one split, not one parse
-    per pair; a value made of escapes only (the usual GBK text) is one bytes.fromhex."""
+    per pair; each run of escapes (the usual GBK text) is one bytes.fromhex and one call of the charset's decoder."""
     if not body.isascii():
         return None
     text = body.decode("ascii").strip()
-    if _FORM_PLAIN.fullmatch(text) is None or _BAD_ESCAPE.search(text):
+    if _FORM_PLAIN.fullmatch(text) is None:
         return None
     if charset not in _CHARSETS:
         try:
-            "".encode(charset)
+            "".encode(charset)  # the reference's own test of the charset
+            info = codecs.lookup(charset)
         except Exception:  # an unknown charset: the reference refuses it with its code
             return None
-        _CHARSETS.add(charset)
-    items = text.replace("+", " ").replace("=", "&").split("&")  # names and values in turn
+        _CHARSETS[charset] = info.decode if info.name in _RUN_SAFE else None
+    if "+" in text:
+        text = text.replace("+", " ")
     if "%" in text:
-        for index, item in enumerate(items):
-            if "%" in item:
-                raw = bytes.fromhex(item.replace("%", "")) if _FORM_ESCAPES.fullmatch(item) else unquote_to_bytes(item)
-                try:
-                    items[index] = raw.decode(charset)
-                except UnicodeDecodeError:
-                    return None
+        decode = _CHARSETS[charset]
+        if decode is None:  # a charset with state or without ASCII: each value's bytes decoded whole
+            return _per_value(text, charset)
+
+        def run(match: re.Match[str]) -> str:
+            decoded = decode(bytes.fromhex(match[0].replace("%", "")))[0]
+            if "&" in decoded or "=" in decoded:
+                raise ValueError("an escaped separator")  # the split below would see it: the reference reads it
+            return decoded
+
+        try:
+            text = _FORM_ESCAPES.sub(run, text)
+        except ValueError:  # UnicodeDecodeError included: the reference refuses it with its code
+            return None
+        if "%" in text:  # a '%' that starts no escape (a bad one: the reference refuses it), or an escaped '%'
+            return None
+    items = text.replace("=", "&").split("&")  # names and values in turn
+    return dict(zip(items[::2], items[1::2])) if len(items) % 2 == 0 else None  # noqa: B905 — checked even
+
+
+def _per_value(text: str, charset: str) -> dict[str, str] | None:
+    if _BAD_ESCAPE.search(text):
+        return None
+    items = text.replace("=", "&").split("&")
+    for index, item in enumerate(items):
+        if "%" in item:
+            try:
+                items[index] = unquote_to_bytes(item).decode(charset)
+            except UnicodeDecodeError:
+                return None
     return dict(zip(items[::2], items[1::2])) if len(items) % 2 == 0 else None  # noqa: B905 — checked even
