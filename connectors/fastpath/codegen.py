@@ -4,6 +4,7 @@ frozen models directly. It only ever proves a record accepted; anything else ret
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -31,6 +32,7 @@ from connectors.fastpath.layout import (
     _leaves,
 )
 from connectors.spec import FieldRule
+from hub.calendar import SHANGHAI, WorkingDayCalendar
 from hub.codes import _ID_CHECK, PROVINCES, check_id_number, check_mobile, check_region_code, check_uscc, region_level
 from hub.rating import (
     COMMENT_MAX,
@@ -102,6 +104,17 @@ def _remembered(check: Callable[[str], str]) -> tuple[dict[str, str], Callable[[
 _REMEMBERED = {check_uscc: _remembered(check_uscc), check_region_code: _remembered(check_region_code)}
 
 
+_PREFIXES: dict[str, Any] = {}  # connector id -> blake2b of its part of `rating_id_for`'s input
+
+
+def _prefix(connector_id: str) -> Any:
+    """`hub.rating.rating_id_for` hashes f"{connector_id}\x1f{source_rating_id}": its first part hashed once."""
+    if len(_PREFIXES) >= 1024:
+        _PREFIXES.clear()
+    found = _PREFIXES[connector_id] = hashlib.blake2b(f"{connector_id}\x1f".encode(), digest_size=16)
+    return found
+
+
 class _Unsupported(Exception):
     """This reader is not compiled (the reference path serves it)."""
 
@@ -115,8 +128,12 @@ _BLANK_CHECK = "raw is None or raw == [] or raw == ''"
 class _Codegen:
     """One reader's spec as the source of one function: translate (SpecAdapter.translate) and check (the models)."""
 
-    def __init__(self, adapter: SpecAdapter, reader: _Reader) -> None:
+    def __init__(self, adapter: SpecAdapter, reader: _Reader, general: RecordFn | None = None) -> None:
         self.adapter, self.reader = adapter, reader
+        # with `general` (this reader's function compiled plainly): a record whose values are all texts is read in
+        # bulk — its reads and strips two `map`s in C, each field then one test of its stripped text — and any other
+        # record is handed to `general`
+        self.general = general
         self.lines: list[str] = []
         self.consts: dict[str, Any] = {
             "_str": str, "_list": list, "_dict": dict, "_bool": bool, "_datetime": datetime, "_isinstance": isinstance,
@@ -127,7 +144,8 @@ class _Codegen:
             "_KIND": adapter.kind, "_map": map, "_int": int, "_float": float, "_date": date,
             "_fromiso": datetime.fromisoformat, "_fromts": datetime.fromtimestamp, "_UTC": UTC,
             "_Z": ZoneInfo(adapter.spec.timezone), "_PROVINCES": PROVINCES, "_ID_CHECK": _ID_CHECK,
-            "_check_mobile": check_mobile, "_check_id": check_id_number,
+            "_check_mobile": check_mobile, "_check_id": check_id_number, "_strip": str.strip, "_general": general,
+            "_WDC": WorkingDayCalendar, "_SH": SHANGHAI, "_PREFIXES": _PREFIXES, "_prefix": _prefix,
         }  # fmt: skip
         self.parents: set[str] = set()  # locals holding a JSON record's nested objects
         self.coerced: dict[str, str] = {}  # unified field -> local holding the model's value (None: absent)
@@ -199,7 +217,15 @@ class _Codegen:
             reads = self.reads[holder]
             names = ", ".join(local for local, _ in reads) + ("," if len(reads) == 1 else "")
             keys = tuple(leaf for _, leaf in reads)
-            if holder == "data":
+            if holder == "data" and self.general is not None:  # absent: '' (read as None is: blank)
+                self.emit("try:")
+                self.emit(f"rs = [*_map(data.get, {keys!r}, {('',) * len(keys)!r})]", 2)
+                self.emit("ss = [*_map(_strip, rs)]", 2)  # a TypeError: not all texts
+                self.emit("except TypeError:")
+                self.emit("return _general(data, connector_id, received_at, latest, days, calendar)", 2)
+                self.emit(f"{names} = rs")
+                self.emit(f"{names.replace('r', 's')} = ss")
+            elif holder == "data":
                 self.emit(f"{names} = _map(data.get, {keys!r})")
             else:
                 nones = (None,) * len(keys)
@@ -267,7 +293,11 @@ class _Codegen:
         self.emit(f"raw = {expr}")
         late = unified == "comment"  # the comment is checked after the tags' note is added to it
         # lane 1: a text (the usual case)
-        self.emit("if raw.__class__ is _str and (stripped := raw.strip()):")
+        if self.general is not None:  # read in bulk: a text, stripped already
+            self.emit(f"stripped = {expr.replace('r', 's')}")
+            self.emit("if stripped:")
+        else:
+            self.emit("if raw.__class__ is _str and (stripped := raw.strip()):")
         if f.is_tags:
             tags = self.const(_tag_reader(rule))
             split = f"raw.split({rule.split!r})" if rule.split else "(raw,)"
@@ -307,13 +337,15 @@ class _Codegen:
         elif rule.time in _DASHED:  # connectors.timeformats._dashed, inlined (a ValueError: the reference decides)
             self.emit("if len(stripped) != 19 or stripped[4] != '-' or stripped[7] != '-' or stripped[13] != ':' or "
                       "stripped[16] != ':': return None", 2)  # fmt: skip
-            self.emit(f"{c} = _fromiso(stripped).replace(tzinfo=_Z)", 2)
+            self.emit("d = _fromiso(stripped)", 2)  # .replace(tzinfo=) costs four times the constructor
+            self.emit(f"{c} = _datetime(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond, _Z)", 2)
             if t is not None:
                 self.emit(f"{t} = {c}", 2)
         elif rule.time == "yyyyMMddHHmmss":  # connectors.timeformats._compact, inlined
             self.emit("if len(stripped) != 14 or not stripped.isdigit(): return None", 2)
-            self.emit(f"{c} = _datetime(_int(stripped[0:4]), _int(stripped[4:6]), _int(stripped[6:8]), "
-                      "_int(stripped[8:10]), _int(stripped[10:12]), _int(stripped[12:14]), tzinfo=_Z)", 2)  # fmt: skip
+            self.emit("n = _int(stripped)", 2)  # the six 2- and 4-digit fields, as int() reads each of them
+            self.emit(f"{c} = _datetime(n // 10000000000, n // 100000000 % 100, n // 1000000 % 100, n // 10000 % 100, "
+                      "n // 100 % 100, n % 100, 0, _Z)", 2)  # fmt: skip
             if t is not None:
                 self.emit(f"{t} = {c}", 2)
         else:  # a time or a boolean: the reference's converter
@@ -323,8 +355,11 @@ class _Codegen:
             if kind[0] != "dt":  # the time formats give aware datetimes only (connectors.timeformats)
                 self.check(c, kind, 2)
         # lane 2: nothing there (None, blank, []): the default
-        self.emit(f"elif {_BLANK_CHECK} or raw.__class__ is _str:")
+        self.emit("else:" if self.general is not None else f"elif {_BLANK_CHECK} or raw.__class__ is _str:")
         blank = self.constant_lane(unified, rule.default, 2)
+        if self.general is not None:  # no lane 3: texts only
+            self.presence[unified] = _ALWAYS if blank == _ALWAYS else _MAYBE
+            return
         # lane 3: any other value (a number, a list, an object): the reference's converter, then the model's checks
         self.emit("else:")
         if f.is_tags:
@@ -339,7 +374,7 @@ class _Codegen:
             self.emit(f"{c} = _text(raw)", 2)
         elif rule.time in _EPOCH:  # compile_time_format's epoch lambdas, inlined for an int (not a bool)
             scale = " / 1000" if rule.time == "epoch_ms" else ""
-            self.emit(f"{c} = (_fromts(_float(raw){scale}, _UTC).astimezone(_Z) if raw.__class__ is _int "
+            self.emit(f"{c} = (_fromts(_float(raw){scale}, _Z) if raw.__class__ is _int "
                       f"else {self.const(f.convert)}(raw))", 2)  # fmt: skip
         else:
             self.emit(f"{c} = {self.const(f.convert)}(raw)", 2)
@@ -426,6 +461,12 @@ class _Codegen:
         if reader.closed is not None:
             raise _Unsupported("a closed family: unknown fields are refused by the reference path")
         self.plan_reads()
+        if self.general is not None:
+            paths = [f.rule.path for f in reader.fields if f.get is not None and f.rule.path is not None]
+            paths += [p for p in self.adapter.spec.source_rating_id if not p.startswith("$")]
+            plain = all(reader.fmt == "form" or _IDENT.match(p) for p in paths)
+            if not plain or set(self.reads) != {"data"} or len(self.reads["data"]) < 4:
+                raise _Unsupported("not every field a plain read of the record itself")
         self.emit("def record(data, connector_id, received_at, latest, days, calendar):", 0)
         if any(f.is_tags for f in reader.fields):
             self.emit("unmatched = []")
@@ -533,8 +574,10 @@ class _Codegen:
         if handled is not None:
             self.emit(f"if {handled} is not None:")
             self.emit(f"if {rated} < {handled}: return None", 2)
-            self.emit(f"if {evaluation} == _ACTIVE and {rated} > calendar.deadline({handled}, days).at: return None",
-                      2)  # fmt: skip
+            self.emit(f"if {evaluation} == _ACTIVE:", 2)  # the calendar's own cache of deadlines, read at once
+            self.emit(f"due = calendar._deadlines.get(({handled}.date(), days)) if calendar.__class__ is _WDC and "
+                      f"{handled}.tzinfo is _SH else None", 3)  # fmt: skip
+            self.emit(f"if {rated} > (due or calendar.deadline({handled}, days)).at: return None", 3)
         self.emit("source = _new(_Source)")
         self.emit("_D(source, {'connector_id': connector_id, 'kind': _KIND, 'source_rating_id': sid, "
                   "'received_at': received_at})")  # fmt: skip
@@ -546,7 +589,9 @@ class _Codegen:
             self.emit("if rater_given: fs.add('rater')")
         values = [f"{name!r}: {'r_' + name if name in ('case', 'target', 'rater') else body[name]}"
                   for name, *_ in _RATING_BODY]  # fmt: skip
-        values += ["'rating_id': _rating_id_for(connector_id, sid)", "'source': source"]
+        # rating_id_for(connector_id, sid): the connector's part of the hash hashed once, then copied
+        self.emit("h = (_PREFIXES.get(connector_id) or _prefix(connector_id)).copy(); h.update(sid.encode())")
+        values += ["'rating_id': 'r' + h.hexdigest()", "'source': source"]
         self.emit(f"rating = _new(_Rating); _D(rating, {{{', '.join(values)}}}); _F(rating, fs)")
         self.emit("_X(rating, None); _P(rating, None)")
         self.emit("return rating, sid")
@@ -557,3 +602,13 @@ class _Codegen:
         function: RecordFn = namespace["record"]
         function.__source__ = source  # type: ignore[attr-defined]  # for a reader of the generated code
         return function
+
+
+def compile_reader(adapter: SpecAdapter, reader: _Reader) -> RecordFn:
+    """The reader's function: read in bulk when every field is a plain read of the record (else, or for a record
+    that holds anything but texts, the plain function)."""
+    general = _Codegen(adapter, reader).compile()
+    try:
+        return _Codegen(adapter, reader, general).compile()
+    except _Unsupported:
+        return general

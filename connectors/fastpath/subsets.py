@@ -41,19 +41,18 @@ def _plain_xml(text: str) -> dict[str, str] | None:
 
 # -- the form subset the fast path reads: ASCII, `name=value` pairs, %-escapes well formed --------------------------
 
-# possessive (nothing to backtrack into: each class stops at the delimiter that follows it), and the escapes' pattern
-# starts with its literal '%' so that the engine skips to each one
+# possessive: nothing to backtrack into, each class stops at the delimiter that follows it
 _FORM_PLAIN = re.compile(r"(?:[^&=]++=[^&=]*+&)*+[^&=]++=[^&=]*+")
-_FORM_ESCAPES = re.compile(r"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*+")
 _CHARSETS: dict[str, Callable[[bytes], tuple[str, int]] | None] = {}  # charset -> its decoder (None: per value)
-# Stateless charsets in which an ASCII byte is always a character of its own: a run of %-escapes that decodes alone
-# decodes the same inside its value (the value's plain characters before it end where a character ends).
+# Stateless charsets in which an ASCII byte below 0x40 is always a character of its own (never a trail byte): decoding
+# a whole form body at once then gives each name and value as decoding it alone would.
+_escape_decode = getattr(codecs, "escape_decode", None)  # CPython's own (in _codecs since 2.x): \xXX in C
 _RUN_SAFE = frozenset({"utf-8", "gbk", "gb2312", "gb18030", "big5", "latin-1", "iso8859-1", "ascii"})
 
 
 def _plain_form(body: bytes, charset: str) -> dict[str, str] | None:
-    """`connectors.decode._form` for an ASCII body whose values hold no '=' (else None): one split, not one parse
-    per pair; each run of escapes (the usual GBK text) is one bytes.fromhex and one call of the charset's decoder."""
+    """`connectors.decode._form` for an ASCII body whose values hold no '=' (else None): its escapes decoded in one
+    C call and its bytes in one call of the charset's decoder, then one split — not one parse per pair."""
     if not body.isascii():
         return None
     text = body.decode("ascii").strip()
@@ -70,20 +69,13 @@ def _plain_form(body: bytes, charset: str) -> dict[str, str] | None:
         text = text.replace("+", " ")
     if "%" in text:
         decode = _CHARSETS[charset]
-        if decode is None:  # a charset with state or without ASCII: each value's bytes decoded whole
-            return _per_value(text, charset)
-
-        def run(match: re.Match[str]) -> str:
-            decoded = decode(bytes.fromhex(match[0].replace("%", "")))[0]
-            if "&" in decoded or "=" in decoded:
-                raise ValueError("an escaped separator")  # the split below would see it: the reference reads it
-            return decoded
-
+        if decode is None or _escape_decode is None or "\\" in text or "%26" in text or "%3D" in text or "%3d" in text:
+            return _per_value(text, charset)  # a charset with state, or an escaped separator: value by value
         try:
-            text = _FORM_ESCAPES.sub(run, text)
+            # `%XX` as `\xXX`: escape_decode reads them all in C (a bad escape raises); then the charset's decoder
+            # reads the whole, which in these charsets ends a character at every '&' and '=' (never a trail byte)
+            text = decode(_escape_decode(text.replace("%", "\\x").encode("ascii"))[0])[0]
         except ValueError:  # UnicodeDecodeError included: the reference refuses it with its code
-            return None
-        if "%" in text:  # a '%' that starts no escape (a bad one: the reference refuses it), or an escaped '%'
             return None
     items = text.replace("=", "&").split("&")  # names and values in turn
     return dict(zip(items[::2], items[1::2])) if len(items) % 2 == 0 else None  # noqa: B905 — checked even

@@ -321,7 +321,7 @@ def test_the_generated_code_of_a_reader_can_be_read() -> None:
 
 FORM_PIECES = ["a", "GX0231", "03", ",", " ", "+", "%2B", "%25", "%26", "%3D", "%2C", "%20", "%B8%D3", "%C0%EE%CB%C4",
                "%B8", "%B8A", "%81%30%81%30", "%E4%B8%AD", "%FF", "%G1", "%4", "%", "%00", "%0D", "x%41y", "%d6%d0",
-               "%FE%FF", "%00%41", "ab", "%41%00"]  # fmt: skip
+               "%FE%FF", "%00%41", "ab", "%41%00", "%3d", "\\x41", "%5C", "%5cx41"]  # fmt: skip
 FORM_CHARSETS = ["gbk", "GBK", "gb18030", "utf-8", "utf-16-le", "latin-1", "shift_jis", "hex", "nope"]
 
 
