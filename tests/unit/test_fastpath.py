@@ -355,3 +355,25 @@ def test_the_plain_form_reader_reads_the_usual_gbk_body_itself() -> None:
     assert _plain_form(_sample("window_device/01-very-bad-staff.gbk.form"), "gbk") == WINDOW | {
         "hall": "赣县区政务服务中心", "staffName": "李四", "itemName": "食品经营许可", "reason": "03,07"}  # fmt: skip
     assert _plain_form(b"a=%C0%EE+%CB%C4&b=x%41y%2B", "gbk") == {"a": "李 四", "b": "xAy+"}
+
+
+def test_a_record_of_texts_is_read_in_bulk_and_any_other_by_the_plain_function() -> None:
+    # vertical_system, its XML and the window device read every field from the record itself: read in bulk
+    for kind, fmt in (("vertical_system", "json"), ("vertical_system", "xml"), ("window_device", "form")):
+        compiled = fast_adapter(adapter_for(kind))
+        assert compiled is not None
+        assert "ss = [*_map(_strip, rs)]" in compiled.records[fmt].__source__, kind  # type: ignore[attr-defined]
+    kiosk = fast_adapter(adapter_for("kiosk"))  # nested objects: the plain function only
+    assert kiosk is not None and "_strip" not in kiosk.records["json"].__source__  # type: ignore[attr-defined]
+    # a number among the texts: handed to the plain function, which accepts it as the reference does
+    record = dict(VERTICAL, satisfaction=2, assessNumber=1)
+    assert assert_agree("vertical_system", json.dumps({"params": record}).encode(), "application/json")
+
+
+def test_the_rating_id_is_the_connectors_own_for_every_connector() -> None:
+    adapter, body = adapter_for("kiosk"), _sample("kiosk/01-dissatisfied-labels.json")
+    for connector_id in ("kiosk-a", "kiosk-b", "kiosk-a", "省级-中心"):
+        kw = {**KW, "connector_id": connector_id}
+        [fast] = normalize(adapter, body, "application/json", **kw)
+        [reference] = reference_normalize(adapter, body, "application/json", **kw)
+        assert fast.rating is not None and fast.rating.rating_id == reference.rating.rating_id  # type: ignore[union-attr]
