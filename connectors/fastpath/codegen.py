@@ -1,6 +1,11 @@
 """One reader's spec generated as the source of one plain-Python function, compiled once: it reads the paths,
 translates with the reference's own converters and tables, checks with `connectors.fastpath.layout` and builds the
-frozen models directly. It only ever proves a record accepted; anything else returns None (the reference decides)."""
+frozen models directly. It only ever proves a record accepted; anything else returns None (the reference decides).
+
+What runs per record is kept to what the interpreter does cheaply: a holder's reads in one `map`; a record of texts
+only (every XML and form record, most JSON ones) read and stripped in bulk, then one test per field; the usual
+times, mobiles and ID numbers checked inline (anything unusual calls the reference function); the rating id's
+connector part hashed once per connector; R5's deadline read from the calendar's own cache."""
 
 from __future__ import annotations
 
