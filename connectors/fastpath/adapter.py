@@ -11,7 +11,7 @@ import orjson
 
 from connectors.decode import _ESCAPED_COLON, _XML_DECL, _XML_DECL_TEXT, decode_document
 from connectors.engine import MAX_BATCH, SpecAdapter, _Reader, _Record
-from connectors.fastpath.codegen import RecordFn, _Codegen, _Unsupported
+from connectors.fastpath.codegen import RecordFn, _Unsupported, compile_reader
 from connectors.fastpath.layout import _DEFAULT_POLICY, _layout_is_current
 from connectors.fastpath.subsets import _plain_form, _plain_xml
 from connectors.normalize import ItemOutcome, normalize_record
@@ -32,7 +32,7 @@ class FastAdapter:
                 try:
                     if fmt in ("xml", "form") and reader.records is not None:
                         raise _Unsupported("records in XML or a form")
-                    self.records[fmt] = _Codegen(adapter, reader).compile()
+                    self.records[fmt] = compile_reader(adapter, reader)
                 except Exception:  # _Unsupported, or a spec the generator did not foresee: the reference path reads it
                     continue
         self._readers: dict[str | None, tuple[_Reader, str | None]] = {}

@@ -1,13 +1,20 @@
 """One reader's spec generated as the source of one plain-Python function, compiled once: it reads the paths,
 translates with the reference's own converters and tables, checks with `connectors.fastpath.layout` and builds the
-frozen models directly. It only ever proves a record accepted; anything else returns None (the reference decides)."""
+frozen models directly. It only ever proves a record accepted; anything else returns None (the reference decides).
+
+What runs per record is kept to what the interpreter does cheaply: a holder's reads in one `map`; a record of texts
+only (every XML and form record, most JSON ones) read and stripped in bulk, then one test per field; the usual
+times, mobiles and ID numbers checked inline (anything unusual calls the reference function); the rating id's
+connector part hashed once per connector; R5's deadline read from the calendar's own cache."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
@@ -30,7 +37,8 @@ from connectors.fastpath.layout import (
     _leaves,
 )
 from connectors.spec import FieldRule
-from hub.codes import check_region_code, check_uscc, region_level
+from hub.calendar import SHANGHAI, WorkingDayCalendar
+from hub.codes import _ID_CHECK, PROVINCES, check_id_number, check_mobile, check_region_code, check_uscc, region_level
 from hub.rating import (
     COMMENT_MAX,
     STAFF_RATING_CHANNELS,
@@ -101,19 +109,36 @@ def _remembered(check: Callable[[str], str]) -> tuple[dict[str, str], Callable[[
 _REMEMBERED = {check_uscc: _remembered(check_uscc), check_region_code: _remembered(check_region_code)}
 
 
+_PREFIXES: dict[str, Any] = {}  # connector id -> blake2b of its part of `rating_id_for`'s input
+
+
+def _prefix(connector_id: str) -> Any:
+    """`hub.rating.rating_id_for` hashes f"{connector_id}\x1f{source_rating_id}": its first part hashed once."""
+    if len(_PREFIXES) >= 1024:
+        _PREFIXES.clear()
+    found = _PREFIXES[connector_id] = hashlib.blake2b(f"{connector_id}\x1f".encode(), digest_size=16)
+    return found
+
+
 class _Unsupported(Exception):
     """This reader is not compiled (the reference path serves it)."""
 
 
 _ALWAYS, _MAYBE, _NEVER = "always", "maybe", "never"
+_DASHED = ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-ddTHH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss")  # connectors.timeformats
+_EPOCH = ("epoch_ms", "epoch_s")
 _BLANK_CHECK = "raw is None or raw == [] or raw == ''"
 
 
 class _Codegen:
     """One reader's spec as the source of one function: translate (SpecAdapter.translate) and check (the models)."""
 
-    def __init__(self, adapter: SpecAdapter, reader: _Reader) -> None:
+    def __init__(self, adapter: SpecAdapter, reader: _Reader, general: RecordFn | None = None) -> None:
         self.adapter, self.reader = adapter, reader
+        # with `general` (this reader's function compiled plainly): a record whose values are all texts is read in
+        # bulk — its reads and strips two `map`s in C, each field then one test of its stripped text — and any other
+        # record is handed to `general`
+        self.general = general
         self.lines: list[str] = []
         self.consts: dict[str, Any] = {
             "_str": str, "_list": list, "_dict": dict, "_bool": bool, "_datetime": datetime, "_isinstance": isinstance,
@@ -121,7 +146,11 @@ class _Codegen:
             "_P": _set_private, "_region_level": region_level, "_rating_id_for": rating_id_for, "_BAD": _BAD,
             "_STAFF_CHANNELS": STAFF_RATING_CHANNELS, "_ACTIVE": EvaluationType.ACTIVE, "_POLICY": _DEFAULT_POLICY,
             "_NONE_EMPTY": _NONE_EMPTY, "_TAGS": _TAG_MEMBERS, "_MISS": _REQUIRED, "_Source": Source,
-            "_KIND": adapter.kind,
+            "_KIND": adapter.kind, "_map": map, "_int": int, "_float": float, "_date": date,
+            "_fromiso": datetime.fromisoformat, "_fromts": datetime.fromtimestamp, "_UTC": UTC,
+            "_Z": ZoneInfo(adapter.spec.timezone), "_PROVINCES": PROVINCES, "_ID_CHECK": _ID_CHECK,
+            "_check_mobile": check_mobile, "_check_id": check_id_number, "_strip": str.strip, "_general": general,
+            "_WDC": WorkingDayCalendar, "_SH": SHANGHAI, "_PREFIXES": _PREFIXES, "_prefix": _prefix,
         }  # fmt: skip
         self.parents: set[str] = set()  # locals holding a JSON record's nested objects
         self.coerced: dict[str, str] = {}  # unified field -> local holding the model's value (None: absent)
@@ -129,6 +158,10 @@ class _Codegen:
         self.presence: dict[str, str] = {}  # unified field -> _ALWAYS / _MAYBE (absent from the dict: never)
         refs = [p[1:] for p in adapter.spec.source_rating_id if p.startswith("$")]
         self.needs_translated = {*refs, "comment"}
+        # every plain read (`holder.get(leaf)`) of a holder done at once, `map` in C: holder -> [(local, leaf)]
+        self.reads: dict[str, list[tuple[str, str]]] = {}
+        self.read_of: dict[str, str] = {}  # a source path -> the local holding what it read
+        self.bulk_done: set[str] = set()
 
     def const(self, value: Any) -> str:
         name = f"_K{len(self.consts)}"
@@ -143,7 +176,7 @@ class _Codegen:
     def raw_expr(self, path: str, getter: Any) -> str:
         fmt = self.reader.fmt
         if fmt == "form" or _IDENT.match(path):
-            return f"data.get({path!r})"
+            return self.bulk_read("data", path)
         if fmt == "xml":
             raise _Unsupported(f"XML path {path}")
         if _DOTTED.match(path):  # each parent object read once per record, however many fields sit in it
@@ -153,11 +186,56 @@ class _Codegen:
                 name = "d_" + "_".join(parents[: depth + 1])
                 if name not in self.parents:
                     self.parents.add(name)
-                    self.emit(f"{name} = {holder}.get({parents[depth]!r}) if {holder} is not None else None")
+                    self.emit(f"{name} = {self.bulk_read(holder, parents[depth])}")
                     self.emit(f"if {name}.__class__ is not _dict and not _isinstance({name}, _dict): {name} = None")
                 holder = name
-            return f"{holder}.get({leaf!r}) if {holder} is not None else None"
+            return self.bulk_read(holder, leaf)
         return f"{self.const(getter)}(data)"
+
+    def plan_reads(self) -> None:
+        """Which plain reads each holder has (`data`, or a JSON record's nested object `d_...`)."""
+        paths = [f.rule.path for f in self.reader.fields if f.get is not None and f.rule.path is not None]
+        paths += [p for p in self.adapter.spec.source_rating_id if not p.startswith("$")]
+        for path in paths:
+            if self.reader.fmt == "form" or _IDENT.match(path):
+                holder, leaf = "data", path
+            elif self.reader.fmt == "json" and _DOTTED.match(path):
+                *parents, leaf = path.split(".")
+                for depth in range(len(parents)):  # the parents are read from their own holders
+                    above = "data" if depth == 0 else "d_" + "_".join(parents[:depth])
+                    self.add_read(above, parents[depth])
+                holder = "d_" + "_".join(parents)
+            else:
+                continue
+            self.add_read(holder, leaf)
+
+    def add_read(self, holder: str, leaf: str) -> None:
+        reads = self.reads.setdefault(holder, [])
+        if all(known != leaf for _, known in reads):
+            reads.append((f"r{len(self.read_of)}", leaf))
+            self.read_of[f"{holder}\x00{leaf}"] = reads[-1][0]
+
+    def bulk_read(self, holder: str, leaf: str) -> str:
+        """The local holding `holder.get(leaf)`: all of a holder's reads are done on its first, in one `map`."""
+        if holder not in self.bulk_done:
+            self.bulk_done.add(holder)
+            reads = self.reads[holder]
+            names = ", ".join(local for local, _ in reads) + ("," if len(reads) == 1 else "")
+            keys = tuple(leaf for _, leaf in reads)
+            if holder == "data" and self.general is not None:  # absent: '' (read as None is: blank)
+                self.emit("try:")
+                self.emit(f"rs = [*_map(data.get, {keys!r}, {('',) * len(keys)!r})]", 2)
+                self.emit("ss = [*_map(_strip, rs)]", 2)  # a TypeError: not all texts
+                self.emit("except TypeError:")
+                self.emit("return _general(data, connector_id, received_at, latest, days, calendar)", 2)
+                self.emit(f"{names} = rs")
+                self.emit(f"{names.replace('r', 's')} = ss")
+            elif holder == "data":
+                self.emit(f"{names} = _map(data.get, {keys!r})")
+            else:
+                nones = (None,) * len(keys)
+                self.emit(f"{names} = _map({holder}.get, {keys!r}) if {holder} is not None else {nones!r}")
+        return self.read_of[f"{holder}\x00{leaf}"]
 
     # -- checking: the model's checks of one kind, on a value of any type --
 
@@ -220,7 +298,11 @@ class _Codegen:
         self.emit(f"raw = {expr}")
         late = unified == "comment"  # the comment is checked after the tags' note is added to it
         # lane 1: a text (the usual case)
-        self.emit("if raw.__class__ is _str and (stripped := raw.strip()):")
+        if self.general is not None:  # read in bulk: a text, stripped already
+            self.emit(f"stripped = {expr.replace('r', 's')}")
+            self.emit("if stripped:")
+        else:
+            self.emit("if raw.__class__ is _str and (stripped := raw.strip()):")
         if f.is_tags:
             tags = self.const(_tag_reader(rule))
             split = f"raw.split({rule.split!r})" if rule.split else "(raw,)"
@@ -244,10 +326,33 @@ class _Codegen:
                 elif kind[0] == "code" and kind[1] in _REMEMBERED:
                     seen = self.const(_REMEMBERED[kind[1]][0])
                     self.emit(f"{c} = {seen}.get({c}) or {self.const(_REMEMBERED[kind[1]][1])}({c})", 2)
+                elif kind[0] == "code" and kind[1] is check_mobile:  # the usual 11 digits at once, else the check
+                    self.emit(f"if not (len({c}) == 11 and {c}.isdigit() and {c}.isascii() and {c}[0] == '1' and "
+                              f"{c}[1] in '3456789'): {c} = _check_mobile({c})", 2)  # fmt: skip
+                elif kind[0] == "code" and kind[1] is check_id_number:  # GB 11643, inlined; else the check
+                    self.emit(f"if len({c}) == 18 and {c}.isascii() and {c}[:17].isdigit() and {c}[:2] in _PROVINCES "
+                              f"and _ID_CHECK[2 * _int({c}[:17], 13) % 11] == {c}[17]:", 2)  # fmt: skip
+                    self.emit(f"_date(_int({c}[6:10]), _int({c}[10:12]), _int({c}[12:14]))", 3)  # not a date: raises
+                    self.emit("else:", 2)
+                    self.emit(f"{c} = _check_id({c})", 3)
                 elif kind[0] == "code":
                     self.emit(f"{c} = {self.const(kind[1])}({c})", 2)  # a CodeError: the reference refuses it
                 else:
                     self.check(c, kind, 2)
+        elif rule.time in _DASHED:  # connectors.timeformats._dashed, inlined (a ValueError: the reference decides)
+            self.emit("if len(stripped) != 19 or stripped[4] != '-' or stripped[7] != '-' or stripped[13] != ':' or "
+                      "stripped[16] != ':': return None", 2)  # fmt: skip
+            self.emit("d = _fromiso(stripped)", 2)  # .replace(tzinfo=) costs four times the constructor
+            self.emit(f"{c} = _datetime(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond, _Z)", 2)
+            if t is not None:
+                self.emit(f"{t} = {c}", 2)
+        elif rule.time == "yyyyMMddHHmmss":  # connectors.timeformats._compact, inlined
+            self.emit("if len(stripped) != 14 or not stripped.isdigit(): return None", 2)
+            self.emit("n = _int(stripped)", 2)  # the six 2- and 4-digit fields, as int() reads each of them
+            self.emit(f"{c} = _datetime(n // 10000000000, n // 100000000 % 100, n // 1000000 % 100, n // 10000 % 100, "
+                      "n // 100 % 100, n % 100, 0, _Z)", 2)  # fmt: skip
+            if t is not None:
+                self.emit(f"{t} = {c}", 2)
         else:  # a time or a boolean: the reference's converter
             self.emit(f"{c} = {self.const(f.convert)}(raw)", 2)
             if t is not None:
@@ -255,8 +360,11 @@ class _Codegen:
             if kind[0] != "dt":  # the time formats give aware datetimes only (connectors.timeformats)
                 self.check(c, kind, 2)
         # lane 2: nothing there (None, blank, []): the default
-        self.emit(f"elif {_BLANK_CHECK} or raw.__class__ is _str:")
+        self.emit("else:" if self.general is not None else f"elif {_BLANK_CHECK} or raw.__class__ is _str:")
         blank = self.constant_lane(unified, rule.default, 2)
+        if self.general is not None:  # no lane 3: texts only
+            self.presence[unified] = _ALWAYS if blank == _ALWAYS else _MAYBE
+            return
         # lane 3: any other value (a number, a list, an object): the reference's converter, then the model's checks
         self.emit("else:")
         if f.is_tags:
@@ -269,6 +377,10 @@ class _Codegen:
             self.emit(f"if {c} is _MISS: return None", 2)
         elif f.convert is engine._text:
             self.emit(f"{c} = _text(raw)", 2)
+        elif rule.time in _EPOCH:  # compile_time_format's epoch lambdas, inlined for an int (not a bool)
+            scale = " / 1000" if rule.time == "epoch_ms" else ""
+            self.emit(f"{c} = (_fromts(_float(raw){scale}, _Z) if raw.__class__ is _int "
+                      f"else {self.const(f.convert)}(raw))", 2)  # fmt: skip
         else:
             self.emit(f"{c} = {self.const(f.convert)}(raw)", 2)
         if t is not None:
@@ -353,6 +465,13 @@ class _Codegen:
                 raise _Unsupported(f"{f.unified}: a table value None, or a value pydantic would strip")
         if reader.closed is not None:
             raise _Unsupported("a closed family: unknown fields are refused by the reference path")
+        self.plan_reads()
+        if self.general is not None:
+            paths = [f.rule.path for f in reader.fields if f.get is not None and f.rule.path is not None]
+            paths += [p for p in self.adapter.spec.source_rating_id if not p.startswith("$")]
+            plain = all(reader.fmt == "form" or _IDENT.match(p) for p in paths)
+            if not plain or set(self.reads) != {"data"} or len(self.reads["data"]) < 4:
+                raise _Unsupported("not every field a plain read of the record itself")
         self.emit("def record(data, connector_id, received_at, latest, days, calendar):", 0)
         if any(f.is_tags for f in reader.fields):
             self.emit("unmatched = []")
@@ -382,12 +501,12 @@ class _Codegen:
                 if held is None:
                     continue  # an unmapped field reads None
                 self.emit(f"v = {held}")
-            elif reader.fmt == "json" and not _IDENT.match(path):
+            elif reader.fmt == "json" and not _IDENT.match(path) and not _DOTTED.match(path):
                 self.emit(f"v = {self.const(engine._json_getter(path))}(data)")
             elif reader.fmt == "xml" and not _IDENT.match(path):
                 raise _Unsupported(f"XML path {path}")
             else:
-                self.emit(f"v = data.get({path!r})")
+                self.emit(f"v = {self.raw_expr(path, None)}")  # what a field read already, or read now
             self.emit("if v.__class__ is _str:")
             self.emit("if v: parts.append(v.strip())", 2)
             self.emit("elif v is not None: parts.append(_text(v))")  # v not in (None, ""): _text(v)
@@ -460,8 +579,10 @@ class _Codegen:
         if handled is not None:
             self.emit(f"if {handled} is not None:")
             self.emit(f"if {rated} < {handled}: return None", 2)
-            self.emit(f"if {evaluation} == _ACTIVE and {rated} > calendar.deadline({handled}, days).at: return None",
-                      2)  # fmt: skip
+            self.emit(f"if {evaluation} == _ACTIVE:", 2)  # the calendar's own cache of deadlines, read at once
+            self.emit(f"due = calendar._deadlines.get(({handled}.date(), days)) if calendar.__class__ is _WDC and "
+                      f"{handled}.tzinfo is _SH else None", 3)  # fmt: skip
+            self.emit(f"if {rated} > (due or calendar.deadline({handled}, days)).at: return None", 3)
         self.emit("source = _new(_Source)")
         self.emit("_D(source, {'connector_id': connector_id, 'kind': _KIND, 'source_rating_id': sid, "
                   "'received_at': received_at})")  # fmt: skip
@@ -473,7 +594,9 @@ class _Codegen:
             self.emit("if rater_given: fs.add('rater')")
         values = [f"{name!r}: {'r_' + name if name in ('case', 'target', 'rater') else body[name]}"
                   for name, *_ in _RATING_BODY]  # fmt: skip
-        values += ["'rating_id': _rating_id_for(connector_id, sid)", "'source': source"]
+        # rating_id_for(connector_id, sid): the connector's part of the hash hashed once, then copied
+        self.emit("h = (_PREFIXES.get(connector_id) or _prefix(connector_id)).copy(); h.update(sid.encode())")
+        values += ["'rating_id': 'r' + h.hexdigest()", "'source': source"]
         self.emit(f"rating = _new(_Rating); _D(rating, {{{', '.join(values)}}}); _F(rating, fs)")
         self.emit("_X(rating, None); _P(rating, None)")
         self.emit("return rating, sid")
@@ -484,3 +607,13 @@ class _Codegen:
         function: RecordFn = namespace["record"]
         function.__source__ = source  # type: ignore[attr-defined]  # for a reader of the generated code
         return function
+
+
+def compile_reader(adapter: SpecAdapter, reader: _Reader) -> RecordFn:
+    """The reader's function: read in bulk when every field is a plain read of the record (else, or for a record
+    that holds anything but texts, the plain function)."""
+    general = _Codegen(adapter, reader).compile()
+    try:
+        return _Codegen(adapter, reader, general).compile()
+    except _Unsupported:
+        return general

@@ -315,3 +315,65 @@ def test_the_generated_code_of_a_reader_can_be_read() -> None:
     source = compiled.records["json"].__source__  # type: ignore[attr-defined]
     assert "def record(" in source and "'matter'" in source
     assert Path(__file__).name  # the source is for people debugging a refusal; nothing runs it again
+
+
+# -- the plain subsets read exactly what the reference decoders read ---------------------------------------------
+
+FORM_PIECES = ["a", "GX0231", "03", ",", " ", "+", "%2B", "%25", "%26", "%3D", "%2C", "%20", "%B8%D3", "%C0%EE%CB%C4",
+               "%B8", "%B8A", "%81%30%81%30", "%E4%B8%AD", "%FF", "%G1", "%4", "%", "%00", "%0D", "x%41y", "%d6%d0",
+               "%FE%FF", "%00%41", "ab", "%41%00", "%3d", "\\x41", "%5C", "%5cx41"]  # fmt: skip
+FORM_CHARSETS = ["gbk", "GBK", "gb18030", "utf-8", "utf-16-le", "latin-1", "shift_jis", "hex", "nope"]
+
+
+@settings(max_examples=int(os.environ.get("FASTPATH_EXAMPLES", "150")) * 4, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(FORM_PIECES), min_size=1, max_size=3),
+                          st.lists(st.sampled_from(FORM_PIECES), max_size=5)), min_size=1, max_size=5),
+       st.sampled_from(FORM_CHARSETS), st.sampled_from(["", "&", "=", "&&", "a==b"]))  # fmt: skip
+def test_the_plain_form_reader_reads_what_the_reference_decoder_reads(
+    pairs: list[tuple[list[str], list[str]]], charset: str, stray: str
+) -> None:
+    from connectors.decode import decode_document
+    from connectors.fastpath.subsets import _plain_form
+    from hub.errors import Refused
+
+    body = ("&".join(f"{''.join(name)}={''.join(value)}" for name, value in pairs) + stray).encode("ascii")
+    mine = _plain_form(body, charset)
+    try:
+        theirs: Any = decode_document(body, "form", charset)
+    except Refused:
+        theirs = None
+    except LookupError:  # not a text encoding ("hex"): the reference's own affair
+        theirs = None
+    if mine is not None:  # the subset may hand a body over (None), but what it reads is the reference's reading
+        assert mine == theirs, (body, charset)
+
+
+def test_the_plain_form_reader_reads_the_usual_gbk_body_itself() -> None:
+    # the agreement above holds for a reader that hands every body over: this fails then
+    from connectors.fastpath.subsets import _plain_form
+
+    assert _plain_form(_sample("window_device/01-very-bad-staff.gbk.form"), "gbk") == WINDOW | {
+        "hall": "赣县区政务服务中心", "staffName": "李四", "itemName": "食品经营许可", "reason": "03,07"}  # fmt: skip
+    assert _plain_form(b"a=%C0%EE+%CB%C4&b=x%41y%2B", "gbk") == {"a": "李 四", "b": "xAy+"}
+
+
+def test_a_record_of_texts_is_read_in_bulk_and_any_other_by_the_plain_function() -> None:
+    # vertical_system, its XML and the window device read every field from the record itself: read in bulk
+    for kind, fmt in (("vertical_system", "json"), ("vertical_system", "xml"), ("window_device", "form")):
+        compiled = fast_adapter(adapter_for(kind))
+        assert compiled is not None
+        assert "ss = [*_map(_strip, rs)]" in compiled.records[fmt].__source__, kind  # type: ignore[attr-defined]
+    kiosk = fast_adapter(adapter_for("kiosk"))  # nested objects: the plain function only
+    assert kiosk is not None and "_strip" not in kiosk.records["json"].__source__  # type: ignore[attr-defined]
+    # a number among the texts: handed to the plain function, which accepts it as the reference does
+    record = dict(VERTICAL, satisfaction=2, assessNumber=1)
+    assert assert_agree("vertical_system", json.dumps({"params": record}).encode(), "application/json")
+
+
+def test_the_rating_id_is_the_connectors_own_for_every_connector() -> None:
+    adapter, body = adapter_for("kiosk"), _sample("kiosk/01-dissatisfied-labels.json")
+    for connector_id in ("kiosk-a", "kiosk-b", "kiosk-a", "省级-中心"):
+        kw = {**KW, "connector_id": connector_id}
+        [fast] = normalize(adapter, body, "application/json", **kw)
+        [reference] = reference_normalize(adapter, body, "application/json", **kw)
+        assert fast.rating is not None and fast.rating.rating_id == reference.rating.rating_id  # type: ignore[union-attr]
