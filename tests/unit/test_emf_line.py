@@ -66,6 +66,41 @@ def test_every_flush_prints_the_line_powertools_prints(case: str, capsys: pytest
     assert json.loads(ours)["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "HcpHub"
 
 
+def test_metrics_are_added_as_powertools_adds_them(capsys: pytest.CaptureFixture[str]) -> None:
+    """The same metric set for every kind of call, and the 100-value limit flushes as Powertools' does."""
+    calls: list[dict[str, Any]] = [
+        {"name": " RatingsAccepted ", "unit": MetricUnit.Count, "value": 1},
+        {"name": "RatingsAccepted", "unit": MetricUnit.Count, "value": 2.5},
+        {"name": "RatingsRejected", "unit": "Count", "value": 0},
+        {"name": "Latency", "unit": MetricUnit.Milliseconds, "value": 3, "resolution": 1},
+        {"name": "Flag", "unit": MetricUnit.Count, "value": True},
+        *({"name": "Many", "unit": MetricUnit.Count, "value": n} for n in range(130)),
+    ]
+    reference, ours = (provider(namespace="HcpHub", service="hcp-hub")
+                       for provider in (AmazonCloudWatchEMFProvider, OrjsonEMFProvider))  # fmt: skip
+    for each in (reference, ours):
+        each.set_timestamp(WHEN)
+        for call in calls:
+            each.add_metric(**call)
+    assert ours.metric_set == reference.metric_set and ours.metric_set["Many"]["Value"] == [
+        float(n) for n in range(100, 130)
+    ]
+    flushed = capsys.readouterr().out.splitlines()
+    assert len(flushed) == 2 and flushed[0] == flushed[1]  # the 100th value of Many flushes all
+    assert json.loads(flushed[0])["RatingsAccepted"] == [1.0, 2.5]
+    bad_calls: list[dict[str, Any]] = [
+        {"name": "", "unit": MetricUnit.Count, "value": 1},
+        {"name": "X", "unit": "Apples", "value": 1},
+        {"name": "X", "unit": MetricUnit.Count, "value": "1"},
+        {"name": "X", "unit": MetricUnit.Count, "value": 1, "resolution": 60.0},
+    ]
+    for bad in bad_calls:
+        with pytest.raises(Exception) as expected:
+            reference.add_metric(**bad)
+        with pytest.raises(type(expected.value)):
+            ours.add_metric(**bad)
+
+
 def test_nothing_to_flush_and_disabled_metrics_behave_as_powertools(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
