@@ -24,15 +24,22 @@ from infra.settings import MissingSettings
 
 
 def api_handler(build_app: Callable[[], APIGatewayRestResolver], *, traced: bool = False, **context: Any) -> Handler:
-    """A Lambda handler resolving with a router `build_app` makes, one per thread (Powertools keeps the current
-    event on the resolver, and the local cloud runs invocations in threads; Lambda, one at a time), with
-    `context` (services built once: `infra.bootstrap.BuiltOnce`) in `app.context`."""
+    """A Lambda handler resolving with a router `build_app` makes, one per thread (the local cloud runs
+    invocations in threads; Lambda, one at a time), with `context` (services built once:
+    `infra.bootstrap.BuiltOnce`) in `app.context`.
+
+    Powertools 3.37 keeps the current event and Lambda context on its `BaseRouter` class, shared by every
+    resolver of the process: two threads' requests read the later one's event (its headers, body, nonce).
+    Each thread's resolver gets its own as instance attributes, which every read (`app.current_event`,
+    Powertools' own `self.current_event`) finds first."""
     local = threading.local()
 
     def handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
         app = getattr(local, "app", None)
         if app is None:
             app = local.app = build_app()
+        app.current_event = app._to_proxy_event(event)
+        app.lambda_context = lambda_context
         app.append_context(**context)
         return app.resolve(event, lambda_context)
 
