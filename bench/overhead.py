@@ -10,8 +10,11 @@ requests, each a new rating (its own order id and nonce; signed before the clock
 source's cost), after `--warmup` requests. LOG_LEVEL is INFO as deployed; logs and metrics are written to a
 null stream (their formatting is counted, the terminal is not). `--breakdown` also times the overhead's parts
 (each wrapped, so the whole grows by a few µs); `--profile` prints cProfile's top 70 of the handler.
+The environment is the template's for Powertools (service name, metrics namespace: the EMF carries the
+service dimension as deployed). `--compare REF` also runs git REF's code (e.g. main) with this same bench,
+interleaved with this tree's, `--rounds` times each: a before/after from one run on a shared machine.
 
-    .venv/bin/python bench/overhead.py [--requests 400] [--breakdown] [--profile]
+    .venv/bin/python bench/overhead.py [--requests 400] [--breakdown] [--profile] [--compare main --rounds 3]
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import base64
 import contextlib
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -29,8 +34,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("LOG_LEVEL", "INFO")
+SOURCE = Path(os.environ.get("HCP_OVERHEAD_SOURCE") or ROOT)  # the code measured: this tree, or --compare's REF
+sys.path.insert(0, str(SOURCE))
+for name, value in {"LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "hcp-hub",
+                    "POWERTOOLS_METRICS_NAMESPACE": "HcpHub"}.items():  # template.yaml's Globals  # fmt: skip
+    os.environ.setdefault(name, value)
 
 from functions import ingest  # noqa: E402
 from infra import bootstrap  # noqa: E402
@@ -96,13 +104,42 @@ def quiet() -> Iterator[None]:
         os.close(null)
 
 
+def source_at(ref: str) -> Path:
+    """The tree as of git `ref`, extracted (the before of a before/after)."""
+    source = Path(tempfile.mkdtemp(prefix="hcp-overhead-ref-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    return source
+
+
+def compare(ref: str, rounds: int, requests: int) -> None:
+    """This tree and `ref`'s, each in its own process, alternately; every run's last lines, then the medians."""
+    sources = {"this tree": ROOT, ref: source_at(ref)}
+    ratios: dict[str, list[float]] = {label: [] for label in sources}
+    for n in range(rounds):
+        for label, source in sources.items() if n % 2 == 0 else reversed(sources.items()):
+            out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--requests", str(requests)],
+                                 env={**os.environ, "HCP_OVERHEAD_SOURCE": str(source)}, check=True,
+                                 capture_output=True, text=True).stdout.strip().splitlines()  # fmt: skip
+            print("\n".join(f"[{label}] {line}" for line in out[1:]))
+            ratios[label].append(float(out[-1].split(" = ")[1].split("x")[0]))
+    for label, values in ratios.items():
+        print(f"{label}: overhead / normalize median {statistics.median(values):.2f}x over {rounds} runs "
+              f"({', '.join(f'{v:.2f}' for v in values)})")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--breakdown", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--compare", metavar="REF", help="also run git REF's code (e.g. main), interleaved")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each with --compare")
     args = parser.parse_args()
+    if args.compare:
+        compare(args.compare, args.rounds, args.requests)
+        return
     services, fakes = bootstrap.in_memory_ingest(clock=LocalClock(NOW))
     connector, secret = fakes["connectors"].create("kiosk", "大厅评价器", "数据局", now=NOW)
     service, normalizing = Meter(), Meter()
@@ -165,6 +202,7 @@ def main() -> None:
               " (the rest)")  # fmt: skip
     ratio = overhead / per["normalize"]
     verdict = "met" if ratio <= 1.0 else "MISSED"
+    print("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"handler overhead {overhead:.1f} µs = {ratio:.2f}x the normalize cost; "
           f"target <= 1.0x (issue 15 item 3): {verdict}")  # fmt: skip
 

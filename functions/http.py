@@ -11,6 +11,7 @@ import json
 import uuid
 from typing import Any
 
+import orjson
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, Response
 
 from hub.errors import Problem, Refused, problem
@@ -18,6 +19,7 @@ from hub.jsonbody import loads_object
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
 JSON = "application/json; charset=utf-8"
+_ORJSON_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS  # refused by json.dumps too
 
 
 class BadBody(Exception):
@@ -109,9 +111,20 @@ def request_id(app: APIGatewayRestResolver) -> str:
     return str(found or uuid.uuid4())
 
 
-def reply(status: int, data: dict[str, Any]) -> Response:
-    return Response(status, JSON, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+def reply(status: int, data: dict[str, Any]) -> Response[str]:
+    return Response(status, JSON, dumps(data))
 
 
-def errors(status: int, problems: list[Problem]) -> Response:
+def dumps(data: Any) -> str:
+    """Compact JSON with Chinese as is: orjson (~5x faster than `json.dumps`, issue 15 item 3), the same text
+    for the answers' strings, ints, lists and dicts; what orjson refuses (an int beyond 64 bits, a lone
+    surrogate, a key not a string, a datetime) goes to `json.dumps` as before. A float below 1e-4 reads
+    `0.00001`, not `1e-05` (the same number); NaN and Infinity are null (json.dumps wrote invalid JSON)."""
+    try:
+        return orjson.dumps(data, option=_ORJSON_STRICT).decode()
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def errors(status: int, problems: list[Problem]) -> Response[str]:
     return reply(status, {"errors": [p.as_dict() for p in problems]})
