@@ -52,6 +52,7 @@ class MotoServer:
                 raise MotoServerError(f"the moto server could not start on {self.host}:{self.port}: {taken}")
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
             serialize_dynamodb_writes()
+            dynamodb_reads_see_a_table_whole()
             model_data_without_docker()
             sqs_counts_on_demand()
             self._thread = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
@@ -119,6 +120,53 @@ def serialize_dynamodb_writes() -> None:
         serialized._hcp_serialized = True  # type: ignore[attr-defined]
         setattr(DynamoDBBackend, name, serialized)
     _transactions_back_up_items_not_tables(lock)
+
+
+def dynamodb_reads_see_a_table_whole() -> None:
+    """Reads that do not race the writes, and a Query on a table's key that reads its partition.
+
+    moto 5.2.5 answers every Query by listing and sorting all the table's items (`Table.all_items`), then keeping
+    the partition asked for: O(table) per call, as DynamoDB is not. A Query on the table's own key now lists that
+    partition only (the same items, in the same order); one on an index still scans, as moto must. And since
+    only writes are serialized (`serialize_dynamodb_writes`), a read listing the items while a write added a
+    partition failed with "dictionary changed size during iteration" (a 500, retried by botocore): the listing
+    takes a copy first (one step under the GIL)."""
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_hcp_partition_reads", False):
+        return
+    partition = threading.local()
+
+    def all_items(self: Any) -> list[Any]:
+        key = getattr(partition, "key", None)
+        if key is None:
+            hash_sets = list(self.items.values())
+        else:
+            found = self.items.get(key)
+            hash_sets = [] if found is None else [found]
+        items: list[Any] = []
+        for hash_set in hash_sets:
+            if self.range_key_attr:
+                items.extend(list(hash_set.values()))
+            else:
+                items.append(hash_set)
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    original_query = Table.query
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        partition.key = hash_key
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            partition.key = None
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = functools.wraps(original_query)(query)  # type: ignore[method-assign]
+    Table._hcp_partition_reads = True  # type: ignore[attr-defined]
 
 
 def model_data_without_docker() -> None:
@@ -196,8 +244,17 @@ def sqs_counts_on_demand() -> None:
         now = unix_time_millis()
         return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
 
+    def pending_message_groups(self: Any) -> set[str]:
+        """The message groups in flight, which only a FIFO queue's receive reads (moto's receive computes them,
+        and deep-copies them, for every queue at every receive and after every redelivered message, iterating
+        the in-flight set while other receives add to it: "Set changed size during iteration", a 500)."""
+        if not self.fifo_queue:
+            return set()
+        return {message.group_id for message in tuple(self._pending_messages) if message.group_id is not None}
+
     Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
     Queue.messages = property(messages)  # type: ignore[method-assign,assignment]
+    Queue.pending_message_groups = property(pending_message_groups)  # type: ignore[method-assign,assignment]
     for name in ("send_message", "send_message_batch"):
         setattr(SQSBackend, name, without_counts(getattr(SQSBackend, name)))
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
@@ -271,6 +328,7 @@ def _child(host: str, port: int, keep_alive: bool = True) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     serialize_dynamodb_writes()
+    dynamodb_reads_see_a_table_whole()
     model_data_without_docker()
     sqs_counts_on_demand()
     try:
@@ -325,7 +383,22 @@ def _bind(host: str, port: int, keep_alive: bool = True) -> Any:
                 return
             super().send_header(keyword, value)
 
-    app = DomainDispatcherApplication(create_backend_app)
+    class BackendPerHost(DomainDispatcherApplication):
+        """moto finds a request's backend anew for every request, under one lock: it lists its package
+        directory and stats every entry (`host in list_of_moto_modules()`), then tries each service's URL
+        patterns in turn — for an SQS host all ~250 entries and hundreds of regexes, a third of the server's
+        CPU per call here. The answer depends on the host alone (a service name or a service's hostname), so
+        it is kept per host; the service and region are still read from each request's signature."""
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            if host is None:
+                return None
+            cache: dict[str, Any] = self.__dict__.setdefault("_hcp_backends", {})
+            if host not in cache:
+                cache[host] = super().get_backend_for_host(host)
+            return cache[host]
+
+    app = BackendPerHost(create_backend_app)
     complaint = io.StringIO()
     try:
         with contextlib.redirect_stderr(complaint):  # werkzeug's own, several lines
