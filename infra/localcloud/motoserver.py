@@ -53,6 +53,7 @@ class MotoServer:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
             serialize_dynamodb_writes()
             dynamodb_reads_see_a_table_whole()
+            response_methods_listed_once()
             model_data_without_docker()
             sqs_counts_on_demand()
             self._thread = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
@@ -167,6 +168,23 @@ def dynamodb_reads_see_a_table_whole() -> None:
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = functools.wraps(original_query)(query)  # type: ignore[method-assign]
     Table._hcp_partition_reads = True  # type: ignore[attr-defined]
+
+
+def response_methods_listed_once() -> None:
+    """moto lists a response class's methods (`inspect.getmembers`, ~200 of them) on every request to find the
+    action's handler: a tenth of its CPU per DynamoDB call here. A class's methods do not change while the
+    server runs, so the list is kept per class; the action is still looked up in it per request."""
+    import moto.core.responses as responses
+
+    if getattr(responses.method_names_from_class, "_hcp_per_class", False):
+        return
+    listed = functools.cache(responses.method_names_from_class)
+
+    def method_names_from_class(clazz: object) -> list[str]:
+        return list(listed(clazz))
+
+    method_names_from_class._hcp_per_class = True  # type: ignore[attr-defined]
+    responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
 
 
 def model_data_without_docker() -> None:
@@ -329,6 +347,7 @@ def _child(host: str, port: int, keep_alive: bool = True) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     serialize_dynamodb_writes()
     dynamodb_reads_see_a_table_whole()
+    response_methods_listed_once()
     model_data_without_docker()
     sqs_counts_on_demand()
     try:
