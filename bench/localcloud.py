@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from infra.localcloud.hubcloud import HubLocalCloud  # noqa: E402
 from infra.localcloud.lambdas import LocalFunction  # noqa: E402
+from infra.localcloud.motoserver import STATS_ENV  # noqa: E402
 from infra.signing import sign  # noqa: E402
 
 KIOSK = json.loads((ROOT.parent / "shared" / "samples" / "kiosk" / "01-dissatisfied-labels.json").read_text("utf-8"))
@@ -327,6 +328,8 @@ def main() -> None:
     logging.disable(logging.WARNING)
     report, sys.stdout = sys.stdout, open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (the functions' EMF lines)
     meter = CpuMeter().install()
+    stats_file = Path(tempfile.mkdtemp(prefix="hcp-bench-moto-")) / "stats.json"
+    os.environ[STATS_ENV] = str(stats_file)  # the moto child counts its requests and CPU by operation
     cloud = HubLocalCloud(state_dir=tempfile.mkdtemp(prefix="hcp-bench-"))
     with cloud:
         cloud.move_clock(set_to=NOW)
@@ -339,6 +342,7 @@ def main() -> None:
         idle_wall = time.monotonic() - idle_t0
         idle = (meter.snapshot()["process"] - idle0["process"] + process_cpu(moto_pid) - idle_moto0) / idle_wall
         loads: list[float] = [os.getloadavg()[0]]
+        os.kill(moto_pid, signal.SIGUSR1)  # its counts start here
         before, moto0, t0 = meter.snapshot(), process_cpu(moto_pid), time.monotonic()
         out_dir = args.profile_dir or Path(tempfile.mkdtemp(prefix="hcp-bench-profile-"))
         with py_spy(args.py_spy, {"local-cloud": os.getpid(), "moto": moto_pid}, out_dir) as profiles:
@@ -355,6 +359,7 @@ def main() -> None:
         loads.append(os.getloadavg()[0])
         arrivals = cloud.province.arrivals()  # type: ignore[attr-defined]
     meter.uninstall()
+    moto_ops = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
     sys.stdout = report
 
     delivered = [k for k in posted_at if k in arrivals]
@@ -376,6 +381,13 @@ def main() -> None:
     mine = after["process"] - before["process"]
     print(f"machine: load average (1 min) {min(loads):.1f}..{max(loads):.1f} ({os.cpu_count()} cores); "
           f"{wall:.0f} s wall, this process {mine / wall:.2f} cores, moto {moto / wall:.2f} cores")  # fmt: skip
+    if moto_ops:
+        requests = sum(n for n, _ in moto_ops.values())
+        per = max(1, len(posted_at))
+        print(f"moto: {requests / per:.1f} requests a rating; CPU of its request threads by operation (ms a rating):")
+        for op, (n, spent) in sorted(moto_ops.items(), key=lambda kv: -kv[1][1])[:14]:
+            print(f"  {op:<40} {n / max(1, len(posted_at)):6.2f} calls {spent * 1000 / max(1, len(posted_at)):7.2f} ms"
+                  f"  ({spent * 1000 / max(1, n):.2f} ms a call)")  # fmt: skip
     for name, path in profiles.items():
         if path.exists():
             print(f"py-spy, {name} (inclusive / self share of its samples; {path}):")

@@ -18,6 +18,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any, Literal
 
 from moto.server import ThreadedMotoServer
@@ -54,6 +56,7 @@ class MotoServer:
             serialize_dynamodb_writes()
             dynamodb_reads_see_a_table_whole()
             response_methods_listed_once()
+            stream_records_as_stored()
             model_data_without_docker()
             sqs_counts_on_demand()
             self._thread = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
@@ -185,6 +188,39 @@ def response_methods_listed_once() -> None:
 
     method_names_from_class._hcp_per_class = True  # type: ignore[attr-defined]
     responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+
+
+def stream_records_as_stored() -> None:
+    """GetRecords answered from the records as moto stores them (already DynamoDB's JSON), not through moto's
+    generic serializer, which walks the API model for every attribute of every image: 2 ms of CPU a record here,
+    GetRecords the local cloud's costliest call (a stream poller reads every write of the ratings and work-order
+    tables). The answer is the same document (tests/integration/test_localcloud_moto_patches.py)."""
+    import base64
+    import calendar
+    from datetime import datetime
+
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    if getattr(DynamoDBStreamsHandler, "_hcp_as_stored", False):
+        return
+
+    def timestamp(value: object) -> float | int | str:
+        """As moto's serializer writes a blob (base64) and a timestamp (epoch seconds, a naive time in UTC,
+        milliseconds kept)."""
+        if isinstance(value, bytes | bytearray):
+            return base64.b64encode(bytes(value)).decode("ascii")
+        if not isinstance(value, datetime):
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        seconds = calendar.timegm(value.utctimetuple() if value.tzinfo else value.timetuple())
+        return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+
+    def get_records(self: Any) -> tuple[int, dict[str, str], str]:
+        limit = self._get_param("Limit")
+        result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(result, default=timestamp)
+
+    DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign,assignment]
+    DynamoDBStreamsHandler._hcp_as_stored = True  # type: ignore[attr-defined]
 
 
 def model_data_without_docker() -> None:
@@ -344,10 +380,12 @@ def _child(host: str, port: int, keep_alive: bool = True) -> None:
     """Serve until the parent closes our stdin (or dies: its end of the pipe closes too). Ctrl-C in
     a terminal reaches the whole process group; the parent decides when we stop, after its cleanups."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, lambda *_: _stats.clear())  # a bench's window starts: count afresh
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     serialize_dynamodb_writes()
     dynamodb_reads_see_a_table_whole()
     response_methods_listed_once()
+    stream_records_as_stored()
     model_data_without_docker()
     sqs_counts_on_demand()
     try:
@@ -359,6 +397,30 @@ def _child(host: str, port: int, keep_alive: bool = True) -> None:
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     sys.stdin.read()
     server.shutdown()
+    if os.environ.get(STATS_ENV):
+        with _stats_lock:
+            Path(os.environ[STATS_ENV]).write_text(json.dumps(_stats, indent=1, sort_keys=True), encoding="utf-8")
+
+
+STATS_ENV = "HCP_MOTO_STATS"  # a file: the child writes there, as it stops, its requests and CPU by operation
+_stats: dict[str, list[float]] = {}  # "service Operation" -> [requests, CPU seconds in the request's thread]
+_stats_lock = threading.Lock()
+
+
+def _count(headers: Any, method: str, cpu: float) -> None:
+    """One request's operation (X-Amz-Target, else the service it signed for and the method) and its CPU
+    (a long poll's wait is not CPU: only what its thread ran)."""
+    target = headers.get("X-Amz-Target") or ""
+    if target:
+        key = target.replace("DynamoDB_20120810.", "dynamodb ").replace("DynamoDBStreams_20120810.", "streams ")
+        key = key.replace("AmazonSQS.", "sqs ")
+    else:
+        scope = (headers.get("Authorization") or "").split("Credential=", 1)[-1].split("/")
+        key = f"{scope[3] if len(scope) > 3 else '?'} {method}"
+    with _stats_lock:
+        entry = _stats.setdefault(key, [0, 0.0])
+        entry[0] += 1
+        entry[1] += cpu
 
 
 def _bind(host: str, port: int, keep_alive: bool = True) -> Any:
@@ -391,11 +453,13 @@ def _bind(host: str, port: int, keep_alive: bool = True) -> Any:
             return environ
 
         def run_wsgi(self) -> None:
-            rfile = self.rfile
+            rfile, started = self.rfile, time.thread_time()
             try:
                 super().run_wsgi()
             finally:
                 self.rfile = rfile
+                if STATS_ENV in os.environ:
+                    _count(self.headers, self.command, time.thread_time() - started)
 
         def send_header(self, keyword: str, value: str) -> None:
             if keyword.lower() == "connection" and value.lower() == "close" and getattr(self, "keep_open", False):

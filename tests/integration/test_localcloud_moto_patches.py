@@ -125,3 +125,34 @@ def test_each_service_s_requests_reach_its_own_backend(endpoint: str) -> None:
         assert "bucket-per-host" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         assert "per-host" in dynamodb.list_tables()["TableNames"]
         assert "plain" not in dynamodb.list_tables()["TableNames"]
+
+
+def test_stream_records_read_back_as_dynamodb_wrote_them(endpoint: str) -> None:
+    dynamodb, streams = client(endpoint, "dynamodb"), client(endpoint, "dynamodbstreams")
+    arn = dynamodb.create_table(
+        TableName="streamed", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]  # fmt: skip
+    item = {"pk": {"S": "k"}, "blob": {"B": b"\x00\x01\xff"}, "n": {"N": "1.5"}, "tags": {"SS": ["a", "b"]},
+            "nested": {"M": {"l": {"L": [{"BOOL": True}, {"NULL": True}, {"S": "是"}]}}}}  # fmt: skip
+    dynamodb.put_item(TableName="streamed", Item=item)
+    dynamodb.update_item(TableName="streamed", Key={"pk": {"S": "k"}}, UpdateExpression="SET n = :n",
+                         ExpressionAttributeValues={":n": {"N": "2"}})  # fmt: skip
+    dynamodb.delete_item(TableName="streamed", Key={"pk": {"S": "k"}})
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    answer = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=10)
+    records = answer["Records"]
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    inserted, modified, removed = (r["dynamodb"] for r in records)
+    assert inserted["NewImage"] == item and "OldImage" not in inserted
+    assert inserted["NewImage"]["blob"]["B"] == b"\x00\x01\xff"  # a blob comes back as bytes
+    assert modified["OldImage"]["n"] == {"N": "1.5"} and modified["NewImage"]["n"] == {"N": "2"}
+    assert removed["OldImage"]["n"] == {"N": "2"} and "NewImage" not in removed
+    assert all(r["Keys"] == {"pk": {"S": "k"}} for r in (inserted, modified, removed))
+    assert int(inserted["SequenceNumber"]) < int(modified["SequenceNumber"]) < int(removed["SequenceNumber"])
+    assert inserted["ApproximateCreationDateTime"].tzinfo is not None  # a timestamp botocore parsed
+    assert answer["NextShardIterator"]
+    assert streams.get_records(ShardIterator=answer["NextShardIterator"])["Records"] == []
