@@ -88,6 +88,10 @@ def main() -> None:
     import logging
 
     logging.disable(logging.WARNING)  # the functions' lines (retries are warnings) would dominate; counts are printed
+    from bench.localcloud import CpuMeter, cpu_lines, process_cpu
+
+    meter = CpuMeter().install() if args.rate else None  # CPU per rating by who spent it: what a busy machine keeps
+    cpu_report: list[str] = []
     with HubLocalCloud(state_dir=tempfile.mkdtemp(prefix="hcp-bench-")) as cloud:
         cloud.move_clock(set_to=NOW)
         if faults:
@@ -144,6 +148,8 @@ def main() -> None:
 
         threading.Thread(target=sample_load, daemon=True).start()
         cpu0 = time.process_time()
+        moto_pid = cloud._moto._process.pid if cloud._moto and cloud._moto._process else 0
+        metered = (meter.snapshot(), process_cpu(moto_pid)) if meter and moto_pid else None
         t0 = time.monotonic()
         threads = [threading.Thread(target=client, args=(batches[i :: args.clients],)) for i in range(args.clients)]
         for thread in threads:
@@ -164,6 +170,9 @@ def main() -> None:
             time.sleep(0.2)
         arrivals = cloud.province.arrivals()
         wall, cpu = time.monotonic() - t0, time.process_time() - cpu0
+        if meter and metered:
+            moto_cpu = process_cpu(moto_pid) - metered[1]
+            cpu_report = cpu_lines(metered[0], meter.snapshot(), moto_cpu, len(posted_at), None)
         sampling.set()
         stats = cloud.province.stats()
         causes = cloud.province.duplicate_causes()
@@ -223,6 +232,13 @@ def main() -> None:
                    f"first POST)" if faults_stopped < last else "the faults still on")  # fmt: skip
         print(f"all {len(posted_at)} delivered {last - last_post:.0f} s after the last POST, {stopped}" if not lost
               else f"{lost} not delivered within --wait {args.wait:.0f} s (still queued, waiting out backoffs)")
+    for line in cpu_report:
+        print(line)
+    if args.rate:
+        unposted = sum(f.startswith("post failed") for f in failures)  # refusals (duplicates) are answers
+        verdict = "met" if p99 <= 1 and not lost and not unposted else "MISSED"
+        print(f"verdict at {args.rate:g} ratings/s: p99 {p99 * 1000:.0f} ms, lost {lost}, POSTs failed {unposted}: "
+              f"target (p99 <= 1 s, none lost) {verdict}{' (faults on: reported, not held to it)' if faults else ''}")
     print(f"machine: load average (1 min) {min(loads, default=0):.1f}..{max(loads, default=0):.1f} during the run "
           f"({os.cpu_count()} cores); this process used {cpu:.0f} s of CPU in {wall:.0f} s ({cpu / wall:.2f} cores)")
     for name, limit in sorted(limits.items()):

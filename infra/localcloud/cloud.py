@@ -19,12 +19,14 @@ the caller advances it and the due work runs in the caller's thread before the c
 current time, `drain(redeliver=True)` also brings back what a function left on a queue (see
 `sqs.py`: held messages stand for a visibility timeout that has passed). A test then asserts what
 happened, without waiting on the wall clock.
+
+The HTTP side (routes, authorizers, the `/_local/*` admin routes) is `gateway.ApiGateway`; the queue and
+stream pollers are `sqs.py` and `streams.py`; the moto server and its patches, `motoserver.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import json
 import logging
 import os
@@ -34,34 +36,25 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
+from botocore.config import Config
 
 from infra.clock import LocalClock, current_clock, install_clock
 
 from . import cognito
-from .api import (
-    ApiServer,
-    Reply,
-    Route,
-    gateway_response,
-    json_reply,
-    match,
-    proxy_event,
-    reply_from_proxy_result,
-    routes_from_sam,
-)
+from .api import ACCOUNT_ID, ApiServer, Route, routes_from_sam
+from .gateway import ApiGateway
 from .lambdas import FunctionSpec, LocalFunction, handler_exists, merge_environments
+from .moto_gaps import apply_settings_moto_ignores, create_secret
 from .motoserver import Mode, MotoServer
-from .schedules import DrivenClock, Firing, Rule, RuleTarget, Schedule, Scheduler, parse_duration
+from .schedules import DrivenClock, Firing, Rule, RuleTarget, Schedule, Scheduler
 from .sqs import QueuePoller, SqsMapping
 from .streams import StreamMapping, StreamPoller, stream_pollers, take_stream_mappings
 from .translate import LeftOut, Template, Translation, substitute_refs, translate
 
 log = logging.getLogger("hcp.localcloud")
 
-ACCOUNT_ID = "123456789012"  # moto's default account
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 DEFAULT_SQS_CONCURRENCY = 2  # pollers per queue mapping without ScalingConfig.MaximumConcurrency
 
@@ -139,7 +132,6 @@ class LocalCloud:
         self.notes: list[str] = []
         self.seeded: dict[str, Any] = {}
         self.user_pools: dict[str, str] = {}  # logical id -> pool id, created through moto's cognito-idp
-        self._authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}  # ReauthorizeEvery
         self.started_at: datetime | None = None
         self.environment: dict[str, str] = {}
         self._specs: list[FunctionSpec] = []
@@ -190,7 +182,8 @@ class LocalCloud:
         cfn, self.stream_mappings = take_stream_mappings(translation.cloudformation)  # played here, not by moto
         self._deploy(substitute_refs(cfn, created["Ref"], created["GetAtt"]))
         self.resources.update(created["Ref"])
-        self._apply_settings_moto_ignores(translation.cloudformation)
+        apply_settings_moto_ignores(translation.cloudformation, self.resources, self.client("dynamodb"),
+                                    self.client("s3"))
         self._read_functions(translation)
         self._export_environment()
         self._saved_clock = current_clock()
@@ -274,10 +267,11 @@ class LocalCloud:
 
     # --- AWS side ---------------------------------------------------------------------------
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, *, connections: int = 10) -> Any:
         """A boto3 client for the local moto server (independent of os.environ), made once per service and
-        endpoint: boto3 clients are thread-safe, and making one costs far more than most calls on it."""
-        key = f"{service} {self.aws_endpoint}"
+        endpoint: boto3 clients are thread-safe, and making one costs far more than most calls on it.
+        `connections`: its pool (botocore's default 10); threads beyond it open a connection per call."""
+        key = f"{service} {self.aws_endpoint} {connections}"
         with _clients_lock:
             client = self._clients.get(key)
             if client is None:
@@ -287,6 +281,7 @@ class LocalCloud:
                     region_name=self.region,
                     aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                     aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    config=Config(max_pool_connections=connections),
                 )
             return client
 
@@ -314,7 +309,8 @@ class LocalCloud:
                 continue
             if resource["Type"] != "AWS::SecretsManager::Secret":
                 raise LocalCloudError(f"{logical_id}: no way to create {resource['Type']} locally")
-            arn = self._create_secret(logical_id, resource.get("Properties", {}))
+            props = resource.get("Properties", {})
+            arn = create_secret(self.client("secretsmanager"), self.stack_name, logical_id, props)
             refs[logical_id] = arn
             attributes[logical_id] = {"Id": arn}
             self.notes.append(f"{logical_id}: created through moto's Secrets Manager API")
@@ -328,30 +324,6 @@ class LocalCloud:
             "OidcJwksUrl"
         ):
             self.parameters["OidcJwksUrl"] = cognito.jwks_url(self.aws_endpoint, pool_id)
-
-    def _create_secret(self, logical_id: str, props: dict[str, Any]) -> str:
-        client = self.client("secretsmanager")
-        name = props.get("Name") if isinstance(props.get("Name"), str) else f"{self.stack_name}-{logical_id}"
-        if isinstance(props.get("SecretString"), str):
-            value = props["SecretString"]
-        else:
-            spec = props.get("GenerateSecretString", {})
-            options = {
-                key: spec[key]
-                for key in ("PasswordLength", "ExcludeCharacters", "ExcludeNumbers", "ExcludePunctuation",
-                            "ExcludeUppercase", "ExcludeLowercase", "IncludeSpace", "RequireEachIncludedType")
-                if key in spec
-            }
-            password = client.get_random_password(**options)["RandomPassword"]
-            if "SecretStringTemplate" in spec:
-                document = json.loads(spec["SecretStringTemplate"])
-                document[spec.get("GenerateStringKey", "password")] = password
-                value = json.dumps(document)
-            else:
-                value = password
-        description = props.get("Description") if isinstance(props.get("Description"), str) else ""
-        arn: str = client.create_secret(Name=name, SecretString=value, Description=description)["ARN"]
-        return arn
 
     def _parameter_values(self, template: Template) -> dict[str, str]:
         declared = template.get("Parameters", {})
@@ -393,30 +365,6 @@ class LocalCloud:
         for resource in client.describe_stack_resources(StackName=self.stack_name)["StackResources"]:
             if resource.get("PhysicalResourceId"):
                 self.resources[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
-
-    def _apply_settings_moto_ignores(self, cfn: Template) -> None:
-        """Settings moto's CloudFormation drops (checked with moto 5.2.5), applied through each
-        service's API so that the local resources behave as the template says."""
-        dynamodb, s3 = self.client("dynamodb"), self.client("s3")
-        for logical_id, resource in cfn["Resources"].items():
-            props, physical = resource.get("Properties", {}), self.resources.get(logical_id)
-            if physical is None:
-                continue
-            if resource["Type"] == "AWS::DynamoDB::Table":
-                ttl = props.get("TimeToLiveSpecification")
-                if ttl and ttl.get("Enabled") is True:
-                    dynamodb.update_time_to_live(TableName=physical, TimeToLiveSpecification={
-                        "AttributeName": ttl["AttributeName"], "Enabled": True})
-                pitr = props.get("PointInTimeRecoverySpecification", {})
-                if pitr.get("PointInTimeRecoveryEnabled") is True:
-                    dynamodb.update_continuous_backups(TableName=physical, PointInTimeRecoverySpecification={
-                        "PointInTimeRecoveryEnabled": True})
-            elif resource["Type"] == "AWS::S3::Bucket":
-                if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
-                    s3.put_bucket_versioning(Bucket=physical, VersioningConfiguration={"Status": "Enabled"})
-                block = props.get("PublicAccessBlockConfiguration")
-                if block and all(isinstance(v, bool) for v in block.values()):
-                    s3.put_public_access_block(Bucket=physical, PublicAccessBlockConfiguration=block)
 
     def _read_functions(self, translation: Translation) -> None:
         """Handler, environment, timeout and memory as deployed; the mappings and rules that call them."""
@@ -518,7 +466,7 @@ class LocalCloud:
         return target.invoke(event)
 
     def _start_pollers(self) -> None:
-        sqs = self.client("sqs")
+        sqs = self.client("sqs", connections=max(10, sum(m.concurrency for m in self.mappings)))  # a long poll each
         for mapping in self.mappings:
             poller = QueuePoller(mapping, self.functions[mapping.function], sqs, self.region,
                                  self.sqs_visibility_timeout, held=self.driven)
@@ -613,113 +561,13 @@ class LocalCloud:
     # --- HTTP side --------------------------------------------------------------------------
 
     def _start_api(self) -> None:
-        self._server = ApiServer(self.host, self.port, self._dispatch)
+        self._server = ApiServer(self.host, self.port, ApiGateway(self).dispatch)
         self.port = self._server.server_address[1]
         self.api_url = f"http://{self.host}:{self.port}"
         self._server_thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
         self._server_thread.start()
 
-    def _dispatch(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes,
-                  client_ip: str, host: str) -> Reply:
-        path = urlsplit(raw_path).path
-        if self._suspended.is_set():
-            return json_reply(503, {"message": "this local cloud is suspended while another one runs in its process"})
-        if path.startswith("/_local/"):
-            return self._admin(method, path, body)
-        found = match(self.routes, method, path)
-        if found is None:  # the same path with its stage prefix, as in the AWS URL
-            for stage in {r.stage for r in self.routes}:
-                if path.startswith(f"/{stage}/"):
-                    found = match(self.routes, method, path[len(stage) + 1 :])
-                    raw_path = raw_path[len(stage) + 1 :]
-                    break
-        if found is None:
-            return json_reply(404, {"message": f"no route for {method} {path}",
-                                    "routes": [f"{r.method} {r.resource}" for r in self.routes]})
-        route, params = found
-        person: dict[str, str] | None = None
-        if route.authorizer is not None:
-            person_or_refusal = self._authorize(route, method, raw_path, headers)
-            if isinstance(person_or_refusal, Reply):
-                return person_or_refusal  # as API Gateway: the function is never invoked
-            person = person_or_refusal
-        event = proxy_event(route, method, raw_path, headers, body, params, client_ip, self.clock.now(), host)
-        if person is not None:
-            event["requestContext"]["authorizer"] = person
-        try:
-            result = self.invoke(route.function, event)
-        except Exception:
-            log.exception("%s failed serving %s %s", route.function, method, path)
-            return json_reply(502, {"message": "Internal server error"})
-        return reply_from_proxy_result(result)
-
-    def _authorize(
-        self, route: Route, method: str, raw_path: str, headers: list[tuple[str, str]]
-    ) -> dict[str, str] | Reply:
-        """API Gateway's Lambda TOKEN authorizer: invokes the template's authorizer function with the
-        `Authorization` header, caches its answer per token for ReauthorizeEvery, and on Allow hands its
-        principalId and context to the function; otherwise the API's gateway response (UNAUTHORIZED without
-        a header, ACCESS_DENIED on Deny, AUTHORIZER_CONFIGURATION_ERROR when it fails), rendered from the template."""
-        function = self.functions.get(route.authorizer_function or "")
-        if function is None:
-            return json_reply(501, {"message": f"authorizer {route.authorizer} is not played by the local cloud "
-                                               "(Lambda TOKEN authorizers in the template only)"})  # fmt: skip
-        api = ((self.translation.sam if self.translation else {}).get("Resources", {}).get(route.api) or {})
-        api_props = api.get("Properties") or {}
-        variables = {"httpMethod": method, "path": urlsplit(raw_path).path}
-        token = next((v for k, v in reversed(headers) if k.lower() == "authorization"), "")
-        if not token.strip():
-            return gateway_response(api_props, "UNAUTHORIZED", variables)
-        api_arn = f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{route.api}"
-        method_arn = f"{api_arn}/{route.stage}/{method}{variables['path']}"
-        key, now = (function.spec.logical_id, token), time.monotonic()
-        cached = self._authorizer_cache.get(key)
-        if cached is not None and cached[0] > now:
-            answer = cached[1]
-        else:
-            try:
-                answer = function.invoke({"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn})
-            except Exception as exc:
-                if str(exc) == "Unauthorized":  # the authorizer's way of asking for a 401
-                    return gateway_response(api_props, "UNAUTHORIZED", variables)
-                log.exception("%s failed authorizing %s %s", function.spec.logical_id, method, raw_path)
-                return gateway_response(api_props, "AUTHORIZER_CONFIGURATION_ERROR", variables)
-            if route.authorizer_ttl > 0:
-                self._authorizer_cache[key] = (now + route.authorizer_ttl, answer)
-        context = {str(k): str(v) for k, v in ((answer or {}).get("context") or {}).items()}
-        if not _policy_allows((answer or {}).get("policyDocument"), method_arn):
-            refusal = {f"authorizer.{name}": value for name, value in context.items()}
-            return gateway_response(api_props, "ACCESS_DENIED", variables | refusal)
-        return {"principalId": str(answer.get("principalId", "")), **context}
-
-    def _admin(self, method: str, path: str, body: bytes) -> Reply:
-        if path == "/_local/status" and method == "GET":
-            return json_reply(200, self.status())
-        if path == "/_local/clock" and method == "GET":
-            return json_reply(200, self._clock_json([]))
-        if path == "/_local/clock" and method == "POST":
-            try:
-                request = json.loads(body or b"{}")
-                set_to = datetime.fromisoformat(request["set"]) if "set" in request else None
-                advance = parse_duration(str(request["advance"])) if "advance" in request else None
-                if set_to is None and advance is None:
-                    raise ValueError('send {"set": ISO-8601 with offset} or {"advance": "3d"}')
-                if set_to is not None and set_to.tzinfo is None:
-                    raise ValueError(f"{request['set']!r} has no UTC offset, e.g. 2026-11-28T12:00:00+08:00")
-            except (ValueError, KeyError, TypeError) as exc:
-                return json_reply(400, {"message": str(exc)})
-            return json_reply(200, self._clock_json(self.move_clock(set_to=set_to, advance=advance)))
-        if path == "/_local/drain" and method == "POST":  # `hcp local demo-month`: wait until the queues are empty
-            try:
-                self.drain(timeout=120)
-            except TimeoutError as exc:
-                return json_reply(503, {"message": str(exc)})
-            return json_reply(200, {"drained": True})
-        return json_reply(404, {"message": f"no local route {method} {path}",
-                                "routes": ["GET /_local/status", "GET /_local/clock", "POST /_local/clock",
-                                           "POST /_local/drain"]})
-
-    def _clock_json(self, fired: list[Firing]) -> dict[str, Any]:
+    def clock_json(self, fired: list[Firing]) -> dict[str, Any]:
         return {
             "now": self.clock.now().isoformat(),
             "fired": [f.as_json() for f in fired],
@@ -741,7 +589,7 @@ class LocalCloud:
                           for k, f in self.functions.items()},
             "routes": [f"{r.method} {r.resource} -> {r.function}" for r in self.routes],
             "queues": self.queue_depths(),
-            "rules": self._clock_json([])["rules"],
+            "rules": self.clock_json([])["rules"],
             "left_out": [{"logical_id": i.logical_id, "type": i.type, "reason": i.reason} for i in self.left_out],
             "notes": self.notes,
         }
@@ -804,18 +652,3 @@ class LocalCloud:
         temporary = path.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(document, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
         temporary.replace(path)
-
-
-def _policy_allows(document: Any, method_arn: str) -> bool:
-    """Whether an authorizer's policy allows invoking `method_arn`: some Allow matches it, no Deny does."""
-    effects = set()
-    for statement in (document or {}).get("Statement") or []:
-        actions = statement.get("Action", [])
-        resources = statement.get("Resource", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        resources = [resources] if isinstance(resources, str) else resources
-        if any(fnmatch.fnmatchcase("execute-api:Invoke", a) for a in actions) and any(
-            fnmatch.fnmatchcase(method_arn, r) for r in resources
-        ):
-            effects.add(statement.get("Effect"))
-    return "Allow" in effects and "Deny" not in effects

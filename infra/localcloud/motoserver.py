@@ -18,6 +18,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any, Literal
 
 from moto.server import ThreadedMotoServer
@@ -52,6 +54,9 @@ class MotoServer:
                 raise MotoServerError(f"the moto server could not start on {self.host}:{self.port}: {taken}")
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
             serialize_dynamodb_writes()
+            dynamodb_reads_see_a_table_whole()
+            response_methods_listed_once()
+            stream_records_as_stored()
             model_data_without_docker()
             sqs_counts_on_demand()
             self._thread = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
@@ -119,6 +124,103 @@ def serialize_dynamodb_writes() -> None:
         serialized._hcp_serialized = True  # type: ignore[attr-defined]
         setattr(DynamoDBBackend, name, serialized)
     _transactions_back_up_items_not_tables(lock)
+
+
+def dynamodb_reads_see_a_table_whole() -> None:
+    """Reads that do not race the writes, and a Query on a table's key that reads its partition.
+
+    moto 5.2.5 answers every Query by listing and sorting all the table's items (`Table.all_items`), then keeping
+    the partition asked for: O(table) per call, as DynamoDB is not. A Query on the table's own key now lists that
+    partition only (the same items, in the same order); one on an index still scans, as moto must. And since
+    only writes are serialized (`serialize_dynamodb_writes`), a read listing the items while a write added a
+    partition failed with "dictionary changed size during iteration" (a 500, retried by botocore): the listing
+    takes a copy first (one step under the GIL)."""
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_hcp_partition_reads", False):
+        return
+    partition = threading.local()
+
+    def all_items(self: Any) -> list[Any]:
+        key = getattr(partition, "key", None)
+        if key is None:
+            hash_sets = list(self.items.values())
+        else:
+            found = self.items.get(key)
+            hash_sets = [] if found is None else [found]
+        items: list[Any] = []
+        for hash_set in hash_sets:
+            if self.range_key_attr:
+                items.extend(list(hash_set.values()))
+            else:
+                items.append(hash_set)
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    original_query = Table.query
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        partition.key = hash_key
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            partition.key = None
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = functools.wraps(original_query)(query)  # type: ignore[method-assign]
+    Table._hcp_partition_reads = True  # type: ignore[attr-defined]
+
+
+def response_methods_listed_once() -> None:
+    """moto lists a response class's methods (`inspect.getmembers`, ~200 of them) on every request to find the
+    action's handler: a tenth of its CPU per DynamoDB call here. A class's methods do not change while the
+    server runs, so the list is kept per class; the action is still looked up in it per request."""
+    import moto.core.responses as responses
+
+    if getattr(responses.method_names_from_class, "_hcp_per_class", False):
+        return
+    listed = functools.cache(responses.method_names_from_class)
+
+    def method_names_from_class(clazz: object) -> list[str]:
+        return list(listed(clazz))
+
+    method_names_from_class._hcp_per_class = True  # type: ignore[attr-defined]
+    responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+
+
+def stream_records_as_stored() -> None:
+    """GetRecords answered from the records as moto stores them (already DynamoDB's JSON), not through moto's
+    generic serializer, which walks the API model for every attribute of every image: 2 ms of CPU a record here,
+    GetRecords the local cloud's costliest call (a stream poller reads every write of the ratings and work-order
+    tables). The answer is the same document (tests/integration/test_localcloud_moto_patches.py)."""
+    import base64
+    import calendar
+    from datetime import datetime
+
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    if getattr(DynamoDBStreamsHandler, "_hcp_as_stored", False):
+        return
+
+    def timestamp(value: object) -> float | int | str:
+        """As moto's serializer writes a blob (base64) and a timestamp (epoch seconds, a naive time in UTC,
+        milliseconds kept)."""
+        if isinstance(value, bytes | bytearray):
+            return base64.b64encode(bytes(value)).decode("ascii")
+        if not isinstance(value, datetime):
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        seconds = calendar.timegm(value.utctimetuple() if value.tzinfo else value.timetuple())
+        return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+
+    def get_records(self: Any) -> tuple[int, dict[str, str], str]:
+        limit = self._get_param("Limit")
+        result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(result, default=timestamp)
+
+    DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign,assignment]
+    DynamoDBStreamsHandler._hcp_as_stored = True  # type: ignore[attr-defined]
 
 
 def model_data_without_docker() -> None:
@@ -196,8 +298,17 @@ def sqs_counts_on_demand() -> None:
         now = unix_time_millis()
         return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
 
+    def pending_message_groups(self: Any) -> set[str]:
+        """The message groups in flight, which only a FIFO queue's receive reads (moto's receive computes them,
+        and deep-copies them, for every queue at every receive and after every redelivered message, iterating
+        the in-flight set while other receives add to it: "Set changed size during iteration", a 500)."""
+        if not self.fifo_queue:
+            return set()
+        return {message.group_id for message in tuple(self._pending_messages) if message.group_id is not None}
+
     Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
     Queue.messages = property(messages)  # type: ignore[method-assign,assignment]
+    Queue.pending_message_groups = property(pending_message_groups)  # type: ignore[method-assign,assignment]
     for name in ("send_message", "send_message_batch"):
         setattr(SQSBackend, name, without_counts(getattr(SQSBackend, name)))
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
@@ -269,8 +380,12 @@ def _child(host: str, port: int, keep_alive: bool = True) -> None:
     """Serve until the parent closes our stdin (or dies: its end of the pipe closes too). Ctrl-C in
     a terminal reaches the whole process group; the parent decides when we stop, after its cleanups."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, lambda *_: _stats.clear())  # a bench's window starts: count afresh
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     serialize_dynamodb_writes()
+    dynamodb_reads_see_a_table_whole()
+    response_methods_listed_once()
+    stream_records_as_stored()
     model_data_without_docker()
     sqs_counts_on_demand()
     try:
@@ -282,6 +397,30 @@ def _child(host: str, port: int, keep_alive: bool = True) -> None:
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     sys.stdin.read()
     server.shutdown()
+    if os.environ.get(STATS_ENV):
+        with _stats_lock:
+            Path(os.environ[STATS_ENV]).write_text(json.dumps(_stats, indent=1, sort_keys=True), encoding="utf-8")
+
+
+STATS_ENV = "HCP_MOTO_STATS"  # a file: the child writes there, as it stops, its requests and CPU by operation
+_stats: dict[str, list[float]] = {}  # "service Operation" -> [requests, CPU seconds in the request's thread]
+_stats_lock = threading.Lock()
+
+
+def _count(headers: Any, method: str, cpu: float) -> None:
+    """One request's operation (X-Amz-Target, else the service it signed for and the method) and its CPU
+    (a long poll's wait is not CPU: only what its thread ran)."""
+    target = headers.get("X-Amz-Target") or ""
+    if target:
+        key = target.replace("DynamoDB_20120810.", "dynamodb ").replace("DynamoDBStreams_20120810.", "streams ")
+        key = key.replace("AmazonSQS.", "sqs ")
+    else:
+        scope = (headers.get("Authorization") or "").split("Credential=", 1)[-1].split("/")
+        key = f"{scope[3] if len(scope) > 3 else '?'} {method}"
+    with _stats_lock:
+        entry = _stats.setdefault(key, [0, 0.0])
+        entry[0] += 1
+        entry[1] += cpu
 
 
 def _bind(host: str, port: int, keep_alive: bool = True) -> Any:
@@ -314,18 +453,35 @@ def _bind(host: str, port: int, keep_alive: bool = True) -> Any:
             return environ
 
         def run_wsgi(self) -> None:
-            rfile = self.rfile
+            rfile, started = self.rfile, time.thread_time()
             try:
                 super().run_wsgi()
             finally:
                 self.rfile = rfile
+                if STATS_ENV in os.environ:
+                    _count(self.headers, self.command, time.thread_time() - started)
 
         def send_header(self, keyword: str, value: str) -> None:
             if keyword.lower() == "connection" and value.lower() == "close" and getattr(self, "keep_open", False):
                 return
             super().send_header(keyword, value)
 
-    app = DomainDispatcherApplication(create_backend_app)
+    class BackendPerHost(DomainDispatcherApplication):
+        """moto finds a request's backend anew for every request, under one lock: it lists its package
+        directory and stats every entry (`host in list_of_moto_modules()`), then tries each service's URL
+        patterns in turn — for an SQS host all ~250 entries and hundreds of regexes, a third of the server's
+        CPU per call here. The answer depends on the host alone (a service name or a service's hostname), so
+        it is kept per host; the service and region are still read from each request's signature."""
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            if host is None:
+                return None
+            cache: dict[str, Any] = self.__dict__.setdefault("_hcp_backends", {})
+            if host not in cache:
+                cache[host] = super().get_backend_for_host(host)
+            return cache[host]
+
+    app = BackendPerHost(create_backend_app)
     complaint = io.StringIO()
     try:
         with contextlib.redirect_stderr(complaint):  # werkzeug's own, several lines

@@ -7,6 +7,11 @@ report) leaves the whole batch. Messages become visible again after the visibili
 moto moves them to the dead-letter queue once `maxReceiveCount` receives have passed (checked:
 moto 5.2.5 does this on receive, as SQS does).
 
+Threaded, each poller long-polls for `LONG_POLL_SECONDS` (20, as Lambda's pollers do): an idle queue costs
+a receive per poller every 20 s, not every second (30 pollers were 30 requests a second to moto, ~0.1 core).
+`stop()` and `pause()` do not wait for a receive in flight: what it brings after a stop is left on the queue,
+after a pause it is processed on `resume()`.
+
 Driven (`held=True`, the tests' mode): no thread polls; `drive()` takes what is visible, batch after
 batch, and invokes the function in the caller's thread until the queue shows nothing more. A message
 the function leaves on the queue (a failed record, a failed batch) is *held*: its visibility is set
@@ -30,6 +35,7 @@ from .lambdas import LocalFunction
 
 log = logging.getLogger("hcp.localcloud")
 HOLD_SECONDS = 36_000  # a held message waits for `redeliver()`; SQS allows 12 h from its receive in all
+LONG_POLL_SECONDS = 20  # SQS's longest wait, Lambda's pollers' too
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,6 @@ class QueuePoller:
         self._running.set()
         self._threads: list[threading.Thread] = []
         self._busy = 0
-        self._polling = 0
         self._lock = threading.Lock()
         self.batches = 0
         self.held = held  # driven: what a function leaves on the queue waits for `redeliver()`
@@ -128,19 +133,24 @@ class QueuePoller:
             self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Take no more batches and wait for the ones being processed; a receive still waiting (a long poll)
+        is not waited for: what it brings is left on the queue (its visibility timeout brings it back)."""
         self._stop.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self._running.set()  # a paused poller holding a batch lets it go
+        self._wait_idle(timeout)
         self._threads.clear()
 
     def pause(self, timeout: float = 30.0) -> None:
-        """Stop taking batches, and wait for the ones in flight."""
-        self._running.clear()
+        """Stop taking batches, and wait for the ones in flight (a batch received meanwhile waits for `resume`)."""
+        with self._lock:
+            self._running.clear()
+        self._wait_idle(timeout)
+
+    def _wait_idle(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._polling:
+                if not self._busy:
                     return
             time.sleep(0.02)
 
@@ -149,22 +159,16 @@ class QueuePoller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            with self._lock:
-                running = self._running.is_set()
-                self._polling += running
-            if not running:
+            if not self._running.is_set():
                 self._running.wait(0.2)
                 continue
             try:
-                self.poll_once()
+                self.poll_once(wait=LONG_POLL_SECONDS)
             except Exception:
                 if self._stop.is_set():
                     return
                 log.exception("polling %s failed; retrying", self.mapping.queue_arn)
                 self._stop.wait(1.0)
-            finally:
-                with self._lock:
-                    self._polling -= 1
 
     def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -179,13 +183,19 @@ class QueuePoller:
         messages: list[dict[str, Any]] = self.client.receive_message(**kwargs).get("Messages", [])
         return messages
 
-    def poll_once(self) -> int:
-        """Receive one batch (waiting up to a second for the first message) and process it."""
-        batch = self._receive(self.mapping.batch_size, wait=1)
+    def poll_once(self, wait: int = 1) -> int:
+        """Receive one batch (waiting up to `wait` seconds for the first message) and process it."""
+        batch = self._receive(self.mapping.batch_size, wait=wait)
         if not batch:
             return 0
-        with self._lock:
-            self._busy += 1
+        while True:
+            with self._lock:
+                if self._stop.is_set():
+                    return 0  # left on the queue: its visibility timeout brings it back
+                if self._running.is_set():
+                    self._busy += 1
+                    break
+            self._running.wait(0.2)  # paused (another local cloud owns the process): processed on resume
         try:
             window_ends = time.monotonic() + self.mapping.batching_window
             while len(batch) < self.mapping.batch_size and time.monotonic() < window_ends:

@@ -17,6 +17,8 @@ Routes: `POST /ratings` (or `/`) takes a rating; `POST /outcomes` takes a work o
 records (national field names) in order, `GET /_outcomes` the outcomes; `GET /_stats`; `GET|POST /_faults`;
 `POST /_reset` forgets everything.
 Run by hand: `python -m infra.province.stub --port 8788`.
+What it checks against (schemas, its test keys and credentials) is `infra.province.stub_checks`; the names
+are importable from here as before.
 
 With a profile (`ProvinceStub(profile=ProvinceProfile.load("shandong"))`, `--profile shandong`) it plays that
 province: it decrypts with the province's key (the stub's test key, `STUB_PROVINCE_SM2_KEY`), checks the
@@ -42,93 +44,43 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
-from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-
 from infra.province import sm2
 from infra.province.client import DEFAULT_TIMEOUT
 from infra.province.mapping import DEFAULT, MappingError, ProvincialMapping, to_national, unwrap
-from infra.province.payload import ProvincialOutcome, ProvincialRating
 from infra.province.profile import Codec, EnvelopeError, EpointEnvelope, ProfileKeys, ProvinceProfile, RecordKind
 from infra.province.signing import SignatureError, verify
+from infra.province.stub_checks import (
+    STUB_APP_ID,
+    STUB_HUB_SM2_KEY,
+    STUB_HUB_SM2_PUBLIC,
+    STUB_PROVINCE_SM2_KEY,
+    STUB_PROVINCE_SM2_PUBLIC,
+    STUB_SECRET,
+    outcome_validator,
+    profile_validator,
+    provincial_validator,
+    schema_reason,
+    stub_credentials,
+)
+from infra.province.stub_checks import Refusal as _Refusal
 
+__all__ = [  # what callers import from here (the checks and the test identity live in stub_checks)
+    "STUB_APP_ID", "STUB_HUB_SM2_KEY", "STUB_HUB_SM2_PUBLIC", "STUB_PROVINCE_SM2_KEY", "STUB_PROVINCE_SM2_PUBLIC",
+    "STUB_SECRET", "TIMEOUT_SLEEP", "ProvinceStub", "main", "outcome_validator", "provincial_validator",
+    "schema_reason", "stub_credentials",
+]  # fmt: skip
 logger = logging.getLogger(__name__)
 
-STUB_APP_ID = "hcp-hub"
-STUB_SECRET = "province-stub-secret"
-# Test keys, published on purpose: the stub is the province here. Never a real province's or hub's key.
-STUB_PROVINCE_SM2_KEY = "52c3a7a0fac03bd5d4f18d979acff76c3e78ec3d6925ab4dc3feaa12251d5883"
-STUB_PROVINCE_SM2_PUBLIC = (
-    "048cdb2e9752d5f89a5ccd4f02d2cde35ddc9b25c419b7033d7530322365f48a62"
-    "5b3681dca6252d6694770f7c69a60b48cc22129b3a429134aa057a419d3200b8"
-)
-STUB_HUB_SM2_KEY = "4c389c72befd15e657d66a04e156f33d721f1c6cabda25def204f64892f4ae13"
-STUB_HUB_SM2_PUBLIC = (
-    "044fa1022f2b97968f02992e8a749c9d5d4aa1ec2ecd76a55ee1f29ab9e64591ac"
-    "98f3fd763d384448a4e2f5a4f3978a3925f50239dd9e20e03880116fc8414c2c"
-)
-
-
-def stub_credentials() -> dict[str, str]:
-    """The province secret that talks to the stub (any profile): what the local cloud seeds."""
-    return {
-        "app_id": STUB_APP_ID,
-        "secret": STUB_SECRET,
-        "sm2_private_key": STUB_HUB_SM2_KEY,
-        "province_public_key": STUB_PROVINCE_SM2_PUBLIC,
-    }
 MAX_BODY = 1 << 20
 _NONCES_KEPT = 100_000
 _BEIJING = ZoneInfo("Asia/Shanghai")
 # A timeout fault must outlast the client's read timeout, or it is merely a slow answer.
 TIMEOUT_SLEEP = DEFAULT_TIMEOUT[1] + 1.0
-
-
-@cache
-def provincial_validator() -> Draft202012Validator:
-    """The published schema (`schemas/provincial.json` is generated from the same model)."""
-    schema = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **ProvincialRating.model_json_schema(mode="serialization"),
-    }
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
-@cache
-def outcome_validator() -> Draft202012Validator:
-    """The published schema of work-order outcomes (`schemas/provincial-outcome.json`)."""
-    schema = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **ProvincialOutcome.model_json_schema(mode="serialization"),
-    }
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
-def schema_reason(errors: list[ValidationError], shown: int = 3) -> str:
-    """The problems, by field and rule. Values are left out: they may be personal data (R20)."""
-    texts = []
-    for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), str(e.validator))):
-        where = "/".join(str(part) for part in error.absolute_path) or "(record)"
-        if error.validator in ("required", "additionalProperties"):
-            texts.append(error.message)  # names fields, never values
-        else:
-            texts.append(f"{where}: fails {error.validator} {json.dumps(error.validator_value, ensure_ascii=False)}")
-    more = len(texts) - shown
-    return "; ".join(texts[:shown]) + (f" (and {more} more)" if more > 0 else "")
-
-
-class _Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 class _Server(ThreadingHTTPServer):
@@ -397,7 +349,7 @@ class ProvinceStub:
             national = to_national(records[0], self.mapping)
         except MappingError as exc:
             raise _Refusal(400, "SCHEMA_INVALID", str(exc)) from None
-        errors = list(_profile_validator(profile, kind).iter_errors(national))
+        errors = list(profile_validator(profile, kind).iter_errors(national))
         if errors:
             raise _Refusal(400, "SCHEMA_INVALID", schema_reason(errors))
         with self._lock:
@@ -623,22 +575,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._send_json(status, answer)
-
-
-def _profile_validator(profile: ProvinceProfile, kind: RecordKind) -> Draft202012Validator:
-    """The profile's record schema (kept per profile object: profiles are immutable but not hashable)."""
-    key = (id(profile), kind)
-    held = _PROFILE_VALIDATORS.get(key)
-    if held is None:
-        schema = profile.schema(kind)
-        Draft202012Validator.check_schema(schema)
-        validator = Draft202012Validator(schema)
-        _PROFILE_VALIDATORS[key] = (profile, validator)  # holding the profile keeps its id unique
-        return validator
-    return held[1]
-
-
-_PROFILE_VALIDATORS: dict[tuple[int, str], tuple[ProvinceProfile, Draft202012Validator]] = {}
 
 
 def _profile_answer(stub: ProvinceStub, headers: dict[str, str], body: bytes, kind: RecordKind) -> tuple[int, Any]:

@@ -20,6 +20,7 @@ def test_the_template_s_stream_mappings_are_played_locally_not_by_moto() -> None
     assert {(m.function, m.table) for m in mappings} == {
         ("ReportingFunction", "RatingsTable"), ("ReportingFunction", "WorkOrdersTable")}  # fmt: skip
     assert all(m.report_batch_item_failures and m.batch_size == 100 for m in mappings)
+    assert all(m.batching_window == 1.0 for m in mappings)  # MaximumBatchingWindowInSeconds, kept by the poller
     assert not [r for r in left["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
                 and "StreamArn" in str(r["Properties"]["EventSourceArn"])]  # fmt: skip
     assert any(r["Type"] == "AWS::Lambda::EventSourceMapping" for r in left["Resources"].values())  # SQS stays
