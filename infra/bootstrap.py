@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from infra import coldgc
 from infra.clock import InstalledClock
+from infra.lazy_client import LazyClient
 from infra.settings import (
     CalendarCacheSettings,
     CaseSettings,
@@ -204,30 +205,6 @@ def aws_clients(
         return client
 
     return {name: LazyClient(partial(create, name), lock) for name in services}
-
-
-class LazyClient:
-    """A botocore client created on its first attribute (`.put_item`, `.exceptions`, `.meta`), once, whichever
-    thread asks first; then every attribute is the client's own. `lock` serializes the creations of one session
-    (a botocore session is not thread-safe)."""
-
-    __slots__ = ("_client", "_create", "_lock")
-
-    def __init__(self, create: Callable[[], Any], lock: threading.Lock) -> None:
-        self._create, self._lock, self._client = create, lock, None
-
-    @property
-    def created(self) -> bool:
-        return self._client is not None
-
-    def __getattr__(self, name: str) -> Any:
-        client = self._client
-        if client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._create()
-                client = self._client
-        return getattr(client, name)
 
 
 def sealed_stores(clients: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
