@@ -54,6 +54,7 @@ class MotoServer:
                 raise MotoServerError(f"the moto server could not start on {self.host}:{self.port}: {taken}")
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
             serialize_dynamodb_writes()
+            transactions_idempotent_by_token()
             dynamodb_reads_see_a_table_whole()
             response_methods_listed_once()
             stream_records_as_stored()
@@ -172,6 +173,64 @@ def dynamodb_reads_see_a_table_whole() -> None:
     Table.query = functools.wraps(original_query)(query)  # type: ignore[method-assign]
     Table._hcp_partition_reads = True  # type: ignore[attr-defined]
 
+
+
+def transactions_idempotent_by_token() -> None:
+    """DynamoDB applies a TransactWriteItems once per ClientRequestToken (for 10 minutes): a call repeated with
+    its token is answered as the first was, without being applied again. moto ignores the token, so botocore's
+    retry of a transaction moto had stored but answered late (a read timeout on a busy local cloud) failed its
+    own conditions, and the ingest answered a first POST `duplicate`. A repeat that arrives while the first is
+    still running waits for its answer; the same token with other items is refused, as DynamoDB refuses it."""
+    import hashlib
+    import time
+
+    from moto.dynamodb.exceptions import DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.transact_write_items, "by_token", False):  # a second server in this process
+        return
+
+    class _Call:
+        def __init__(self, digest: str) -> None:
+            self.digest, self.at, self.done, self.answer = digest, time.monotonic(), threading.Event(), None
+            self.failed = False
+
+    calls: dict[str, _Call] = {}
+    lock = threading.Lock()
+    original = DynamoHandler.transact_write_items
+
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        digest = hashlib.sha256(json.dumps(self.body.get("TransactItems"), sort_keys=True).encode()).hexdigest()
+        with lock:
+            now = time.monotonic()
+            for old in [t for t, c in calls.items() if now - c.at > 600]:
+                del calls[old]
+            call = calls.get(token)
+            first = call is None or (call.done.is_set() and call.failed)
+            if first:
+                call = calls[token] = _Call(digest)
+        assert call is not None
+        if not first:
+            if call.digest != digest:
+                raise DynamodbException("IdempotentParameterMismatchException",
+                                        "the ClientRequestToken was used with another request")  # fmt: skip
+            call.done.wait(60)
+            if not call.failed and call.answer is not None:
+                return call.answer
+        try:
+            call.answer = original(self)
+        except Exception:
+            call.failed = True
+            raise
+        finally:
+            call.done.set()
+        return call.answer
+
+    transact_write_items.by_token = True  # type: ignore[attr-defined]
+    DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 def response_methods_listed_once() -> None:
     """moto lists a response class's methods (`inspect.getmembers`, ~200 of them) on every request to find the
@@ -383,6 +442,7 @@ def _child(host: str, port: int, keep_alive: bool = True) -> None:
     signal.signal(signal.SIGUSR1, lambda *_: _stats.clear())  # a bench's window starts: count afresh
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     serialize_dynamodb_writes()
+    transactions_idempotent_by_token()
     dynamodb_reads_see_a_table_whole()
     response_methods_listed_once()
     stream_records_as_stored()

@@ -156,3 +156,26 @@ def test_stream_records_read_back_as_dynamodb_wrote_them(endpoint: str) -> None:
     assert inserted["ApproximateCreationDateTime"].tzinfo is not None  # a timestamp botocore parsed
     assert answer["NextShardIterator"]
     assert streams.get_records(ShardIterator=answer["NextShardIterator"])["Records"] == []
+
+
+def test_a_transaction_sent_again_with_its_token_is_answered_as_the_first_and_applied_once(endpoint: str) -> None:
+    """DynamoDB's ClientRequestToken (the rating store sends one): botocore's retry of a transaction stored but
+    answered late succeeds instead of failing its own conditions; the token with other items is refused."""
+    dynamodb = client(endpoint, "dynamodb")
+    dynamodb.create_table(TableName="slots", BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])  # fmt: skip
+
+    def claim(slot: str, token: str) -> dict[str, Any]:
+        put = {"Put": {"TableName": "slots", "Item": {"pk": {"S": slot}, "n": {"N": "1"}},
+                       "ConditionExpression": "attribute_not_exists(pk)"}}  # fmt: skip
+        return dynamodb.transact_write_items(TransactItems=[put], ClientRequestToken=token)  # type: ignore[no-any-return]
+
+    claim("DUP#a", "token-1")
+    claim("DUP#a", "token-1")  # the retry: answered as the first, not cancelled by its own write
+    assert dynamodb.scan(TableName="slots")["Count"] == 1
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        claim("DUP#a", "token-2")  # another request for the slot: its condition fails, as before
+    with pytest.raises(dynamodb.exceptions.IdempotentParameterMismatchException):
+        claim("DUP#b", "token-1")
+    assert dynamodb.scan(TableName="slots")["Count"] == 1
