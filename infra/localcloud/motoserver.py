@@ -175,6 +175,12 @@ def dynamodb_reads_see_a_table_whole() -> None:
 
 
 
+def _bytes_as_hex(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
 def transactions_idempotent_by_token() -> None:
     """DynamoDB applies a TransactWriteItems once per ClientRequestToken (for 10 minutes): a call repeated with
     its token is answered as the first was, without being applied again. moto ignores the token, so botocore's
@@ -203,7 +209,8 @@ def transactions_idempotent_by_token() -> None:
         token = self.body.get("ClientRequestToken")
         if not token:
             return original(self)
-        digest = hashlib.sha256(json.dumps(self.body.get("TransactItems"), sort_keys=True).encode()).hexdigest()
+        items = json.dumps(self.body.get("TransactItems"), sort_keys=True, default=_bytes_as_hex)
+        digest = hashlib.sha256(items.encode()).hexdigest()
         with lock:
             now = time.monotonic()
             for old in [t for t, c in calls.items() if now - c.at > 600]:

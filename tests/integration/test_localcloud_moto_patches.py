@@ -167,7 +167,7 @@ def test_a_transaction_sent_again_with_its_token_is_answered_as_the_first_and_ap
                           KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])  # fmt: skip
 
     def claim(slot: str, token: str) -> dict[str, Any]:
-        put = {"Put": {"TableName": "slots", "Item": {"pk": {"S": slot}, "n": {"N": "1"}},
+        put = {"Put": {"TableName": "slots", "Item": {"pk": {"S": slot}, "n": {"N": "1"}, "sealed": {"B": b"\x00\xff"}},
                        "ConditionExpression": "attribute_not_exists(pk)"}}  # fmt: skip
         return dynamodb.transact_write_items(TransactItems=[put], ClientRequestToken=token)  # type: ignore[no-any-return]
 
