@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from tests.integration.test_stores_contract import (
     personal_data_env,
     queued_messages,
 )
+from tests.lambda_context import LambdaContext
 
 NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
 RATING_SAMPLES = [p for p in sample_files() if p.parent.name != "cases"]
@@ -55,12 +56,8 @@ def built_with(clock: LocalClock) -> Callable[[], bootstrap.IngestServices]:
     return lambda: bootstrap.ingest_from_env(session=SESSION, clock=clock)
 
 
-@dataclass
-class Context:
-    function_name: str = "hcp-hub-IngestFunction"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws-cn:lambda:cn-north-1:123456789012:function:hcp-hub-IngestFunction"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+def invocation() -> LambdaContext:
+    return LambdaContext("hcp-hub-IngestFunction", 1024)
 
 
 def api_event(method: str, path: str, resource: str, *, headers: dict[str, str] | None = None, body: bytes = b"",
@@ -115,7 +112,7 @@ class Hub:
         ))  # fmt: skip
 
     def answer(self, event: dict[str, Any]) -> tuple[int, Any]:
-        reply = self.handler(event, Context())
+        reply = self.handler(event, invocation())
         data = json.loads(reply["body"]) if "json" in reply["multiValueHeaders"]["Content-Type"][0] else reply["body"]
         return reply["statusCode"], conforms(reply["statusCode"], data)
 
@@ -306,7 +303,7 @@ def test_concurrent_requests_are_each_answered_for_their_own_body(hub: Hub) -> N
         headers = {"Content-Type": "application/json", **signed}
         event = api_event("POST", f"/v1/connectors/{connector_id}/ratings", "/v1/connectors/{connector_id}/ratings",
                           headers=headers, body=body, path_parameters={"connector_id": connector_id})  # fmt: skip
-        reply = handler(event, Context())
+        reply = handler(event, invocation())
         return reply["statusCode"], json.loads(reply["body"])
 
     with ThreadPoolExecutor(4) as pool:
@@ -528,7 +525,7 @@ def test_openapi_json_is_valid_and_describes_routes_headers_and_answers(hub: Hub
 
 
 def test_docs_serves_swagger_ui(hub: Hub) -> None:
-    reply = hub.handler(api_event("GET", "/docs", "/docs"), Context())
+    reply = hub.handler(api_event("GET", "/docs", "/docs"), invocation())
     assert reply["statusCode"] == 200 and "text/html" in reply["multiValueHeaders"]["Content-Type"][0]
     assert "SwaggerUIBundle" in reply["body"] and "/v1/ratings" in reply["body"]
 

@@ -7,7 +7,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +21,7 @@ from infra.clock import LocalClock
 from infra.rating_store import DynamoRatingStore
 from tests.integration.test_personal_data import create_audit_table
 from tests.integration.test_stores_contract import NOW, create_aws_resources, fake_credentials, make_rating
+from tests.lambda_context import LambdaContext
 
 SESSION = botocore.session.get_session()
 MARKET, POLICE = "11360704MB1C000102", "11360704MB1C000405"
@@ -32,12 +33,8 @@ CLAIMS = {
 }
 
 
-@dataclass
-class Context:
-    function_name: str = "hcp-hub-RatingsQueryFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws-cn:lambda:cn-north-1:123456789012:function:hcp-hub-RatingsQueryFunction"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+def invocation() -> LambdaContext:
+    return LambdaContext("hcp-hub-RatingsQueryFunction", 512)
 
 
 def event(method: str, path: str, resource: str, *, user: str | None, query: dict[str, str] | None = None,
@@ -67,7 +64,7 @@ class Api:
 
     def call(self, method: str, path: str, *, user: str | None, **kwargs: Any) -> tuple[int, Any]:
         resource = "/v1/ratings/{rating_id}" if kwargs.get("path_parameters") else path
-        reply = self.handler(event(method, path, resource, user=user, **kwargs), Context())
+        reply = self.handler(event(method, path, resource, user=user, **kwargs), invocation())
         return reply["statusCode"], json.loads(reply["body"])
 
     def audit_items(self) -> list[dict[str, Any]]:

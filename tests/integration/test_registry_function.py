@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from functions.registry import make_handler
 from infra.bootstrap import build_registry
 from infra.memory import InMemoryConnectorStore
+from tests.lambda_context import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKET = "11360704MB1C000102"
@@ -30,12 +30,8 @@ USERS = {
 HOTLINE = (ROOT / "docs" / "examples" / "hotline" / "spec.json").read_text("utf-8")
 
 
-@dataclass
-class Context:
-    function_name: str = "hcp-hub-RegistryFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws-cn:lambda:cn-north-1:123456789012:function:hcp-hub-RegistryFunction"
-    aws_request_id: str = "req-1"
+def invocation() -> LambdaContext:
+    return LambdaContext("hcp-hub-RegistryFunction", 512, "req-1")
 
 
 class Api:
@@ -56,7 +52,7 @@ class Api:
             "queryStringParameters": query, "body": base64.b64encode(data).decode(), "isBase64Encoded": True,
             "requestContext": context,
         }  # fmt: skip
-        answer = self.handler(event, Context())
+        answer = self.handler(event, invocation())
         return answer["statusCode"], json.loads(answer["body"])
 
 

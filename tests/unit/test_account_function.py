@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -15,16 +14,13 @@ from functions import account
 from hub.access import AccessDenied
 from infra.localcloud.api import routes_from_sam
 from infra.localcloud.translate import load_template
+from tests.lambda_context import LambdaContext
 
 MARKET = "11360704MB1C000102"
 
 
-@dataclass
-class Context:
-    function_name: str = "hcp-hub-AccountFunction"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws-cn:lambda:cn-north-1:123456789012:function:hcp-hub-AccountFunction"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+def invocation() -> LambdaContext:
+    return LambdaContext("hcp-hub-AccountFunction", 256)
 
 
 def me_event(person: dict[str, str] | None) -> dict[str, Any]:
@@ -40,7 +36,7 @@ def me_event(person: dict[str, str] | None) -> dict[str, Any]:
 
 
 def call(claims: dict[str, str] | None) -> tuple[int, Any, dict[str, list[str]]]:
-    reply = account.handler(me_event(claims), Context())
+    reply = account.handler(me_event(claims), invocation())
     return reply["statusCode"], json.loads(reply["body"]), reply.get("multiValueHeaders") or {}
 
 
@@ -126,7 +122,7 @@ def test_denied_gives_the_error_shape_with_the_refusals_status() -> None:
 def test_an_unknown_route_of_the_account_function_is_404_route_unknown() -> None:
     event = me_event(DEPARTMENT) | {"path": "/v1/you", "resource": "/v1/you"}
 
-    reply = account.handler(event, Context())
+    reply = account.handler(event, invocation())
 
     assert reply["statusCode"] == 404
     assert json.loads(reply["body"])["errors"][0]["code"] == "ROUTE_UNKNOWN"

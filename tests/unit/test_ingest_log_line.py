@@ -10,7 +10,6 @@ import io
 import json
 import time
 from contextlib import redirect_stdout
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,17 +19,14 @@ from infra import bootstrap
 from infra.clock import LocalClock
 from infra.signing import sign
 from tests.conftest import SAMPLES
+from tests.lambda_context import LambdaContext
 
 NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
 PHONE = "13807970002"  # the sample rater's
 
 
-@dataclass
-class Context:
-    function_name: str = "hcp-hub-IngestFunction"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws-cn:lambda:cn-north-1:123456789012:function:hcp-hub-IngestFunction"
-    aws_request_id: str = "lambda-request-1"
+def invocation() -> LambdaContext:
+    return LambdaContext("hcp-hub-IngestFunction", 1024, "lambda-request-1")
 
 
 def test_one_request_writes_one_ingested_line_and_one_emf_line_without_personal_data_R20() -> None:
@@ -52,7 +48,7 @@ def test_one_request_writes_one_ingested_line_and_one_emf_line_without_personal_
     saved, stream_handler.stream = stream_handler.stream, log  # type: ignore[attr-defined]
     try:
         with redirect_stdout(stdout):  # the EMF line is printed
-            reply = handler(event, Context())
+            reply = handler(event, invocation())
     finally:
         stream_handler.stream = saved  # type: ignore[attr-defined]
     assert reply["statusCode"] == 202
