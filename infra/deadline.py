@@ -37,6 +37,9 @@ THROTTLED = frozenset({
 })  # fmt: skip
 
 
+CONFLICTED = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
 class OutOfTime(BotoCoreError):
     """An AWS call not attempted: the invocation could not have waited for its answer."""
 
@@ -79,7 +82,9 @@ def retryable(exc: BaseException) -> bool:
     if isinstance(exc, BotoCoreError):
         return True
     if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return error.get("Code") in THROTTLED or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (
-            500, 503)  # fmt: skip
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "TransactionCanceledException":  # another write to the same keys running: a resend racing its
+            reasons = exc.response.get("CancellationReasons") or []  # first attempt, still being applied
+            return any((r or {}).get("Code") in CONFLICTED for r in reasons)
+        return code in THROTTLED or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (500, 503)
     return False

@@ -131,5 +131,11 @@ def test_a_throttled_or_unanswered_call_is_503_and_a_call_in_time_is_not_refused
     throttled = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "TransactWriteItems")
     answer: Any = {"Error": {"Code": "ValidationException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
     refused = ClientError(answer, "PutItem")
+    racing: Any = {"Error": {"Code": "TransactionCanceledException"},
+                   "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]}  # fmt: skip
+    duplicate: Any = {"Error": {"Code": "TransactionCanceledException"},
+                      "CancellationReasons": [{"Code": "ConditionalCheckFailed"}]}  # fmt: skip
     assert deadline.retryable(throttled) and deadline.retryable(ReadTimeoutError(endpoint_url="x"))
+    assert deadline.retryable(ClientError(racing, "TransactWriteItems"))  # a resend racing its first attempt
+    assert not deadline.retryable(ClientError(duplicate, "TransactWriteItems"))
     assert not deadline.retryable(refused) and not deadline.retryable(ValueError("a bug"))
