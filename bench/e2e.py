@@ -29,25 +29,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.posting import Poster, Tally, kiosk_body  # noqa: E402
 from connectors.normalize import normalize  # noqa: E402
 from connectors.registry import adapter_for  # noqa: E402
 from hub.calendar import WorkingDayCalendar  # noqa: E402
 from infra.localcloud.hubcloud import HubLocalCloud  # noqa: E402
 from infra.province.client import ProvincialClient  # noqa: E402
-from infra.signing import sign  # noqa: E402
 
 KIOSK = json.loads((ROOT.parent / "shared" / "samples" / "kiosk" / "01-dissatisfied-labels.json").read_text("utf-8"))
 NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
@@ -69,6 +67,8 @@ def main() -> None:
     parser.add_argument("--faults", help="ERROR_RATE,TIMEOUT_RATE at the stub, e.g. 0.3,0.1")
     parser.add_argument("--hang", type=float, default=None, help="seconds a timeout fault hangs (default: read + 1)")
     parser.add_argument("--province-latency", help="SECONDS[,SHARE]: the stub answers that late (to that share)")
+    parser.add_argument("--attempts", type=int, default=4,
+                        help="a POST answered 5xx/429 or not at all is sent this many times in all (a vendor's retry)")
     parser.add_argument("--wait", type=float, default=900, help="seconds to wait for every rating at the stub")
     parser.add_argument("--faults-for", type=float, default=None,
                         help="seconds after the first POST the faults last (default: the whole run)")  # fmt: skip
@@ -98,13 +98,13 @@ def main() -> None:
             cloud.province.set_faults(**faults, seed=16)
         demo = cloud.seeded["connectors"]["kiosk"]
         url = f"{cloud.api_url}/v1/connectors/{demo['connector_id']}/ratings"
-        posted_at: dict[str, float] = {}
+        poster = Poster(url, demo["connector_id"], demo["secret"], attempts=args.attempts)
+        tally = Tally()
+        posted_at = tally.posted_at
         lock = threading.Lock()
         batches = [
             list(range(start, min(start + args.batch, args.ratings))) for start in range(0, args.ratings, args.batch)
         ]
-        failures: list[str] = []
-
         lags: list[float] = []  # how late a paced POST left against its schedule (the clients could not keep up)
 
         def client(my_batches: list[list[int]]) -> None:
@@ -117,27 +117,9 @@ def main() -> None:
                     else:
                         with lock:
                             lags.append(-wait)
-                body = json.dumps([{**KIOSK, "orderId": f"BENCH{n:07d}"} for n in numbers], ensure_ascii=False).encode()
-                headers = sign(
-                    demo["secret"], body, int(time.time()), secrets.token_hex(16), connector_id=demo["connector_id"]
-                )
-                request = urllib.request.Request(
-                    url, body, {**headers, "Content-Type": "application/json"}, method="POST"
-                )
+                body = kiosk_body(KIOSK, numbers, "BENCH")
                 started = time.monotonic()
-                try:
-                    with urllib.request.urlopen(request, timeout=120) as response:
-                        results = json.loads(response.read())["results"]
-                except OSError as exc:  # a loaded machine: the POST timed out; counted, the client goes on
-                    with lock:
-                        failures.extend([f"post failed: {type(exc).__name__}"] * len(numbers))
-                    continue
-                with lock:
-                    for r in results:
-                        if r["outcome"] == "accepted":
-                            posted_at[r["rating_id"]] = started
-                        else:
-                            failures.append(r["outcome"])
+                tally.add(poster.post(body, len(numbers)), started)
 
         loads: list[float] = []
         sampling = threading.Event()
@@ -202,7 +184,9 @@ def main() -> None:
 
     lost = len(posted_at) - len(delivered)
     p50, p99 = statistics.median(latencies), quantile(latencies, 0.99)
-    print(f"ratings posted {len(posted_at)} (refused {len(failures)}), delivered {len(delivered)}, lost {lost}")
+    print(f"ratings posted {len(posted_at)} (refused {tally.refused}), delivered {len(delivered)}, lost {lost}")
+    for line in tally.lines():
+        print(line)
     offered = f", offered at {args.rate:g} ratings/s" if args.rate else ""
     late = f"; POSTs late against the schedule: {len(lags)}, max {max(lags, default=0):.1f} s" if args.rate else ""
     print(f"posting took {posting:.1f} s with {args.clients} clients, batches of {args.batch}{offered}{late}")
@@ -235,7 +219,7 @@ def main() -> None:
     for line in cpu_report:
         print(line)
     if args.rate:
-        unposted = sum(f.startswith("post failed") for f in failures)  # refusals (duplicates) are answers
+        unposted = tally.unposted  # refusals (duplicates) are answers
         verdict = "met" if p99 <= 1 and not lost and not unposted else "MISSED"
         print(f"verdict at {args.rate:g} ratings/s: p99 {p99 * 1000:.0f} ms, lost {lost}, POSTs failed {unposted}: "
               f"target (p99 <= 1 s, none lost) {verdict}{' (faults on: reported, not held to it)' if faults else ''}")

@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import resource
-import secrets
 import signal
 import statistics
 import subprocess
@@ -38,7 +37,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -48,10 +46,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.posting import Poster, Tally, kiosk_body  # noqa: E402
 from infra.localcloud.hubcloud import HubLocalCloud  # noqa: E402
 from infra.localcloud.lambdas import LocalFunction  # noqa: E402
 from infra.localcloud.motoserver import STATS_ENV  # noqa: E402
-from infra.signing import sign  # noqa: E402
 
 KIOSK = json.loads((ROOT.parent / "shared" / "samples" / "kiosk" / "01-dissatisfied-labels.json").read_text("utf-8"))
 NOW = datetime.fromisoformat("2026-11-28T12:00:00+08:00")
@@ -234,14 +232,14 @@ def baseline_put_item(cloud: HubLocalCloud, calls: int = 300) -> float:
 
 
 def offer(cloud: HubLocalCloud, ratings: int, rate: float, batch: int, clients: int,
-          prefix: str = "LOAD") -> tuple[dict[str, float], list[str], list[float]]:  # fmt: skip
-    """Post `ratings` in batches, batch k due at k * batch / rate; returns rating id -> when its POST left,
-    the refusals, and how late each late POST left."""
+          prefix: str = "LOAD") -> tuple[Tally, list[float]]:  # fmt: skip
+    """Post `ratings` in batches, batch k due at k * batch / rate, as a vendor would (`bench.posting`: a POST
+    answered 5xx/429 or not at all is sent again); returns what was answered (`Tally.posted_at`: rating id ->
+    when its POST first left) and how late each late POST left."""
     demo = cloud.seeded["connectors"]["kiosk"]
     url = f"{cloud.api_url}/v1/connectors/{demo['connector_id']}/ratings"
     batches = [list(range(start, min(start + batch, ratings))) for start in range(0, ratings, batch)]
-    posted_at: dict[str, float] = {}
-    failures: list[str] = []
+    poster, tally = Poster(url, demo["connector_id"], demo["secret"]), Tally()
     lags: list[float] = []
     lock = threading.Lock()
     t0 = time.monotonic()
@@ -254,24 +252,8 @@ def offer(cloud: HubLocalCloud, ratings: int, rate: float, batch: int, clients: 
             else:
                 with lock:
                     lags.append(-wait)
-            body = json.dumps([{**KIOSK, "orderId": f"{prefix}{n:07d}"} for n in numbers], ensure_ascii=False).encode()
-            headers = sign(demo["secret"], body, int(time.time()), secrets.token_hex(16),
-                           connector_id=demo["connector_id"])  # fmt: skip
-            request = urllib.request.Request(url, body, {**headers, "Content-Type": "application/json"}, method="POST")
             started = time.monotonic()
-            try:
-                with urllib.request.urlopen(request, timeout=120) as response:
-                    results = json.loads(response.read())["results"]
-            except OSError as exc:
-                with lock:
-                    failures.extend([f"post failed: {exc}"] * len(numbers))
-                continue
-            with lock:
-                for r in results:
-                    if r["outcome"] == "accepted":
-                        posted_at[r["rating_id"]] = started
-                    else:
-                        failures.append(str(r.get("code") or r["outcome"]))
+            tally.add(poster.post(kiosk_body(KIOSK, numbers, prefix), len(numbers)), started)
 
     threads = [threading.Thread(target=client, args=(batches[i::clients],), name=f"bench-client-{i}")
                for i in range(clients)]  # fmt: skip
@@ -279,7 +261,7 @@ def offer(cloud: HubLocalCloud, ratings: int, rate: float, batch: int, clients: 
         thread.start()
     for thread in threads:
         thread.join()
-    return posted_at, failures, lags
+    return tally, lags
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -346,7 +328,8 @@ def main() -> None:
         before, moto0, t0 = meter.snapshot(), process_cpu(moto_pid), time.monotonic()
         out_dir = args.profile_dir or Path(tempfile.mkdtemp(prefix="hcp-bench-profile-"))
         with py_spy(args.py_spy, {"local-cloud": os.getpid(), "moto": moto_pid}, out_dir) as profiles:
-            posted_at, failures, lags = offer(cloud, args.ratings, args.rate, args.batch, args.clients)
+            tally, lags = offer(cloud, args.ratings, args.rate, args.batch, args.clients)
+            posted_at = tally.posted_at
             posting = time.monotonic() - t0
             loads.append(os.getloadavg()[0])
             deadline = time.monotonic() + args.wait
@@ -366,9 +349,10 @@ def main() -> None:
     latencies = [arrivals[k] - posted_at[k] for k in delivered]
     lost = len(posted_at) - len(delivered)
     p50, p99 = (statistics.median(latencies), quantile(latencies, 0.99)) if latencies else (float("nan"),) * 2
-    unposted = sum(f.startswith("post failed") for f in failures)  # refusals (duplicates) are answers
-    print(f"ratings posted {len(posted_at)} (refused {len(failures)}: {collections.Counter(failures).most_common(3)}), "
-          f"delivered {len(delivered)}, lost {lost}")  # fmt: skip
+    unposted = tally.unposted  # refusals (duplicates) are answers
+    print(f"ratings posted {len(posted_at)} (refused {tally.refused}), delivered {len(delivered)}, lost {lost}")
+    for line in tally.lines():
+        print(line)
     print(f"offered at {args.rate:g}/s in batches of {args.batch} by {args.clients} clients: posting took "
           f"{posting:.1f} s, {len(lags)} POSTs left late (max {max(lags, default=0):.1f} s)")  # fmt: skip
     print(f"latency POST -> stub receipt: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "

@@ -24,10 +24,10 @@ from functions.edge.contract import SIGNED, IngestAnswer
 from functions.edge.docs import serve_hub_document
 from functions.edge.signed import Signed, signed_request
 from functions.edge.telemetry import Handler, logger, metrics
-from functions.http import reply, request_id
+from functions.http import errors, reply, request_id
 from functions.ingest_cases import add_case_routes, status_of_refusal
-from hub.errors import Refused
-from infra import bootstrap
+from hub.errors import Refused, problem
+from infra import bootstrap, deadline
 from infra.bootstrap import CaseServices, IngestServices
 
 
@@ -42,19 +42,45 @@ def _build_app() -> APIGatewayRestResolver:
               description=SOURCE_ROUTE, tags=["ratings"], operation_id="postSourceRatings", **signed,
               openapi_extensions={"requestBody": {"required": True, "content": SOURCE_EXAMPLES}})  # fmt: skip
     def post_source_ratings(connector_id: str) -> Response[IngestAnswer]:
-        return _ingest(app, path_connector_id=connector_id)
+        return _in_time(app, path_connector_id=connector_id)
 
     @app.post("/v1/ratings", summary="Post ratings in the unified JSON", tags=["ratings"],
               description="Any connector may post the unified format; X-Hcp-Connector names it.",
               operation_id="postUnifiedRatings", **signed,
               openapi_extensions={"requestBody": UNIFIED_BODY})  # fmt: skip
     def post_unified_ratings() -> Response[IngestAnswer]:
-        return _ingest(app, path_connector_id=None)
+        return _in_time(app, path_connector_id=None)
 
     add_case_routes(app)
     serve_hub_document(app)
     share_error_handlers(app, metric="IngestErrors")
     return app
+
+
+def _in_time(app: APIGatewayRestResolver, *, path_connector_id: str | None) -> Response[Any]:
+    """`_ingest` within the invocation's time (`infra.deadline`): an AWS call that could not be answered before
+    Lambda stops the function is not attempted, and a request not finished for want of AWS answers (none in
+    time, throttled) is 503 HUB_BUSY with Retry-After, not a 502 from API Gateway after the timeout. Nothing
+    accepted is lost: a rating stored before is pending (the sweep queues it) and a re-post answers it
+    `duplicate` with its rating id (R8)."""
+    remaining = getattr(app.lambda_context, "get_remaining_time_in_millis", None)
+    try:
+        if remaining is None:  # no Lambda context (a direct call): no deadline to keep
+            return _ingest(app, path_connector_id=path_connector_id)
+        with deadline.within(remaining):
+            return _ingest(app, path_connector_id=path_connector_id)
+    except Exception as exc:
+        if not deadline.retryable(exc):
+            raise
+        logger.warning("not finished in time", extra={"error": type(exc).__name__, "remaining_ms": remaining()
+                       if remaining else None})  # fmt: skip
+        metrics.add_metric(name="IngestBusy", unit=MetricUnit.Count, value=1)
+        after = deadline.RETRY_AFTER_S
+        busy = problem("HUB_BUSY", "", f"no answer in time from {type(exc).__name__}",
+                       detail_zh="后端服务未及时响应")  # fmt: skip
+        answer = errors(503, [busy])
+        answer.headers["Retry-After"] = str(after)
+        return answer
 
 
 def _ingest(app: APIGatewayRestResolver, *, path_connector_id: str | None) -> Response[Any]:
@@ -97,6 +123,8 @@ def make_handler(
 ) -> Handler:
     """A Lambda handler over the services `build` (and `build_cases`, for the case and calendar routes) make
     on first use (tests pass fakes or moto, and their own clock)."""
+    if deadline.guard not in bootstrap.CLIENT_HOOKS:  # inert outside `deadline.within` (other functions' clients)
+        bootstrap.CLIENT_HOOKS.append(deadline.guard)
     services, cases = bootstrap.BuiltOnce(build), bootstrap.BuiltOnce(build_cases)
     return api_handler(_build_app, traced=True, services=services, cases=cases)
 

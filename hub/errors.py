@@ -60,6 +60,10 @@ CATALOG: dict[str, tuple[str | None, str, str]] = {
     "ROUTE_UNKNOWN": (None, "no such route: {detail}", "接口不存在：{detail}"),
     "INTERNAL_ERROR": (None, "the hub could not finish this request; nothing accepted is lost, send it again later "
                        "({detail})", "系统暂时无法完成该请求，已接收的评价不会丢失，请稍后重新发送（{detail}）"),
+    "HUB_BUSY": ("R8", "the hub could not finish this request in time ({detail}); nothing accepted is lost: send the "
+                 "same ratings again after Retry-After seconds, and each one this request stored is answered "
+                 "duplicate with its rating id", "系统繁忙，未能及时完成该请求（{detail}）；已接收的评价不会丢失："
+                 "请按响应头所示秒数稍后重新发送同样的评价，本次已保存的评价将答复为重复并附评价编号"),
     "RATING_WINDOW_CLOSED": ("R5", "the rating window closed at {detail}", "评价期限已于 {detail} 截止"),
     "HANDLED_IN_FUTURE": (None, "handled in the future beyond the allowed clock skew: {detail}",
                           "办结时间超前于当前时间，超出允许的时钟偏差：{detail}"),

@@ -127,6 +127,8 @@ RESPONSES: dict[int, Any] = {
     413: refusal(f"BODY_TOO_LARGE (over {MAX_BODY_BYTES} bytes) or BATCH_TOO_LARGE (over {MAX_ITEMS} items)"),
     415: refusal("CONTENT_TYPE_UNSUPPORTED: not a format this connector reads (the unified route: JSON only)"),
     500: refusal("INTERNAL_ERROR: send again later; what was accepted is kept, a re-post is a duplicate"),
+    503: refusal("HUB_BUSY: AWS did not answer in time; send the same ratings again after Retry-After seconds "
+                 "(each one this request stored is answered duplicate with its rating id)"),
 }
 CASE_RESPONSES: dict[int, Any] = {
     **RESPONSES,

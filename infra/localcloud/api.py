@@ -103,8 +103,11 @@ def _authorizer(event_props: dict[str, Any], api_props: dict[str, Any]) -> tuple
     return name, None, ttl
 
 
+INTEGRATION_TIMEOUT_S = 29  # API Gateway's REST integration timeout: longer, and the caller is answered 504
+
 # What API Gateway answers when the API does not customize a gateway response.
 _GATEWAY_DEFAULTS = {
+    "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
     "UNAUTHORIZED": (401, "Unauthorized"),
     "ACCESS_DENIED": (403, "User is not authorized to access this resource with an explicit deny"),
     "AUTHORIZER_CONFIGURATION_ERROR": (500, None),

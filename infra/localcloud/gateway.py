@@ -1,7 +1,9 @@
 """The local cloud's API Gateway: routes a request to its function as a proxy event, plays Lambda TOKEN
-authorizers (cached per token for ReauthorizeEvery) and the API's gateway responses, and serves the local
-admin routes (`/_local/status`, `/_local/clock`, `/_local/drain`). `LocalCloud` serves it over HTTP
-(`api.ApiServer`) and owns what it routes to.
+authorizers (cached per token for ReauthorizeEvery) and the API's gateway responses, plays the limits of a proxy
+integration (a function past its timeout is abandoned and answered 502, as Lambda stops it and API Gateway gets no
+result; one not answering within 29 s is answered 504, INTEGRATION_TIMEOUT), and serves the local admin routes
+(`/_local/status`, `/_local/clock`, `/_local/drain`). `LocalCloud` serves it over HTTP (`api.ApiServer`) and owns
+what it routes to.
 """
 
 from __future__ import annotations
@@ -9,12 +11,24 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import threading
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .api import ACCOUNT_ID, Reply, Route, gateway_response, json_reply, match, proxy_event, reply_from_proxy_result
+from .api import (
+    ACCOUNT_ID,
+    INTEGRATION_TIMEOUT_S,
+    Reply,
+    Route,
+    gateway_response,
+    json_reply,
+    match,
+    proxy_event,
+    reply_from_proxy_result,
+)
+from .lambdas import InvocationTimedOut, LocalFunction
 from .schedules import parse_duration
 
 if TYPE_CHECKING:
@@ -57,12 +71,45 @@ class ApiGateway:
         event = proxy_event(route, method, raw_path, headers, body, params, client_ip, self.cloud.clock.now(), host)
         if person is not None:
             event["requestContext"]["authorizer"] = person
-        try:
-            result = self.cloud.invoke(route.function, event)
+        function = self.cloud.functions[route.function]
+        if function.spec.timeout > INTEGRATION_TIMEOUT_S:
+            return self._within_integration_timeout(route, function, event, method, path)
+        try:  # Lambda stops the function at its timeout: no proxy result, so API Gateway answers 502
+            result = function.invoke(event, enforce_timeout=True)
+        except InvocationTimedOut:
+            log.warning("%s ran past its timeout of %d s serving %s %s: 502, as API Gateway answers",
+                        route.function, function.spec.timeout, method, path)  # fmt: skip
+            return json_reply(502, {"message": "Internal server error"})
         except Exception:
             log.exception("%s failed serving %s %s", route.function, method, path)
             return json_reply(502, {"message": "Internal server error"})
         return reply_from_proxy_result(result)
+
+    def _within_integration_timeout(self, route: Route, function: LocalFunction, event: dict[str, Any],
+                                    method: str, path: str) -> Reply:  # fmt: skip
+        """A function whose timeout is beyond API Gateway's 29 s: the caller is answered 504 at 29 s (the API's
+        INTEGRATION_TIMEOUT response) while the function runs on, as in AWS."""
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["result"] = function.invoke(event)
+            except Exception:
+                log.exception("%s failed serving %s %s", route.function, method, path)
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name=f"api-{route.function}", daemon=True).start()
+        if not done.wait(INTEGRATION_TIMEOUT_S):
+            log.warning("%s did not answer %s %s within API Gateway's %d s: 504", route.function, method, path,
+                        INTEGRATION_TIMEOUT_S)  # fmt: skip
+            api = ((self.cloud.translation.sam if self.cloud.translation else {}).get("Resources", {})
+                   .get(route.api) or {})  # fmt: skip
+            return gateway_response(api.get("Properties") or {}, "INTEGRATION_TIMEOUT", {})
+        if "result" not in outcome:
+            return json_reply(502, {"message": "Internal server error"})
+        return reply_from_proxy_result(outcome["result"])
 
     def authorize(
         self, route: Route, method: str, raw_path: str, headers: list[tuple[str, str]]

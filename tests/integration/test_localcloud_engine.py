@@ -6,6 +6,7 @@ One moto server and one cloud for the module; the fixture handlers record what t
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import sys
@@ -105,6 +106,54 @@ def test_an_unknown_route_is_a_json_404(cloud: LocalCloud) -> None:
     assert status == 404
     assert headers["Content-Type"].startswith("application/json")
     assert "POST /items/{item_id}" in json.loads(raw)["routes"]
+
+
+@pytest.fixture
+def slow_echo(cloud: LocalCloud) -> Iterator[Any]:
+    """`GET /slow` held until the test releases it, the echo function's timeout 1 s (Lambda's least)."""
+    function = cloud.functions["EchoFunction"]
+    spec = function.spec
+    function.spec = dataclasses.replace(spec, timeout=1)
+    release = sys.modules[function.handler().__module__].release
+    release.clear()
+    yield function
+    release.set()
+    function.spec = spec
+
+
+def test_a_function_past_its_timeout_is_answered_502_as_api_gateway_answers(slow_echo: Any, cloud: LocalCloud) -> None:
+    """The proxy integration's function stopped at its timeout gives API Gateway no result: 502, never the
+    function's own late answer (issue 16: the local cloud used to wait for it and answer it)."""
+    before = slow_echo.limits()
+
+    status, _, raw = http("GET", f"{cloud.api_url}/slow")
+
+    assert (status, json.loads(raw)) == (502, {"message": "Internal server error"})
+    assert slow_echo.limits()["timed_out"] == before["timed_out"] + 1
+
+
+def test_a_function_answering_in_time_is_not_abandoned(slow_echo: Any, cloud: LocalCloud) -> None:
+    """The negative control: released at once, the same route answers the function's own 201."""
+    handlers_module = sys.modules[slow_echo.handler().__module__]
+    handlers_module.release.set()
+
+    status, _, raw = http("GET", f"{cloud.api_url}/slow")
+
+    assert (status, json.loads(raw)) == (201, {"released": True})
+
+
+def test_a_function_with_a_timeout_beyond_29_s_is_answered_504_at_api_gateways_limit(
+    slow_echo: Any, cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """API Gateway's integration timeout (29 s, here 1 s) comes first: 504 INTEGRATION_TIMEOUT's default answer."""
+    import infra.localcloud.gateway as gateway
+
+    monkeypatch.setattr(gateway, "INTEGRATION_TIMEOUT_S", 1)
+    slow_echo.spec = dataclasses.replace(slow_echo.spec, timeout=300)
+
+    status, _, raw = http("GET", f"{cloud.api_url}/slow")
+
+    assert (status, json.loads(raw)) == (504, {"message": "Endpoint request timed out"})
 
 
 def test_functions_get_the_templates_environment_resolved_and_reach_moto(cloud: LocalCloud) -> None:
