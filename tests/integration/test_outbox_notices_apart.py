@@ -125,6 +125,7 @@ def test_one_scheduler_run_relays_the_five_notices_reading_about_ten_items_R11(o
     before = outage.store.outbox(500, due_by=NOW)
     assert (len(before), [e for e in before if e.event.forward_to_province is None]) == (500, [])
     assert outage.reads.total() >= 500
+    print(f"the old read: {len(before)} entries, {outage.reads.total()} items read ({dict(outage.reads.items)})")
     assert len(outage.store.outbox(10, due_by=NOW, notices_only=True)) == NOTICES  # they are owed
     outage.reads.items.clear()
     # WHEN the scheduler checks the work orders
@@ -133,6 +134,7 @@ def test_one_scheduler_run_relays_the_five_notices_reading_about_ten_items_R11(o
     assert answer["outcomes"].get("relay:notified") == NOTICES, answer
     assert len(outage.published()) == NOTICES
     assert outage.reads.total() <= 2 * NOTICES, outage.reads.items
+    print(f"the scheduler's run: {NOTICES} notices, {outage.reads.total()} items read ({dict(outage.reads.items)})")
     assert "relay:queued" not in answer["outcomes"]  # the outcomes are the sweep's (and wait for the province)
     # and they are all still owed, none lost
     assert len(outage.store.outbox(OUTCOMES + 10)) == OUTCOMES
