@@ -254,6 +254,7 @@ LEAST: dict[str, dict[str, set[str]]] = {
     },
     "ReportsFunction": {"RollupsTable": {"Query", "BatchWriteItem"}, "RollupsTable/index/by_agency": {"Query"}},
     "ReportingFunction": {"RollupsTable": {"PutItem", "UpdateItem"}},
+    "RatingsQueryFunction": {"AuditTable": {"PutItem"}},  # R20: the audit entry is written, never changed
 }
 
 
