@@ -503,11 +503,14 @@ class InMemoryWorkOrderStore(WorkOrderStore):
         found = [(o.next_check_at, o.id) for o in list(self._orders.values()) if o.next_check_at is not None]
         return [self._orders[i] for at, i in sorted(found) if at is not None and at <= now][:limit]
 
-    def outbox(self, limit: int = 100, *, due_by: datetime | None = None) -> list[OutboxEntry]:
+    def outbox(
+        self, limit: int = 100, *, due_by: datetime | None = None, notices_only: bool = False
+    ) -> list[OutboxEntry]:
         def due(e: OutboxEntry) -> datetime:
             return self._outbox_due.get(e.key, e.event.at)
 
-        entries = sorted(self._outbox.values(), key=lambda e: (due(e), e.order_id, e.version))
+        kept = [e for e in list(self._outbox.values()) if not notices_only or e.event.forward_to_province is None]
+        entries = sorted(kept, key=lambda e: (due(e), e.order_id, e.version))
         return [e for e in entries if due_by is None or due(e) <= due_by][:limit]
 
     def outbox_due(self, key: str, at: datetime) -> None:

@@ -17,6 +17,10 @@ Items:
     (GSI `by_outbox`) until `outbox_done` removes them (the item stays, with `done_at`, as a delivery log).
     `owed_key` begins with when the entry is due: the event's time, then the end of its queued copy's backoff
     (`outbox_due`), so the sweep's key condition leaves out an outcome only waiting out its backoff.
+    `outbox_shard` says what the entry owes: `notice#0..7` for an event only departments hear of, `outbox#0..7`
+    for one the province tracks, so the scheduler's notices-only read is a key condition on the notice shards
+    and never reads an outcome (in an outage thousands of them wait; issue 16). Entries written before the split
+    are all under `outbox#`: the full read (the sweep's) reads both, so a notice stored before is still relayed.
 
 Nothing here holds the rater's personal data: orders and events name the rating, never the person (R20).
 """
@@ -65,6 +69,9 @@ STATUS_INDEX = "by_status"
 CHECK_INDEX = "by_next_check"
 OUTBOX_INDEX = "by_outbox"
 SHARDS = 8
+# `outbox_shard`'s prefixes: what an entry owes, in its key. The outcomes' is the one every entry had before the
+# notices had their own (those written before are read by the full read only: docs/forwarding.md)
+NOTICE_OUTBOX, OUTCOME_OUTBOX = "notice", "outbox"
 _EVENT: TypeAdapter[Any] = TypeAdapter(WorkOrderEvent)
 
 
@@ -74,9 +81,13 @@ def _shard(prefix: str, key: str) -> str:
     return f"{prefix}#{int.from_bytes(digest, 'big') % SHARDS}"
 
 
-def _page_size(limit: int) -> int:
+def _page_size(limit: int, shards: int = SHARDS) -> int:
     """A shard's page: its share of `limit`, and a little more, so most reads take one page per shard."""
-    return max(2, -(-limit // SHARDS) + 1)
+    return max(2, -(-limit // shards) + 1)
+
+
+def _outbox_kind(event: WorkOrderEvent) -> str:
+    return NOTICE_OUTBOX if event.forward_to_province is None else OUTCOME_OUTBOX
 
 
 def _owed_key(due: datetime, order_id: str, version: int) -> str:
@@ -164,7 +175,7 @@ class DynamoWorkOrderStore(WorkOrderStore):
                     "order_id": {"S": order.id},
                     "version": {"N": str(event.version)},
                     "event": {"S": event.model_dump_json()},
-                    "outbox_shard": {"S": _shard("outbox", order.id)},
+                    "outbox_shard": {"S": _shard(_outbox_kind(event), order.id)},
                     "owed_key": {"S": _owed_key(event.at, order.id, event.version)},
                 }
             )
@@ -254,14 +265,21 @@ class DynamoWorkOrderStore(WorkOrderStore):
         found = {item["pk"]["S"]: order_of(item["order"]) for item in items}
         return [found[pk] for pk in wanted if pk in found]
 
-    def outbox(self, limit: int = 100, *, due_by: datetime | None = None) -> list[OutboxEntry]:
+    def outbox(
+        self, limit: int = 100, *, due_by: datetime | None = None, notices_only: bool = False
+    ) -> list[OutboxEntry]:
         """Earliest due first across the shards, merged the same way; `due_by` bounds the key (`owed_key`
-        begins with the due time), so an entry waiting out its backoff is not read."""
+        begins with the due time), so an entry waiting out its backoff is not read. `notices_only` reads the
+        notice shards alone: not one outcome is read, however many are owed. The full read reads both (a notice
+        written before the split is in the outcomes' shards)."""
         key, values = "outbox_shard = :s", {}
         if due_by is not None:
             key, values = key + " AND owed_key < :d", {":d": {"S": utc_text(due_by) + "~"}}  # "~": after any id
+        kinds = (NOTICE_OUTBOX,) if notices_only else (NOTICE_OUTBOX, OUTCOME_OUTBOX)
+        page = _page_size(limit, SHARDS * len(kinds))
         streams = [
-            self._shard_stream(OUTBOX_INDEX, key, {":s": {"S": f"outbox#{shard}"}, **values}, _page_size(limit))
+            self._shard_stream(OUTBOX_INDEX, key, {":s": {"S": f"{kind}#{shard}"}, **values}, page)
+            for kind in kinds
             for shard in range(SHARDS)
         ]
         merged = heapq.merge(*_started_together(streams), key=lambda item: item["owed_key"]["S"])

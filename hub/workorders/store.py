@@ -148,10 +148,14 @@ class WorkOrderStore(ABC):
         """Orders whose `next_check_at` is at or before `now`, earliest first, at most `limit`."""
 
     @abstractmethod
-    def outbox(self, limit: int = 100, *, due_by: datetime | None = None) -> list[OutboxEntry]:
+    def outbox(
+        self, limit: int = 100, *, due_by: datetime | None = None, notices_only: bool = False
+    ) -> list[OutboxEntry]:
         """Entries not yet marked done, earliest due first. An entry is due from its event's time, and once its
         copy is on the queue from when `outbox_due` says; with `due_by`, only those due by then (the index's
-        key: an entry whose copy waits out its backoff is not even read)."""
+        key: an entry whose copy waits out its backoff is not even read). With `notices_only`, only the entries
+        the province does not track (`forward_to_province` None), and the outcomes are not read at all: in an
+        outage thousands of them are owed, and the notices (R11, R17 deadlines) must not wait behind them."""
 
     @abstractmethod
     def outbox_due(self, key: str, at: datetime) -> None:

@@ -57,6 +57,24 @@ def test_a_call_its_role_does_not_allow_fails_in_the_function_as_in_aws(hub: Hub
     assert "requeued" in hub.cloud.invoke("SweepFunction", {})
 
 
+def test_the_ingest_may_store_a_rating_but_neither_scan_nor_delete_ratings(hub: Hub) -> None:
+    """Least privilege (issue 16): the roles name the actions each function's code calls, not DynamoDBCrudPolicy's
+    set; checked on the deployed names, as the functions' own calls are (tests/integration/test_iam_policies.py
+    has every function's list)."""
+    enforcer = iam.enforcer(hub.cloud)
+    before = set(enforcer.denials())
+    ratings = {"TableName": hub.cloud.resources["RatingsTable"]}
+    key = {**ratings, "Key": {"rating_id": {"S": "r1"}}}
+    assert enforcer.check("IngestFunction", "dynamodb", "GetItem", key) is None
+    for operation, params in (("Scan", ratings), ("DeleteItem", key)):
+        denied = enforcer.check("IngestFunction", "dynamodb", operation, params)
+        assert denied and f"dynamodb:{operation} on resource" in denied, operation
+    with enforcer._lock:  # asked for here, not denials of the suite's own calls (the last test counts those)
+        for call in [c for c in enforcer.calls if not c.allowed and c not in before and c.function == "IngestFunction"
+                     and c.action in ("dynamodb:Scan", "dynamodb:DeleteItem")]:  # fmt: skip
+            del enforcer.calls[call]
+
+
 def reverted(cloud: Any, tmp_path: Path) -> dict[str, iam.FunctionRole]:
     """The roles of template.yaml with the statements in FIXES taken out, resolved against the running stack."""
     sam = load_template(cloud.template)

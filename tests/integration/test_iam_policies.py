@@ -7,14 +7,16 @@ global region and both China regions. The evaluator the local cloud enforces the
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.localcloud import iam
 from infra.localcloud.hubcloud import TEMPLATE
-from infra.localcloud.translate import Template, translate
+from infra.localcloud.translate import Template, load_template, translate
 
 REGIONS = ("us-east-1", "cn-north-1", "cn-northwest-1")
 HARD_CODED_PARTITION = re.compile(r"arn:aws(-[a-z]+)*:")
@@ -206,3 +208,100 @@ def test_the_template_s_secrets_and_bucket_under_the_data_key_are_found() -> Non
     found = iam.encryption_keys(cfn, translation.self_created, physical, resolver)
     data_key = "arn:aws:kms:us-east-1:123456789012:key/DataKey"
     assert found == {"LookupKeySecret": data_key, "RawPayloadBucket": data_key, "ReportsBucket": data_key}
+
+
+# --------------------------------------------------------------------------------------------------
+# Least privilege on the tables: each function's role allows the DynamoDB actions its code calls, not
+# DynamoDBCrudPolicy's whole set (issue 16). Found by running the functions' e2e tests under the local cloud's
+# enforcement (infra/localcloud/iam.py records every call) and by reading the stores they build
+# (infra/bootstrap.py). The read-only DynamoDBReadPolicy grants on tables a function only reads are left.
+
+DYNAMODB_ACTIONS = ("GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem",
+                    "BatchWriteItem", "ConditionCheckItem", "DescribeTable")  # DynamoDBCrudPolicy's  # fmt: skip
+LEAST: dict[str, dict[str, set[str]]] = {
+    "RegistryFunction": {"ConnectorsTable": {"GetItem", "PutItem", "Scan"}},  # a scan lists a few dozen
+    "IngestFunction": {
+        "RatingsTable": {"GetItem", "PutItem"},
+        "NoncesTable": {"PutItem"},
+        "CasesTable": {"GetItem", "PutItem", "UpdateItem"},
+        "CasesTable/index/by_provisional_year": {"Query"},
+        "CalendarTable": {"PutItem", "Query"},
+    },
+    "WorkOrdersFunction": {
+        "WorkOrdersTable": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"},
+        "WorkOrdersTable/index/by_unit": {"Query"},
+        "WorkOrdersTable/index/by_managing_region": {"Query"},
+        "WorkOrdersTable/index/by_status": {"Query"},
+    },
+    "ForwardFunction": {
+        "RatingsTable": {"GetItem", "UpdateItem"},
+        "WorkOrdersTable": {"GetItem", "PutItem", "UpdateItem"},
+    },
+    "SweepFunction": {
+        "RatingsTable": {"UpdateItem"},
+        "RatingsTable/index/by_next_due": {"Query"},
+        "WorkOrdersTable": {"GetItem", "UpdateItem"},
+        "WorkOrdersTable/index/by_outbox": {"Query"},
+    },
+    "SchedulerFunction": {
+        "CasesTable": {"GetItem", "PutItem", "UpdateItem"},
+        "CasesTable/index/by_due": {"Query"},
+        "CasesTable/index/by_provisional_year": {"Query"},
+        "RatingsTable": {"GetItem", "PutItem"},
+        "WorkOrdersTable": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"},
+        "WorkOrdersTable/index/by_next_check": {"Query"},
+        "WorkOrdersTable/index/by_outbox": {"Query"},
+    },
+    "ReportsFunction": {"RollupsTable": {"Query", "BatchWriteItem"}, "RollupsTable/index/by_agency": {"Query"}},
+    "ReportingFunction": {"RollupsTable": {"PutItem", "UpdateItem"}},
+    "RatingsQueryFunction": {"AuditTable": {"PutItem"}},  # R20: the audit entry is written, never changed
+}
+
+
+def table_grants(region: str, template: Path = TEMPLATE) -> dict[str, dict[str, set[str]]]:
+    """Function -> table or index (as `Table/index/name`) -> the DynamoDB actions its role allows there."""
+    translation = translate(template, {"ProvinceEndpoint": "https://province.example"}, region)
+    cfn = translation.cloudformation
+    types = {lid: r["Type"] for lid, r in {**translation.self_created, **cfn["Resources"]}.items()}
+    resolver = iam.Resolver(cfn, {lid: lid for lid in types}, types, {}, region)
+    tables = [lid for lid, kind in types.items() if kind == "AWS::DynamoDB::Table"]
+    resources = tables + [
+        f"{t}/index/{ix['IndexName']}"
+        for t in tables
+        for ix in cfn["Resources"][t]["Properties"].get("GlobalSecondaryIndexes", [])
+    ]
+    arn = f"arn:{iam.partition_of(region)}:dynamodb:{region}:123456789012:table/"
+    grants: dict[str, dict[str, set[str]]] = {}
+    for function, role in iam.function_roles(cfn, resolver).items():
+        for resource in resources:
+            found = {a for a in DYNAMODB_ACTIONS if iam.allowed(role.statements, f"dynamodb:{a}", arn + resource)}
+            if found:
+                grants.setdefault(function, {})[resource] = found
+    return grants
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_each_function_may_do_on_the_tables_it_writes_only_what_its_code_calls(region: str) -> None:
+    grants = table_grants(region)
+    # THEN on every table it writes, each function has exactly the actions listed (and nothing on the others'
+    # indexes beyond them); the tables it only reads keep DynamoDBReadPolicy
+    for function, expected in LEAST.items():
+        written = {resource.split("/", 1)[0] for resource in expected}
+        mine = {r: a for r, a in grants[function].items() if r.split("/", 1)[0] in written}
+        assert mine == expected, function
+    # e.g. the ingest can neither scan nor delete a rating, and no function may delete from any table but the
+    # reports' rebuild (BatchWriteItem's deletes of cells no longer counted)
+    assert not {"Scan", "DeleteItem", "BatchWriteItem"} & grants["IngestFunction"]["RatingsTable"]
+    assert not [(f, r) for f, rs in grants.items() for r, a in rs.items() if "DeleteItem" in a]
+
+
+def test_the_least_privilege_check_fails_with_the_broad_policy_back(tmp_path: Path) -> None:
+    """The negative control: template.yaml with the ingest's DynamoDBCrudPolicy on RatingsTable put back (as it was)
+    lets the ingest scan and delete ratings, and the check above names it."""
+    sam = load_template(TEMPLATE)
+    sam["Resources"]["IngestFunction"]["Properties"]["Policies"].append({"DynamoDBCrudPolicy": {"TableName": {
+        "Ref": "RatingsTable"}}})  # fmt: skip
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(sam), encoding="utf-8")
+    ratings = table_grants("us-east-1", path)["IngestFunction"]["RatingsTable"]
+    assert {"Scan", "DeleteItem", "BatchWriteItem"} <= ratings != LEAST["IngestFunction"]["RatingsTable"]

@@ -180,6 +180,37 @@ def test_the_outbox_is_oldest_first_across_orders_and_limited(store: WorkOrderSt
     assert [e.order_id for e in entries] == ["wo-r4", "wo-r3", "wo-r2"]
 
 
+def test_the_notices_only_read_leaves_out_every_outcome_owed_R17(store: WorkOrderStore) -> None:
+    # GIVEN an order owing the province its reply (the earliest due) and two fresh orders owing their units a notice
+    order = new_order("r0")
+    store.put_new(order)
+    store.apply(order.id, Classify(kind=Kind.SIMPLE), by=UNIT, at=at("2026-09-30", "11:00"), calendar=CALENDAR)
+    store.apply(order.id, SendReply(summary="已答复"), by=UNIT, at=at("2026-09-30", "11:30"), calendar=CALENDAR)
+    store.outbox_done(store.outbox()[0])  # its dispatch notice, published
+    for i in (1, 2):
+        store.put_new(new_order(f"r{i}", at=DISPATCHED + timedelta(hours=1 + i)))
+    # THEN the full read has all three, earliest due first; the notices-only one the two notices, even at limit 2
+    assert [e.key for e in store.outbox()] == ["wo-r0#3", "wo-r1#1", "wo-r2#1"]
+    assert [e.key for e in store.outbox(2, notices_only=True)] == ["wo-r1#1", "wo-r2#1"]
+    assert [e.key for e in store.outbox(due_by=DISPATCHED + timedelta(hours=2), notices_only=True)] == ["wo-r1#1"]
+
+
+def test_a_notice_stored_before_notices_had_shards_of_their_own_is_still_in_the_full_read(
+    dynamo: DynamoWorkOrderStore,
+) -> None:
+    """The migration (docs/forwarding.md): an entry written before the split is under `outbox#` whatever it owes;
+    the sweep's full read reads those shards, so it is relayed, only not by the scheduler's notices-only read."""
+    order = new_order("old")
+    dynamo.put_new(order)
+    key = {"pk": {"S": f"ORDER#{order.id}"}, "sk": {"S": "OUTBOX#00000001"}}
+    dynamo._client.update_item(TableName=dynamo._table, Key=key, UpdateExpression="SET outbox_shard = :s",
+                               ExpressionAttributeValues={":s": {"S": "outbox#3"}})  # fmt: skip
+    assert dynamo.outbox(notices_only=True) == []
+    [entry] = dynamo.outbox()
+    dynamo.outbox_done(entry)
+    assert dynamo.outbox() == []
+
+
 def test_an_outbox_entry_waiting_out_its_copys_backoff_is_not_read_until_due(store: WorkOrderStore) -> None:
     # GIVEN three orders dispatched (each owes its unit a notice); the middle one's copy was queued and comes
     # back in an hour (issue 16: the sweep must not queue it again meanwhile)

@@ -6,6 +6,7 @@ after another, the first waits for the rest in vain."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +18,8 @@ from infra.workorder_store import SHARDS, DynamoWorkOrderStore
 class WaitingForEveryShard:
     """Answers a query only once a query of every shard is in flight; an empty page each."""
 
-    def __init__(self) -> None:
-        self.barrier = threading.Barrier(SHARDS, timeout=10)  # only the failing case ever waits it out
+    def __init__(self, shards: int) -> None:
+        self.barrier = threading.Barrier(shards, timeout=10)  # only the failing case ever waits it out
         self.shards: set[str] = set()
 
     def query(self, **request: Any) -> dict[str, Any]:
@@ -30,10 +31,17 @@ class WaitingForEveryShard:
         return {"Responses": {}, "UnprocessedKeys": {}}
 
 
-@pytest.mark.parametrize("read", ["due", "outbox"])
-def test_the_shards_first_pages_are_asked_together(read: str) -> None:
-    client = WaitingForEveryShard()
+# the full outbox read asks the notices' shards and the outcomes' (issue 16: a notices-only read is a key condition)
+@pytest.mark.parametrize(("read", "shards"), [("due", SHARDS), ("outbox", 2 * SHARDS), ("notices", SHARDS)])
+def test_the_shards_first_pages_are_asked_together(read: str, shards: int) -> None:
+    client = WaitingForEveryShard(shards)
     store = DynamoWorkOrderStore(client, "WorkOrders")
     now = datetime(2026, 10, 9, tzinfo=UTC)
-    found = store.due(now, 100) if read == "due" else store.outbox(500, due_by=now)
-    assert found == [] and len(client.shards) == SHARDS
+    reads: dict[str, Callable[[], list[Any]]] = {
+        "due": lambda: store.due(now, 100),
+        "outbox": lambda: store.outbox(500, due_by=now),
+        "notices": lambda: store.outbox(500, due_by=now, notices_only=True),
+    }
+    assert reads[read]() == [] and len(client.shards) == shards
+    if read == "notices":
+        assert all(shard.startswith("notice#") for shard in client.shards)
