@@ -115,11 +115,14 @@ def built_at(ref: str, artifact: Path, layer: str) -> list[str]:
 
 def built(artifact: Path) -> list[str]:
     """The ingest function's code and the layer for this machine, as deploy/build.py builds them (with their
-    bytecode); the layer is rebuilt only when missing (or when it lacks the bytecode the build now ships)."""
+    bytecode, and botocore's model cache); the layer is rebuilt only when missing (or when it lacks the bytecode
+    the build now ships)."""
     code, layer = artifact / "IngestFunction", artifact / "DependenciesLayer" / "python"
     if not (layer / "pydantic").is_dir() or (PYTHON and not (layer / "pydantic" / "__pycache__").is_dir()):
         print(f"building the artifact for {HOST['platform']}/{HOST['abi']} into {artifact} ...")
         build.deps(layer, lock_file=build.RUNTIME_LOCK, pip=[sys.executable, "-m", "pip"], **HOST)
+    elif PYTHON and not (layer / build.BOTOCORE_CACHE / "STAMP").is_file():  # a layer built before the model cache
+        build.botocore_cache(layer / "botocore" / "data", layer / build.BOTOCORE_CACHE)
     build.code(code)
     return [str(code), str(layer)]
 

@@ -140,7 +140,8 @@ def deps(out: Path, *, platform: str, python_version: str, abi: str, lock_file: 
         raise SystemExit(f"pip could not install the pinned wheels for {platform}/cp{python_version}")
     for leftover in [out / "bin", *out.rglob("__pycache__")]:
         shutil.rmtree(leftover, ignore_errors=True)
-    compile_bytecode(out)
+    if compile_bytecode(out):
+        botocore_cache(out / "botocore" / "data", out / BOTOCORE_CACHE)
 
 
 LAMBDA_PYTHON_VERSION = (3, 12)  # template.yaml's Globals: Runtime: python3.12
@@ -197,6 +198,51 @@ def compile_bytecode(*trees: Path, python: str | None = None) -> bool:
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"{python} -m compileall could not compile {where}")
     return True
+
+
+# The services the functions create clients of (infra/bootstrap.py, infra/reports/wiring.py): their models and
+# endpoint rules, and botocore's top-level data (endpoints, partitions, defaults, retries), go in the model cache.
+BOTOCORE_SERVICES = ("dynamodb", "kms", "s3", "secretsmanager", "sns", "sqs")
+BOTOCORE_CACHE = "botocore_marshal"  # infra/botodata.py's MODEL_CACHE: beside botocore in the layer
+_CACHE_WRITER = r"""
+import gzip, json, marshal, re, sys
+from pathlib import Path
+data, out, services = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+version = re.search(r"__version__ = '([^']+)'", (data.parent / "__init__.py").read_text("utf-8")).group(1)
+files = sorted(data.glob("*.json"))
+for service in services:
+    files += sorted(p for p in (data / service).rglob("*") if p.name.endswith((".json", ".json.gz"))
+                    and not p.name.startswith("examples-"))
+for path in files:
+    name = path.name.removesuffix(".gz").removesuffix(".json")
+    if path.suffix == ".gz" and path.with_suffix("").exists():
+        continue  # botocore reads the .json first
+    raw = path.read_bytes()
+    text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8")
+    target = out / path.parent.relative_to(data) / f"{name}.marshal"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(marshal.dumps(json.loads(text)))
+major, minor = sys.version_info[:2]
+(out / "STAMP").write_text(f"botocore {version} python {major}.{minor} marshal {marshal.version}\n", "utf-8")
+print(len(files))
+"""
+
+
+def botocore_cache(data: Path, out: Path, python: str | None = None, services: tuple[str, ...] = BOTOCORE_SERVICES
+) -> int:  # fmt: skip
+    """botocore's data files the functions read (`data`: botocore/data), parsed once here and written to `out` as
+    `marshal` data by the runtime's interpreter (infra/botodata.py reads them: no gunzip, no JSON parse on a cold
+    start), stamped with botocore's version and Python's. Returns how many files; 0 without a python3.12."""
+    python = python or lambda_python()
+    if python is None:
+        return 0
+    shutil.rmtree(out, ignore_errors=True)
+    done = subprocess.run([python, "-I", "-c", _CACHE_WRITER, str(data), str(out), *services], capture_output=True,
+                          text=True)  # fmt: skip
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"{python} could not write botocore's model cache into {out}")
+    return int(done.stdout)
 
 
 def code(out: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -113,6 +114,36 @@ def test_the_artifact_ships_bytecode_for_python312_never_checked_against_the_sou
     assert len(sources) > 1000 and {p for p in expected if p.is_relative_to(code)}  # the layer's and ours
     assert expected == pycs  # every module, for python3.12 only: nothing for this machine's own interpreter
     assert {_pyc_flags(p) for p in pycs} == {0b01}
+
+
+def test_the_layer_ships_botocores_models_parsed_for_python312(artifact: tuple[Path, Path]) -> None:
+    """deploy/build.py `botocore_cache`: the models the functions' clients read, as marshal data stamped for this
+    botocore and python3.12 (infra/botodata.py reads them instead of gunzipping and parsing the JSON)."""
+    _, layer = artifact
+    cache = layer / build.BOTOCORE_CACHE
+    if LAMBDA_PYTHON is None:  # marshal data is read by the Python that wrote it: none without a python3.12
+        assert not cache.exists()
+        return
+    assert {p.name for p in cache.iterdir() if p.is_dir()} == set(build.BOTOCORE_SERVICES)
+    assert (cache / "endpoints.marshal").is_file() and (cache / "s3" / "2006-03-01" / "service-2.marshal").is_file()
+    version = re.findall(r"__version__ = '([^']+)'", (layer / "botocore" / "__init__.py").read_text())
+    assert (cache / "STAMP").read_text().split()[:4] == ["botocore", *version, "python", "3.12"]
+    # python3.12 reads each cached file as the very data of botocore's JSON (the layer here is this machine's
+    # wheels, so the loader itself is run by tests/unit/test_botodata.py; this checks what the build wrote)
+    child = (
+        "import gzip, json, marshal, sys; from pathlib import Path\n"
+        "data, cache = Path(sys.argv[1]), Path(sys.argv[2])\n"
+        "for rel in sys.argv[3:]:\n"
+        "    raw = (data / rel).read_bytes(); raw = gzip.decompress(raw) if rel.endswith('.gz') else raw\n"
+        "    name = rel.removesuffix('.gz').removesuffix('.json') + '.marshal'\n"
+        "    assert marshal.loads((cache / name).read_bytes()) == json.loads(raw), rel\n"
+        "print('same')"
+    )
+    checked = ["endpoints.json", "s3/2006-03-01/service-2.json.gz", "s3/2006-03-01/endpoint-rule-set-1.json.gz"]
+    done = subprocess.run([LAMBDA_PYTHON, "-I", "-S", "-c", child, str(layer / "botocore" / "data"), str(cache),
+                           *checked], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "same"
 
 
 def _module_tree(root: Path) -> Path:
