@@ -243,48 +243,65 @@ def _candidates(table: Any, query: dict[str, Any]) -> list[Any] | None:
 
 
 def _narrowed(state: _IndexState, part: _Partition, query: dict[str, Any], hash_value: Any) -> list[Any]:
-    keys, lo, hi = part.keys, 0, len(part.keys)
+    """The part of one partition moto's walk (Table.query) visits: past ExclusiveStartKey, the run the range
+    condition selects, then the one item after the run (in the walk's direction): at `limit` results moto breaks
+    on whichever item comes next, matching or not, and answers a LastEvaluatedKey. With a Limit, the walk ends
+    after `limit` results and one more item. Anything unusual (a key of another partition, values of another
+    type, results near the 1 MB page): the whole partition, which moto walks as it would."""
+    whole = list(part.items)
+    keys, n = part.keys, len(part.keys)
+    lo, hi = 0, n
     ranges = query["range_key_conditions"] or []
     comparison, objs = query["range_comparison"], query["range_objs"]
     if comparison:
         if state.range_attr is None or len(ranges) != 1 or ranges[0][0] != state.range_attr:
-            return list(part.items)
+            return whole
         try:
-            values = [o.cast_value for o in objs]
-            lo, hi = _range_bounds(keys, comparison, values)
+            bounds = _range_bounds(keys, comparison, [o.cast_value for o in objs])
         except (TypeError, AttributeError, IndexError):  # a value of another type: moto decides (and refuses)
-            return list(part.items)
-        if lo is None:
-            return list(part.items)
+            return whole
+        if bounds is None:
+            return whole
+        lo, hi = bounds
     forward = query["scan_index_forward"] is not False
-    start = query["exclusive_start_key"]
-    if start is not None:
+    start_key = query["exclusive_start_key"]
+    if start_key is not None:
         try:
-            if DynamoType(start[state.hash_attr]) != hash_value:
-                return list(part.items[lo:hi])
+            if DynamoType(start_key[state.hash_attr]) != hash_value:
+                return whole
             assert state.sort_attrs is not None
-            at = tuple(DynamoType(start[a]).cast_value for a in state.sort_attrs)
+            at = tuple(DynamoType(start_key[a]).cast_value for a in state.sort_attrs)
             if forward:
-                lo = bisect.bisect_right(keys, at, lo, hi)
+                lo = max(lo, bisect.bisect_right(keys, at))  # moto skips the items at or before the key
             else:
-                hi = bisect.bisect_left(keys, at, lo, hi)
+                hi = min(hi, bisect.bisect_left(keys, at))  # ... at or after it, walking backwards
         except (KeyError, TypeError, AttributeError, IndexError):  # a malformed key: moto answers as it would
-            return list(part.items[lo:hi])
+            return whole
+    hi = max(lo, hi)
     limit = query["limit"]
-    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0 and hi - lo > limit + 1:
-        if forward:
-            hi = lo + limit + 1
-        else:
-            lo = hi - limit - 1
-    return list(part.items[lo:hi])
+    limited = isinstance(limit, int) and not isinstance(limit, bool)
+    if limited and limit < 1:
+        return whole
+    if forward:
+        run = part.items[lo : min(hi, lo + limit) if limited else hi]
+        chosen = part.items[lo : min(hi + 1, n, lo + limit + 1) if limited else min(hi + 1, n)]
+    else:
+        run = part.items[max(lo, hi - limit) if limited else lo : hi]
+        chosen = part.items[max(lo - 1, 0, hi - limit - 1) if limited else max(lo - 1, 0) : hi]
+    if sum(item.size() for item in run) > _PAGE_BYTES // 2:  # a later item could end the page on its size
+        return whole
+    return chosen
+
+
+_PAGE_BYTES = 1_000_000  # moto's RESULT_SIZE_LIMIT (DynamoDB's 1 MB page); an item is at most 400 KB
 
 
 def _first(key: tuple[Any, ...]) -> Any:
     return key[0]
 
 
-def _range_bounds(keys: list[tuple[Any, ...]], comparison: str, values: list[Any]) -> tuple[int | None, int]:
-    """The run [lo, hi) of sorted keys whose first element meets the comparison (lo None: not one we narrow)."""
+def _range_bounds(keys: list[tuple[Any, ...]], comparison: str, values: list[Any]) -> tuple[int, int] | None:
+    """The run [lo, hi) of sorted keys whose first element meets the comparison (None: not one we narrow)."""
     n = len(keys)
     left = functools.partial(bisect.bisect_left, keys, key=_first)
     right = functools.partial(bisect.bisect_right, keys, key=_first)
@@ -304,13 +321,13 @@ def _range_bounds(keys: list[tuple[Any, ...]], comparison: str, values: list[Any
     if comparison == "BEGINS_WITH":
         prefix = values[0]
         if not isinstance(prefix, str | bytes):
-            return None, n
+            return None
         low = left(prefix)
         high = low
         while high < n and isinstance(keys[high][0], type(prefix)) and keys[high][0].startswith(prefix):
             high += 1
         return low, high
-    return None, n
+    return None
 
 
 def index_queries_read_their_partition() -> None:
@@ -415,7 +432,33 @@ def index_queries_read_their_partition() -> None:
 
 
 def expressions_parsed_once() -> None:
-    """Placeholder until the expression cache lands (see the module's history)."""
+    """An update expression parsed once per expression string, not twice per UpdateItem (the handler parses it to
+    list the placeholders used, the backend again to validate and apply it; a transaction's Update likewise).
+
+    moto's validator rewrites the tree it is given (placeholders replaced by values, paths by the item's
+    attributes), so a cached tree is never handed out: each call gets a fresh one, unpickled from the first
+    parse (0.08 ms against 0.5 ms of parsing here). An expression that does not parse is not cached: it raises
+    moto's own error each time."""
+    import pickle
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    if getattr(UpdateExpressionParser, "_hcp_parsed_once", False):
+        return
+    original = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    parsed: dict[str, bytes] = {}
+
+    def make(cls: Any, expression_str: str) -> Any:
+        blob = parsed.get(expression_str)
+        if blob is not None:
+            return pickle.loads(blob)  # bytes this process pickled itself
+        tree = original(cls, expression_str)
+        if len(parsed) < 10_000:  # the hub's expressions are a few dozen strings; values are placeholders
+            parsed[expression_str] = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
+        return tree
+
+    UpdateExpressionParser.make = classmethod(make)  # type: ignore[method-assign,assignment]
+    UpdateExpressionParser._hcp_parsed_once = True  # type: ignore[attr-defined]
 
 
 def _bytes_as_hex(value: object) -> str:

@@ -1,7 +1,8 @@
 """The local cloud's moto answers index Queries from partitions it keeps current
 (infra/localcloud/moto_dynamodb.py): the answers must be unpatched moto's, exactly.
 
-A differential test: the same random sequence of writes (PutItem, UpdateItem, DeleteItem, TransactWriteItems, some
+A differential test: the same random sequence of writes (PutItem, UpdateItem — its expressions parsed once per string in
+the patched moto, arithmetic, list_append and a malformed one among them —, DeleteItem, TransactWriteItems, some
 cancelled, BatchWriteItem) and index Queries (each range-key operator, Limit, ExclusiveStartKey paging, both
 directions, a FilterExpression, projections, sparse indexes, a GSI without a range key, a numeric range key, an
 LSI) is answered by moto in this process (`mock_aws`, unpatched: the patches live in the moto server child) and by
@@ -90,7 +91,9 @@ def attributes(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def update(draw: st.DrawFn) -> dict[str, Any]:
     names = draw(st.lists(st.sampled_from(sorted(OPTIONAL)), min_size=1, max_size=3, unique=True))
-    sets, removes, values = [], [], {}
+    sets: list[str] = []
+    removes: list[str] = []
+    values: dict[str, Any] = {}
     for n, name in enumerate(names):
         if draw(st.booleans()):
             sets.append(f"{name} = :v{n}")
@@ -99,6 +102,14 @@ def update(draw: st.DrawFn) -> dict[str, Any]:
             removes.append(name)
     expression = " ".join(part for part in (f"SET {', '.join(sets)}" if sets else "",
                                             f"REMOVE {', '.join(removes)}" if removes else "") if part)  # fmt: skip
+    extra = draw(st.sampled_from(["", "counter = if_not_exists(counter, :zero) + :one", "tags = list_append(tags, :l)",
+                                  "SET = :bad"]))  # fmt: skip
+    if extra == "SET = :bad":
+        expression, values = "SET = :bad", {":bad": {"S": "b"}}  # refused: the same error every time
+    elif extra:
+        expression = f"SET {extra}" + (f", {expression.removeprefix('SET ')}" if expression.startswith("SET ") else
+                                       f" {expression}")  # fmt: skip
+        values.update({":zero": {"N": "0"}, ":one": {"N": "1"}} if "counter" in extra else {":l": {"L": [{"S": "t"}]}})
     update: dict[str, Any] = {"Key": {"pk": {"S": draw(PKS)}, "sk": {"S": draw(SKS)}}, "UpdateExpression": expression}
     if values:
         update["ExpressionAttributeValues"] = values
