@@ -290,3 +290,22 @@ def test_negative_control_the_comparison_catches_an_index_left_stale(unpatched: 
     expected, served = trace(unpatched, table, operations), trace(stale, table, operations)
     assert expected[3][0]["Count"] == 1 and served[3][0]["Count"] == 0
     assert served != expected
+
+
+def test_a_table_deleted_and_created_again_answers_from_its_new_items(unpatched: Any, patched: Any) -> None:
+    """An index lives and dies with its table: one built before DeleteTable answers nothing afterwards."""
+    table = f"t{next(_names)}"
+    by_x: dict[str, Any] = {"query": {"IndexName": "by_g", "KeyConditionExpression": "gk = :x",
+                                      "ExpressionAttributeValues": {":x": {"S": "x"}}}}  # fmt: skip
+
+    def put(pk: str, gr: str) -> dict[str, Any]:
+        return {"put": {"pk": {"S": pk}, "sk": {"S": "s1"}, "gk": {"S": "x"}, "gr": {"S": gr}}}
+
+    before, after = [put("p1", "a"), by_x], [put("p2", "b"), by_x]
+    answers = []
+    for client in (patched, unpatched):
+        first = trace(client, table, before)
+        client.delete_table(TableName=table)
+        answers.append((first, trace(client, table, after)))
+    assert answers[0] == answers[1]
+    assert [i["pk"]["S"] for i in answers[0][1][1][0]["Items"]] == ["p2"]
