@@ -5,7 +5,8 @@ A differential test: the same random sequence of writes (PutItem, UpdateItem —
 the patched moto, arithmetic, list_append and a malformed one among them —, DeleteItem, TransactWriteItems, some
 cancelled, BatchWriteItem) and index Queries (each range-key operator, Limit, ExclusiveStartKey paging, both
 directions, a FilterExpression, projections, sparse indexes, a GSI without a range key, a numeric range key, an
-LSI) is answered by moto in this process (`mock_aws`, unpatched: the patches live in the moto server child) and by
+LSI; binary, boolean, null, list, map and set values in the answers, whose document the patched moto writes
+itself) is answered by moto in this process (`mock_aws`, unpatched: the patches live in the moto server child) and by
 the local cloud's moto server; every answer and every error must be equal. A negative control serves the same
 with the index never updated after it is built, and the comparison catches it.
 """
@@ -85,6 +86,10 @@ def attributes(draw: st.DrawFn) -> dict[str, Any]:
     for name, values in OPTIONAL.items():
         if draw(st.booleans()):
             item[name] = {"N" if name == "nr" else "S": draw(values)}
+    if draw(st.booleans()):  # values of other types, answered in the Query's document as moto's serializer writes
+        item["other"] = draw(st.sampled_from([{"B": b"\x00\xffbin"}, {"BOOL": True}, {"NULL": True},
+                                              {"L": [{"S": "a"}, {"N": "1"}]}, {"M": {"k": {"B": b"m"}}},
+                                              {"SS": ["a", "b"]}, {"BS": [b"a"]}, {"S": "中文"}]))  # fmt: skip
     return item
 
 
@@ -151,9 +156,11 @@ def query(draw: st.DrawFn) -> dict[str, Any]:
                                "ScanIndexForward": draw(st.booleans())}  # fmt: skip
     if draw(st.booleans()):
         request["Limit"] = draw(st.integers(1, 4))
+    if draw(st.integers(0, 9)) == 0:
+        request["Select"] = "COUNT"
     if index in ("by_g", "by_l") and draw(st.booleans()):
         request["FilterExpression"] = "attribute_exists(v)"
-    if index == "by_g" and draw(st.booleans()):
+    if index == "by_g" and "Select" not in request and draw(st.booleans()):
         request["ProjectionExpression"] = "pk, sk, v"
     return {"query": request}
 
