@@ -24,7 +24,11 @@ from typing import Any, Literal
 
 from moto.server import ThreadedMotoServer
 
+from . import moto_dynamodb
 from .api import port_taken
+from .moto_dynamodb import serialize_dynamodb_writes
+
+__all__ = ["MotoServer", "MotoServerError", "serialize_dynamodb_writes"]  # bench/workorders.py imports the latter
 
 Mode = Literal["process", "thread"]
 
@@ -53,11 +57,8 @@ class MotoServer:
             if taken:  # ThreadedMotoServer would wait forever for a server that never binds
                 raise MotoServerError(f"the moto server could not start on {self.host}:{self.port}: {taken}")
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-            serialize_dynamodb_writes()
-            transactions_idempotent_by_token()
-            dynamodb_reads_see_a_table_whole()
+            moto_dynamodb.apply()
             response_methods_listed_once()
-            stream_records_as_stored()
             model_data_without_docker()
             sqs_counts_on_demand()
             self._thread = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
@@ -103,142 +104,6 @@ class MotoServer:
         self.stop()
 
 
-def serialize_dynamodb_writes() -> None:
-    """Make moto's DynamoDB writes atomic with respect to each other, as DynamoDB's are.
-
-    moto applies a transaction item by item and undoes a cancelled one from a snapshot; two threads
-    racing on one key (a real and a default rating at the close of a window, R6) could both win.
-    One lock around every write restores what the hub relies on: conditional writes decide.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
-        original = getattr(DynamoDBBackend, name)
-        if getattr(original, "_hcp_serialized", False):
-            continue
-
-        def serialized(self: object, *args: object, _original: object = original, **kwargs: object) -> object:
-            with lock:
-                return _original(self, *args, **kwargs)  # type: ignore[operator]
-
-        serialized._hcp_serialized = True  # type: ignore[attr-defined]
-        setattr(DynamoDBBackend, name, serialized)
-    _transactions_back_up_items_not_tables(lock)
-
-
-def dynamodb_reads_see_a_table_whole() -> None:
-    """Reads that do not race the writes, and a Query on a table's key that reads its partition.
-
-    moto 5.2.5 answers every Query by listing and sorting all the table's items (`Table.all_items`), then keeping
-    the partition asked for: O(table) per call, as DynamoDB is not. A Query on the table's own key now lists that
-    partition only (the same items, in the same order); one on an index still scans, as moto must. And since
-    only writes are serialized (`serialize_dynamodb_writes`), a read listing the items while a write added a
-    partition failed with "dictionary changed size during iteration" (a 500, retried by botocore): the listing
-    takes a copy first (one step under the GIL)."""
-    from moto.dynamodb.models.table import Table
-
-    if getattr(Table, "_hcp_partition_reads", False):
-        return
-    partition = threading.local()
-
-    def all_items(self: Any) -> list[Any]:
-        key = getattr(partition, "key", None)
-        if key is None:
-            hash_sets = list(self.items.values())
-        else:
-            found = self.items.get(key)
-            hash_sets = [] if found is None else [found]
-        items: list[Any] = []
-        for hash_set in hash_sets:
-            if self.range_key_attr:
-                items.extend(list(hash_set.values()))
-            else:
-                items.append(hash_set)
-        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
-
-    original_query = Table.query
-
-    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        if index_name is not None or hash_key is None:
-            return original_query(self, hash_key, *args, **kwargs)
-        partition.key = hash_key
-        try:
-            return original_query(self, hash_key, *args, **kwargs)
-        finally:
-            partition.key = None
-
-    Table.all_items = all_items  # type: ignore[method-assign]
-    Table.query = functools.wraps(original_query)(query)  # type: ignore[method-assign]
-    Table._hcp_partition_reads = True  # type: ignore[attr-defined]
-
-
-
-def _bytes_as_hex(value: object) -> str:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).hex()
-    raise TypeError(f"not JSON: {type(value).__name__}")
-
-
-def transactions_idempotent_by_token() -> None:
-    """DynamoDB applies a TransactWriteItems once per ClientRequestToken (for 10 minutes): a call repeated with
-    its token is answered as the first was, without being applied again. moto ignores the token, so botocore's
-    retry of a transaction moto had stored but answered late (a read timeout on a busy local cloud) failed its
-    own conditions, and the ingest answered a first POST `duplicate`. A repeat that arrives while the first is
-    still running waits for its answer; the same token with other items is refused, as DynamoDB refuses it."""
-    import hashlib
-    import time
-
-    from moto.dynamodb.exceptions import DynamodbException
-    from moto.dynamodb.responses import DynamoHandler
-
-    if getattr(DynamoHandler.transact_write_items, "by_token", False):  # a second server in this process
-        return
-
-    class _Call:
-        def __init__(self, digest: str) -> None:
-            self.digest, self.at, self.done, self.answer = digest, time.monotonic(), threading.Event(), None
-            self.failed = False
-
-    calls: dict[str, _Call] = {}
-    lock = threading.Lock()
-    original = DynamoHandler.transact_write_items
-
-    def transact_write_items(self: Any) -> Any:
-        token = self.body.get("ClientRequestToken")
-        if not token:
-            return original(self)
-        items = json.dumps(self.body.get("TransactItems"), sort_keys=True, default=_bytes_as_hex)
-        digest = hashlib.sha256(items.encode()).hexdigest()
-        with lock:
-            now = time.monotonic()
-            for old in [t for t, c in calls.items() if now - c.at > 600]:
-                del calls[old]
-            call = calls.get(token)
-            first = call is None or (call.done.is_set() and call.failed)
-            if first:
-                call = calls[token] = _Call(digest)
-        assert call is not None
-        if not first:
-            if call.digest != digest:
-                raise DynamodbException("IdempotentParameterMismatchException",
-                                        "the ClientRequestToken was used with another request")  # fmt: skip
-            call.done.wait(60)
-            if not call.failed and call.answer is not None:
-                return call.answer
-        try:
-            call.answer = original(self)
-        except Exception:
-            call.failed = True
-            raise
-        finally:
-            call.done.set()
-        return call.answer
-
-    transact_write_items.by_token = True  # type: ignore[attr-defined]
-    DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
-
 def response_methods_listed_once() -> None:
     """moto lists a response class's methods (`inspect.getmembers`, ~200 of them) on every request to find the
     action's handler: a tenth of its CPU per DynamoDB call here. A class's methods do not change while the
@@ -254,39 +119,6 @@ def response_methods_listed_once() -> None:
 
     method_names_from_class._hcp_per_class = True  # type: ignore[attr-defined]
     responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
-
-
-def stream_records_as_stored() -> None:
-    """GetRecords answered from the records as moto stores them (already DynamoDB's JSON), not through moto's
-    generic serializer, which walks the API model for every attribute of every image: 2 ms of CPU a record here,
-    GetRecords the local cloud's costliest call (a stream poller reads every write of the ratings and work-order
-    tables). The answer is the same document (tests/integration/test_localcloud_moto_patches.py)."""
-    import base64
-    import calendar
-    from datetime import datetime
-
-    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
-
-    if getattr(DynamoDBStreamsHandler, "_hcp_as_stored", False):
-        return
-
-    def timestamp(value: object) -> float | int | str:
-        """As moto's serializer writes a blob (base64) and a timestamp (epoch seconds, a naive time in UTC,
-        milliseconds kept)."""
-        if isinstance(value, bytes | bytearray):
-            return base64.b64encode(bytes(value)).decode("ascii")
-        if not isinstance(value, datetime):
-            raise TypeError(f"{type(value).__name__} is not JSON serializable")
-        seconds = calendar.timegm(value.utctimetuple() if value.tzinfo else value.timetuple())
-        return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
-
-    def get_records(self: Any) -> tuple[int, dict[str, str], str]:
-        limit = self._get_param("Limit")
-        result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
-        return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(result, default=timestamp)
-
-    DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign,assignment]
-    DynamoDBStreamsHandler._hcp_as_stored = True  # type: ignore[attr-defined]
 
 
 def model_data_without_docker() -> None:
@@ -381,78 +213,14 @@ def sqs_counts_on_demand() -> None:
     Queue._hcp_counts_on_demand = True  # type: ignore[attr-defined]
 
 
-def _transactions_back_up_items_not_tables(lock: threading.RLock) -> None:
-    """moto backs up every table a transaction touches with a deepcopy (O(table) per write: 10,000
-    ratings took minutes). Under the write lock it is enough to back up the items the transaction
-    touches, and put them back if it is cancelled."""
-    import copy
-
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models.table import Table
-
-    inside = threading.local()
-
-    class _Copy:
-        def __getattr__(self, name: str) -> object:
-            return getattr(copy, name)
-
-        @staticmethod
-        def deepcopy(value: object, memo: object = None) -> object:
-            if getattr(inside, "transaction", False) and isinstance(value, Table):
-                return value  # the table itself: moto's rollback then reassigns it, a no-op
-            return copy.deepcopy(value, memo)  # type: ignore[arg-type]
-
-    models.copy = _Copy()  # type: ignore[assignment]
-    original = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        with lock:
-            backups: list[tuple[str, dict[str, Any], Any]] = []
-            for entry in transact_items:
-                op = next(iter(entry.values()), {})
-                table_name = op.get("TableName")
-                if table_name not in self.tables:
-                    continue
-                table = self.tables[table_name]
-                source = op.get("Item") if "Item" in op else op.get("Key", {})
-                key = {
-                    attr: source[attr]
-                    for attr in (table.hash_key_attr, table.range_key_attr)
-                    if attr and attr in source
-                }
-                try:
-                    before = self.get_item(table_name, key)
-                except Exception:  # a malformed key: moto's own validation will answer it
-                    continue
-                backups.append((table_name, key, copy.deepcopy(before.to_json()["Attributes"]) if before else None))
-            inside.transaction = True
-            try:
-                original(self, transact_items)
-            except Exception:
-                for table_name, key, attributes in reversed(backups):
-                    if attributes is None:
-                        with contextlib.suppress(Exception):
-                            self.delete_item(table_name, key)
-                    else:
-                        self.put_item(table_name, attributes)
-                raise
-            finally:
-                inside.transaction = False
-
-    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-
-
 def _child(host: str, port: int, keep_alive: bool = True) -> None:
     """Serve until the parent closes our stdin (or dies: its end of the pipe closes too). Ctrl-C in
     a terminal reaches the whole process group; the parent decides when we stop, after its cleanups."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGUSR1, lambda *_: _stats.clear())  # a bench's window starts: count afresh
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    serialize_dynamodb_writes()
-    transactions_idempotent_by_token()
-    dynamodb_reads_see_a_table_whole()
+    moto_dynamodb.apply()
     response_methods_listed_once()
-    stream_records_as_stored()
     model_data_without_docker()
     sqs_counts_on_demand()
     try:
