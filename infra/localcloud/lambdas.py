@@ -76,24 +76,35 @@ _METRICS_LOCK = threading.RLock()
 def serialize_powertools_metrics() -> None:
     """Powertools keeps a process's metrics in one class-level dict, which is safe in Lambda (one
     invocation per container at a time) but not here, where invocations run in threads: a flush
-    iterating the dict while another thread adds a metric fails with "dictionary changed size". Every
-    method that touches the dict takes one lock. Local fidelity only; nothing changes in Lambda.
+    iterating the dict while another thread adds a metric fails with "dictionary changed size", and a
+    flush that found metrics but serializes after another thread's flush cleared them fails with "Must
+    contain at least one metric". Every method that touches the dict takes one lock, in Powertools'
+    provider and in every subclass that overrides one (functions/edge/emf.py's). Called again after a
+    handler's import, for subclasses it defined. Local fidelity only; nothing changes in Lambda.
     """
     from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-    provider: Any = AmazonCloudWatchEMFProvider
-    if getattr(provider, "_hcp_serialized", False):
-        return
-    for name in ("add_metric", "add_dimension", "add_dimensions", "add_metadata", "serialize_metric_set",
-                 "flush_metrics", "clear_metrics", "add_cold_start_metric", "set_default_dimensions"):  # fmt: skip
-        original = getattr(provider, name)
+    classes: list[Any] = [AmazonCloudWatchEMFProvider]
+    for clazz in classes:
+        classes.extend(clazz.__subclasses__())
+    for provider in classes:
+        if provider.__dict__.get("_hcp_serialized", False):
+            continue
+        for name in _METRICS_METHODS:
+            original = provider.__dict__.get(name)
+            if original is None:  # inherited: the class that defines it is wrapped
+                continue
 
-        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with _METRICS_LOCK:
-                return _original(self, *args, **kwargs)
+            def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                with _METRICS_LOCK:
+                    return _original(self, *args, **kwargs)
 
-        setattr(provider, name, functools.wraps(original)(locked))
-    provider._hcp_serialized = True
+            setattr(provider, name, functools.wraps(original)(locked))
+        provider._hcp_serialized = True
+
+
+_METRICS_METHODS = ("add_metric", "add_dimension", "add_dimensions", "add_metadata", "serialize_metric_set",
+                    "flush_metrics", "clear_metrics", "add_cold_start_metric", "set_default_dimensions")  # fmt: skip
 
 
 _current: contextvars.ContextVar[FunctionSpec | None] = contextvars.ContextVar("hcp_local_function", default=None)
@@ -274,6 +285,7 @@ class LocalFunction:
                 if time_aws_calls not in infra.bootstrap.CLIENT_HOOKS:
                     infra.bootstrap.CLIENT_HOOKS.append(time_aws_calls)
                 self._handler = acting_as(self.spec, resolve_handler(self.spec.handler, self.spec.code_dir))
+                serialize_powertools_metrics()  # the providers the handler's import defined
             return self._handler
 
     def invoke(self, event: Any, *, enforce_timeout: bool = False) -> Any:
