@@ -32,7 +32,7 @@ from infra.rating_store import DynamoRatingStore
 from infra.signing import sign
 from tests.conftest import ROOT, SAMPLES
 from tests.integration.test_case_stores import create_case_tables
-from tests.integration.test_ingest_function import SESSION, Context, api_event
+from tests.integration.test_ingest_function import SESSION, api_event, invocation
 from tests.integration.test_stores_contract import (
     REGION,
     create_aws_resources,
@@ -40,6 +40,7 @@ from tests.integration.test_stores_contract import (
     personal_data_env,
     queued_messages,
 )
+from tests.lambda_context import LambdaContext
 
 NOTICE: dict[str, Any] = json.loads((SAMPLES / "cases" / "01-completed-no-rating.json").read_text("utf-8"))
 NOTICE_2027 = (ROOT / "tests" / "fixtures" / "calendar" / "2027.json").read_bytes()
@@ -71,7 +72,7 @@ class Hub:
         event = api_event("POST", path, path, headers=headers, body=body)
         event["queryStringParameters"] = query
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in (query or {}).items()} or None
-        reply = self.handler(event, Context())
+        reply = self.handler(event, invocation())
         return reply["statusCode"], json.loads(reply["body"])
 
     def notices(self, *notices: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
@@ -84,7 +85,7 @@ class Hub:
         self.clock.set(at(when))
         event = {"version": "0", "id": "e", "detail-type": "Scheduled Event", "source": "aws.events",
                  "time": at(when).isoformat(), "region": REGION, "resources": [], "detail": {}}  # fmt: skip
-        result: dict[str, Any] = self.scheduler(event, Context(function_name="SchedulerFunction"))
+        result: dict[str, Any] = self.scheduler(event, LambdaContext("SchedulerFunction", 1024))
         return result
 
     def sms(self) -> list[tuple[str, str]]:
@@ -239,7 +240,7 @@ def test_loading_2027_recomputes_a_provisional_window_and_the_answers_say_so(hub
 
 
 def test_the_openapi_document_describes_the_case_and_calendar_routes(hub: Hub) -> None:
-    reply = hub.handler(api_event("GET", "/openapi.json", "/openapi.json"), Context())
+    reply = hub.handler(api_event("GET", "/openapi.json", "/openapi.json"), invocation())
     document = json.loads(reply["body"])
 
     validate(document)

@@ -25,7 +25,7 @@ from infra.reports.archive import InMemoryReportArchive, InMemoryReportNotifier
 from infra.reports.jobs import InMemoryReportJobs
 from infra.reports.service import ReportService
 from infra.reports.wiring import composer_over
-from tests.integration.test_ingest_function import Context, api_event
+from tests.integration.test_ingest_function import api_event, invocation
 
 NOW = datetime.fromisoformat("2026-12-02T09:00:00+08:00")
 CLAIMS = {
@@ -51,7 +51,7 @@ class Reports:
                                                                 **CLAIMS[user]}}  # fmt: skip
         event["queryStringParameters"] = query
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in (query or {}).items()} or None
-        reply: dict[str, Any] = self.handler(event, Context())
+        reply: dict[str, Any] = self.handler(event, invocation())
         return reply
 
     def answer(self, *args: Any, **kwargs: Any) -> tuple[int, Any]:
@@ -137,11 +137,11 @@ def test_rebuild_needs_a_period(reports: Reports) -> None:
 
 
 def test_a_schedule_rule_writes_the_last_whole_week_by_the_services_clock(reports: Reports) -> None:
-    written = reports.handler({"kind": "week", "resources": ["arn:aws-cn:events:rule/WeeklyReports"]}, Context())
+    written = reports.handler({"kind": "week", "resources": ["arn:aws-cn:events:rule/WeeklyReports"]}, invocation())
     assert written == {"kind": "week", "period": "2026-W48", "queued": 0, "objects": len(reports.archive.objects)}
     assert written["objects"] > 0
     assert all(key.startswith("reports/week/2026-W48/") for key in reports.archive.objects)
-    by_name = reports.handler({"resources": ["arn:aws-cn:events:rule/hcp-MonthlyReports"]}, Context())
+    by_name = reports.handler({"resources": ["arn:aws-cn:events:rule/hcp-MonthlyReports"]}, invocation())
     assert by_name["kind"] == "month"
 
 
@@ -162,8 +162,8 @@ def test_a_run_queues_its_reports_and_each_job_writes_one_a_broken_job_fails_alo
     status, answer = reports.answer("POST", "/v1/reports/generate", user="operator", body={"kind": "week"})
     assert (status, answer["queued"], archive.objects) == (202, 2, {})
     queued = jobs.take()
-    reply = reports.handler(sqs_event([*queued, '{"period": "2026-W48"}']), Context())
+    reply = reports.handler(sqs_event([*queued, '{"period": "2026-W48"}']), invocation())
     assert reply == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
     assert set(archive.objects) == set(answer["keys"]) and len(notifier.published) == 1
-    scheduled = reports.handler({"kind": "month"}, Context())
+    scheduled = reports.handler({"kind": "month"}, invocation())
     assert scheduled == {"kind": "month", "period": "2026-11", "queued": 2, "objects": 6} and len(jobs.take()) == 2

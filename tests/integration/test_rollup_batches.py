@@ -58,7 +58,7 @@ def test_the_function_takes_a_batch_in_one_transaction_and_a_redelivered_one_rec
     dynamodb: Any, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
     from functions import reporting
-    from tests.integration.test_ingest_function import Context
+    from tests.lambda_context import LambdaContext
 
     monkeypatch.setenv("ROLLUPS_TABLE", "rollups")
     sent: list[int] = []
@@ -72,13 +72,13 @@ def test_the_function_takes_a_batch_in_one_transaction_and_a_redelivered_one_rec
         "channel": "kiosk", "grade": "satisfied", "rated_at": "2026-11-28T11:00:00+08:00",
     }  # fmt: skip
     records = [stream_record(f"e{n}", rating_image({**rating, "rating_id": f"r{n}"})) for n in range(5)]
-    assert reporting.handler({"Records": records}, Context(function_name="ReportingFunction")) == {
+    assert reporting.handler({"Records": records}, LambdaContext("ReportingFunction", 1024)) == {
         "batchItemFailures": []
     }
     assert len(sent) == 1 and sent[0] == 5 + 4  # five markers, the four cells (summary, channel x day, month) once
     # Lambda retries the batch from its third record (a timeout, say), with two new ones
     again = records[2:] + [stream_record(f"e{n}", rating_image({**rating, "rating_id": f"r{n}"})) for n in (5, 6)]
-    assert reporting.handler({"Records": again}, Context(function_name="ReportingFunction")) == {
+    assert reporting.handler({"Records": again}, LambdaContext("ReportingFunction", 1024)) == {
         "batchItemFailures": []
     }
     cell = summary(DynamoRollupStore(dynamodb, "rollups"))
