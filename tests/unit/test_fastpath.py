@@ -377,3 +377,59 @@ def test_the_rating_id_is_the_connectors_own_for_every_connector() -> None:
         [fast] = normalize(adapter, body, "application/json", **kw)
         [reference] = reference_normalize(adapter, body, "application/json", **kw)
         assert fast.rating is not None and fast.rating.rating_id == reference.rating.rating_id  # type: ignore[union-attr]
+
+
+XML_TEXTS = [b" ", b"\t", b"\r", b"\x0c", b"x", b"12", b"&", b"&amp;", b"\x01", b"\x7f", b">", b"<", "中".encode("gbk"),
+             "赣县".encode("gbk"), b"\xb8", b"\xb8A", b"\x81\x40", b"\x81\x30\x81\x30", "中".encode(), b"\xef\xbf\xbe",
+             b"\xef\xbf\xbf", b"\xed\xa0\x80", b"\xa1\x3c", b"\xff", b"\x00", b"<x/>",
+             "\u3000".encode("gbk")]  # fmt: skip
+XML_HEADS = [b"", b"\n", b" \r\n", b"\x1c", "\u3000".encode("gbk"), b"<!-- c -->", b"<?xml version='1.0'?>",
+             b'<?xml version="1.0" encoding="gbk"?>\n', b'<?xml version="1.0" encoding="UTF-8"?>',
+             b'<?xml encoding="utf-16"?>', b'<?xml encoding="nope"?>', b'<?xml version="1.0" note="\xff"?>',
+             '<?xml version="1.0" encoding="gbk" note="赣"?>'.encode("gbk"), b"\r<?xml version='1.0'?>"]  # fmt: skip
+
+
+def _xml_by_text(body: bytes, charset: str) -> Any:
+    """What the plain XML reader gives once the whole body is decoded (the fast path's way before the byte reader)."""
+    from connectors.decode import _XML_DECL, _XML_DECL_TEXT
+    from connectors.fastpath.subsets import _plain_xml
+
+    declared = _XML_DECL.match(body)
+    try:
+        text = body.decode(declared.group(1).decode("ascii").lower() if declared else charset)
+    except (LookupError, UnicodeDecodeError):
+        return None
+    return _plain_xml(_XML_DECL_TEXT.sub("", text, count=1))
+
+
+@settings(max_examples=int(os.environ.get("FASTPATH_EXAMPLES", "150")) * 4, deadline=None)
+@given(st.sampled_from(XML_HEADS), st.lists(st.tuples(st.sampled_from(["a", "b", "c_1"]),
+       st.lists(st.sampled_from(XML_TEXTS), max_size=3)), min_size=1, max_size=3),
+       st.sampled_from([b"", b"\n", b"\r\n", b" x", b"<a>"]),
+       st.sampled_from(["gbk", "gb18030", "utf-8", "big5", "latin-1", "ascii", "utf-16-le", "shift_jis",
+                        "nope"]))  # fmt: skip
+def test_the_plain_xml_byte_reader_reads_what_decoding_the_whole_body_reads(
+    head: bytes, children: list[tuple[str, list[bytes]]], tail: bytes, charset: str
+) -> None:
+    # the byte reader decodes only the texts that are not ASCII: it must give what decoding the whole body and reading
+    # the text gives, or hand the body over (None); split characters, lone lead bytes, U+FFFE, surrogates, declarations
+    from connectors.fastpath.subsets import _plain_xml_bytes
+
+    inner = b"".join(b"\n  <%s>%s</%s>" % (name.encode(), b"".join(text), name.encode()) for name, text in children)
+    body = head + b"<root>" + inner + b"\n</root>" + tail
+    mine = _plain_xml_bytes(body, charset)
+    if mine is not None:
+        assert mine == _xml_by_text(body, charset), (body, charset)
+
+
+def test_the_plain_xml_byte_reader_reads_the_usual_gbk_body_itself() -> None:
+    # the agreement above holds for a reader that hands every body over: this fails then
+    from connectors.fastpath.subsets import _plain_xml_bytes
+
+    body = _sample("vertical_system/02-good-township.gbk.xml")
+    assert _plain_xml_bytes(body, "utf-8") == XML_BASE  # the declaration's charset, not the header's
+    assert _plain_xml_bytes(b"<r><a>\xd6\xd0</a><b>x</b></r>", "gbk") == {"a": "中", "b": "x"}
+    assert _plain_xml_bytes(b"<r><a>\xef\xbf\xbe</a></r>", "utf-8") is None  # U+FFFE: XML forbids it
+    for body, charset in ((b"<r><a>x</a></r>", "utf-16-le"), (b"<r><a>x</a></r>", "shift_jis"),  # not ASCII-safe
+                          (b"<r><a>\xb8</a></r>", "gbk"), (b"<?xml note='\xff'?><r><a>x</a></r>", "gbk")):  # fmt: skip
+        assert _plain_xml_bytes(body, charset) is None, body  # the whole body decoded then: text path, or refused
