@@ -455,6 +455,7 @@ def _child(host: str, port: int, keep_alive: bool = True) -> None:
     stream_records_as_stored()
     model_data_without_docker()
     sqs_counts_on_demand()
+    __import__("infra.localcloud.moto_sqs_patches", fromlist=["apply"]).apply()  # a message wakes one long poll
     try:
         server = _bind(host, port, keep_alive)
     except OSError as exc:
