@@ -32,11 +32,10 @@ def wakes_one(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     for owner, name in ((sqs_models, "Condition"), (sqs_models.Queue, "wait_for_messages"),
                         (sqs_models.SQSBackend, "receive_message")):  # fmt: skip
         monkeypatch.setattr(owner, name, getattr(owner, name))  # restored after the test
-    monkeypatch.delattr(sqs_models.Queue, "_hcp_wake_one", raising=False)
+    monkeypatch.setattr(sqs_models.Queue, "_hcp_wake_one", False, raising=False)  # as it was, after the test
     patched = request.param == "wake one"
     if patched:
         assert moto_sqs_patches.wake_one_receive_per_message()
-        monkeypatch.setattr(sqs_models.Queue, "_hcp_wake_one", True, raising=False)  # removed after the test
     with mock_aws():
         yield patched
 
