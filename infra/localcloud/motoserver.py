@@ -223,6 +223,7 @@ def _child(host: str, port: int, keep_alive: bool = True) -> None:
     response_methods_listed_once()
     model_data_without_docker()
     sqs_counts_on_demand()
+    __import__("infra.localcloud.moto_sqs_patches", fromlist=["apply"]).apply()  # a message wakes one long poll
     try:
         server = _bind(host, port, keep_alive)
     except OSError as exc:

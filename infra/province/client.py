@@ -30,8 +30,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import urllib3
+from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util import parse_url
 
 from hub.rating import Rating
 from infra.clock import current_clock
@@ -197,6 +199,7 @@ class ProvincialClient:
             timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
             retries=retries,
         )
+        self._routes: dict[str, tuple[HTTPConnectionPool, str]] = {}  # url -> its host's pool and the request path
 
     @classmethod
     def from_settings(cls, settings: ProvinceSettings, *, secrets_client: Any = None) -> ProvincialClient:
@@ -327,8 +330,9 @@ class ProvincialClient:
             if left < min(self._timeout[1], MIN_SEND_SECONDS):
                 raise ProvinceUnavailable("timeout: not enough time left in this invocation for a send")
             within["timeout"] = urllib3.Timeout(connect=min(self._timeout[0], left), read=min(self._timeout[1], left))
+        pool, path = self._route(url or self.url)
         try:
-            response = self._pool.request("POST", url or self.url, body=body, headers=headers, **within)
+            response = pool.urlopen("POST", path, body=body, headers=headers, redirect=False, **within)
         except HTTPError as exc:
             reason = _transport_reason(exc)
             logger.warning("province unreachable", extra={"rating_id": key, "reason": reason})
@@ -345,6 +349,14 @@ class ProvincialClient:
             if self._codec is not None and self._codec.is_repeat(rejected.reason):
                 return self._receipt(key, None, duplicate=True)
             raise
+
+    def _route(self, url: str) -> tuple[HTTPConnectionPool, str]:
+        """The host's connection pool and the path, found once per URL: what `PoolManager.request` would parse and
+        look up again for every send (the endpoints are a handful, fixed by the settings)."""
+        route = self._routes.get(url)
+        if route is None:
+            route = self._routes[url] = (self._pool.connection_from_url(url), parse_url(url).request_uri)
+        return route
 
     def _read_envelope(self, key: str, status: int, text: str, headers: dict[str, str]) -> Receipt:
         """A profile's answer: its envelope read, a repeat taken as delivered, a wrong envelope retried."""
@@ -408,6 +420,7 @@ class ProvincialClient:
         return Receipt(None if receipt_id is None else str(receipt_id), key, duplicate, when)
 
     def close(self) -> None:
+        self._routes.clear()
         self._pool.clear()
 
     def __enter__(self) -> ProvincialClient:

@@ -392,3 +392,23 @@ def test_python_m_stub_serves_until_stopped() -> None:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_sends_reuse_the_hosts_kept_alive_connections_at_most_one_a_concurrent_send(stub: ProvinceStub) -> None:
+    """Issue 15: a send pays no connect. Forty sends by ten threads at once (the forward function's concurrency)
+    open at most ten connections to the province, and sends after them open none; the province has each rating
+    once, under its own key (R9)."""
+    ratings = [rating(KIOSK, rating_id=f"r{n:032x}") for n in range(40)]
+    with ProvincialClient(stub.ratings_url, STUB_APP_ID, STUB_SECRET, pool_size=10) as client:
+        threads = [threading.Thread(target=lambda mine=ratings[i::10]: [client.send(r) for r in mine])
+                   for i in range(10)]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        pool = client._pool.connection_from_url(stub.ratings_url)  # the host's pool (urllib3's count of connects)
+        assert 1 <= pool.num_connections <= 10
+        for r in ratings[:5]:
+            assert client.send(r).duplicate  # sent again, one after another: the province answers a repeat
+        assert pool.num_connections <= 10
+    assert sorted(r["evalId"] for r in stub.received()) == sorted(r.rating_id for r in ratings)
