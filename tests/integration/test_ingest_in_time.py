@@ -19,7 +19,8 @@ import pytest
 import functions.ingest as ingest_function
 from infra import bootstrap, deadline
 from infra.signing import sign
-from tests.integration.test_ingest_function import Context, Hub, api_event, as_json, built_with, hub, unified
+from tests.integration.test_ingest_function import Hub, api_event, as_json, built_with, hub, unified
+from tests.lambda_context import LambdaContext
 
 __all__ = ["hub"]  # the fixture, shared with test_ingest_function
 
@@ -43,9 +44,11 @@ class SlowAws:
 
 
 @dataclass
-class DrivenContext(Context):
+class DrivenContext(LambdaContext):
     """A Lambda context whose remaining time is the function's timeout less what the driven AWS took."""
 
+    function_name: str = "hcp-hub-IngestFunction"
+    memory_limit_in_mb: int = 1024
     slow: SlowAws | None = None
     started_ms: int = 0
 
