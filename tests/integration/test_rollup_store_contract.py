@@ -146,7 +146,7 @@ def test_the_function_counts_a_redelivered_record_once_and_reports_a_bad_one_alo
     dynamodb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from functions import reporting
-    from tests.integration.test_ingest_function import Context
+    from tests.lambda_context import LambdaContext
 
     monkeypatch.setenv("ROLLUPS_TABLE", "rollups")
     rating = {
@@ -158,7 +158,7 @@ def test_the_function_counts_a_redelivered_record_once_and_reports_a_bad_one_alo
     good = stream_record("e1", rating_image(rating))
     broken = stream_record("e2", {"pk": {"S": "RATING#r2"}, "sk": {"S": "RATING"}, "rating": {"S": "{not json"}})
     event = {"Records": [good, broken, good]}
-    answer = reporting.handler(event, Context(function_name="ReportingFunction"))
+    answer = reporting.handler(event, LambdaContext("ReportingFunction", 1024))
     assert answer == {"batchItemFailures": [{"itemIdentifier": "e2"}]}  # retried alone, from its sequence number
     cell = summary(DynamoRollupStore(dynamodb, "rollups"))
     assert cell is not None and cell.counters["g.satisfied"] == 1

@@ -29,7 +29,7 @@ from infra.province.stub import STUB_APP_ID, STUB_SECRET, ProvinceStub
 from infra.rating_store import DynamoRatingStore
 from infra.settings import ForwardSettings
 from infra.workorder_store import DynamoWorkOrderStore
-from tests.integration.test_ingest_function import SESSION, Context
+from tests.integration.test_ingest_function import SESSION
 from tests.integration.test_stores_contract import REGION, create_aws_resources, fake_credentials
 from tests.integration.test_workorder_store import (
     CALENDAR,
@@ -42,6 +42,7 @@ from tests.integration.test_workorder_store import (
     create_table,
     new_order,
 )
+from tests.lambda_context import LambdaContext
 
 PERSONAL = ("王小明", "13912345678")
 
@@ -178,7 +179,7 @@ def test_an_upheld_appeal_reaches_the_province_through_a_503_once_under_its_key_
                 QueueUrl=aws.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0
             )["Messages"]
             event = sqs_event(messages, "arn:aws:sqs:cn-north-1:123456789012:forward", REGION)
-            answer = forward(event, Context(function_name="ForwardFunction"))
+            answer = forward(event, LambdaContext("ForwardFunction", 1024))
             failed = {failure["itemIdentifier"] for failure in answer["batchItemFailures"]}
             for message in messages:
                 if message["MessageId"] not in failed:

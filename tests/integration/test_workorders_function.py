@@ -27,7 +27,7 @@ from infra import bootstrap
 from infra.clock import LocalClock
 from infra.memory import InMemoryForwardQueue, InMemoryProvince, InMemoryRatingStore
 from infra.workorder_store import DynamoWorkOrderStore
-from tests.integration.test_ingest_function import Context, api_event
+from tests.integration.test_ingest_function import api_event, invocation
 from tests.integration.test_stores_contract import REGION, fake_credentials, template_resources
 from tests.integration.test_workorder_store import COUNTY, COUNTY_AGENCY, TOWNSHIP, TOWNSHIP_AGENCY, bad_rating
 
@@ -76,7 +76,7 @@ class Api:
                                                                 **CLAIMS[user]}}  # fmt: skip
         event["queryStringParameters"] = query
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in (query or {}).items()} or None
-        reply = self.handler(event, Context())
+        reply = self.handler(event, invocation())
         return reply["statusCode"], json.loads(reply["body"])
 
     def act(self, order_id: str, user: str, **body: Any) -> tuple[int, Any]:
