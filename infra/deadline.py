@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
 
 SPARE_MS = 1500  # what the function keeps to answer its caller: the reply, its log line, the metrics flush
 RETRY_AFTER_S = 5  # what the 503 asks the caller to wait before sending again
@@ -79,8 +80,8 @@ def guard(client: Any) -> None:
 def retryable(exc: BaseException) -> bool:
     """Whether a request failed for want of an AWS answer in time (no answer, out of time, throttled): the
     caller may send it again as it is, and what it stored is answered `duplicate` then (R8)."""
-    if isinstance(exc, BotoCoreError):
-        return True
+    if isinstance(exc, (OutOfTime, HTTPClientError, AwsConnectionError)):  # not attempted, or no answer (a timeout,
+        return True  # a closed or refused connection); other BotoCoreErrors (no credentials, a bad parameter) are not
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code")
         if code == "TransactionCanceledException":  # another write to the same keys running: a resend racing its

@@ -129,7 +129,13 @@ def test_without_the_deadline_the_same_slow_aws_runs_past_the_timeout(hub: Hub, 
 
 
 def test_a_throttled_or_unanswered_call_is_503_and_a_call_in_time_is_not_refused() -> None:
-    from botocore.exceptions import ClientError, ReadTimeoutError
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ParamValidationError,
+        ReadTimeoutError,
+    )
 
     throttled = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "TransactWriteItems")
     answer: Any = {"Error": {"Code": "ValidationException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
@@ -142,3 +148,6 @@ def test_a_throttled_or_unanswered_call_is_503_and_a_call_in_time_is_not_refused
     assert deadline.retryable(ClientError(racing, "TransactWriteItems"))  # a resend racing its first attempt
     assert not deadline.retryable(ClientError(duplicate, "TransactWriteItems"))
     assert not deadline.retryable(refused) and not deadline.retryable(ValueError("a bug"))
+    # a fault of the function's own, not of AWS's answer: a 500 to look into, not a 503 to send again
+    assert not deadline.retryable(NoCredentialsError()) and not deadline.retryable(ParamValidationError(report="x"))
+    assert deadline.retryable(EndpointConnectionError(endpoint_url="x"))
