@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from moto.server import ThreadedMotoServer
 
-from . import moto_dynamodb
+from . import moto_dynamodb, moto_sqs_patches
 from .api import port_taken
 from .moto_dynamodb import serialize_dynamodb_writes
 
@@ -223,7 +223,7 @@ def _child(host: str, port: int, keep_alive: bool = True) -> None:
     response_methods_listed_once()
     model_data_without_docker()
     sqs_counts_on_demand()
-    __import__("infra.localcloud.moto_sqs_patches", fromlist=["apply"]).apply()  # a message wakes one long poll
+    moto_sqs_patches.apply()  # a message added wakes one long poll, not every one
     try:
         server = _bind(host, port, keep_alive)
     except OSError as exc:
