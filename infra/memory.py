@@ -62,6 +62,7 @@ from hub.workorders import (
     VersionConflict,
     WorkOrder,
     WorkOrderStore,
+    notice_only,
     owed,
 )
 
@@ -509,7 +510,7 @@ class InMemoryWorkOrderStore(WorkOrderStore):
         def due(e: OutboxEntry) -> datetime:
             return self._outbox_due.get(e.key, e.event.at)
 
-        kept = [e for e in list(self._outbox.values()) if not notices_only or e.event.forward_to_province is None]
+        kept = [e for e in list(self._outbox.values()) if not notices_only or notice_only(e.event)]
         entries = sorted(kept, key=lambda e: (due(e), e.order_id, e.version))
         return [e for e in entries if due_by is None or due(e) <= due_by][:limit]
 

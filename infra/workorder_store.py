@@ -59,7 +59,7 @@ from hub.workorders import (
     WorkOrderStore,
     owed,
 )
-from hub.workorders.store import managing_partition, region_prefix
+from hub.workorders.store import managing_partition, notice_only, region_prefix
 from infra.dynamo_pages import batch_get, pages
 from infra.rating_store import utc_text
 
@@ -87,7 +87,7 @@ def _page_size(limit: int, shards: int = SHARDS) -> int:
 
 
 def _outbox_kind(event: WorkOrderEvent) -> str:
-    return NOTICE_OUTBOX if event.forward_to_province is None else OUTCOME_OUTBOX
+    return NOTICE_OUTBOX if notice_only(event) else OUTCOME_OUTBOX
 
 
 def _owed_key(due: datetime, order_id: str, version: int) -> str:

@@ -126,6 +126,7 @@ from hub.workorders.store import (
     OrderPage,
     OutboxEntry,
     WorkOrderStore,
+    notice_only,
     owed,
 )
 from hub.workorders.transitions import (
@@ -230,6 +231,7 @@ __all__ = [
     "WorkOrderMonitor",
     "WorkOrderStore",
     "managing_department_for",
+    "notice_only",
     "open_work_order",
     "order_summary",
     "order_view",

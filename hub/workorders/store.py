@@ -41,6 +41,12 @@ def owed(event: Event) -> bool:
     return event.forward_to_province is not None or bool(event.notify)
 
 
+def notice_only(event: Event) -> bool:
+    """Whether an owed event is for departments only (a notice), not an outcome the province tracks: the two are
+    kept apart in the outbox so notices are not read behind outcomes (issue 16)."""
+    return event.forward_to_province is None
+
+
 def region_prefix(region_code: str) -> str:
     """The digits a division shares with everything inside it: 360704000000 -> "360704"."""
     return region_code[: _PREFIX_DIGITS[region_level(region_code)]]
