@@ -30,6 +30,7 @@ from functions.edge import contract
 from infra import bootstrap
 from infra.clock import LocalClock
 from infra.connector_store import CONNECTOR_CACHE_TTL, DynamoConnectorStore
+from infra.localcloud.moto_dynamodb import serialize_dynamodb_writes
 from infra.settings import MissingSettings
 from infra.signing import sign
 from tests.conftest import SAMPLES, expected_for, sample_files
@@ -294,6 +295,9 @@ class MeetingClock(LocalClock):
 def test_concurrent_requests_are_each_answered_for_their_own_body(hub: Hub) -> None:
     # issue 16: each of 4 concurrent first requests signed a fresh nonce, and 3 were refused 401 NONCE_REUSED:
     # Powertools keeps the current event on its resolver class, so all four read the last one set
+    # moto in-process is not thread-safe (a transaction deep-copies what another thread is writing: "dictionary
+    # changed size"); DynamoDB's writes are atomic, and the local cloud's patch makes moto's so
+    serialize_dynamodb_writes()
     handler = ingest_function.make_handler(built_with(MeetingClock(NOW, parties=4)))
     connector_id, secret = hub.connectors["kiosk"]
     bodies = [kiosk(f"CONCURRENT{n}") for n in range(4)]
